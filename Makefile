@@ -1,0 +1,41 @@
+# The two commands of the README: `make demo` and `make test`. Each installs what it needs.
+SHELL := /bin/bash
+VENV := .venv
+BIN := $(VENV)/bin
+WANGGE := $(BIN)/wangge
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: demo test system venv db lint bench clean-db
+
+demo: db
+	$(WANGGE) demo build
+	$(WANGGE) serve --host $(HOST) --port $(PORT)
+
+test: venv
+	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+system:
+	@bash scripts/install-system.sh
+
+venv: system $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	@test -x $(BIN)/python || python3 -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[test]'
+	@touch $@
+
+db: venv
+	$(WANGGE) db start
+	$(WANGGE) db migrate
+
+lint: venv
+	$(BIN)/ruff check .
+
+bench: db
+	$(BIN)/python -m bench.run_all
+
+clean-db:
+	-$(WANGGE) db stop
+	rm -rf .pgdata

@@ -1,0 +1,76 @@
+"""The four levels of the grid hierarchy and their codes (GB/T 2260, NBS, GB/T 30428.1)."""
+
+from __future__ import annotations
+
+from gis.errors import InvalidInput
+
+LEVELS = {"district": 1, "street": 2, "community": 3, "unit": 4}
+LEVEL_NAMES = {v: k for k, v in LEVELS.items()}
+CODE_LENGTH = {1: 6, 2: 9, 3: 12, 4: 15}
+
+
+def parse_level(value: str | int, field: str = "level") -> int:
+    """Accept a level name or number.
+
+    >>> parse_level("street")
+    2
+    >>> parse_level(4)
+    4
+    """
+    if isinstance(value, int) and value in LEVEL_NAMES:
+        return value
+    if isinstance(value, str):
+        if value in LEVELS:
+            return LEVELS[value]
+        if value.isdigit() and int(value) in LEVEL_NAMES:
+            return int(value)
+    raise InvalidInput(f"unknown level {value!r}", field=field, allowed=list(LEVELS))
+
+
+def level_of_code(code: str) -> int | None:
+    """The level a code's length implies, or None.
+
+    >>> level_of_code("460106001")
+    2
+    >>> level_of_code("12") is None
+    True
+    """
+    for level, length in CODE_LENGTH.items():
+        if len(code) == length and code.isdigit():
+            return level
+    return None
+
+
+def parent_code(code: str) -> str | None:
+    """The code of the parent grid, by prefix.
+
+    >>> parent_code("460106001002")
+    '460106001'
+    >>> parent_code("460106") is None
+    True
+    """
+    level = level_of_code(code)
+    if level is None or level == 1:
+        return None
+    return code[: CODE_LENGTH[level - 1]]
+
+
+def normalize_code(value: object) -> str | None:
+    """Codes are text; numeric columns from shapefiles come back as numbers.
+
+    >>> normalize_code(460106.0)
+    '460106'
+    >>> normalize_code(None) is None
+    True
+    """
+    if value is None:
+        return None
+    if isinstance(value, float):
+        if value != value:  # NaN
+            return None
+        if value.is_integer():
+            return str(int(value))
+    text = str(value).strip()
+    if text.endswith(".0") and text[:-2].isdigit():
+        text = text[:-2]
+    return text or None

@@ -1,0 +1,40 @@
+"""Settings, read from the environment (``WANGGE_*``, and ``DATABASE_URL``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+#: The one storage SRID: CGCS2000 geographic (the national standard). Web output is lon/lat.
+STORAGE_SRID = 4490
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="WANGGE_", extra="ignore")
+
+    database_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("DATABASE_URL", "WANGGE_DATABASE_URL")
+    )
+    data_dir: Path = PROJECT_ROOT / ".pgdata"
+    pg_port: int = 54329
+    pg_user: str = "wangge"
+    pg_database: str = "wangge"
+    # API connections get a statement timeout so one bad query cannot hold the pool.
+    statement_timeout_ms: int = 30_000
+    max_batch_points: int = 10_000
+    default_page_limit: int = 100
+    max_page_limit: int = 10_000
+    # Two unit grids whose edges are closer than this are treated as sharing the point.
+    boundary_tolerance_m: float = 0.01
+
+    def url(self) -> str:
+        """The SQLAlchemy URL: ``DATABASE_URL`` if set, else the embedded cluster."""
+        if self.database_url:
+            return self.database_url
+        from gis.cluster import Cluster
+
+        return Cluster(self).url(self.pg_database)

@@ -1,0 +1,67 @@
+"""Hierarchy validation: children outside parents, sibling overlaps, gaps, orphans, code mismatches."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+
+from gis.hierarchy import LEVEL_NAMES
+
+KINDS = ("outside", "overlap", "gap", "orphan", "code_mismatch")
+MESSAGES = {
+    "outside": "{code} extends {area:.0f} m² outside its parent {other}",
+    "overlap": "{code} and {other} overlap by {area:.0f} m²",
+    "gap": "{area:.0f} m² of {code} is covered by none of its children",
+    "orphan": "{code} has no parent {other}",
+    "code_mismatch": "{code} lies mostly in {other}, not in the parent its code names",
+}
+
+
+@cache
+def _queries() -> dict[str, str]:
+    text_ = (Path(__file__).parent / "sql" / "validate.sql").read_text()
+    out: dict[str, str] = {}
+    for block in text_.split("-- name: ")[1:]:
+        name, body = block.split("\n", 1)
+        out[name.strip()] = body
+    return out
+
+
+def validate(
+    conn: Connection,
+    *,
+    levels: list[int] | None = None,
+    at: datetime | None = None,
+    tolerance_m: float = 10.0,
+    min_area_m2: float = 1.0,
+    kinds: tuple[str, ...] = KINDS,
+) -> dict[str, Any]:
+    """Run the checks; each finding carries its geometry as GeoJSON."""
+    params = {
+        "levels": levels or [1, 2, 3, 4],
+        "at": at or datetime.now(UTC),
+        "tol": tolerance_m,
+        "min_area": min_area_m2,
+    }
+    findings: list[dict[str, Any]] = []
+    for kind in kinds:
+        for row in conn.execute(text(_queries()[kind]), params).mappings():
+            area = row["area_m2"]
+            findings.append({
+                "kind": kind,
+                "level": LEVEL_NAMES[row["level"]],
+                "code": row["code"],
+                "other_code": row["other_code"],
+                "area_m2": None if area is None else round(float(area), 1),
+                "message": MESSAGES[kind].format(code=row["code"], other=row["other_code"], area=area or 0),
+                "geometry": json.loads(row["geometry"]) if row["geometry"] else None,
+            })
+    counts = {k: sum(1 for f in findings if f["kind"] == k) for k in kinds}
+    return {"ok": not findings, "counts": counts, "findings": findings,
+            "tolerance_m": tolerance_m, "min_area_m2": min_area_m2}

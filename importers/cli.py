@@ -1,0 +1,254 @@
+"""The ``wangge`` command line: thin shells over ``gis/`` and ``importers/core``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from gis.errors import ClusterError, ImportRejected, WanggeError
+from gis.hierarchy import LEVELS, parse_level
+from gis.settings import Settings
+
+
+def _engine(settings: Settings, ensure: bool = True):
+    from gis.db import make_engine
+
+    if ensure and not settings.database_url:
+        from gis.cluster import Cluster
+
+        cluster = Cluster(settings)
+        if not cluster.running():
+            cluster.start()
+    return make_engine(settings)
+
+
+def _emit(obj: Any, as_json: bool, human: str | None = None) -> None:
+    if as_json or human is None:
+        sys.stdout.write(json.dumps(obj, ensure_ascii=False, indent=2, default=str) + "\n")
+    else:
+        sys.stdout.write(human + "\n")
+
+
+# --- db ---------------------------------------------------------------------------------------
+def cmd_db(args: argparse.Namespace, settings: Settings) -> int:
+    from gis.cluster import Cluster
+
+    if args.action == "migrate":
+        from sqlalchemy import text
+
+        from gis import migrate
+
+        engine = _engine(settings)
+        with engine.begin() as conn:
+            conn.execute(text("CREATE EXTENSION IF NOT EXISTS postgis"))
+        migrate.upgrade(settings.url())
+        sys.stdout.write(f"migrated {engine.url.render_as_string(hide_password=True)}\n")
+        return 0
+    if settings.database_url:
+        sys.stderr.write("DATABASE_URL is set: wangge uses that database, not the embedded cluster\n")
+        return 0 if args.action == "status" else 2
+    cluster = Cluster(settings)
+    if args.action == "start":
+        started = cluster.start()
+        sys.stdout.write(("started" if started else "already running") + f": {cluster.url(settings.pg_database)}\n")
+    elif args.action == "stop":
+        sys.stdout.write("stopped\n" if cluster.stop() else "not running\n")
+    else:
+        _emit(cluster.status(), True)
+    return 0
+
+
+# --- import -----------------------------------------------------------------------------------
+def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
+    from gis.dates import parse_at
+    from importers.core import GridImportOptions, import_grids
+
+    opts = GridImportOptions(
+        level=parse_level(args.level), layer=args.layer, code_field=args.code_field,
+        name_field=args.name_field, parent_field=args.parent_field, wkt_field=args.wkt_field,
+        crs=args.crs, fix_invalid=args.fix_invalid, dry_run=args.dry_run,
+        valid_from=parse_at(args.valid_from, "valid_from"), tolerance_m=args.tolerance,
+    )
+    engine = _engine(settings)
+    try:
+        report = import_grids(engine, args.file, opts, progress=not args.json and sys.stderr.isatty())
+    except ImportRejected as exc:
+        _emit(exc.details if args.json else None, True) if args.json else _print_report(exc.details, exc.message)
+        return 1
+    d = report.to_dict()
+    if args.json:
+        _emit(d, True)
+    else:
+        verb = "would write" if report.dry_run else "wrote"
+        _print_report(d, f"{verb} {report.written} new versions ({report.closed} closed, "
+                         f"{report.unchanged} unchanged) in {report.seconds:.1f} s")
+    return 0
+
+
+def _print_report(d: dict[str, Any], headline: str) -> None:
+    out = sys.stdout if not d.get("rejected") else sys.stderr
+    out.write(f"{d['source']}: {d['level']} grids, CRS {d.get('crs') or '?'}\n")
+    out.write(f"  read {d['read']}, repaired {d['repaired']}, generated codes {d['generated_codes']}, "
+              f"rejected {len(d['rejected'])}\n")
+    for r in d["rejected"][:50]:
+        out.write(f"  row {r['row']}{' (' + r['code'] + ')' if r.get('code') else ''}: {r['reason']}\n")
+    if len(d["rejected"]) > 50:
+        out.write(f"  … and {len(d['rejected']) - 50} more (use --json for all)\n")
+    out.write(headline + "\n")
+
+
+# --- validate ---------------------------------------------------------------------------------
+def cmd_validate(args: argparse.Namespace, settings: Settings) -> int:
+    from gis.dates import parse_at
+    from gis.validate import validate
+
+    engine = _engine(settings)
+    levels = [parse_level(args.level)] if args.level else None
+    with engine.connect() as conn:
+        result = validate(conn, levels=levels, at=parse_at(args.at), tolerance_m=args.tolerance,
+                          min_area_m2=args.min_area)
+    if args.json:
+        _emit(result, True)
+    else:
+        for f in result["findings"]:
+            sys.stdout.write(f"{f['kind']:14} {f['level']:10} {f['message']}\n")
+        sys.stdout.write("no findings\n" if result["ok"] else
+                         "findings: " + ", ".join(f"{k} {v}" for k, v in result["counts"].items() if v) + "\n")
+    return 0 if result["ok"] else 1
+
+
+# --- lookup -----------------------------------------------------------------------------------
+def cmd_lookup(args: argparse.Namespace, settings: Settings) -> int:
+    from gis.dates import parse_at
+
+    engine = _engine(settings)
+    at = parse_at(args.at)
+    if args.input:
+        from gis.bulk import lookup_csv
+
+        for flag in ("output", "lon_field", "lat_field"):
+            if not getattr(args, flag):
+                raise WanggeError(f"--input needs --{flag.replace('_', '-')}", field=flag)
+        stats = lookup_csv(engine, args.input, args.output, lon_field=args.lon_field, lat_field=args.lat_field,
+                           crs=args.crs, at=at)
+        _emit(stats, args.json, f"{stats['rows']} rows → {args.output}: {stats['assigned_unit']} in a unit grid, "
+                                f"{stats['outside']} outside, {stats['seconds']:.1f} s")
+        return 0
+    if args.lon is None or args.lat is None:
+        raise WanggeError("give LON LAT, or --input FILE.csv", field="lon")
+    from gis.lookup import lookup_point
+
+    with engine.connect() as conn:
+        result = lookup_point(conn, args.lon, args.lat, crs=args.crs, at=at,
+                              tolerance_m=settings.boundary_tolerance_m)
+    if args.json:
+        _emit(result, True)
+    else:
+        for level in LEVELS:
+            g = result[level]
+            sys.stdout.write(f"{level:10} {(g['code'] + ' ' + g['name']) if g else '-'}\n")
+        if result["outside"]:
+            sys.stdout.write("outside every grid\n")
+        sys.stdout.write(f"on_boundary {result['on_boundary']}, boundary distance {result['boundary_distance_m']} m\n")
+    return 0
+
+
+# --- serve / demo -----------------------------------------------------------------------------
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from api.app import create_app
+
+    _engine(settings).dispose()  # starts the embedded cluster if needed
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    from data.demo_city import build_demo
+
+    engine = _engine(settings)
+    summary = build_demo(engine, big=args.big, progress=sys.stderr.isatty())
+    _emit(summary, args.json, "demo city: " + ", ".join(f"{k} {v}" for k, v in summary["counts"].items()))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="wangge", description="City grid management on PostGIS")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    db = sub.add_parser("db", help="manage the embedded PostGIS cluster")
+    db.add_argument("action", choices=["start", "stop", "status", "migrate"])
+    db.set_defaults(func=cmd_db)
+
+    imp = sub.add_parser("import", help="import boundaries")
+    imp_sub = imp.add_subparsers(dest="what", required=True)
+    g = imp_sub.add_parser("grids", help="import grid boundaries of one level")
+    g.add_argument("file")
+    g.add_argument("--level", required=True, choices=list(LEVELS))
+    g.add_argument("--layer")
+    g.add_argument("--code-field")
+    g.add_argument("--name-field")
+    g.add_argument("--parent-field")
+    g.add_argument("--wkt-field", help="CSV: the column holding WKT (default: wkt/geometry/geom)")
+    g.add_argument("--crs", help="override the file's CRS: EPSG:xxxx, gcj02, bd09")
+    g.add_argument("--fix-invalid", action="store_true", help="repair invalid polygons with make_valid")
+    g.add_argument("--dry-run", action="store_true", help="check and report, write nothing")
+    g.add_argument("--valid-from", help="date the new versions take effect (default: now)")
+    g.add_argument("--tolerance", type=float, default=10.0,
+                   help="metres a child may lie outside its parent (average band along its edge)")
+    g.add_argument("--json", action="store_true")
+    g.set_defaults(func=cmd_import)
+
+    v = sub.add_parser("validate", help="check nesting, overlaps, gaps, orphans and codes")
+    v.add_argument("--level", choices=list(LEVELS))
+    v.add_argument("--at")
+    v.add_argument("--tolerance", type=float, default=10.0)
+    v.add_argument("--min-area", type=float, default=1.0, help="ignore overlaps and gaps under this many m²")
+    v.add_argument("--json", action="store_true")
+    v.set_defaults(func=cmd_validate)
+
+    lk = sub.add_parser("lookup", help="which grids contain a point (or every row of a CSV)")
+    lk.add_argument("lon", nargs="?", type=float)
+    lk.add_argument("lat", nargs="?", type=float)
+    lk.add_argument("--crs", default="EPSG:4490")
+    lk.add_argument("--at")
+    lk.add_argument("--input")
+    lk.add_argument("--output")
+    lk.add_argument("--lon-field")
+    lk.add_argument("--lat-field")
+    lk.add_argument("--json", action="store_true")
+    lk.set_defaults(func=cmd_lookup)
+
+    s = sub.add_parser("serve", help="serve the API")
+    s.add_argument("--host", default="127.0.0.1")
+    s.add_argument("--port", type=int, default=8000)
+    s.set_defaults(func=cmd_serve)
+
+    d = sub.add_parser("demo", help="build the demo city")
+    d.add_argument("action", choices=["build"])
+    d.add_argument("--big", action="store_true", help="the 30,000-unit-grid benchmark city")
+    d.add_argument("--json", action="store_true")
+    d.set_defaults(func=cmd_demo)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    settings = Settings()
+    try:
+        return args.func(args, settings)
+    except ClusterError as exc:
+        sys.stderr.write(f"wangge: database: {exc.message}\n")
+        return 3
+    except WanggeError as exc:
+        extra = f" (field: {exc.field})" if exc.field else ""
+        allowed = f"; allowed: {exc.allowed}" if exc.allowed else ""
+        sys.stderr.write(f"wangge: {exc.message}{extra}{allowed}\n")
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,265 @@
+"""The import core: read → convert CRS → check → report → write, all in one transaction.
+
+Any rejected row fails the whole import and nothing is written; the report lists every reason
+found, so one run tells the administrator everything to fix.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import shapely
+from sqlalchemy.engine import Engine
+from tqdm import tqdm
+
+from gis import grids
+from gis.crs import (
+    Crs,
+    crs_from_pyproj,
+    describe_unplausible,
+    geoms_to_storage,
+    parse_crs,
+    plausible_lonlat,
+)
+from gis.errors import ImportRejected, InvalidInput
+from gis.hierarchy import CODE_LENGTH, LEVEL_NAMES, normalize_code
+from importers.readers import read_frame
+
+CODE_FIELDS = ("code", "adcode", "grid_code", "CODE", "ADCODE", "编码", "代码")
+NAME_FIELDS = ("name", "NAME", "grid_name", "名称")
+RESP_FIELDS = ("resp_unit", "resp_person", "resp_phone")
+
+
+@dataclass
+class GridImportOptions:
+    level: int
+    layer: str | None = None
+    code_field: str | None = None
+    name_field: str | None = None
+    parent_field: str | None = None
+    wkt_field: str | None = None
+    crs: str | None = None
+    fix_invalid: bool = False
+    dry_run: bool = False
+    valid_from: datetime | None = None
+    tolerance_m: float = 10.0
+
+
+@dataclass
+class ImportReport:
+    source: str
+    level: str
+    crs: str = ""
+    read: int = 0
+    written: int = 0
+    unchanged: int = 0
+    closed: int = 0
+    repaired: int = 0
+    generated_codes: int = 0
+    rejected: list[dict[str, Any]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    dry_run: bool = False
+    committed: bool = False
+    import_id: int | None = None
+    valid_from: str = ""
+    seconds: float = 0.0
+
+    def reject(self, row: int, reason: str, code: str | None = None, **extra: Any) -> None:
+        self.rejected.append({"row": row, "code": code, "reason": reason, **extra})
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["rejected_count"] = len(self.rejected)
+        return d
+
+
+def _pick_field(frame: gpd.GeoDataFrame, given: str | None, candidates: tuple[str, ...], flag: str) -> str | None:
+    columns = [c for c in frame.columns if c != frame.geometry.name]
+    if given is not None:
+        if given not in columns:
+            raise InvalidInput(f"field {given!r} not in the file", field=flag, allowed=columns)
+        return given
+    return next((c for c in candidates if c in columns), None)
+
+
+def resolve_crs(frame: gpd.GeoDataFrame, override: str | None) -> Crs:
+    """The CRS to read the file in: ``--crs`` wins, then the file's; refuse implausible lon/lat."""
+    bounds = tuple(float(v) for v in frame.total_bounds) if len(frame) else (0.0, 0.0, 0.0, 0.0)
+    if override:
+        crs = parse_crs(override)
+    else:
+        crs = crs_from_pyproj(frame.crs)
+        if crs is None:
+            if not plausible_lonlat(bounds):
+                raise InvalidInput(describe_unplausible(bounds), field="crs")
+            return Crs(epsg=4326)
+    if crs.is_geographic and len(frame) and not plausible_lonlat(bounds):
+        raise InvalidInput(
+            f"{crs} is lon/lat but " + describe_unplausible(bounds).split("(", 1)[1].rstrip(")")
+            .replace("this looks", "the numbers look"),
+            field="crs",
+        )
+    return crs
+
+
+def _polygonal(geom: shapely.Geometry) -> shapely.Geometry | None:
+    """Keep the polygonal part of a repaired geometry."""
+    if geom.geom_type in ("Polygon", "MultiPolygon"):
+        return geom
+    if geom.geom_type == "GeometryCollection":
+        polys = [g for g in shapely.get_parts(geom) if g.geom_type in ("Polygon", "MultiPolygon")]
+        if polys:
+            return shapely.union_all(polys)
+    return None
+
+
+def import_grids(engine: Engine, path: str | Path, opts: GridImportOptions, *, progress: bool = False) -> ImportReport:
+    frame = read_frame(path, opts.layer, opts.wkt_field)
+    return import_grid_frame(engine, frame, opts, source=str(path), progress=progress)
+
+
+def import_grid_frame(
+    engine: Engine, frame: gpd.GeoDataFrame, opts: GridImportOptions, *, source: str, progress: bool = False
+) -> ImportReport:
+    t0 = time.perf_counter()
+    level = opts.level
+    report = ImportReport(source=source, level=LEVEL_NAMES[level], dry_run=opts.dry_run)
+    valid_from = opts.valid_from or datetime.now(UTC)
+    if valid_from.tzinfo is None:
+        valid_from = valid_from.replace(tzinfo=UTC)
+    report.valid_from = valid_from.isoformat()
+    report.read = len(frame)
+    if not len(frame):
+        raise InvalidInput(f"{source}: no features to import", field="file")
+
+    code_col = _pick_field(frame, opts.code_field, CODE_FIELDS, "code_field")
+    name_col = _pick_field(frame, opts.name_field, NAME_FIELDS, "name_field")
+    parent_col = _pick_field(frame, opts.parent_field, (), "parent_field")
+    if code_col is None and level != 4:
+        raise InvalidInput(
+            f"no code field found (tried {', '.join(CODE_FIELDS)}); name it with --code-field",
+            field="code_field", allowed=[c for c in frame.columns if c != frame.geometry.name],
+        )
+    crs = resolve_crs(frame, opts.crs)
+    report.crs = str(crs)
+
+    bar = tqdm(total=report.read, desc="checking", unit="row", disable=not progress, leave=False)
+    geoms = geoms_to_storage(frame.geometry.to_numpy(), crs)
+    valid = shapely.is_valid(geoms)
+    reasons = shapely.is_valid_reason(geoms)
+    mapped = {c for c in (code_col, name_col, parent_col) if c} | {frame.geometry.name}
+    extra_cols = [c for c in frame.columns if c not in mapped and c not in RESP_FIELDS]
+    resp_cols = [c for c in RESP_FIELDS if c in frame.columns]
+    records = frame.drop(columns=frame.geometry.name).to_dict("records")
+
+    staged: list[grids.StagedRow] = []
+    seen: dict[str, int] = {}
+    for i, rec in enumerate(records):
+        row = i + 1
+        bar.update(1)
+        code = normalize_code(rec[code_col]) if code_col else None
+        geom = geoms[i]
+        if geom is None or shapely.is_empty(geom):
+            report.reject(row, "empty or missing geometry", code)
+            continue
+        if geom.geom_type not in ("Polygon", "MultiPolygon"):
+            report.reject(row, f"expected Polygon or MultiPolygon, got {geom.geom_type}", code)
+            continue
+        if not valid[i]:
+            if not opts.fix_invalid:
+                report.reject(row, f"invalid geometry: {reasons[i]} (use --fix-invalid to repair)", code)
+                continue
+            fixed = _polygonal(shapely.make_valid(geom))
+            if fixed is None or fixed.is_empty:
+                report.reject(row, f"invalid geometry that cannot be repaired: {reasons[i]}", code)
+                continue
+            geom = fixed
+            report.repaired += 1
+        if code_col:
+            if code is None:
+                report.reject(row, "missing code", code)
+                continue
+            if not (code.isdigit() and len(code) == CODE_LENGTH[level]):
+                report.reject(row, f"a {LEVEL_NAMES[level]} code has {CODE_LENGTH[level]} digits, got {code!r}", code)
+                continue
+            if code in seen:
+                report.reject(row, f"duplicate code (also row {seen[code]})", code)
+                continue
+            seen[code] = row
+        parent = None
+        if level > 1:
+            if parent_col:
+                parent = normalize_code(rec[parent_col])
+                if parent is None or len(parent) != CODE_LENGTH[level - 1]:
+                    report.reject(row, f"parent code must have {CODE_LENGTH[level - 1]} digits, got {parent!r}",
+                                  code)
+                    continue
+                if code and not code.startswith(parent):
+                    report.reject(row, f"code {code} is not under its parent's code {parent}", code)
+                    continue
+            elif code:
+                parent = code[: CODE_LENGTH[level - 1]]
+        name = rec[name_col] if name_col else ""
+        staged.append(grids.StagedRow(
+            row=row, code=code, name="" if name is None else str(name), parent_code=parent, geom=geom,
+            attrs={c: grids.json_safe(rec[c]) for c in extra_cols},
+            **{c: (None if rec[c] is None else str(rec[c])) for c in resp_cols},
+        ))
+    bar.close()
+
+    with engine.connect() as conn:
+        trans = conn.begin()
+        try:
+            grids.stage_rows(conn, staged)
+            if level > 1:
+                for r in grids.find_missing_parents(conn, level, valid_from):
+                    report.reject(r["row_no"], f"parent {r['parent_code']} not found among the "
+                                  f"{LEVEL_NAMES[level - 1]} grids", r["code"])
+                for row in grids.assign_spatial_parents(conn, level, valid_from):
+                    report.reject(row, f"no {LEVEL_NAMES[level - 1]} grid overlaps it")
+                if code_col is None:
+                    left = grids.generate_unit_codes(conn)
+                    for r in left:
+                        report.reject(r["row_no"], f"more than 999 unit grids in community {r['parent_code']}")
+                    report.generated_codes = len(staged) - len(left)
+                for r in grids.find_outside_parent(conn, valid_from, opts.tolerance_m):
+                    report.reject(r["row_no"], f"{float(r['outside_m2']):.0f} m² lies outside parent "
+                                  f"{r['parent_code']} (tolerance {opts.tolerance_m:g} m)", r["code"],
+                                  outside_m2=float(r["outside_m2"]))
+            for r in grids.find_bad_versions(conn, valid_from):
+                report.reject(r["row_no"], f"current version starts {r['valid_from'].isoformat()}, "
+                              f"not before valid_from", r["code"])
+            report.rejected.sort(key=lambda r: r["row"])
+            if report.rejected:
+                trans.rollback()
+                report.seconds = round(time.perf_counter() - t0, 3)
+                raise ImportRejected(
+                    f"{len(report.rejected)} of {report.read} rows rejected; nothing was written",
+                    details=report.to_dict(),
+                )
+            import_id = grids.new_import_run(conn, "grids", level, source)
+            counts = grids.write_versions(conn, level, valid_from, import_id)
+            report.written, report.closed, report.unchanged = counts["written"], counts["closed"], counts["unchanged"]
+            report.seconds = round(time.perf_counter() - t0, 3)
+            if opts.dry_run:
+                trans.rollback()
+            else:
+                report.import_id = import_id
+                grids.finish_import_run(conn, import_id, report.to_dict())
+                trans.commit()
+                report.committed = True
+        except BaseException:
+            if trans.is_active:
+                trans.rollback()
+            raise
+    return report
+
+
+def frame_from_records(records: list[dict[str, Any]], geometry: np.ndarray, crs: str = "EPSG:4490") -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame(records, geometry=geometry, crs=crs)

@@ -1,0 +1,72 @@
+"""One reader per file format. Each returns a GeoDataFrame (raw coordinates) and the file's CRS."""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import pyogrio
+import shapely
+
+from gis.errors import InvalidInput
+
+FORMATS = {
+    ".geojson": "GeoJSON", ".json": "GeoJSON", ".shp": "Shapefile", ".zip": "zipped Shapefile",
+    ".gpkg": "GeoPackage", ".kml": "KML", ".csv": "CSV with a WKT column",
+}
+WKT_COLUMNS = ("wkt", "geometry", "geom", "the_geom", "shape")
+
+
+def _ogr_path(path: Path) -> str:
+    if path.suffix.lower() != ".zip":
+        return str(path)
+    with zipfile.ZipFile(path) as zf:
+        shps = [n for n in zf.namelist() if n.lower().endswith(".shp")]
+    if not shps:
+        raise InvalidInput(f"{path.name}: the zip holds no .shp file", field="file")
+    return f"/vsizip/{path}/{shps[0]}"
+
+
+def list_layers(path: Path) -> list[str]:
+    return [str(row[0]) for row in pyogrio.list_layers(_ogr_path(path))]
+
+
+def read_frame(path: str | Path, layer: str | None = None, wkt_field: str | None = None) -> gpd.GeoDataFrame:
+    """Read a vector file. The result's ``.crs`` is the file's CRS, or None when the file has none."""
+    path = Path(path)
+    if not path.exists():
+        raise InvalidInput(f"no such file: {path}", field="file")
+    ext = path.suffix.lower()
+    if ext not in FORMATS:
+        raise InvalidInput(f"unsupported file type {ext or '(none)'}", field="file",
+                           allowed=sorted(FORMATS))
+    if ext == ".csv":
+        return _read_csv(path, wkt_field)
+    src = _ogr_path(path)
+    layers = list_layers(path)
+    if layer is not None and layer not in layers:
+        raise InvalidInput(f"layer {layer!r} not in {path.name}", field="layer", allowed=layers)
+    if layer is None and len(layers) > 1 and ext == ".gpkg":
+        raise InvalidInput(f"{path.name} has {len(layers)} layers: choose one with --layer",
+                           field="layer", allowed=layers)
+    try:
+        frame = gpd.read_file(src, layer=layer, engine="pyogrio")
+    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
+        raise InvalidInput(f"cannot read {path.name}: {exc}", field="file") from None
+    return frame
+
+
+def _read_csv(path: Path, wkt_field: str | None) -> gpd.GeoDataFrame:
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    if wkt_field is None:
+        lower = {c.lower(): c for c in frame.columns}
+        wkt_field = next((lower[c] for c in WKT_COLUMNS if c in lower), None)
+    if wkt_field is None or wkt_field not in frame.columns:
+        raise InvalidInput(f"{path.name}: no WKT column found", field="wkt_field",
+                           allowed=list(frame.columns))
+    texts = frame.pop(wkt_field).replace("", None)
+    geoms = shapely.from_wkt(texts.to_numpy(), on_invalid="ignore")
+    # a CSV has no CRS of its own; plausibility is checked later
+    return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geoms, index=frame.index), crs=None)
