@@ -35,4 +35,4 @@ def transaction(engine: Engine) -> Iterator[Session]:
 def check_postgis(engine: Engine) -> str:
     """Return the PostGIS version, or raise if the database has no PostGIS."""
     with engine.connect() as conn:
-        return conn.execute(text("select postgis_full_version()")).scalar_one()
+        return conn.execute(text("select postgis_lib_version()")).scalar_one()

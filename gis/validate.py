@@ -13,6 +13,8 @@ from sqlalchemy.engine import Connection
 
 from gis.hierarchy import LEVEL_NAMES
 
+#: Precision grid of the validation overlays, in degrees (about 1 cm).
+OVERLAY_GRID_DEG = 1e-7
 KINDS = ("outside", "overlap", "gap", "orphan", "code_mismatch")
 MESSAGES = {
     "outside": "{code} extends {area:.0f} m² outside its parent {other}",
@@ -40,6 +42,7 @@ def validate(
     at: datetime | None = None,
     tolerance_m: float = 10.0,
     min_area_m2: float = 1.0,
+    min_width_m: float = 0.1,
     kinds: tuple[str, ...] = KINDS,
 ) -> dict[str, Any]:
     """Run the checks; each finding carries its geometry as GeoJSON."""
@@ -48,6 +51,8 @@ def validate(
         "at": at or datetime.now(UTC),
         "tol": tolerance_m,
         "min_area": min_area_m2,
+        "grid": OVERLAY_GRID_DEG,
+        "min_width": min_width_m,
     }
     findings: list[dict[str, Any]] = []
     for kind in kinds:
@@ -64,4 +69,5 @@ def validate(
             })
     counts = {k: sum(1 for f in findings if f["kind"] == k) for k in kinds}
     return {"ok": not findings, "counts": counts, "findings": findings,
-            "tolerance_m": tolerance_m, "min_area_m2": min_area_m2}
+            "tolerance_m": tolerance_m, "min_area_m2": min_area_m2,
+            "min_width_m": min_width_m}

@@ -75,7 +75,10 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     try:
         report = import_grids(engine, args.file, opts, progress=not args.json and sys.stderr.isatty())
     except ImportRejected as exc:
-        _emit(exc.details if args.json else None, True) if args.json else _print_report(exc.details, exc.message)
+        if args.json:
+            _emit(exc.details, True)
+        else:
+            _print_report(exc.details, exc.message)
         return 1
     d = report.to_dict()
     if args.json:

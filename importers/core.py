@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
-import numpy as np
 import shapely
 from sqlalchemy.engine import Engine
 from tqdm import tqdm
@@ -259,7 +258,3 @@ def import_grid_frame(
                 trans.rollback()
             raise
     return report
-
-
-def frame_from_records(records: list[dict[str, Any]], geometry: np.ndarray, crs: str = "EPSG:4490") -> gpd.GeoDataFrame:
-    return gpd.GeoDataFrame(records, geometry=geometry, crs=crs)

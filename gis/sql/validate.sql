@@ -1,46 +1,53 @@
+-- Slivers thinner than :min_width metres on average (2·area/perimeter) are not findings.
+-- Overlays run on a 1e-7° (≈1 cm) grid: without it, float slivers along shared edges get a
+-- non-zero geodesic area (a long planar edge and its geodesic differ by centimetres).
+
 -- name: outside
 -- Children lying outside their parent by more than :tol metres (average band along their edge).
 SELECT 'outside' AS kind, c.level, c.code, c.parent_code AS other_code,
-       ST_Area(ST_Difference(c.geom, p.geom)::geography) AS area_m2,
-       ST_AsGeoJSON(ST_Difference(c.geom, p.geom), 7) AS geometry
+       ST_Area(ST_Difference(c.geom, p.geom, :grid)::geography) AS area_m2,
+       ST_AsGeoJSON(ST_Difference(c.geom, p.geom, :grid), 7, 0) AS geometry
 FROM grid c JOIN grid p ON p.code = c.parent_code AND p.valid_from <= :at AND (p.valid_to IS NULL OR p.valid_to > :at)
 WHERE c.valid_from <= :at AND (c.valid_to IS NULL OR c.valid_to > :at) AND c.level = ANY(:levels)
   AND NOT ST_CoveredBy(c.geom, p.geom)
-  AND ST_Area(ST_Difference(c.geom, p.geom)::geography) > :tol * ST_Perimeter(c.geom::geography);
+  AND ST_Area(ST_Difference(c.geom, p.geom, :grid)::geography) > :tol * ST_Perimeter(c.geom::geography);
 
 -- name: overlap
 -- Siblings (same parent, or both top level) whose areas overlap by more than :min_area m².
 SELECT 'overlap' AS kind, a.level, a.code, b.code AS other_code,
-       ST_Area(ST_Intersection(a.geom, b.geom)::geography) AS area_m2,
-       ST_AsGeoJSON(ST_CollectionExtract(ST_Intersection(a.geom, b.geom), 3), 7) AS geometry
+       ST_Area(ST_Intersection(a.geom, b.geom, :grid)::geography) AS area_m2,
+       ST_AsGeoJSON(ST_CollectionExtract(ST_Intersection(a.geom, b.geom, :grid), 3), 7, 0) AS geometry
 FROM grid a JOIN grid b
   ON a.level = b.level AND a.code < b.code AND a.parent_code IS NOT DISTINCT FROM b.parent_code
  AND ST_Intersects(a.geom, b.geom)
  AND b.valid_from <= :at AND (b.valid_to IS NULL OR b.valid_to > :at)
 WHERE a.valid_from <= :at AND (a.valid_to IS NULL OR a.valid_to > :at) AND a.level = ANY(:levels)
   AND ST_Overlaps(a.geom, b.geom)
-  AND ST_Area(ST_Intersection(a.geom, b.geom)::geography) > :min_area;
+  AND ST_Area(ST_Intersection(a.geom, b.geom, :grid)::geography) > :min_area
+  AND 2 * ST_Area(ST_Intersection(a.geom, b.geom, :grid)::geography)
+      / nullif(ST_Perimeter(ST_Intersection(a.geom, b.geom, :grid)::geography), 0) > :min_width;
 
 -- name: gap
 -- Parts of a parent no child covers, piece by piece, each over :min_area m².
 WITH kids AS (
-    SELECT c.parent_code, c.level, ST_Union(c.geom) AS geom
+    SELECT c.parent_code, c.level, ST_Union(c.geom, :grid) AS geom
     FROM grid c
     WHERE c.valid_from <= :at AND (c.valid_to IS NULL OR c.valid_to > :at) AND c.level = ANY(:levels)
       AND c.parent_code IS NOT NULL
     GROUP BY c.parent_code, c.level
 ), holes AS (
-    SELECT k.level, k.parent_code, (ST_Dump(ST_Difference(p.geom, k.geom))).geom AS geom
+    SELECT k.level, k.parent_code, (ST_Dump(ST_Difference(p.geom, k.geom, :grid))).geom AS geom
     FROM kids k JOIN grid p ON p.code = k.parent_code AND p.valid_from <= :at AND (p.valid_to IS NULL OR p.valid_to > :at)
 )
 SELECT 'gap' AS kind, level, parent_code AS code, NULL AS other_code,
-       ST_Area(geom::geography) AS area_m2, ST_AsGeoJSON(geom, 7) AS geometry
-FROM holes WHERE ST_Area(geom::geography) > :min_area;
+       ST_Area(geom::geography) AS area_m2, ST_AsGeoJSON(geom, 7, 0) AS geometry
+FROM holes WHERE ST_Area(geom::geography) > :min_area
+  AND 2 * ST_Area(geom::geography) / nullif(ST_Perimeter(geom::geography), 0) > :min_width;
 
 -- name: orphan
 -- Grids below the top level whose parent does not exist at :at.
 SELECT 'orphan' AS kind, c.level, c.code, c.parent_code AS other_code, c.area_m2,
-       ST_AsGeoJSON(c.geom, 7) AS geometry
+       ST_AsGeoJSON(c.geom, 7, 0) AS geometry
 FROM grid c
 WHERE c.valid_from <= :at AND (c.valid_to IS NULL OR c.valid_to > :at) AND c.level = ANY(:levels) AND c.level > 1
   AND NOT EXISTS (SELECT 1 FROM grid p WHERE p.code = c.parent_code AND p.level = c.level - 1
@@ -58,5 +65,5 @@ WITH best AS (
     ORDER BY c.id, sum(ST_Area(ST_Intersection(p.geom, c.geom))) DESC
 )
 SELECT 'code_mismatch' AS kind, level, code, spatial_parent AS other_code, NULL::float8 AS area_m2,
-       ST_AsGeoJSON(geom, 7) AS geometry
+       ST_AsGeoJSON(geom, 7, 0) AS geometry
 FROM best WHERE parent_code IS DISTINCT FROM spatial_parent OR left(code, length(spatial_parent)) <> spatial_parent;

@@ -1,0 +1,53 @@
+"""The FastAPI application, built by :func:`create_app` so tests build their own."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.responses import HTMLResponse
+
+from api import errors
+from api.routes import grids, imports, lookup, validation
+from gis.db import make_engine
+from gis.settings import Settings
+
+LANDING = """<!doctype html><html lang="zh"><head><meta charset="utf-8"><title>wangge 网格</title></head>
+<body style="font-family:sans-serif;max-width:46em;margin:2em auto">
+<h1>wangge 网格</h1><p>City grid management on PostGIS.</p>
+<ul>
+<li><a href="/docs">API documentation (OpenAPI)</a></li>
+<li><a href="/api/v1/grids?level=district">Districts (GeoJSON)</a></li>
+<li><a href="/api/v1/lookup?lon=110.33&lat=20.03">A point lookup</a></li>
+<li><a href="/api/v1/validation?level=unit">Validation of the unit grids</a></li>
+</ul></body></html>"""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        yield
+        app.state.engine.dispose()
+
+    app = FastAPI(title="wangge", version="0.1.0", description="City grid management (网格化管理) on PostGIS",
+                  lifespan=lifespan)
+    app.state.settings = settings
+    app.state.engine = make_engine(settings, statement_timeout_ms=settings.statement_timeout_ms,
+                                   pool_size=8, max_overflow=8)
+    errors.install(app)
+    for module in (lookup, grids, imports, validation):
+        app.include_router(module.router, prefix="/api/v1")
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def landing() -> str:
+        return LANDING
+
+    @app.get("/healthz", tags=["meta"])
+    def healthz() -> dict[str, str]:
+        from gis.db import check_postgis
+
+        return {"status": "ok", "postgis": check_postgis(app.state.engine)}
+
+    return app

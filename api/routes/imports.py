@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, File, Form, UploadFile
+from starlette.concurrency import run_in_threadpool
+
+from api.deps import EngineDep
+from gis.dates import parse_at
+from gis.errors import InvalidInput
+from gis.hierarchy import LEVELS
+from importers.core import GridImportOptions, import_grids
+from importers.readers import FORMATS
+
+router = APIRouter(tags=["imports"])
+
+
+@router.post("/imports/grids")
+async def import_grid_file(
+    engine: EngineDep,
+    file: Annotated[UploadFile, File(description="GeoJSON, Shapefile (.zip), GeoPackage, KML or CSV with WKT")],
+    level: Annotated[Literal["district", "street", "community", "unit"], Form()],
+    layer: Annotated[str | None, Form()] = None,
+    code_field: Annotated[str | None, Form()] = None,
+    name_field: Annotated[str | None, Form()] = None,
+    parent_field: Annotated[str | None, Form()] = None,
+    wkt_field: Annotated[str | None, Form()] = None,
+    crs: Annotated[str | None, Form()] = None,
+    fix_invalid: Annotated[bool, Form()] = False,
+    dry_run: Annotated[bool, Form()] = False,
+    valid_from: Annotated[str | None, Form()] = None,
+    tolerance: Annotated[float, Form(ge=0)] = 10.0,
+) -> dict[str, Any]:
+    """Import one level of grid boundaries, all-or-nothing; the answer is the import report."""
+    name = Path(file.filename or "upload").name
+    suffix = Path(name).suffix.lower()
+    if suffix not in FORMATS:
+        raise InvalidInput(f"unsupported file type {suffix or '(none)'}", field="file", allowed=sorted(FORMATS))
+    opts = GridImportOptions(
+        level=LEVELS[level], layer=layer, code_field=code_field, name_field=name_field, parent_field=parent_field,
+        wkt_field=wkt_field, crs=crs, fix_invalid=fix_invalid, dry_run=dry_run,
+        valid_from=parse_at(valid_from, "valid_from"), tolerance_m=tolerance,
+    )
+    with tempfile.TemporaryDirectory(prefix="wangge-upload-") as tmp:
+        path = Path(tmp) / name
+        with path.open("wb") as out:
+            shutil.copyfileobj(file.file, out)
+        report = await run_in_threadpool(import_grids, engine, path, opts)
+    return report.to_dict()

@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field
+
+from api.deps import AtDep, ConnDep, SettingsDep
+from gis.dates import parse_at
+from gis.errors import InvalidInput
+from gis.lookup import lookup_points
+
+router = APIRouter(tags=["lookup"])
+
+
+@router.get("/lookup")
+def lookup_one(
+    conn: ConnDep,
+    settings: SettingsDep,
+    at: AtDep,
+    lon: Annotated[float, Query(ge=-180, le=180)],
+    lat: Annotated[float, Query(ge=-90, le=90)],
+    crs: Annotated[str, Query(description="EPSG:xxxx, gcj02 or bd09")] = "EPSG:4490",
+) -> dict[str, Any]:
+    """The grid at each of the four levels containing the point."""
+    return lookup_points(conn, [lon], [lat], crs=crs, at=at, tolerance_m=settings.boundary_tolerance_m)[0]
+
+
+class Point(BaseModel):
+    lon: float
+    lat: float
+
+
+class BatchLookup(BaseModel):
+    points: list[Point] = Field(description="up to 10,000 points, answered in order")
+    crs: str = "EPSG:4490"
+    at: str | None = None
+
+
+@router.post("/lookup")
+def lookup_many(conn: ConnDep, settings: SettingsDep, body: BatchLookup) -> dict[str, Any]:
+    """Look up a batch of points; the answers come back in the same order."""
+    if len(body.points) > settings.max_batch_points:
+        raise InvalidInput(f"{len(body.points)} points given", field="points",
+                           allowed=f"at most {settings.max_batch_points} points")
+    results = lookup_points(conn, [p.lon for p in body.points], [p.lat for p in body.points], crs=body.crs,
+                            at=parse_at(body.at), tolerance_m=settings.boundary_tolerance_m)
+    return {"count": len(results), "results": results}

@@ -1,0 +1,63 @@
+"""Reading grids as GeoJSON, built in SQL so large pages do not pass through Python objects."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+
+from gis.grids import valid_at
+
+FEATURE = """json_build_object(
+    'type', 'Feature', 'id', g.code,
+    'geometry', ST_AsGeoJSON(g.geom, 7, 0)::json,
+    'properties', json_build_object(
+        'code', g.code, 'name', g.name,
+        'level', (ARRAY['district','street','community','unit'])[g.level],
+        'parent_code', g.parent_code, 'area_m2', round(g.area_m2::numeric, 1),
+        'resp_unit', g.resp_unit, 'resp_person', g.resp_person, 'resp_phone', g.resp_phone,
+        'attrs', g.attrs, 'valid_from', g.valid_from, 'valid_to', g.valid_to))::text"""
+
+
+def build_list_query(
+    *, level: int | None, parent: str | None, bbox: tuple[float, float, float, float] | None,
+) -> tuple[str, str]:
+    """The WHERE clause for a grid listing; values are bound by the caller (pure, testable).
+
+    >>> build_list_query(level=2, parent=None, bbox=None)[0]
+    'g.valid_from <= :at AND (g.valid_to IS NULL OR g.valid_to > :at) AND g.level = :level'
+    """
+    where = [valid_at("g")]
+    if level is not None:
+        where.append("g.level = :level")
+    if parent is not None:
+        where.append("g.parent_code = :parent")
+    if bbox is not None:
+        where.append("g.geom && ST_MakeEnvelope(:minx, :miny, :maxx, :maxy, 4490)")
+    w = " AND ".join(where)
+    return w, f"SELECT {FEATURE} FROM grid g WHERE {w} ORDER BY g.code LIMIT :limit OFFSET :offset"
+
+
+def list_grid_features(
+    conn: Connection, *, level: int | None = None, parent: str | None = None,
+    bbox: tuple[float, float, float, float] | None = None, at: datetime | None = None,
+    limit: int = 100, offset: int = 0,
+) -> tuple[str, int, int]:
+    """Comma-joined GeoJSON features, the number matched and the number returned."""
+    where, query = build_list_query(level=level, parent=parent, bbox=bbox)
+    params: dict[str, Any] = {"at": at or datetime.now(UTC), "level": level, "parent": parent,
+                              "limit": limit, "offset": offset}
+    if bbox:
+        params.update(zip(("minx", "miny", "maxx", "maxy"), bbox, strict=True))
+    matched = conn.execute(text(f"SELECT count(*) FROM grid g WHERE {where}"), params).scalar_one()
+    rows = conn.execute(text(query), params).scalars().all()
+    return ",".join(rows), matched, len(rows)
+
+
+def get_grid_feature(conn: Connection, code: str, at: datetime | None = None) -> str | None:
+    return conn.execute(
+        text(f"SELECT {FEATURE} FROM grid g WHERE g.code = :code AND {valid_at('g')}"),
+        {"code": code, "at": at or datetime.now(UTC)},
+    ).scalar_one_or_none()
