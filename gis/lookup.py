@@ -2,7 +2,7 @@
 
 The rule, deterministic for points on shared edges and vertices:
 
-1. Candidates at a level are the grids within ``boundary_tolerance_m`` (1 cm) of the point.
+1. Candidates at a level are the grids whose closed polygon (interior or boundary) holds the point.
 2. Levels are decided from the unit grid upwards. Once a level is decided, the level above is
    its parent (the code prefix) whenever that parent is a candidate, so the chain never splits.
 3. Otherwise a grid whose interior contains the point wins; among grids the point only touches
@@ -30,7 +30,6 @@ from gis.errors import InvalidInput
 from gis.hierarchy import CODE_LENGTH, LEVEL_NAMES
 
 SQL_DIR = Path(__file__).parent / "sql"
-METRES_PER_DEGREE = 111_320.0
 
 
 @cache
@@ -112,7 +111,7 @@ def lookup_points(
         return []
     ids = list(range(n))
     rows = conn.execute(text(sql("lookup_candidates")), {
-        "ids": ids, "xs": x.tolist(), "ys": y.tolist(), "eps": tolerance_m / METRES_PER_DEGREE, "at": at,
+        "ids": ids, "xs": x.tolist(), "ys": y.tolist(), "at": at,
     }).all()
     per_point: dict[int, list[tuple[int, str, int, bool]]] = defaultdict(list)
     for i, level, code, grid_id, inside in rows:
@@ -123,8 +122,9 @@ def lookup_points(
         "ids": ids, "xs": x.tolist(), "ys": y.tolist(), "unit_ids": unit_ids, "at": at,
     }).all())
     all_ids = sorted({h.grid_id for c in chosen for h in c.values()})
-    names = dict(conn.execute(text("SELECT id, name FROM grid WHERE id = ANY(:ids)"), {"ids": all_ids}).all()) \
-        if all_ids else {}
+    names = {}
+    if all_ids:
+        names = dict(conn.execute(text("SELECT id, name FROM grid WHERE id = ANY(:ids)"), {"ids": all_ids}).all())
     out = []
     for i in ids:
         c = chosen[i]
