@@ -240,7 +240,10 @@ def geoms_to_storage(geoms: np.ndarray, crs: Crs) -> np.ndarray:
 def describe_unplausible(bounds: tuple[float, float, float, float]) -> str:
     """A message for a file without CRS whose numbers are not lon/lat, with a guess where possible."""
     minx, miny, maxx, maxy = bounds
-    seen = f"X spans {minx:.6g}…{maxx:.6g}, Y spans {miny:.6g}…{maxy:.6g}"
+    def num(v: float) -> str:
+        return f"{v:.0f}" if abs(v) >= 1000 else f"{v:.6g}"
+
+    seen = f"X spans {num(minx)}…{num(maxx)}, Y spans {num(miny)}…{num(maxy)}"
     hint = ""
     mx, my = (minx + maxx) / 2, (miny + maxy) / 2
     for ex, ny, swapped in ((mx, my, False), (my, mx, True)):

@@ -31,7 +31,7 @@ from gis.hierarchy import CODE_LENGTH, LEVEL_NAMES, normalize_code
 from importers.readers import read_frame
 
 CODE_FIELDS = ("code", "adcode", "grid_code", "CODE", "ADCODE", "编码", "代码")
-NAME_FIELDS = ("name", "NAME", "grid_name", "名称")
+NAME_FIELDS = ("name", "NAME", "Name", "grid_name", "名称")
 RESP_FIELDS = ("resp_unit", "resp_person", "resp_phone")
 
 

@@ -16,6 +16,8 @@ FORMATS = {
     ".geojson": "GeoJSON", ".json": "GeoJSON", ".shp": "Shapefile", ".zip": "zipped Shapefile",
     ".gpkg": "GeoPackage", ".kml": "KML", ".csv": "CSV with a WKT column",
 }
+KML_STYLE_FIELDS = ("id", "description", "timestamp", "begin", "end", "altitudeMode", "tessellate", "extrude",
+                    "visibility", "drawOrder", "icon")
 WKT_COLUMNS = ("wkt", "geometry", "geom", "the_geom", "shape")
 
 
@@ -55,6 +57,11 @@ def read_frame(path: str | Path, layer: str | None = None, wkt_field: str | None
         frame = gpd.read_file(src, layer=layer, engine="pyogrio")
     except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
         raise InvalidInput(f"cannot read {path.name}: {exc}", field="file") from None
+    if ext == ".kml":
+        # LIBKML adds its styling fields to every placemark; keep only those that carry data
+        drop = [c for c in KML_STYLE_FIELDS if c in frame.columns
+                and (c != "description" or frame[c].fillna("").astype(str).str.strip().eq("").all())]
+        frame = frame.drop(columns=drop)
     return frame
 
 

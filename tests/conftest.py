@@ -1,0 +1,87 @@
+"""One throwaway PostGIS database per test session; every test starts from empty tables.
+
+The database is ``wangge_test`` in the project's embedded cluster (started if needed), or the one
+``DATABASE_URL`` names. If PostGIS cannot be reached the whole run fails: it never skips.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from gis.db import check_postgis, make_engine
+from gis.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+REAL = (ROOT.parent / "shared" / "data" / "real").resolve()
+
+_state: dict[str, object] = {}
+
+
+def _prepare() -> Settings:
+    url = os.environ.get("DATABASE_URL")
+    if not url:
+        from gis.cluster import Cluster
+
+        base = Settings()
+        cluster = Cluster(base)
+        cluster.start()
+        url = cluster.create_database("wangge_test", drop=True)
+    settings = Settings(database_url=url)
+    engine = make_engine(settings)
+    with engine.begin() as conn:
+        conn.execute(text("CREATE EXTENSION IF NOT EXISTS postgis"))
+    from gis import migrate
+
+    migrate.upgrade(url)
+    check_postgis(engine)
+    engine.dispose()
+    return settings
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if os.environ.get("WANGGE_TESTS_NO_DB"):
+        return
+    try:
+        _state["settings"] = _prepare()
+    except Exception as exc:  # noqa: BLE001 - any failure to reach PostGIS must stop the run
+        pytest.exit(f"PostGIS is required for the tests and could not be reached: {exc}", returncode=3)
+
+
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    return _state["settings"]  # type: ignore[return-value]
+
+
+@pytest.fixture(scope="session")
+def engine(settings):
+    eng = make_engine(settings)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def db(engine):
+    """Empty grid tables before each test (importers commit, so rollback isolation is not enough)."""
+    with engine.begin() as conn:
+        conn.execute(text("TRUNCATE grid_piece, grid, import_run RESTART IDENTITY CASCADE"))
+    return engine
+
+
+@pytest.fixture
+def client(settings, db):
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+
+    with TestClient(create_app(settings)) as c:
+        yield c
+
+
+@pytest.fixture(scope="session")
+def real() -> Path:
+    assert REAL.is_dir(), f"the real test data must be at {REAL}"
+    return REAL

@@ -1,0 +1,102 @@
+from __future__ import annotations
+
+import numpy as np
+import shapely
+
+from gis.bulk import assign_codes
+from gis.lookup import lookup_point, lookup_points
+from tests.helpers import STEP, X0, Y0, load_city, square_city
+
+
+def _sample() -> tuple[np.ndarray, np.ndarray]:
+    """Random interior points plus every grid vertex and points exactly on every shared edge."""
+    rng = np.random.default_rng(7)
+    xs = X0 + np.arange(9) * STEP
+    ys = Y0 + np.arange(9) * STEP
+    rand = rng.uniform((xs[0], ys[0]), (xs[8], ys[8]), size=(2000, 2))
+    vx, vy = np.meshgrid(xs, ys)
+    vertices = np.column_stack([vx.ravel(), vy.ravel()])
+    t = rng.uniform(0, 1, size=400)
+    k = rng.integers(0, 9, size=400)
+    on_vertical = np.column_stack([xs[k], ys[0] + t * (ys[8] - ys[0])])
+    on_horizontal = np.column_stack([xs[0] + t * (xs[8] - xs[0]), ys[k]])
+    pts = np.vstack([rand, vertices, on_vertical, on_horizontal])
+    return pts[:, 0], pts[:, 1]
+
+
+def test_every_point_falls_in_exactly_one_unit_grid(db):
+    city = square_city()
+    load_city(db, city)
+    units = city[4]
+    x, y = _sample()
+    with db.connect() as conn:
+        results = lookup_points(conn, x, y)
+    geoms = units.geometry.to_numpy()
+    codes = units["code"].to_numpy()
+    for xi, yi, r in zip(x, y, results, strict=True):
+        assert r["unit"] is not None, (xi, yi)
+        touching = codes[shapely.intersects_xy(geoms, xi, yi)]
+        # never none, never two: one answer, and by the documented rule the lowest touching code
+        assert r["unit"]["code"] == min(touching)
+        # the chain agrees with the unit grid's code
+        assert r["community"]["code"] == r["unit"]["code"][:12]
+        assert r["street"]["code"] == r["unit"]["code"][:9]
+        assert r["district"]["code"] == "110108"
+        assert r["on_boundary"] == (len(touching) > 1 or r["boundary_distance_m"] <= 0.01)
+
+
+def test_on_edge_points_are_flagged_with_zero_distance(db):
+    load_city(db, square_city())
+    with db.connect() as conn:
+        edge = lookup_point(conn, X0 + 4 * STEP, Y0 + 1.5 * STEP)  # street boundary
+        inside = lookup_point(conn, X0 + 0.5 * STEP, Y0 + 0.5 * STEP)
+    assert edge["on_boundary"] is True and edge["boundary_distance_m"] == 0
+    assert edge["street"]["code"] == "110108001"  # the lower code of the two streets
+    assert inside["on_boundary"] is False
+    # centre of a ~340 m × 445 m cell: about 170 m from the nearest edge
+    assert 160 < inside["boundary_distance_m"] < 180
+
+
+def test_outside_and_partial_coverage(db):
+    city = square_city()
+    load_city(db, city, upto=2)  # no communities or unit grids yet
+    with db.connect() as conn:
+        far = lookup_point(conn, 100.0, 30.0)
+        partial = lookup_point(conn, X0 + 0.5 * STEP, Y0 + 0.5 * STEP)
+    assert far["outside"] is True and far["district"] is None and far["unit"] is None
+    assert partial["outside"] is False
+    assert partial["district"]["code"] == "110108" and partial["street"]["code"] == "110108001"
+    assert partial["community"] is None and partial["unit"] is None
+
+
+def test_bulk_assignment_equals_one_by_one(db):
+    load_city(db, square_city())
+    x, y = _sample()
+    x = np.append(x, [100.0])  # one point outside everything
+    y = np.append(y, [30.0])
+    from datetime import UTC, datetime
+
+    with db.connect() as conn:
+        single = lookup_points(conn, x, y)
+    with db.connect() as conn, conn.begin():
+        bulk = assign_codes(conn, x, y, datetime.now(UTC))
+    for r, row in zip(single, bulk, strict=True):
+        expected = [r[level]["code"] if r[level] else None for level in ("district", "street", "community", "unit")]
+        assert list(row) == expected
+
+
+def test_lookup_crs_offsets(db):
+    load_city(db, square_city())
+    from gis.crs import gcj02_to_bd09, wgs84_to_gcj02
+
+    lon, lat = X0 + 2.5 * STEP, Y0 + 6.5 * STEP
+    gx, gy = wgs84_to_gcj02(np.array([lon]), np.array([lat]))
+    bx, by = gcj02_to_bd09(gx, gy)
+    with db.connect() as conn:
+        plain = lookup_point(conn, lon, lat)
+        via_gcj = lookup_point(conn, float(gx[0]), float(gy[0]), crs="gcj02")
+        via_bd = lookup_point(conn, float(bx[0]), float(by[0]), crs="bd09")
+        raw_gcj = lookup_point(conn, float(gx[0]), float(gy[0]))
+    assert plain["unit"] == via_gcj["unit"] == via_bd["unit"]
+    # read as if it were WGS-84, the GCJ-02 point lands in another grid hundreds of metres away
+    assert raw_gcj["unit"] != plain["unit"]
