@@ -31,11 +31,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         yield
         app.state.engine.dispose()
 
-    app = FastAPI(title="wangge", version="0.1.0", description="City grid management (网格化管理) on PostGIS",
-                  lifespan=lifespan)
+    app = FastAPI(
+        title="wangge", version="0.1.0", description="City grid management (网格化管理) on PostGIS", lifespan=lifespan
+    )
     app.state.settings = settings
-    app.state.engine = make_engine(settings, statement_timeout_ms=settings.statement_timeout_ms,
-                                   pool_size=8, max_overflow=8)
+    app.state.engine = make_engine(
+        settings, statement_timeout_ms=settings.statement_timeout_ms, pool_size=8, max_overflow=8
+    )
     errors.install(app)
     for module in (lookup, grids, imports, validation):
         app.include_router(module.router, prefix="/api/v1")

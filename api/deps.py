@@ -26,7 +26,9 @@ def get_conn(request: Request) -> Iterator[Connection]:
         yield conn
 
 
-def get_at(at: Annotated[str | None, Query(description="ISO date or date-time; default now")] = None) -> datetime | None:
+def get_at(
+    at: Annotated[str | None, Query(description="ISO date or date-time; default now")] = None,
+) -> datetime | None:
     return parse_at(at)
 
 

@@ -45,8 +45,10 @@ def install(app: FastAPI) -> None:
             "message": first.get("msg", "invalid request"),
             "allowed": (first.get("ctx") or {}).get("expected"),
             "details": [
-                {"field": ".".join(str(p) for p in e.get("loc", ()) if p not in ("query", "body", "path")),
-                 "message": e.get("msg")}
+                {
+                    "field": ".".join(str(p) for p in e.get("loc", ()) if p not in ("query", "body", "path")),
+                    "message": e.get("msg"),
+                }
                 for e in errors[:20]
             ],
         }
@@ -55,5 +57,6 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(OperationalError)
     async def _db(request: Request, exc: OperationalError) -> JSONResponse:
         log.error("database error on %s: %s", request.url.path, exc)
-        return JSONResponse({"error": "database_unavailable", "message": "the database is not reachable"},
-                            status_code=503)
+        return JSONResponse(
+            {"error": "database_unavailable", "message": "the database is not reachable"}, status_code=503
+        )

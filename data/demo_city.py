@@ -106,8 +106,12 @@ def _reading_order(parts: list[shapely.Geometry]) -> list[shapely.Geometry]:
 
 
 def _short(name: str) -> str:
-    return re.sub(r"(居民委员会|村民委员会|委员会)$", lambda m: "" if m.group(1) != "居民委员会" else "", name) \
-        .replace("社区社区", "社区") or name
+    return (
+        re.sub(r"(居民委员会|村民委员会|委员会)$", lambda m: "" if m.group(1) != "居民委员会" else "", name).replace(
+            "社区社区", "社区"
+        )
+        or name
+    )
 
 
 def _haikou_codes() -> dict[str, list[tuple[str, str]]]:
@@ -175,8 +179,13 @@ def build_demo(engine: Engine, *, big: bool = False, progress: bool = False) -> 
     written = 0
     for level, label in ((1, "district"), (2, "street"), (3, "community"), (4, "unit")):
         opts = GridImportOptions(level=level, tolerance_m=1.0)
-        report = import_grid_frame(engine, frame(levels[level], level), opts,
-                                   source=f"demo:{'big' if big else 'haikou'}:{label}", progress=progress)
+        report = import_grid_frame(
+            engine,
+            frame(levels[level], level),
+            opts,
+            source=f"demo:{'big' if big else 'haikou'}:{label}",
+            progress=progress,
+        )
         counts[label] = len(levels[level])
         written += report.written
     return {"city": "big (Beijing outlines)" if big else "Haikou", "counts": counts, "written": written}

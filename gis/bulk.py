@@ -62,10 +62,12 @@ def stage_points(conn: Connection, x: np.ndarray, y: np.ndarray, ids: np.ndarray
     pacsv.write_csv(table, buf, pacsv.WriteOptions(include_header=False))
     buf.seek(0)
     conn.connection.cursor().copy_expert("COPY bulk_raw FROM STDIN WITH (FORMAT csv)", buf)
-    conn.execute(text(
-        "CREATE TEMP TABLE bulk_pts ON COMMIT DROP AS "
-        "SELECT i, ST_SetSRID(ST_MakePoint(x, y), 4490) AS g FROM bulk_raw"
-    ))
+    conn.execute(
+        text(
+            "CREATE TEMP TABLE bulk_pts ON COMMIT DROP AS "
+            "SELECT i, ST_SetSRID(ST_MakePoint(x, y), 4490) AS g FROM bulk_raw"
+        )
+    )
     conn.execute(text("ANALYZE bulk_pts"))
 
 
@@ -86,15 +88,18 @@ def assign_codes(conn: Connection, x: np.ndarray, y: np.ndarray, at: datetime) -
     has = unit > 0
     unit_str = unit[has].astype("U15")
     for col, level in enumerate((1, 2, 3, 4)):
-        codes[has, col] = np.char.ljust(unit_str, 15).astype(f"U{CODE_LENGTH[level]}")
+        codes[has, col] = unit_str.astype(f"U{CODE_LENGTH[level]}")  # a prefix of the unit code
     rest = np.flatnonzero(ok & ~has)
     if len(rest):
-        rows = conn.execute(text(
-            """SELECT t.i, p.level, p.code, p.grid_id, ST_Contains(p.geom, t.g)
+        rows = conn.execute(
+            text(
+                """SELECT t.i, p.level, p.code, p.grid_id, ST_Contains(p.geom, t.g)
                FROM bulk_pts t JOIN grid_piece p ON ST_Intersects(p.geom, t.g)
                 AND p.valid_from <= :at AND (p.valid_to IS NULL OR p.valid_to > :at)
                WHERE t.i = ANY(:rest)"""
-        ), {"at": at, "rest": rest.tolist()}).all()
+            ),
+            {"at": at, "rest": rest.tolist()},
+        ).all()
         per: dict[int, list[tuple[int, str, int, bool]]] = defaultdict(list)
         for i, level, code, grid_id, inside in rows:
             per[i].append((level, code, grid_id, inside))
@@ -133,8 +138,7 @@ def lookup_csv(
         raise InvalidInput(f"{path.name} already has column(s) {', '.join(clash)}", field="input")
     table = pacsv.read_csv(
         path,
-        convert_options=pacsv.ConvertOptions(column_types={c: pa.string() for c in header},
-                                             strings_can_be_null=False),
+        convert_options=pacsv.ConvertOptions(column_types={c: pa.string() for c in header}, strings_can_be_null=False),
     )
     lon = _to_float(table[lon_field])
     lat = _to_float(table[lat_field])

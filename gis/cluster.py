@@ -101,8 +101,15 @@ class Cluster:
         self._own(self.pgdata)
         self._own(self.socket_dir)
         self._run(
-            str(bindir / "initdb"), "-D", str(self.pgdata), "-U", self.user, "--auth=trust",
-            "-E", "UTF8", "--locale=C.UTF-8",
+            str(bindir / "initdb"),
+            "-D",
+            str(self.pgdata),
+            "-U",
+            self.user,
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--locale=C.UTF-8",
         )
         conf = self.pgdata / "postgresql.conf"
         text = conf.read_text() + CONF.format(port=self.port, socket_dir=self.socket_dir)
@@ -122,9 +129,7 @@ class Cluster:
             return False
         self._own(self.socket_dir)
         log = self.data / "postgres.log"
-        self._run(
-            str(_bindir() / "pg_ctl"), "-D", str(self.pgdata), "-l", str(log), "-w", "-t", "60", "start"
-        )
+        self._run(str(_bindir() / "pg_ctl"), "-D", str(self.pgdata), "-l", str(log), "-w", "-t", "60", "start")
         self._wait()
         self._ensure_database(self.settings.pg_database)
         return True
@@ -137,9 +142,21 @@ class Cluster:
 
     def _psql(self, sql: str, database: str = "postgres") -> str:
         proc = subprocess.run(
-            [str(_bindir() / "psql"), "-h", str(self.socket_dir), "-p", str(self.port), "-U", self.user,
-             "-d", database, "-tAc", sql],
-            capture_output=True, text=True,
+            [
+                str(_bindir() / "psql"),
+                "-h",
+                str(self.socket_dir),
+                "-p",
+                str(self.port),
+                "-U",
+                self.user,
+                "-d",
+                database,
+                "-tAc",
+                sql,
+            ],
+            capture_output=True,
+            text=True,
         )
         if proc.returncode != 0:
             raise ClusterError(proc.stderr.strip())

@@ -23,11 +23,23 @@ GK_PREFIXED = range(4513, 4534)  # "3-degree Gauss-Kruger zone 25..45": X carrie
 GK_PLAIN = range(4534, 4555)  # "3-degree Gauss-Kruger CM 75E..135E": X without the zone number
 OFFSET_SYSTEMS = ("gcj02", "bd09")
 ALIASES = {
-    "wgs84": 4326, "wgs-84": 4326, "epsg:4326": 4326, "4326": 4326,
-    "cgcs2000": 4490, "epsg:4490": 4490, "4490": 4490,
-    "webmercator": 3857, "epsg:3857": 3857, "3857": 3857,
-    "gcj02": "gcj02", "gcj-02": "gcj02", "gcj": "gcj02", "mars": "gcj02",
-    "bd09": "bd09", "bd-09": "bd09", "baidu": "bd09",
+    "wgs84": 4326,
+    "wgs-84": 4326,
+    "epsg:4326": 4326,
+    "4326": 4326,
+    "cgcs2000": 4490,
+    "epsg:4490": 4490,
+    "4490": 4490,
+    "webmercator": 3857,
+    "epsg:3857": 3857,
+    "3857": 3857,
+    "gcj02": "gcj02",
+    "gcj-02": "gcj02",
+    "gcj": "gcj02",
+    "mars": "gcj02",
+    "bd09": "bd09",
+    "bd-09": "bd09",
+    "baidu": "bd09",
 }
 ALLOWED_TEXT = "EPSG:4326, EPSG:4490, EPSG:3857, EPSG:4513-4554 (CGCS2000 3° GK), any EPSG code, gcj02, bd09"
 
@@ -187,8 +199,7 @@ def normalize_gauss_kruger(epsg: int, x: np.ndarray, y: np.ndarray) -> tuple[int
     if mx > 1e7:
         zone = int(mx // 1_000_000)
         if not 25 <= zone <= 45:
-            raise InvalidInput(f"X values around {mx:.0f} carry zone {zone}: CGCS2000 3° zones are 25-45",
-                               field="crs")
+            raise InvalidInput(f"X values around {mx:.0f} carry zone {zone}: CGCS2000 3° zones are 25-45", field="crs")
         if epsg in GK_PLAIN and zone != 25 + (epsg - 4534):
             raise InvalidInput(
                 f"X values carry zone {zone} but EPSG:{epsg} is central meridian {75 + 3 * (epsg - 4534)}°E",
@@ -240,6 +251,7 @@ def geoms_to_storage(geoms: np.ndarray, crs: Crs) -> np.ndarray:
 def describe_unplausible(bounds: tuple[float, float, float, float]) -> str:
     """A message for a file without CRS whose numbers are not lon/lat, with a guess where possible."""
     minx, miny, maxx, maxy = bounds
+
     def num(v: float) -> str:
         return f"{v:.0f}" if abs(v) >= 1000 else f"{v:.6g}"
 
@@ -251,8 +263,10 @@ def describe_unplausible(bounds: tuple[float, float, float, float]) -> str:
             order = " (northing first)" if swapped else ""
             if ex > 1e7:
                 zone = int(ex // 1e6)
-                hint = (f"; this looks like CGCS2000 3° Gauss-Krüger zone {zone} with the zone prefix{order}: "
-                        f"try --crs EPSG:{4513 + zone - 25}")
+                hint = (
+                    f"; this looks like CGCS2000 3° Gauss-Krüger zone {zone} with the zone prefix{order}: "
+                    f"try --crs EPSG:{4513 + zone - 25}"
+                )
             else:
                 hint = f"; this looks like CGCS2000 3° Gauss-Krüger without zone prefix{order}: try --crs EPSG:45xx"
             break

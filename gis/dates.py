@@ -27,8 +27,11 @@ def parse_at(value: str | date | datetime | None, field: str = "at") -> datetime
         try:
             dt = datetime.fromisoformat(str(value).strip())
         except ValueError:
-            raise InvalidInput(f"{value!r} is not an ISO date (YYYY-MM-DD) or date-time", field=field,
-                               allowed="YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS][+08:00]") from None
+            raise InvalidInput(
+                f"{value!r} is not an ISO date (YYYY-MM-DD) or date-time",
+                field=field,
+                allowed="YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS][+08:00]",
+            ) from None
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=UTC)
     return dt

@@ -16,9 +16,7 @@ def make_engine(settings: Settings, *, statement_timeout_ms: int | None = None, 
     connect_args = {}
     if statement_timeout_ms:
         connect_args["options"] = f"-c statement_timeout={int(statement_timeout_ms)}"
-    return create_engine(
-        settings.url(), pool_pre_ping=True, connect_args=connect_args, future=True, **kw
-    )
+    return create_engine(settings.url(), pool_pre_ping=True, connect_args=connect_args, future=True, **kw)
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

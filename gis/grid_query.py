@@ -22,7 +22,10 @@ FEATURE = """json_build_object(
 
 
 def build_list_query(
-    *, level: int | None, parent: str | None, bbox: tuple[float, float, float, float] | None,
+    *,
+    level: int | None,
+    parent: str | None,
+    bbox: tuple[float, float, float, float] | None,
 ) -> tuple[str, str]:
     """The WHERE clause for a grid listing; values are bound by the caller (pure, testable).
 
@@ -41,14 +44,24 @@ def build_list_query(
 
 
 def list_grid_features(
-    conn: Connection, *, level: int | None = None, parent: str | None = None,
-    bbox: tuple[float, float, float, float] | None = None, at: datetime | None = None,
-    limit: int = 100, offset: int = 0,
+    conn: Connection,
+    *,
+    level: int | None = None,
+    parent: str | None = None,
+    bbox: tuple[float, float, float, float] | None = None,
+    at: datetime | None = None,
+    limit: int = 100,
+    offset: int = 0,
 ) -> tuple[str, int, int]:
     """Comma-joined GeoJSON features, the number matched and the number returned."""
     where, query = build_list_query(level=level, parent=parent, bbox=bbox)
-    params: dict[str, Any] = {"at": at or datetime.now(UTC), "level": level, "parent": parent,
-                              "limit": limit, "offset": offset}
+    params: dict[str, Any] = {
+        "at": at or datetime.now(UTC),
+        "level": level,
+        "parent": parent,
+        "limit": limit,
+        "offset": offset,
+    }
     if bbox:
         params.update(zip(("minx", "miny", "maxx", "maxy"), bbox, strict=True))
     matched = conn.execute(text(f"SELECT count(*) FROM grid g WHERE {where}"), params).scalar_one()

@@ -51,13 +51,15 @@ class StagedRow:
 
 def stage_rows(conn: Connection, rows: Iterable[StagedRow]) -> int:
     """COPY rows into a temporary ``stage`` table (dropped at the end of the transaction)."""
-    conn.execute(text(
-        f"""CREATE TEMP TABLE stage (
+    conn.execute(
+        text(
+            f"""CREATE TEMP TABLE stage (
               row_no int PRIMARY KEY, code text, name text, parent_code text,
               resp_unit text, resp_person text, resp_phone text, attrs jsonb,
               geom geometry(MultiPolygon, {STORAGE_SRID})
             ) ON COMMIT DROP"""
-    ))
+        )
+    )
     buf = io.StringIO()
     writer = csv.writer(buf)
     n = 0
@@ -66,14 +68,26 @@ def stage_rows(conn: Connection, rows: Iterable[StagedRow]) -> int:
         if geom.geom_type == "Polygon":
             geom = shapely.MultiPolygon([geom])
         wkb = shapely.to_wkb(shapely.set_srid(geom, STORAGE_SRID), hex=True, include_srid=True)
-        writer.writerow([r.row, r.code, r.name, r.parent_code, r.resp_unit, r.resp_person, r.resp_phone,
-                         json.dumps(r.attrs, ensure_ascii=False, default=str), wkb])
+        writer.writerow(
+            [
+                r.row,
+                r.code,
+                r.name,
+                r.parent_code,
+                r.resp_unit,
+                r.resp_person,
+                r.resp_phone,
+                json.dumps(r.attrs, ensure_ascii=False, default=str),
+                wkb,
+            ]
+        )
         n += 1
     buf.seek(0)
     cur = conn.connection.cursor()
     cur.copy_expert(
         "COPY stage (row_no, code, name, parent_code, resp_unit, resp_person, resp_phone, attrs, geom) "
-        "FROM STDIN WITH (FORMAT csv)", buf,
+        "FROM STDIN WITH (FORMAT csv)",
+        buf,
     )
     conn.execute(text("ANALYZE stage"))
     return n
@@ -81,48 +95,57 @@ def stage_rows(conn: Connection, rows: Iterable[StagedRow]) -> int:
 
 def find_missing_parents(conn: Connection, level: int, at: datetime) -> list[dict[str, Any]]:
     """Rows whose parent code names no grid of the level above at ``at``."""
-    rows = conn.execute(text(
-        f"""SELECT s.row_no, s.code, s.parent_code FROM stage s
+    rows = conn.execute(
+        text(
+            f"""SELECT s.row_no, s.code, s.parent_code FROM stage s
             WHERE s.parent_code IS NOT NULL AND NOT EXISTS (
-              SELECT 1 FROM grid g WHERE g.code = s.parent_code AND g.level = :plevel AND {valid_at('g')})
+              SELECT 1 FROM grid g WHERE g.code = s.parent_code AND g.level = :plevel AND {valid_at("g")})
             ORDER BY s.row_no"""
-    ), {"plevel": level - 1, "at": at}).mappings()
+        ),
+        {"plevel": level - 1, "at": at},
+    ).mappings()
     return [dict(r) for r in rows]
 
 
 def assign_spatial_parents(conn: Connection, level: int, at: datetime) -> list[int]:
     """Give rows without a parent code the parent they overlap most. Returns rows left without one."""
-    conn.execute(text(
-        f"""UPDATE stage s SET parent_code = best.code FROM (
+    conn.execute(
+        text(
+            f"""UPDATE stage s SET parent_code = best.code FROM (
               SELECT DISTINCT ON (s.row_no) s.row_no, p.code
               FROM stage s JOIN grid_piece p
-                ON p.level = :plevel AND {valid_at('p')} AND ST_Intersects(p.geom, s.geom)
+                ON p.level = :plevel AND {valid_at("p")} AND ST_Intersects(p.geom, s.geom)
               WHERE s.parent_code IS NULL
               GROUP BY s.row_no, p.code
               ORDER BY s.row_no, sum(ST_Area(ST_Intersection(p.geom, s.geom))) DESC, p.code
             ) best
             WHERE best.row_no = s.row_no"""
-    ), {"plevel": level - 1, "at": at})
+        ),
+        {"plevel": level - 1, "at": at},
+    )
     return list(conn.execute(text("SELECT row_no FROM stage WHERE parent_code IS NULL ORDER BY row_no")).scalars())
 
 
 def find_outside_parent(conn: Connection, at: datetime, tolerance_m: float) -> list[dict[str, Any]]:
     """Rows lying outside their parent by more than ``tolerance_m`` (as an average band along their edge)."""
-    rows = conn.execute(text(
-        f"""SELECT s.row_no, s.code, s.parent_code,
+    rows = conn.execute(
+        text(
+            f"""SELECT s.row_no, s.code, s.parent_code,
                    round((a.child_m2 - a.inside_m2)::numeric, 1) AS outside_m2
             FROM stage s CROSS JOIN LATERAL (
               SELECT ST_Area(s.geom::geography) AS child_m2,
                      ST_Perimeter(s.geom::geography) AS perimeter_m,
                      coalesce((SELECT sum(ST_Area(ST_Intersection(p.geom, s.geom)::geography))
                                FROM grid_piece p
-                               WHERE p.code = s.parent_code AND {valid_at('p')}
+                               WHERE p.code = s.parent_code AND {valid_at("p")}
                                  AND ST_Intersects(p.geom, s.geom)), 0) AS inside_m2
             ) a
             WHERE s.parent_code IS NOT NULL AND a.child_m2 - a.inside_m2 > :tol * a.perimeter_m
-              AND EXISTS (SELECT 1 FROM grid_piece p WHERE p.code = s.parent_code AND {valid_at('p')})
+              AND EXISTS (SELECT 1 FROM grid_piece p WHERE p.code = s.parent_code AND {valid_at("p")})
             ORDER BY s.row_no"""
-    ), {"at": at, "tol": tolerance_m}).mappings()
+        ),
+        {"at": at, "tol": tolerance_m},
+    ).mappings()
     return [dict(r) for r in rows]
 
 
@@ -132,8 +155,9 @@ def generate_unit_codes(conn: Connection) -> list[dict[str, Any]]:
     Rows are banded by the latitude of a point on their surface (band height: half the median
     grid size), bands taken north to south, grids within a band west to east.
     """
-    conn.execute(text(
-        """WITH c AS (
+    conn.execute(
+        text(
+            """WITH c AS (
               SELECT row_no, parent_code, ST_PointOnSurface(geom) AS pt FROM stage WHERE code IS NULL),
             band AS (
               SELECT greatest(percentile_cont(0.5) WITHIN GROUP (ORDER BY sqrt(ST_Area(geom))) / 2, 1e-9) AS h
@@ -145,26 +169,30 @@ def generate_unit_codes(conn: Connection) -> list[dict[str, Any]]:
               FROM c, band)
             UPDATE stage s SET code = o.parent_code || lpad(o.n::text, 3, '0')
             FROM ordered o WHERE o.row_no = s.row_no AND o.n <= 999"""
-    ))
-    rows = conn.execute(text(
-        "SELECT row_no, parent_code FROM stage WHERE code IS NULL ORDER BY row_no")).mappings()
+        )
+    )
+    rows = conn.execute(text("SELECT row_no, parent_code FROM stage WHERE code IS NULL ORDER BY row_no")).mappings()
     return [dict(r) for r in rows]
 
 
 def find_bad_versions(conn: Connection, valid_from: datetime) -> list[dict[str, Any]]:
     """Rows whose current version started at or after ``valid_from``: history cannot be rewritten."""
-    rows = conn.execute(text(
-        """SELECT s.row_no, s.code, g.valid_from FROM stage s
+    rows = conn.execute(
+        text(
+            """SELECT s.row_no, s.code, g.valid_from FROM stage s
            JOIN grid g ON g.code = s.code AND g.valid_to IS NULL
            WHERE g.valid_from >= :vf ORDER BY s.row_no"""
-    ), {"vf": valid_from}).mappings()
+        ),
+        {"vf": valid_from},
+    ).mappings()
     return [dict(r) for r in rows]
 
 
 def write_versions(conn: Connection, level: int, valid_from: datetime, import_id: int) -> dict[str, int]:
     """Close changed current versions, insert new ones, and rewrite their lookup pieces."""
-    conn.execute(text(
-        """CREATE TEMP TABLE stage_change ON COMMIT DROP AS
+    conn.execute(
+        text(
+            """CREATE TEMP TABLE stage_change ON COMMIT DROP AS
            SELECT s.row_no, s.code, g.id AS old_id,
                   (g.id IS NOT NULL AND (ST_OrderingEquals(g.geom, s.geom)
                         -- a file written out and read back differs in the last float digits only
@@ -175,43 +203,58 @@ def write_versions(conn: Connection, level: int, valid_from: datetime, import_id
                    AND g.resp_person IS NOT DISTINCT FROM s.resp_person
                    AND g.resp_phone IS NOT DISTINCT FROM s.resp_phone) AS unchanged
            FROM stage s LEFT JOIN grid g ON g.code = s.code AND g.valid_to IS NULL"""
-    ), {"same_deg": SAME_GEOMETRY_DEG})
-    conn.execute(text(
-        """WITH c AS (
+        ),
+        {"same_deg": SAME_GEOMETRY_DEG},
+    )
+    conn.execute(
+        text(
+            """WITH c AS (
              UPDATE grid g SET valid_to = :vf FROM stage_change c
              WHERE g.id = c.old_id AND NOT c.unchanged RETURNING g.id)
            UPDATE grid_piece p SET valid_to = :vf FROM c WHERE p.grid_id = c.id RETURNING p.grid_id"""
-    ), {"vf": valid_from})
-    closed = conn.execute(text(
-        "SELECT count(*) FROM stage_change WHERE old_id IS NOT NULL AND NOT unchanged")).scalar_one()
-    written = conn.execute(text(
-        """INSERT INTO grid (code, level, name, parent_code, geom, area_m2, resp_unit, resp_person, resp_phone,
+        ),
+        {"vf": valid_from},
+    )
+    closed = conn.execute(
+        text("SELECT count(*) FROM stage_change WHERE old_id IS NOT NULL AND NOT unchanged")
+    ).scalar_one()
+    written = conn.execute(
+        text(
+            """INSERT INTO grid (code, level, name, parent_code, geom, area_m2, resp_unit, resp_person, resp_phone,
                              attrs, valid_from, import_id)
            SELECT s.code, :level, coalesce(s.name, ''), s.parent_code, s.geom, ST_Area(s.geom::geography),
                   s.resp_unit, s.resp_person, s.resp_phone, coalesce(s.attrs, '{}'), :vf, :import_id
            FROM stage s JOIN stage_change c USING (row_no)
            WHERE NOT c.unchanged
            ORDER BY s.row_no"""
-    ), {"level": level, "vf": valid_from, "import_id": import_id}).rowcount
-    conn.execute(text(
-        f"""INSERT INTO grid_piece (grid_id, level, code, valid_from, valid_to, geom)
+        ),
+        {"level": level, "vf": valid_from, "import_id": import_id},
+    ).rowcount
+    conn.execute(
+        text(
+            f"""INSERT INTO grid_piece (grid_id, level, code, valid_from, valid_to, geom)
             SELECT id, level, code, valid_from, valid_to,
                    (ST_Dump(ST_Subdivide(geom, {SUBDIVIDE_VERTICES}))).geom
             FROM grid WHERE import_id = :import_id"""
-    ), {"import_id": import_id})
+        ),
+        {"import_id": import_id},
+    )
     unchanged = conn.execute(text("SELECT count(*) FROM stage_change WHERE unchanged")).scalar_one()
     return {"written": written, "closed": closed, "unchanged": unchanged}
 
 
 def new_import_run(conn: Connection, kind: str, level: int | None, source: str) -> int:
-    return conn.execute(text(
-        "INSERT INTO import_run (kind, level, source) VALUES (:k, :l, :s) RETURNING id"
-    ), {"k": kind, "l": level, "s": source}).scalar_one()
+    return conn.execute(
+        text("INSERT INTO import_run (kind, level, source) VALUES (:k, :l, :s) RETURNING id"),
+        {"k": kind, "l": level, "s": source},
+    ).scalar_one()
 
 
 def finish_import_run(conn: Connection, import_id: int, report: dict[str, Any]) -> None:
-    conn.execute(text("UPDATE import_run SET report = CAST(:r AS jsonb) WHERE id = :id"),
-                 {"r": json.dumps(report, ensure_ascii=False, default=str), "id": import_id})
+    conn.execute(
+        text("UPDATE import_run SET report = CAST(:r AS jsonb) WHERE id = :id"),
+        {"r": json.dumps(report, ensure_ascii=False, default=str), "id": import_id},
+    )
 
 
 def code_length_ok(code: str, level: int) -> bool:

@@ -110,17 +110,32 @@ def lookup_points(
     if n == 0:
         return []
     ids = list(range(n))
-    rows = conn.execute(text(sql("lookup_candidates")), {
-        "ids": ids, "xs": x.tolist(), "ys": y.tolist(), "at": at,
-    }).all()
+    rows = conn.execute(
+        text(sql("lookup_candidates")),
+        {
+            "ids": ids,
+            "xs": x.tolist(),
+            "ys": y.tolist(),
+            "at": at,
+        },
+    ).all()
     per_point: dict[int, list[tuple[int, str, int, bool]]] = defaultdict(list)
     for i, level, code, grid_id, inside in rows:
         per_point[i].append((level, code, grid_id, inside))
     chosen = [choose(per_point.get(i, [])) for i in ids]
     unit_ids = [c[4].grid_id if 4 in c else None for c in chosen]
-    dist = dict(conn.execute(text(sql("lookup_details")), {
-        "ids": ids, "xs": x.tolist(), "ys": y.tolist(), "unit_ids": unit_ids, "at": at,
-    }).all())
+    dist = dict(
+        conn.execute(
+            text(sql("lookup_details")),
+            {
+                "ids": ids,
+                "xs": x.tolist(),
+                "ys": y.tolist(),
+                "unit_ids": unit_ids,
+                "at": at,
+            },
+        ).all()
+    )
     all_ids = sorted({h.grid_id for c in chosen for h in c.values()})
     names = {}
     if all_ids:
@@ -134,13 +149,16 @@ def lookup_points(
         }
         d = dist.get(i)
         inside_unit = 4 in c
-        out.append({
-            "lon": float(x[i]), "lat": float(y[i]),
-            **levels,
-            "outside": not c,
-            "on_boundary": bool(inside_unit and (not c[4].inside or (d is not None and d <= tolerance_m))),
-            "boundary_distance_m": None if d is None else round(float(d), 3),
-        })
+        out.append(
+            {
+                "lon": float(x[i]),
+                "lat": float(y[i]),
+                **levels,
+                "outside": not c,
+                "on_boundary": bool(inside_unit and (not c[4].inside or (d is not None and d <= tolerance_m))),
+                "boundary_distance_m": None if d is None else round(float(d), 3),
+            }
+        )
     return out
 
 

@@ -16,9 +16,7 @@ STORAGE_SRID = 4490
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="WANGGE_", extra="ignore")
 
-    database_url: str | None = Field(
-        default=None, validation_alias=AliasChoices("DATABASE_URL", "WANGGE_DATABASE_URL")
-    )
+    database_url: str | None = Field(default=None, validation_alias=AliasChoices("DATABASE_URL", "WANGGE_DATABASE_URL"))
     data_dir: Path = PROJECT_ROOT / ".pgdata"
     pg_port: int = 54329
     pg_user: str = "wangge"

@@ -58,16 +58,23 @@ def validate(
     for kind in kinds:
         for row in conn.execute(text(_queries()[kind]), params).mappings():
             area = row["area_m2"]
-            findings.append({
-                "kind": kind,
-                "level": LEVEL_NAMES[row["level"]],
-                "code": row["code"],
-                "other_code": row["other_code"],
-                "area_m2": None if area is None else round(float(area), 1),
-                "message": MESSAGES[kind].format(code=row["code"], other=row["other_code"], area=area or 0),
-                "geometry": json.loads(row["geometry"]) if row["geometry"] else None,
-            })
+            findings.append(
+                {
+                    "kind": kind,
+                    "level": LEVEL_NAMES[row["level"]],
+                    "code": row["code"],
+                    "other_code": row["other_code"],
+                    "area_m2": None if area is None else round(float(area), 1),
+                    "message": MESSAGES[kind].format(code=row["code"], other=row["other_code"], area=area or 0),
+                    "geometry": json.loads(row["geometry"]) if row["geometry"] else None,
+                }
+            )
     counts = {k: sum(1 for f in findings if f["kind"] == k) for k in kinds}
-    return {"ok": not findings, "counts": counts, "findings": findings,
-            "tolerance_m": tolerance_m, "min_area_m2": min_area_m2,
-            "min_width_m": min_width_m}
+    return {
+        "ok": not findings,
+        "counts": counts,
+        "findings": findings,
+        "tolerance_m": tolerance_m,
+        "min_area_m2": min_area_m2,
+        "min_width_m": min_width_m,
+    }

@@ -66,10 +66,17 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     from importers.core import GridImportOptions, import_grids
 
     opts = GridImportOptions(
-        level=parse_level(args.level), layer=args.layer, code_field=args.code_field,
-        name_field=args.name_field, parent_field=args.parent_field, wkt_field=args.wkt_field,
-        crs=args.crs, fix_invalid=args.fix_invalid, dry_run=args.dry_run,
-        valid_from=parse_at(args.valid_from, "valid_from"), tolerance_m=args.tolerance,
+        level=parse_level(args.level),
+        layer=args.layer,
+        code_field=args.code_field,
+        name_field=args.name_field,
+        parent_field=args.parent_field,
+        wkt_field=args.wkt_field,
+        crs=args.crs,
+        fix_invalid=args.fix_invalid,
+        dry_run=args.dry_run,
+        valid_from=parse_at(args.valid_from, "valid_from"),
+        tolerance_m=args.tolerance,
     )
     engine = _engine(settings)
     try:
@@ -85,16 +92,21 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
         _emit(d, True)
     else:
         verb = "would write" if report.dry_run else "wrote"
-        _print_report(d, f"{verb} {report.written} new versions ({report.closed} closed, "
-                         f"{report.unchanged} unchanged) in {report.seconds:.1f} s")
+        _print_report(
+            d,
+            f"{verb} {report.written} new versions ({report.closed} closed, "
+            f"{report.unchanged} unchanged) in {report.seconds:.1f} s",
+        )
     return 0
 
 
 def _print_report(d: dict[str, Any], headline: str) -> None:
     out = sys.stdout if not d.get("rejected") else sys.stderr
     out.write(f"{d['source']}: {d['level']} grids, CRS {d.get('crs') or '?'}\n")
-    out.write(f"  read {d['read']}, repaired {d['repaired']}, generated codes {d['generated_codes']}, "
-              f"rejected {len(d['rejected'])}\n")
+    out.write(
+        f"  read {d['read']}, repaired {d['repaired']}, generated codes {d['generated_codes']}, "
+        f"rejected {len(d['rejected'])}\n"
+    )
     for r in d["rejected"][:50]:
         out.write(f"  row {r['row']}{' (' + r['code'] + ')' if r.get('code') else ''}: {r['reason']}\n")
     if len(d["rejected"]) > 50:
@@ -110,15 +122,19 @@ def cmd_validate(args: argparse.Namespace, settings: Settings) -> int:
     engine = _engine(settings)
     levels = [parse_level(args.level)] if args.level else None
     with engine.connect() as conn:
-        result = validate(conn, levels=levels, at=parse_at(args.at), tolerance_m=args.tolerance,
-                          min_area_m2=args.min_area)
+        result = validate(
+            conn, levels=levels, at=parse_at(args.at), tolerance_m=args.tolerance, min_area_m2=args.min_area
+        )
     if args.json:
         _emit(result, True)
     else:
         for f in result["findings"]:
             sys.stdout.write(f"{f['kind']:14} {f['level']:10} {f['message']}\n")
-        sys.stdout.write("no findings\n" if result["ok"] else
-                         "findings: " + ", ".join(f"{k} {v}" for k, v in result["counts"].items() if v) + "\n")
+        sys.stdout.write(
+            "no findings\n"
+            if result["ok"]
+            else "findings: " + ", ".join(f"{k} {v}" for k, v in result["counts"].items() if v) + "\n"
+        )
     return 0 if result["ok"] else 1
 
 
@@ -134,18 +150,22 @@ def cmd_lookup(args: argparse.Namespace, settings: Settings) -> int:
         for flag in ("output", "lon_field", "lat_field"):
             if not getattr(args, flag):
                 raise WanggeError(f"--input needs --{flag.replace('_', '-')}", field=flag)
-        stats = lookup_csv(engine, args.input, args.output, lon_field=args.lon_field, lat_field=args.lat_field,
-                           crs=args.crs, at=at)
-        _emit(stats, args.json, f"{stats['rows']} rows → {args.output}: {stats['assigned_unit']} in a unit grid, "
-                                f"{stats['outside']} outside, {stats['seconds']:.1f} s")
+        stats = lookup_csv(
+            engine, args.input, args.output, lon_field=args.lon_field, lat_field=args.lat_field, crs=args.crs, at=at
+        )
+        _emit(
+            stats,
+            args.json,
+            f"{stats['rows']} rows → {args.output}: {stats['assigned_unit']} in a unit grid, "
+            f"{stats['outside']} outside, {stats['seconds']:.1f} s",
+        )
         return 0
     if args.lon is None or args.lat is None:
         raise WanggeError("give LON LAT, or --input FILE.csv", field="lon")
     from gis.lookup import lookup_point
 
     with engine.connect() as conn:
-        result = lookup_point(conn, args.lon, args.lat, crs=args.crs, at=at,
-                              tolerance_m=settings.boundary_tolerance_m)
+        result = lookup_point(conn, args.lon, args.lat, crs=args.crs, at=at, tolerance_m=settings.boundary_tolerance_m)
     if args.json:
         _emit(result, True)
     else:
@@ -200,8 +220,12 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--fix-invalid", action="store_true", help="repair invalid polygons with make_valid")
     g.add_argument("--dry-run", action="store_true", help="check and report, write nothing")
     g.add_argument("--valid-from", help="date the new versions take effect (default: now)")
-    g.add_argument("--tolerance", type=float, default=10.0,
-                   help="metres a child may lie outside its parent (average band along its edge)")
+    g.add_argument(
+        "--tolerance",
+        type=float,
+        default=10.0,
+        help="metres a child may lie outside its parent (average band along its edge)",
+    )
     g.add_argument("--json", action="store_true")
     g.set_defaults(func=cmd_import)
 

@@ -100,8 +100,8 @@ def resolve_crs(frame: gpd.GeoDataFrame, override: str | None) -> Crs:
             return Crs(epsg=4326)
     if crs.is_geographic and len(frame) and not plausible_lonlat(bounds):
         raise InvalidInput(
-            f"{crs} is lon/lat but " + describe_unplausible(bounds).split("(", 1)[1].rstrip(")")
-            .replace("this looks", "the numbers look"),
+            f"{crs} is lon/lat but "
+            + describe_unplausible(bounds).split("(", 1)[1].rstrip(")").replace("this looks", "the numbers look"),
             field="crs",
         )
     return crs
@@ -143,7 +143,8 @@ def import_grid_frame(
     if code_col is None and level != 4:
         raise InvalidInput(
             f"no code field found (tried {', '.join(CODE_FIELDS)}); name it with --code-field",
-            field="code_field", allowed=[c for c in frame.columns if c != frame.geometry.name],
+            field="code_field",
+            allowed=[c for c in frame.columns if c != frame.geometry.name],
         )
     crs = resolve_crs(frame, opts.crs)
     report.crs = str(crs)
@@ -196,8 +197,7 @@ def import_grid_frame(
             if parent_col:
                 parent = normalize_code(rec[parent_col])
                 if parent is None or len(parent) != CODE_LENGTH[level - 1]:
-                    report.reject(row, f"parent code must have {CODE_LENGTH[level - 1]} digits, got {parent!r}",
-                                  code)
+                    report.reject(row, f"parent code must have {CODE_LENGTH[level - 1]} digits, got {parent!r}", code)
                     continue
                 if code and not code.startswith(parent):
                     report.reject(row, f"code {code} is not under its parent's code {parent}", code)
@@ -205,11 +205,17 @@ def import_grid_frame(
             elif code:
                 parent = code[: CODE_LENGTH[level - 1]]
         name = rec[name_col] if name_col else ""
-        staged.append(grids.StagedRow(
-            row=row, code=code, name="" if name is None else str(name), parent_code=parent, geom=geom,
-            attrs={c: grids.json_safe(rec[c]) for c in extra_cols},
-            **{c: (None if rec[c] is None else str(rec[c])) for c in resp_cols},
-        ))
+        staged.append(
+            grids.StagedRow(
+                row=row,
+                code=code,
+                name="" if name is None else str(name),
+                parent_code=parent,
+                geom=geom,
+                attrs={c: grids.json_safe(rec[c]) for c in extra_cols},
+                **{c: (None if rec[c] is None else str(rec[c])) for c in resp_cols},
+            )
+        )
     bar.close()
 
     with engine.connect() as conn:
@@ -218,8 +224,11 @@ def import_grid_frame(
             grids.stage_rows(conn, staged)
             if level > 1:
                 for r in grids.find_missing_parents(conn, level, valid_from):
-                    report.reject(r["row_no"], f"parent {r['parent_code']} not found among the "
-                                  f"{LEVEL_NAMES[level - 1]} grids", r["code"])
+                    report.reject(
+                        r["row_no"],
+                        f"parent {r['parent_code']} not found among the {LEVEL_NAMES[level - 1]} grids",
+                        r["code"],
+                    )
                 for row in grids.assign_spatial_parents(conn, level, valid_from):
                     report.reject(row, f"no {LEVEL_NAMES[level - 1]} grid overlaps it")
                 if code_col is None:
@@ -228,12 +237,19 @@ def import_grid_frame(
                         report.reject(r["row_no"], f"more than 999 unit grids in community {r['parent_code']}")
                     report.generated_codes = len(staged) - len(left)
                 for r in grids.find_outside_parent(conn, valid_from, opts.tolerance_m):
-                    report.reject(r["row_no"], f"{float(r['outside_m2']):.0f} m² lies outside parent "
-                                  f"{r['parent_code']} (tolerance {opts.tolerance_m:g} m)", r["code"],
-                                  outside_m2=float(r["outside_m2"]))
+                    report.reject(
+                        r["row_no"],
+                        f"{float(r['outside_m2']):.0f} m² lies outside parent "
+                        f"{r['parent_code']} (tolerance {opts.tolerance_m:g} m)",
+                        r["code"],
+                        outside_m2=float(r["outside_m2"]),
+                    )
             for r in grids.find_bad_versions(conn, valid_from):
-                report.reject(r["row_no"], f"current version starts {r['valid_from'].isoformat()}, "
-                              f"not before valid_from", r["code"])
+                report.reject(
+                    r["row_no"],
+                    f"current version starts {r['valid_from'].isoformat()}, not before valid_from",
+                    r["code"],
+                )
             report.rejected.sort(key=lambda r: r["row"])
             if report.rejected:
                 trans.rollback()

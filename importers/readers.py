@@ -13,11 +13,27 @@ import shapely
 from gis.errors import InvalidInput
 
 FORMATS = {
-    ".geojson": "GeoJSON", ".json": "GeoJSON", ".shp": "Shapefile", ".zip": "zipped Shapefile",
-    ".gpkg": "GeoPackage", ".kml": "KML", ".csv": "CSV with a WKT column",
+    ".geojson": "GeoJSON",
+    ".json": "GeoJSON",
+    ".shp": "Shapefile",
+    ".zip": "zipped Shapefile",
+    ".gpkg": "GeoPackage",
+    ".kml": "KML",
+    ".csv": "CSV with a WKT column",
 }
-KML_STYLE_FIELDS = ("id", "description", "timestamp", "begin", "end", "altitudeMode", "tessellate", "extrude",
-                    "visibility", "drawOrder", "icon")
+KML_STYLE_FIELDS = (
+    "id",
+    "description",
+    "timestamp",
+    "begin",
+    "end",
+    "altitudeMode",
+    "tessellate",
+    "extrude",
+    "visibility",
+    "drawOrder",
+    "icon",
+)
 WKT_COLUMNS = ("wkt", "geometry", "geom", "the_geom", "shape")
 
 
@@ -42,8 +58,7 @@ def read_frame(path: str | Path, layer: str | None = None, wkt_field: str | None
         raise InvalidInput(f"no such file: {path}", field="file")
     ext = path.suffix.lower()
     if ext not in FORMATS:
-        raise InvalidInput(f"unsupported file type {ext or '(none)'}", field="file",
-                           allowed=sorted(FORMATS))
+        raise InvalidInput(f"unsupported file type {ext or '(none)'}", field="file", allowed=sorted(FORMATS))
     if ext == ".csv":
         return _read_csv(path, wkt_field)
     src = _ogr_path(path)
@@ -51,16 +66,20 @@ def read_frame(path: str | Path, layer: str | None = None, wkt_field: str | None
     if layer is not None and layer not in layers:
         raise InvalidInput(f"layer {layer!r} not in {path.name}", field="layer", allowed=layers)
     if layer is None and len(layers) > 1 and ext == ".gpkg":
-        raise InvalidInput(f"{path.name} has {len(layers)} layers: choose one with --layer",
-                           field="layer", allowed=layers)
+        raise InvalidInput(
+            f"{path.name} has {len(layers)} layers: choose one with --layer", field="layer", allowed=layers
+        )
     try:
         frame = gpd.read_file(src, layer=layer, engine="pyogrio")
     except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
         raise InvalidInput(f"cannot read {path.name}: {exc}", field="file") from None
     if ext == ".kml":
         # LIBKML adds its styling fields to every placemark; keep only those that carry data
-        drop = [c for c in KML_STYLE_FIELDS if c in frame.columns
-                and (c != "description" or frame[c].fillna("").astype(str).str.strip().eq("").all())]
+        drop = [
+            c
+            for c in KML_STYLE_FIELDS
+            if c in frame.columns and (c != "description" or frame[c].fillna("").astype(str).str.strip().eq("").all())
+        ]
         frame = frame.drop(columns=drop)
     return frame
 
@@ -71,8 +90,7 @@ def _read_csv(path: Path, wkt_field: str | None) -> gpd.GeoDataFrame:
         lower = {c.lower(): c for c in frame.columns}
         wkt_field = next((lower[c] for c in WKT_COLUMNS if c in lower), None)
     if wkt_field is None or wkt_field not in frame.columns:
-        raise InvalidInput(f"{path.name}: no WKT column found", field="wkt_field",
-                           allowed=list(frame.columns))
+        raise InvalidInput(f"{path.name}: no WKT column found", field="wkt_field", allowed=list(frame.columns))
     texts = frame.pop(wkt_field).replace("", None)
     geoms = shapely.from_wkt(texts.to_numpy(), on_invalid="ignore")
     # a CSV has no CRS of its own; plausibility is checked later

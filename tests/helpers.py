@@ -21,25 +21,35 @@ def square_city() -> dict[int, gpd.GeoDataFrame]:
     """
     xs = [X0 + i * STEP for i in range(9)]
     ys = [Y0 + j * STEP for j in range(9)]
-    district = gpd.GeoDataFrame({"code": ["110108"], "name": ["测试区"]},
-                                geometry=[box(xs[0], ys[0], xs[8], ys[8])], crs="EPSG:4490")
-    streets = gpd.GeoDataFrame({"code": ["110108001", "110108002"], "name": ["西街道", "东街道"]},
-                               geometry=[box(xs[0], ys[0], xs[4], ys[8]), box(xs[4], ys[0], xs[8], ys[8])],
-                               crs="EPSG:4490")
+    district = gpd.GeoDataFrame(
+        {"code": ["110108"], "name": ["测试区"]}, geometry=[box(xs[0], ys[0], xs[8], ys[8])], crs="EPSG:4490"
+    )
+    streets = gpd.GeoDataFrame(
+        {"code": ["110108001", "110108002"], "name": ["西街道", "东街道"]},
+        geometry=[box(xs[0], ys[0], xs[4], ys[8]), box(xs[4], ys[0], xs[8], ys[8])],
+        crs="EPSG:4490",
+    )
     comms, units = [], []
     for s, (sx0, sx1) in enumerate(((0, 4), (4, 8))):
         for c, (cy0, cy1) in enumerate(((4, 8), (0, 4))):  # north community first
             ccode = f"11010800{s + 1}00{c + 1}"
-            comms.append({"code": ccode, "name": f"社区{s + 1}{c + 1}",
-                          "geometry": box(xs[sx0], ys[cy0], xs[sx1], ys[cy1])})
+            comms.append(
+                {"code": ccode, "name": f"社区{s + 1}{c + 1}", "geometry": box(xs[sx0], ys[cy0], xs[sx1], ys[cy1])}
+            )
             n = 0
             for j in range(cy1 - 1, cy0 - 1, -1):  # north → south
                 for i in range(sx0, sx1):  # west → east
                     n += 1
-                    units.append({"code": f"{ccode}{n:03d}", "name": f"网格{n}",
-                                  "geometry": box(xs[i], ys[j], xs[i + 1], ys[j + 1])})
+                    units.append(
+                        {
+                            "code": f"{ccode}{n:03d}",
+                            "name": f"网格{n}",
+                            "geometry": box(xs[i], ys[j], xs[i + 1], ys[j + 1]),
+                        }
+                    )
     return {
-        1: district, 2: streets,
+        1: district,
+        2: streets,
         3: gpd.GeoDataFrame(comms, geometry="geometry", crs="EPSG:4490"),
         4: gpd.GeoDataFrame(units, geometry="geometry", crs="EPSG:4490"),
     }

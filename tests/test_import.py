@@ -57,10 +57,14 @@ def test_fix_invalid_repairs(db, tmp_path):
     city = square_city()
     load_city(db, city, upto=3)
     units = city[4].iloc[:1].copy()
-    units["geometry"] = [shapely.Polygon(
-        [(X0, Y0 + 7 * STEP), (X0 + STEP, Y0 + 8 * STEP), (X0 + STEP, Y0 + 7 * STEP), (X0, Y0 + 8 * STEP)])]
-    report = import_grids(db, write_geojson(units, tmp_path / "u.geojson"),
-                          GridImportOptions(level=4, fix_invalid=True))
+    units["geometry"] = [
+        shapely.Polygon(
+            [(X0, Y0 + 7 * STEP), (X0 + STEP, Y0 + 8 * STEP), (X0 + STEP, Y0 + 7 * STEP), (X0, Y0 + 8 * STEP)]
+        )
+    ]
+    report = import_grids(
+        db, write_geojson(units, tmp_path / "u.geojson"), GridImportOptions(level=4, fix_invalid=True)
+    )
     assert report.repaired == 1 and report.written == 1
 
 
@@ -71,8 +75,11 @@ def test_checks_report_every_reason(db, tmp_path):
     comms.loc[0, "code"] = comms.loc[1, "code"]  # duplicate
     comms.loc[2, "code"] = "110108009001"  # parent 110108009 does not exist
     comms.loc[3, "code"] = "1101080020"  # wrong length
-    extra = gpd.GeoDataFrame({"code": ["110108001003"], "name": ["越界"]},
-                             geometry=[box(X0 - 10 * STEP, Y0, X0 - 2 * STEP, Y0 + STEP)], crs="EPSG:4490")
+    extra = gpd.GeoDataFrame(
+        {"code": ["110108001003"], "name": ["越界"]},
+        geometry=[box(X0 - 10 * STEP, Y0, X0 - 2 * STEP, Y0 + STEP)],
+        crs="EPSG:4490",
+    )
     comms = gpd.GeoDataFrame(gpd.pd.concat([comms, extra], ignore_index=True), crs="EPSG:4490")
     with pytest.raises(ImportRejected) as info:
         import_grids(db, write_geojson(comms, tmp_path / "c.geojson"), GridImportOptions(level=3))
@@ -90,8 +97,9 @@ def test_parent_field_must_prefix_code(db, tmp_path):
     comms = city[3].copy()
     comms["parent"] = ["110108002"] * len(comms)
     with pytest.raises(ImportRejected) as info:
-        import_grids(db, write_geojson(comms, tmp_path / "c.geojson"),
-                     GridImportOptions(level=3, parent_field="parent"))
+        import_grids(
+            db, write_geojson(comms, tmp_path / "c.geojson"), GridImportOptions(level=3, parent_field="parent")
+        )
     assert any("not under its parent" in r["reason"] for r in info.value.details["rejected"])
 
 
@@ -102,7 +110,9 @@ def test_unit_codes_generated_west_east_then_north_south(db, tmp_path):
     report = import_grids(db, write_geojson(units, tmp_path / "u.geojson"), GridImportOptions(level=4))
     assert report.generated_codes == 64
     with db.connect() as conn:
-        got = dict(conn.execute(text("SELECT code, ST_AsText(ST_PointOnSurface(geom)) FROM grid WHERE level = 4")).all())
+        got = dict(
+            conn.execute(text("SELECT code, ST_AsText(ST_PointOnSurface(geom)) FROM grid WHERE level = 4")).all()
+        )
     # the helper numbered its squares in the same order, so the generated codes must match it
     expected = {row.code: row.geometry for row in city[4].itertuples()}
     for code, wkt in got.items():
@@ -113,16 +123,22 @@ def test_reimport_versions_and_history(db, tmp_path):
     city = square_city()
     load_city(db, city, upto=3, valid_from=datetime(2024, 1, 1, tzinfo=UTC))
     # unchanged re-import writes nothing new
-    again = import_grids(db, write_geojson(city[3], tmp_path / "c.geojson"),
-                         GridImportOptions(level=3, valid_from=datetime(2024, 6, 1, tzinfo=UTC)))
+    again = import_grids(
+        db,
+        write_geojson(city[3], tmp_path / "c.geojson"),
+        GridImportOptions(level=3, valid_from=datetime(2024, 6, 1, tzinfo=UTC)),
+    )
     assert (again.written, again.unchanged, again.closed) == (0, 4, 0)
     # redraw: move the boundary between the two communities of street 001
     comms = city[3].copy()
     north, south = comms.index[comms["code"] == "110108001001"][0], comms.index[comms["code"] == "110108001002"][0]
     comms.loc[north, "geometry"] = box(X0, Y0 + 3 * STEP, X0 + 4 * STEP, Y0 + 8 * STEP)
     comms.loc[south, "geometry"] = box(X0, Y0, X0 + 4 * STEP, Y0 + 3 * STEP)
-    report = import_grids(db, write_geojson(comms, tmp_path / "c2.geojson"),
-                          GridImportOptions(level=3, valid_from=datetime(2025, 1, 1, tzinfo=UTC)))
+    report = import_grids(
+        db,
+        write_geojson(comms, tmp_path / "c2.geojson"),
+        GridImportOptions(level=3, valid_from=datetime(2025, 1, 1, tzinfo=UTC)),
+    )
     assert (report.written, report.closed, report.unchanged) == (2, 2, 2)
     p = (X0 + 0.5 * STEP, Y0 + 3.5 * STEP)
     with db.connect() as conn:
@@ -134,14 +150,16 @@ def test_reimport_versions_and_history(db, tmp_path):
     assert versions == 2  # history is kept
     # history cannot be rewritten: a valid_from before the current version is refused
     with pytest.raises(ImportRejected):
-        import_grids(db, write_geojson(city[3], tmp_path / "c3.geojson"),
-                     GridImportOptions(level=3, valid_from=datetime(2024, 3, 1, tzinfo=UTC)))
+        import_grids(
+            db,
+            write_geojson(city[3], tmp_path / "c3.geojson"),
+            GridImportOptions(level=3, valid_from=datetime(2024, 3, 1, tzinfo=UTC)),
+        )
 
 
 def test_dry_run_writes_nothing(db, tmp_path):
     city = square_city()
-    report = import_grids(db, write_geojson(city[1], tmp_path / "d.geojson"),
-                          GridImportOptions(level=1, dry_run=True))
+    report = import_grids(db, write_geojson(city[1], tmp_path / "d.geojson"), GridImportOptions(level=1, dry_run=True))
     assert report.written == 1 and not report.committed
     assert _count(db, "grid") == 0
 
@@ -170,7 +188,9 @@ def test_formats_import_the_same_polygons(db, tmp_path, fmt):
         streets.rename(columns={"name": "Name"}).to_file(path, driver="KML")
     else:
         path = tmp_path / "s.csv"
-        streets.assign(wkt=streets.geometry.to_wkt(rounding_precision=-1)).drop(columns="geometry").to_csv(path, index=False)
+        streets.assign(wkt=streets.geometry.to_wkt(rounding_precision=-1)).drop(columns="geometry").to_csv(
+            path, index=False
+        )
     opts = GridImportOptions(level=2, layer="streets" if fmt == "gpkg" else None)
     report = import_grids(db, path, opts)
     assert report.written == 2
@@ -184,7 +204,9 @@ def test_formats_import_the_same_polygons(db, tmp_path, fmt):
 
 def test_file_without_crs_and_projected_numbers_is_refused(db, tmp_path):
     path = tmp_path / "gk.csv"
-    path.write_text("code,wkt\n110108,\"POLYGON((39500000 4420000,39501000 4420000,39501000 4421000,39500000 4420000))\"\n")
+    path.write_text(
+        'code,wkt\n110108,"POLYGON((39500000 4420000,39501000 4420000,39501000 4421000,39500000 4420000))"\n'
+    )
     with pytest.raises(InvalidInput) as info:
         import_grids(db, path, GridImportOptions(level=1))
     msg = info.value.message

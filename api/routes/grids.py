@@ -44,15 +44,22 @@ def list_grids(
     if limit > settings.max_page_limit:
         raise InvalidInput(f"limit {limit} too large", field="limit", allowed=f"1..{settings.max_page_limit}")
     body, matched, returned = list_grid_features(
-        conn, level=LEVELS[level] if level else None, parent=parent, bbox=parse_bbox(bbox), at=at,
-        limit=limit, offset=offset,
+        conn,
+        level=LEVELS[level] if level else None,
+        parent=parent,
+        bbox=parse_bbox(bbox),
+        at=at,
+        limit=limit,
+        offset=offset,
     )
     links = ""
     if offset + returned < matched:
         nxt = request.url.include_query_params(offset=offset + limit, limit=limit)
         links = f',"links":[{{"rel":"next","type":"{GEOJSON}","href":"{nxt}"}}]'
-    text = (f'{{"type":"FeatureCollection","numberMatched":{matched},"numberReturned":{returned}'
-            f'{links},"features":[{body}]}}')
+    text = (
+        f'{{"type":"FeatureCollection","numberMatched":{matched},"numberReturned":{returned}'
+        f'{links},"features":[{body}]}}'
+    )
     return Response(text, media_type=GEOJSON)
 
 

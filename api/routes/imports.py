@@ -40,9 +40,17 @@ async def import_grid_file(
     if suffix not in FORMATS:
         raise InvalidInput(f"unsupported file type {suffix or '(none)'}", field="file", allowed=sorted(FORMATS))
     opts = GridImportOptions(
-        level=LEVELS[level], layer=layer, code_field=code_field, name_field=name_field, parent_field=parent_field,
-        wkt_field=wkt_field, crs=crs, fix_invalid=fix_invalid, dry_run=dry_run,
-        valid_from=parse_at(valid_from, "valid_from"), tolerance_m=tolerance,
+        level=LEVELS[level],
+        layer=layer,
+        code_field=code_field,
+        name_field=name_field,
+        parent_field=parent_field,
+        wkt_field=wkt_field,
+        crs=crs,
+        fix_invalid=fix_invalid,
+        dry_run=dry_run,
+        valid_from=parse_at(valid_from, "valid_from"),
+        tolerance_m=tolerance,
     )
     with tempfile.TemporaryDirectory(prefix="wangge-upload-") as tmp:
         path = Path(tmp) / name

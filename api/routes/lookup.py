@@ -41,8 +41,15 @@ class BatchLookup(BaseModel):
 def lookup_many(conn: ConnDep, settings: SettingsDep, body: BatchLookup) -> dict[str, Any]:
     """Look up a batch of points; the answers come back in the same order."""
     if len(body.points) > settings.max_batch_points:
-        raise InvalidInput(f"{len(body.points)} points given", field="points",
-                           allowed=f"at most {settings.max_batch_points} points")
-    results = lookup_points(conn, [p.lon for p in body.points], [p.lat for p in body.points], crs=body.crs,
-                            at=parse_at(body.at), tolerance_m=settings.boundary_tolerance_m)
+        raise InvalidInput(
+            f"{len(body.points)} points given", field="points", allowed=f"at most {settings.max_batch_points} points"
+        )
+    results = lookup_points(
+        conn,
+        [p.lon for p in body.points],
+        [p.lat for p in body.points],
+        crs=body.crs,
+        at=parse_at(body.at),
+        tolerance_m=settings.boundary_tolerance_m,
+    )
     return {"count": len(results), "results": results}

@@ -20,5 +20,4 @@ def validation(
     min_area: Annotated[float, Query(ge=0, description="ignore overlaps and gaps under this many m²")] = 1.0,
 ) -> dict[str, Any]:
     """Children outside parents, sibling overlaps, gaps, orphans and code mismatches, with geometries."""
-    return validate(conn, levels=[LEVELS[level]] if level else None, at=at, tolerance_m=tolerance,
-                    min_area_m2=min_area)
+    return validate(conn, levels=[LEVELS[level]] if level else None, at=at, tolerance_m=tolerance, min_area_m2=min_area)

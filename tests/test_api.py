@@ -1,0 +1,87 @@
+from __future__ import annotations
+
+import io
+
+from tests.helpers import STEP, X0, Y0, load_city, square_city
+
+
+def test_grids_geojson_paging_and_filters(client, db):
+    load_city(db, square_city())
+    r = client.get("/api/v1/grids", params={"level": "unit", "limit": 10})
+    assert r.status_code == 200 and r.headers["content-type"] == "application/geo+json"
+    body = r.json()
+    assert body["type"] == "FeatureCollection" and body["numberMatched"] == 64 and body["numberReturned"] == 10
+    assert body["links"][0]["rel"] == "next"
+    f = body["features"][0]
+    assert f["properties"]["level"] == "unit" and f["geometry"]["type"] == "MultiPolygon"
+    assert "crs" not in f["geometry"]  # web output is plain lon/lat
+    r = client.get("/api/v1/grids", params={"parent": "110108001", "level": "community"})
+    assert [f["id"] for f in r.json()["features"]] == ["110108001001", "110108001002"]
+    bbox = f"{X0 + 0.1 * STEP},{Y0 + 0.1 * STEP},{X0 + 0.2 * STEP},{Y0 + 0.2 * STEP}"
+    r = client.get("/api/v1/grids", params={"level": "unit", "bbox": bbox})
+    assert r.json()["numberMatched"] == 1
+
+
+def test_grid_by_code_and_errors(client, db):
+    load_city(db, square_city(), upto=2)
+    r = client.get("/api/v1/grids/110108001")
+    assert r.status_code == 200 and r.json()["properties"]["name"] == "西街道"
+    assert client.get("/api/v1/grids/110108009").status_code == 404
+    r = client.get("/api/v1/grids", params={"level": "village"})
+    assert r.status_code == 400
+    assert r.json()["field"] == "level" and "district" in r.json()["allowed"]
+    r = client.get("/api/v1/grids", params={"bbox": "1,2,3"})
+    assert r.status_code == 400 and r.json()["field"] == "bbox"
+    r = client.get("/api/v1/grids", params={"limit": 10**6})
+    assert r.status_code == 400 and r.json()["field"] == "limit"
+
+
+def test_lookup_get_and_batch(client, db):
+    load_city(db, square_city())
+    r = client.get("/api/v1/lookup", params={"lon": X0 + 0.5 * STEP, "lat": Y0 + 7.5 * STEP})
+    assert r.status_code == 200
+    assert r.json()["unit"]["code"] == "110108001001001"
+    r = client.get("/api/v1/lookup", params={"lon": 116.3, "lat": 39.9, "crs": "nonsense"})
+    assert r.status_code == 400 and r.json()["field"] == "crs" and "gcj02" in r.json()["allowed"]
+    r = client.get("/api/v1/lookup", params={"lon": 200, "lat": 39.9})
+    assert r.status_code == 400 and r.json()["field"] == "lon"
+    pts = [{"lon": X0 + (i % 8 + 0.5) * STEP, "lat": Y0 + (i // 8 + 0.5) * STEP} for i in range(64)]
+    pts.append({"lon": 100.0, "lat": 30.0})
+    r = client.post("/api/v1/lookup", json={"points": pts})
+    results = r.json()["results"]
+    assert len(results) == 65 and results[-1]["outside"] is True
+    assert len({res["unit"]["code"] for res in results[:-1]}) == 64
+    r = client.post("/api/v1/lookup", json={"points": [{"lon": 1, "lat": 1}] * 10_001})
+    assert r.status_code == 400 and r.json()["field"] == "points"
+
+
+def test_import_upload_and_validation(client, db, tmp_path):
+    city = square_city()
+    load_city(db, city, upto=2)
+    buf = io.BytesIO(city[3].to_json().encode())
+    r = client.post(
+        "/api/v1/imports/grids", data={"level": "community"}, files={"file": ("c.geojson", buf, "application/geo+json")}
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["written"] == 4 and r.json()["committed"] is True
+    # a rejected upload: 422 with the report, nothing written
+    bad = city[4].copy()
+    bad["code"] = "1"
+    r = client.post(
+        "/api/v1/imports/grids",
+        data={"level": "unit"},
+        files={"file": ("u.geojson", io.BytesIO(bad.to_json().encode()), "application/geo+json")},
+    )
+    assert r.status_code == 422 and r.json()["details"]["rejected_count"] == 64
+    r = client.post(
+        "/api/v1/imports/grids", data={"level": "unit"}, files={"file": ("u.txt", io.BytesIO(b"x"), "text/plain")}
+    )
+    assert r.status_code == 400 and r.json()["field"] == "file" and ".geojson" in r.json()["allowed"]
+    r = client.get("/api/v1/validation")
+    assert r.status_code == 200 and r.json()["ok"] is True
+
+
+def test_openapi_and_health(client):
+    assert client.get("/docs").status_code == 200
+    assert "/api/v1/lookup" in client.get("/openapi.json").json()["paths"]
+    assert client.get("/healthz").json()["status"] == "ok"

@@ -1,0 +1,100 @@
+"""The ``wangge`` command as a user runs it: a real process against the test database."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+
+from tests.conftest import ROOT
+from tests.helpers import STEP, X0, Y0, load_city, square_city, write_geojson
+
+
+def wangge(settings, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "DATABASE_URL": settings.url()}
+    return subprocess.run(
+        [sys.executable, "-m", "importers.cli", *args], capture_output=True, text=True, env=env, cwd=ROOT, timeout=300
+    )
+
+
+def test_import_validate_lookup_round_trip(settings, db, tmp_path):
+    city = square_city()
+    for level, name in ((1, "district"), (2, "street"), (3, "community"), (4, "unit")):
+        path = write_geojson(city[level], tmp_path / f"{name}.geojson")
+        p = wangge(settings, "import", "grids", str(path), "--level", name, "--json")
+        assert p.returncode == 0, p.stderr
+        assert json.loads(p.stdout)["written"] == len(city[level])
+    p = wangge(settings, "validate")
+    assert p.returncode == 0 and "no findings" in p.stdout
+    p = wangge(settings, "lookup", str(X0 + 0.5 * STEP), str(Y0 + 7.5 * STEP), "--json")
+    assert json.loads(p.stdout)["unit"]["code"] == "110108001001001"
+    src = tmp_path / "cases.csv"
+    src.write_text(f'id,x,y,note\n1,{X0 + 0.5 * STEP!r},{Y0 + 7.5 * STEP!r},"a, quoted"\n2,bad,1,\n3,100,30,far\n')
+    out = tmp_path / "out.csv"
+    p = wangge(
+        settings, "lookup", "--input", str(src), "--lon-field", "x", "--lat-field", "y", "--output", str(out), "--json"
+    )
+    assert p.returncode == 0, p.stderr
+    stats = json.loads(p.stdout)
+    assert stats["rows"] == 3 and stats["invalid_coordinates"] == 1 and stats["outside"] == 1
+    rows = list(csv.DictReader(out.open()))
+    assert rows[0]["note"] == "a, quoted" and rows[0]["unit_code"] == "110108001001001"
+    assert rows[1]["unit_code"] == "" and rows[2]["district_code"] == ""
+
+
+def test_bad_input_gives_message_and_nonzero_exit(settings, db, tmp_path):
+    city = square_city()
+    path = write_geojson(city[1], tmp_path / "d.geojson")
+    p = wangge(settings, "import", "grids", str(path), "--level", "district", "--crs", "EPSG:99999")
+    assert p.returncode == 2 and "unknown CRS" in p.stderr and "gcj02" in p.stderr
+    p = wangge(settings, "import", "grids", str(path), "--level", "province")
+    assert p.returncode == 2 and "invalid choice" in p.stderr
+    load_city(db, city, upto=3)
+    bad = city[4].copy()
+    bad.loc[5, "code"] = bad.loc[4, "code"]
+    p = wangge(settings, "import", "grids", str(write_geojson(bad, tmp_path / "u.geojson")), "--level", "unit")
+    assert p.returncode == 1 and "duplicate code" in p.stderr and "nothing was written" in p.stderr
+    p = wangge(
+        settings,
+        "lookup",
+        "--input",
+        str(tmp_path / "missing.csv"),
+        "--lon-field",
+        "x",
+        "--lat-field",
+        "y",
+        "--output",
+        str(tmp_path / "o.csv"),
+    )
+    assert p.returncode == 2 and "no such file" in p.stderr
+
+
+def test_run_fails_not_skips_without_postgis(tmp_path):
+    """A test run pointed at a database that is not there must fail."""
+    (tmp_path / "test_one.py").write_text("def test_x(db):\n    pass\n")
+    env = {**os.environ, "DATABASE_URL": "postgresql+psycopg2://nobody@127.0.0.1:1/nowhere"}
+    p = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "tests.conftest",
+            str(tmp_path / "test_one.py"),
+            "--rootdir",
+            str(tmp_path),
+            "-c",
+            os.devnull,
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=120,
+    )
+    assert p.returncode != 0
+    assert "PostGIS is required" in p.stdout + p.stderr
+    assert "skipped" not in p.stdout
