@@ -52,10 +52,27 @@ def _bindir() -> Path:
     raise ClusterError("PostgreSQL binaries not found: run `make` (it installs postgresql and postgis)")
 
 
+def _postgres_can_reach(path: Path) -> bool:
+    """As root: can the ``postgres`` user traverse to ``path`` (its nearest existing ancestor)?"""
+    probe = path
+    while not probe.exists():
+        probe = probe.parent
+    proc = subprocess.run(["runuser", "-u", "postgres", "--", "test", "-x", str(probe)], capture_output=True)
+    return proc.returncode == 0
+
+
 class Cluster:
     def __init__(self, settings: Settings):
         self.settings = settings
         self.data = Path(settings.data_dir).resolve()
+        if os.geteuid() == 0 and not self.data.exists() and not _postgres_can_reach(self.data.parent):
+            # A checkout under a private home (/root/...) is closed to the postgres user: keep the
+            # cluster in /var/tmp and leave a symlink in the project so it is still found there.
+            digest = hashlib.sha1(str(self.data).encode()).hexdigest()[:10]
+            outside = Path(f"/var/tmp/wangge-{digest}")
+            outside.mkdir(parents=True, exist_ok=True)
+            self.data.symlink_to(outside, target_is_directory=True)
+            self.data = outside
         self.pgdata = self.data / "pg"
         self.port = settings.pg_port
         self.user = settings.pg_user
