@@ -1,38 +1,60 @@
-"""Request dependencies: the connection and parsed common parameters."""
+"""Request dependencies and the one way routes reach the database.
+
+Dependencies that do no I/O are ``async`` so they run on the event loop; each route makes exactly
+one hop to the thread pool (:func:`run_read`) for its database work. Every extra hop costs about
+half a millisecond on a two-core machine.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Query, Request
 from sqlalchemy.engine import Connection, Engine
+from starlette.concurrency import run_in_threadpool
 
 from gis.dates import parse_at
 from gis.settings import Settings
 
+T = TypeVar("T")
 
-def get_settings(request: Request) -> Settings:
+
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_engine(request: Request) -> Engine:
+async def get_engine(request: Request) -> Engine:
     return request.app.state.engine
 
 
-def get_conn(request: Request) -> Iterator[Connection]:
-    with request.app.state.engine.connect() as conn:
-        yield conn
+class Reader:
+    """Runs a read-only function with an autocommit connection, off the event loop."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+
+    async def __call__(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        def work() -> T:
+            with self.engine.connect() as conn:
+                return fn(conn, *args, **kwargs)
+
+        return await run_in_threadpool(work)
 
 
-def get_at(
+async def get_reader(request: Request) -> Reader:
+    return Reader(request.app.state.read_engine)
+
+
+async def get_at(
     at: Annotated[str | None, Query(description="ISO date or date-time; default now")] = None,
 ) -> datetime | None:
     return parse_at(at)
 
 
-ConnDep = Annotated[Connection, Depends(get_conn)]
 EngineDep = Annotated[Engine, Depends(get_engine)]
+ReaderDep = Annotated[Reader, Depends(get_reader)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 AtDep = Annotated[datetime | None, Depends(get_at)]
+__all__ = ["AtDep", "Connection", "EngineDep", "ReaderDep", "SettingsDep"]

@@ -1,7 +1,8 @@
 """Bulk point lookup: a spreadsheet in, the same spreadsheet with four grid codes appended out.
 
 Points are converted to CGCS2000 in numpy, sorted along a Morton curve (physical order halves the
-join time), COPYed into a temporary table and joined polygon-driven inside PostGIS. Only the
+join time), COPYed into a scratch table and joined polygon-driven, in parallel, inside PostGIS
+(:mod:`gis.assign`). Only the
 points that no unit grid's interior contains (on edges, or outside) go through the per-point rule
 of :mod:`gis.lookup`, so the answer equals a one-by-one lookup.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import time
+import uuid
 from collections import defaultdict
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,10 +24,11 @@ import pyarrow.csv as pacsv
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
+from gis.assign import assign_unit_grids
 from gis.crs import parse_crs, xy_to_storage
 from gis.errors import InvalidInput
 from gis.hierarchy import CODE_LENGTH
-from gis.lookup import choose, sql
+from gis.lookup import choose
 
 OUT_COLUMNS = ("district_code", "street_code", "community_code", "unit_code")
 
@@ -53,53 +56,57 @@ def morton_order(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return np.argsort(spread(qx) | (spread(qy) << np.uint64(1)), kind="stable")
 
 
-def stage_points(conn: Connection, x: np.ndarray, y: np.ndarray, ids: np.ndarray) -> None:
-    """COPY points into a temporary table ``bulk_pts (i, g)``, in Morton order."""
-    conn.execute(text("CREATE TEMP TABLE bulk_raw (i int, x float8, y float8) ON COMMIT DROP"))
+def stage_points(conn: Connection, x: np.ndarray, y: np.ndarray, ids: np.ndarray) -> str:
+    """COPY points, in Morton order, into a new unlogged table ``(i, g)`` with a GiST index.
+
+    A regular (not temporary) table, so parallel workers can scan it; it is created and dropped
+    inside the caller's transaction. Returns its name.
+    """
+    name = f"wangge_bulk_{uuid.uuid4().hex[:12]}"
+    conn.execute(text(f"CREATE UNLOGGED TABLE {name}_raw (i int, x float8, y float8)"))
     order = morton_order(x, y)
     table = pa.table({"i": ids[order].astype(np.int32), "x": x[order], "y": y[order]})
     buf = io.BytesIO()
     pacsv.write_csv(table, buf, pacsv.WriteOptions(include_header=False))
     buf.seek(0)
-    conn.connection.cursor().copy_expert("COPY bulk_raw FROM STDIN WITH (FORMAT csv)", buf)
-    conn.execute(
-        text(
-            "CREATE TEMP TABLE bulk_pts ON COMMIT DROP AS "
-            "SELECT i, ST_SetSRID(ST_MakePoint(x, y), 4490) AS g FROM bulk_raw"
-        )
-    )
-    conn.execute(text("ANALYZE bulk_pts"))
+    conn.connection.cursor().copy_expert(f"COPY {name}_raw FROM STDIN WITH (FORMAT csv)", buf)
+    conn.execute(text(
+        f"CREATE UNLOGGED TABLE {name} AS SELECT i, ST_SetSRID(ST_MakePoint(x, y), 4490) AS g FROM {name}_raw"
+    ))
+    conn.execute(text(f"DROP TABLE {name}_raw"))
+    conn.execute(text(f"CREATE INDEX ON {name} USING gist (g)"))
+    conn.execute(text(f"ANALYZE {name}"))
+    return name
 
 
 def assign_codes(conn: Connection, x: np.ndarray, y: np.ndarray, at: datetime) -> np.ndarray:
-    """Four code columns (object array n×4; None where no grid) for storage-CRS points."""
+    """Four code columns (object array n×4; None where no grid) for storage-CRS points.
+
+    Runs inside the caller's transaction and leaves nothing behind.
+    """
     n = len(x)
     ok = np.isfinite(x) & np.isfinite(y)
     ids = np.flatnonzero(ok)
-    stage_points(conn, x[ok], y[ok], ids)
-    hits = np.array(conn.execute(text(sql("bulk_unit_hits")), {"at": at}).all(), dtype=np.int64).reshape(-1, 2)
-    unit = np.zeros(n, dtype=np.int64)
-    if len(hits):
-        # overlapping unit grids (bad data) can give a point two interiors: the lowest code wins
-        hits = hits[np.lexsort((hits[:, 1], hits[:, 0]))]
-        first = np.r_[True, hits[1:, 0] != hits[:-1, 0]]
-        unit[hits[first, 0]] = hits[first, 1]
     codes = np.full((n, 4), None, dtype=object)
-    has = unit > 0
-    unit_str = unit[has].astype("U15")
-    for col, level in enumerate((1, 2, 3, 4)):
-        codes[has, col] = unit_str.astype(f"U{CODE_LENGTH[level]}")  # a prefix of the unit code
+    if not len(ids):
+        return codes
+    pts = stage_points(conn, x[ok], y[ok], ids)
+    assign_unit_grids(conn, pts, f"{pts}_unit", at=at, id_column="i", geom_column="g")
+    buf = io.BytesIO()
+    conn.connection.cursor().copy_expert(f"COPY {pts}_unit TO STDOUT WITH (FORMAT csv)", buf)
+    has = np.zeros(n, dtype=bool)
+    if buf.tell():
+        buf.seek(0)
+        _read_unit_hits(buf, codes, has)
     rest = np.flatnonzero(ok & ~has)
+
     if len(rest):
-        rows = conn.execute(
-            text(
-                """SELECT t.i, p.level, p.code, p.grid_id, ST_Contains(p.geom, t.g)
-               FROM bulk_pts t JOIN grid_piece p ON ST_Intersects(p.geom, t.g)
-                AND p.valid_from <= :at AND (p.valid_to IS NULL OR p.valid_to > :at)
-               WHERE t.i = ANY(:rest)"""
-            ),
-            {"at": at, "rest": rest.tolist()},
-        ).all()
+        rows = conn.execute(text(
+            f"""SELECT t.i, p.level, p.code, p.grid_id, ST_Contains(p.geom, t.g)
+                FROM {pts} t JOIN grid_piece p ON ST_Intersects(p.geom, t.g)
+                 AND p.valid_from <= :at AND (p.valid_to IS NULL OR p.valid_to > :at)
+                WHERE t.i = ANY(:rest)"""
+        ), {"at": at, "rest": rest.tolist()}).all()
         per: dict[int, list[tuple[int, str, int, bool]]] = defaultdict(list)
         for i, level, code, grid_id, inside in rows:
             per[i].append((level, code, grid_id, inside))
@@ -108,7 +115,21 @@ def assign_codes(conn: Connection, x: np.ndarray, y: np.ndarray, at: datetime) -
             for col, level in enumerate((1, 2, 3, 4)):
                 if level in chosen:
                     codes[i, col] = chosen[level].code
+    conn.execute(text(f"DROP TABLE {pts}, {pts}_unit"))
     return codes
+
+
+def _read_unit_hits(buf: io.BytesIO, codes: np.ndarray, has: np.ndarray) -> None:
+    hits = pacsv.read_csv(
+        buf,
+        read_options=pacsv.ReadOptions(column_names=["i", "code"]),
+        convert_options=pacsv.ConvertOptions(column_types={"i": pa.int64(), "code": pa.string()}),
+    )
+    i = hits["i"].to_numpy()
+    unit = hits["code"].to_numpy(zero_copy_only=False).astype("U15")
+    has[i] = True
+    for col, level in enumerate((1, 2, 3, 4)):
+        codes[i, col] = unit.astype(f"U{CODE_LENGTH[level]}")  # a prefix of the unit code
 
 
 def lookup_csv(

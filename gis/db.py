@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
@@ -12,11 +13,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from gis.settings import Settings
 
 
-def make_engine(settings: Settings, *, statement_timeout_ms: int | None = None, **kw) -> Engine:
+def make_engine(settings: Settings, *, statement_timeout_ms: int | None = None, **kw: Any) -> Engine:
     connect_args = {}
     if statement_timeout_ms:
         connect_args["options"] = f"-c statement_timeout={int(statement_timeout_ms)}"
-    return create_engine(settings.url(), pool_pre_ping=True, connect_args=connect_args, future=True, **kw)
+    kw.setdefault("pool_pre_ping", True)
+    return create_engine(settings.url(), connect_args=connect_args, **kw)
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import text
+from sqlalchemy import TextClause, text
 from sqlalchemy.engine import Connection
 
 from gis.crs import Crs, parse_crs, xy_to_storage
@@ -35,6 +35,12 @@ SQL_DIR = Path(__file__).parent / "sql"
 @cache
 def sql(name: str) -> str:
     return (SQL_DIR / f"{name}.sql").read_text()
+
+
+@cache
+def _query(name: str) -> TextClause:
+    # built once so SQLAlchemy's compiled cache is hit on every call
+    return text(sql(name))
 
 
 @dataclass
@@ -105,57 +111,50 @@ def lookup_points(
 ) -> list[dict[str, Any]]:
     """Look up many points at once; answers in input order."""
     at = at or datetime.now(UTC)
-    x, y = to_storage_points(lons, lats, crs)
+    xs, ys = to_storage_points(lons, lats, crs)
+    x, y = xs.tolist(), ys.tolist()
     n = len(x)
     if n == 0:
         return []
     ids = list(range(n))
-    rows = conn.execute(
-        text(sql("lookup_candidates")),
-        {
-            "ids": ids,
-            "xs": x.tolist(),
-            "ys": y.tolist(),
-            "at": at,
-        },
-    ).all()
+    params = {"ids": ids, "xs": x, "ys": y, "at": at}
     per_point: dict[int, list[tuple[int, str, int, bool]]] = defaultdict(list)
-    for i, level, code, grid_id, inside in rows:
+    names: dict[int, str] = {}
+    unit_distance: dict[int, float] = {}
+    for i, level, code, grid_id, inside, name, dist in conn.execute(_query("lookup_candidates"), params):
         per_point[i].append((level, code, grid_id, inside))
+        names[grid_id] = name
+        if dist is not None:
+            unit_distance[grid_id] = dist
     chosen = [choose(per_point.get(i, [])) for i in ids]
-    unit_ids = [c[4].grid_id if 4 in c else None for c in chosen]
-    dist = dict(
-        conn.execute(
-            text(sql("lookup_details")),
-            {
-                "ids": ids,
-                "xs": x.tolist(),
-                "ys": y.tolist(),
-                "unit_ids": unit_ids,
-                "at": at,
-            },
-        ).all()
-    )
-    all_ids = sorted({h.grid_id for c in chosen for h in c.values()})
-    names = {}
-    if all_ids:
-        names = dict(conn.execute(text("SELECT id, name FROM grid WHERE id = ANY(:ids)"), {"ids": all_ids}).all())
+    distance = {i: unit_distance.get(c[4].grid_id) for i, c in enumerate(chosen) if 4 in c}
+    missing = [i for i in ids if i not in distance]
+    if missing:
+        distance.update(
+            conn.execute(
+                _query("lookup_nearest"),
+                {
+                    "ids": missing,
+                    "xs": [x[i] for i in missing],
+                    "ys": [y[i] for i in missing],
+                    "at": at,
+                },
+            ).all()
+        )
     out = []
     for i in ids:
         c = chosen[i]
-        levels = {
-            LEVEL_NAMES[lv]: ({"code": c[lv].code, "name": names.get(c[lv].grid_id, "")} if lv in c else None)
-            for lv in (1, 2, 3, 4)
-        }
-        d = dist.get(i)
-        inside_unit = 4 in c
+        d = distance.get(i)
         out.append(
             {
-                "lon": float(x[i]),
-                "lat": float(y[i]),
-                **levels,
+                "lon": x[i],
+                "lat": y[i],
+                **{
+                    LEVEL_NAMES[lv]: ({"code": c[lv].code, "name": names.get(c[lv].grid_id, "")} if lv in c else None)
+                    for lv in (1, 2, 3, 4)
+                },
                 "outside": not c,
-                "on_boundary": bool(inside_unit and (not c[4].inside or (d is not None and d <= tolerance_m))),
+                "on_boundary": bool(4 in c and (not c[4].inside or (d is not None and d <= tolerance_m))),
                 "boundary_distance_m": None if d is None else round(float(d), 3),
             }
         )

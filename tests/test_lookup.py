@@ -100,3 +100,27 @@ def test_lookup_crs_offsets(db):
     assert plain["unit"] == via_gcj["unit"] == via_bd["unit"]
     # read as if it were WGS-84, the GCJ-02 point lands in another grid hundreds of metres away
     assert raw_gcj["unit"] != plain["unit"]
+
+
+def test_table_assignment_equals_one_by_one(db):
+    from sqlalchemy import text
+
+    from gis.assign import assign_unit_grids
+
+    load_city(db, square_city())
+    x, y = _sample()
+    with db.connect() as conn:
+        single = lookup_points(conn, x, y)
+    with db.connect() as conn, conn.begin():
+        conn.execute(text("CREATE TEMP TABLE pts (id int, geom geometry(Point, 4490)) ON COMMIT DROP"))
+        conn.execute(
+            text("INSERT INTO pts SELECT i - 1, ST_SetSRID(ST_MakePoint(x, y), 4490) FROM unnest(:x, :y) "
+                 "WITH ORDINALITY AS t(x, y, i)"),
+            {"x": x.tolist(), "y": y.tolist()},
+        )
+        conn.execute(text("CREATE INDEX ON pts USING gist (geom)"))
+        stats = assign_unit_grids(conn, "pts", "pts_assigned")
+        got = dict(conn.execute(text("SELECT id, unit_code FROM pts_assigned")).all())
+        conn.execute(text("DROP TABLE pts_assigned"))
+    assert stats["assigned"] == len(x) and stats["boundary_ties_resolved"] > 0
+    assert got == {i: r["unit"]["code"] for i, r in enumerate(single)}

@@ -5,7 +5,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from api.deps import AtDep, ConnDep, SettingsDep
+from api.deps import AtDep, ReaderDep, SettingsDep
 from gis.errors import InvalidInput, NotFound
 from gis.grid_query import get_grid_feature, list_grid_features
 from gis.hierarchy import LEVELS
@@ -28,9 +28,9 @@ def parse_bbox(bbox: str | None) -> tuple[float, float, float, float] | None:
 
 
 @router.get("/grids", response_class=Response, responses={200: {"content": {GEOJSON: {}}}})
-def list_grids(
+async def list_grids(
     request: Request,
-    conn: ConnDep,
+    read: ReaderDep,
     settings: SettingsDep,
     at: AtDep,
     level: LevelName | None = None,
@@ -43,8 +43,8 @@ def list_grids(
     limit = limit or settings.default_page_limit
     if limit > settings.max_page_limit:
         raise InvalidInput(f"limit {limit} too large", field="limit", allowed=f"1..{settings.max_page_limit}")
-    body, matched, returned = list_grid_features(
-        conn,
+    body, matched, returned = await read(
+        list_grid_features,
         level=LEVELS[level] if level else None,
         parent=parent,
         bbox=parse_bbox(bbox),
@@ -64,11 +64,11 @@ def list_grids(
 
 
 @router.get("/grids/{code}", response_class=Response, responses={200: {"content": {GEOJSON: {}}}})
-def get_grid(code: str, conn: ConnDep, at: AtDep) -> Response:
+async def get_grid(code: str, read: ReaderDep, at: AtDep) -> Response:
     """One grid as a GeoJSON Feature (the version valid at ``at``)."""
     if not code.isdigit() or len(code) not in (6, 9, 12, 15):
         raise InvalidInput(f"bad grid code {code!r}", field="code", allowed="6, 9, 12 or 15 digits")
-    feature = get_grid_feature(conn, code, at)
+    feature = await read(get_grid_feature, code, at)
     if feature is None:
         raise NotFound(f"no grid {code}" + (f" at {at.isoformat()}" if at else ""), field="code")
     return Response(feature, media_type=GEOJSON)

@@ -5,7 +5,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from api.deps import AtDep, ConnDep, SettingsDep
+from api.deps import AtDep, ReaderDep, SettingsDep
 from gis.dates import parse_at
 from gis.errors import InvalidInput
 from gis.lookup import lookup_points
@@ -14,8 +14,8 @@ router = APIRouter(tags=["lookup"])
 
 
 @router.get("/lookup")
-def lookup_one(
-    conn: ConnDep,
+async def lookup_one(
+    read: ReaderDep,
     settings: SettingsDep,
     at: AtDep,
     lon: Annotated[float, Query(ge=-180, le=180)],
@@ -23,7 +23,8 @@ def lookup_one(
     crs: Annotated[str, Query(description="EPSG:xxxx, gcj02 or bd09")] = "EPSG:4490",
 ) -> dict[str, Any]:
     """The grid at each of the four levels containing the point."""
-    return lookup_points(conn, [lon], [lat], crs=crs, at=at, tolerance_m=settings.boundary_tolerance_m)[0]
+    results = await read(lookup_points, [lon], [lat], crs=crs, at=at, tolerance_m=settings.boundary_tolerance_m)
+    return results[0]
 
 
 class Point(BaseModel):
@@ -38,14 +39,14 @@ class BatchLookup(BaseModel):
 
 
 @router.post("/lookup")
-def lookup_many(conn: ConnDep, settings: SettingsDep, body: BatchLookup) -> dict[str, Any]:
+async def lookup_many(read: ReaderDep, settings: SettingsDep, body: BatchLookup) -> dict[str, Any]:
     """Look up a batch of points; the answers come back in the same order."""
     if len(body.points) > settings.max_batch_points:
         raise InvalidInput(
             f"{len(body.points)} points given", field="points", allowed=f"at most {settings.max_batch_points} points"
         )
-    results = lookup_points(
-        conn,
+    results = await read(
+        lookup_points,
         [p.lon for p in body.points],
         [p.lat for p in body.points],
         crs=body.crs,

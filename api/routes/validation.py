@@ -4,7 +4,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 
-from api.deps import AtDep, ConnDep
+from api.deps import AtDep, ReaderDep
 from gis.hierarchy import LEVELS
 from gis.validate import validate
 
@@ -12,12 +12,13 @@ router = APIRouter(tags=["validation"])
 
 
 @router.get("/validation")
-def validation(
-    conn: ConnDep,
+async def validation(
+    read: ReaderDep,
     at: AtDep,
     level: Literal["district", "street", "community", "unit"] | None = None,
     tolerance: Annotated[float, Query(ge=0, description="metres a child may lie outside its parent")] = 10.0,
     min_area: Annotated[float, Query(ge=0, description="ignore overlaps and gaps under this many m²")] = 1.0,
 ) -> dict[str, Any]:
     """Children outside parents, sibling overlaps, gaps, orphans and code mismatches, with geometries."""
-    return validate(conn, levels=[LEVELS[level]] if level else None, at=at, tolerance_m=tolerance, min_area_m2=min_area)
+    levels = [LEVELS[level]] if level else None
+    return await read(validate, levels=levels, at=at, tolerance_m=tolerance, min_area_m2=min_area)

@@ -1,0 +1,65 @@
+"""Assign 4,000,000 case points to their unit grids inside PostGIS.
+
+Baseline (same data, same run): ``UPDATE cases SET grid = g.code FROM grid g WHERE
+ST_Contains(g.geom, cases.geom)``, the statement everyone writes first.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+from sqlalchemy import text
+
+from bench.common import big_city_engine
+from bench.points import city_outline, clustered_points, load_cases
+from gis.assign import assign_unit_grids
+
+N = int(os.environ.get("BENCH_POINTS", "4000000"))
+
+
+def main() -> dict:
+    _, engine = big_city_engine()
+    res: dict = {"points": N}
+    with engine.connect() as conn, conn.begin():
+        x, y = clustered_points(city_outline(conn), N)
+        res["load_copy_index_s"] = round(load_cases(conn, "bench_cases", x, y), 2)
+        conn.execute(text("CREATE TABLE bench_cases_naive AS SELECT * FROM bench_cases"))
+        conn.execute(text("CREATE INDEX ON bench_cases_naive USING gist (geom)"))
+        conn.execute(text("ANALYZE bench_cases_naive"))
+    with engine.connect() as conn, conn.begin():
+        conn.execute(text("DROP TABLE IF EXISTS bench_assigned"))
+        t = time.perf_counter()
+        stats = assign_unit_grids(conn, "bench_cases", "bench_assigned")
+        res["wangge_s"] = round(time.perf_counter() - t, 2)
+        res["wangge_assigned"] = stats["assigned"]
+    with engine.connect() as conn, conn.begin():
+        t = time.perf_counter()
+        conn.execute(text("ALTER TABLE bench_cases_naive ADD COLUMN grid text"))
+        conn.execute(text(
+            "UPDATE bench_cases_naive c SET grid = g.code FROM grid g "
+            "WHERE g.level = 4 AND g.valid_to IS NULL AND ST_Contains(g.geom, c.geom)"))
+        res["naive_update_s"] = round(time.perf_counter() - t, 2)
+        res["mismatches"] = conn.execute(text(
+            "SELECT count(*) FROM bench_cases_naive n FULL JOIN bench_assigned a USING (id) "
+            "WHERE n.grid IS DISTINCT FROM a.unit_code")).scalar_one()
+        conn.execute(text("DROP TABLE bench_cases_naive"))
+    with engine.connect() as conn, conn.begin():
+        t = time.perf_counter()
+        conn.execute(text("CLUSTER bench_cases USING bench_cases_geom"))
+        conn.execute(text("ANALYZE bench_cases"))
+        res["cluster_s"] = round(time.perf_counter() - t, 2)
+        conn.execute(text("DROP TABLE bench_assigned"))
+        t = time.perf_counter()
+        assign_unit_grids(conn, "bench_cases", "bench_assigned")
+        res["wangge_clustered_s"] = round(time.perf_counter() - t, 2)
+        conn.execute(text("DROP TABLE bench_assigned"))
+    res["ratio_naive_over_wangge"] = round(res["naive_update_s"] / res["wangge_s"], 1)
+    res["ratio_naive_over_wangge_clustered"] = round(res["naive_update_s"] / res["wangge_clustered_s"], 1)
+    res["wangge_points_per_s"] = round(N / res["wangge_s"])
+    return res
+
+
+if __name__ == "__main__":
+    print(json.dumps(main(), indent=2))

@@ -1,0 +1,67 @@
+"""Shared set-up for the benchmarks: a database ``wangge_bench`` holding the 30,000-unit-grid city."""
+
+from __future__ import annotations
+
+import os
+import statistics
+import time
+from collections.abc import Callable
+
+from sqlalchemy import text
+
+from gis import migrate
+from gis.db import make_engine
+from gis.settings import Settings
+
+
+def bench_settings() -> Settings:
+    url = os.environ.get("WANGGE_BENCH_DATABASE_URL")
+    if not url:
+        from gis.cluster import Cluster
+
+        cluster = Cluster(Settings())
+        cluster.start()
+        url = cluster.create_database("wangge_bench")
+    return Settings(database_url=url)
+
+
+def big_city_engine():
+    """The bench database with the big city built (once; later runs reuse it)."""
+    settings = bench_settings()
+    engine = make_engine(settings)
+    with engine.begin() as conn:
+        conn.execute(text("CREATE EXTENSION IF NOT EXISTS postgis"))
+    migrate.upgrade(settings.url())
+    with engine.connect() as conn:
+        units = conn.execute(text("SELECT count(*) FROM grid WHERE level = 4 AND valid_to IS NULL")).scalar_one()
+    if units < 30_000:
+        from data.demo_city import build_demo
+
+        with engine.begin() as conn:
+            conn.execute(text("TRUNCATE grid_piece, grid, import_run RESTART IDENTITY CASCADE"))
+        t = time.perf_counter()
+        summary = build_demo(engine, big=True)
+        print(f"built the big city in {time.perf_counter() - t:.1f} s: {summary['counts']}")
+        with engine.begin() as conn:
+            conn.execute(text("ANALYZE"))
+    return settings, engine
+
+
+def timings(fn: Callable[[], object], n: int, warmup: int = 20) -> list[float]:
+    for _ in range(warmup):
+        fn()
+    out = []
+    for _ in range(n):
+        t = time.perf_counter()
+        fn()
+        out.append((time.perf_counter() - t) * 1000)
+    return out
+
+
+def summary(ms: list[float]) -> dict[str, float]:
+    s = sorted(ms)
+    return {
+        "p50_ms": round(statistics.median(s), 3),
+        "p99_ms": round(s[min(len(s) - 1, int(len(s) * 0.99))], 3),
+        "mean_ms": round(statistics.fmean(s), 3),
+    }

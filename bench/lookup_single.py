@@ -1,0 +1,103 @@
+"""Single-point lookup on the 30,000-unit-grid city: inside PostGIS and through the HTTP API.
+
+Baselines in the same run: the same question asked the naive way, a ``ST_Contains`` scan of the
+grid table with no index, and the indexed grid table without the subdivided lookup pieces.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+import httpx
+import numpy as np
+from sqlalchemy import text
+
+from bench.common import big_city_engine, summary, timings
+from gis.lookup import lookup_point
+
+N = int(os.environ.get("BENCH_N", "2000"))
+
+NAIVE_SEQ = """SELECT level, code FROM grid
+WHERE valid_to IS NULL AND ST_Contains(geom, ST_SetSRID(ST_MakePoint(%s, %s), 4490))"""
+CANDIDATES = """SELECT p.level, p.code, ST_Contains(p.geom, g) FROM grid_piece p,
+  (SELECT ST_SetSRID(ST_MakePoint(%s, %s), 4490) AS g) q
+WHERE ST_Intersects(p.geom, q.g) AND p.valid_to IS NULL"""
+
+
+def sample_points(conn, n: int, seed: int = 1) -> np.ndarray:
+    minx, miny, maxx, maxy = conn.execute(
+        text(
+            "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM (SELECT ST_Extent(geom) e FROM grid WHERE level = 1) q"
+        )
+    ).one()
+    rng = np.random.default_rng(seed)
+    return rng.uniform((minx, miny), (maxx, maxy), size=(n, 2))
+
+
+def main() -> dict:
+    settings, engine = big_city_engine()
+    results: dict = {}
+    with engine.connect() as conn:
+        pts = sample_points(conn, N)
+        raw = conn.connection.dbapi_connection
+        cur = raw.cursor()
+        it = iter(range(10**9))
+
+        def pick():
+            x, y = pts[next(it) % len(pts)]
+            return float(x), float(y)
+
+        cur.execute("SET enable_indexscan = off; SET enable_bitmapscan = off")
+        results["naive_unindexed_contains"] = summary(
+            timings(lambda: cur.execute(NAIVE_SEQ, tuple(pick())), max(50, N // 20), warmup=5)
+        )
+        cur.execute("RESET enable_indexscan; RESET enable_bitmapscan")
+        results["naive_indexed_whole_polygons"] = summary(
+            timings(lambda: (cur.execute(NAIVE_SEQ, tuple(pick())), cur.fetchall()), N)
+        )
+        results["wangge_candidates_sql"] = summary(
+            timings(lambda: (cur.execute(CANDIDATES, tuple(pick())), cur.fetchall()), N)
+        )
+        results["wangge_lookup_point_full"] = summary(timings(lambda: lookup_point(conn, *pick()), N))
+    # through HTTP: a real uvicorn process, requests from this one
+    port = 8765
+    env = {**os.environ, "DATABASE_URL": settings.url()}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "importers.cli", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
+            for _ in range(100):
+                try:
+                    client.get("/healthz")
+                    break
+                except httpx.TransportError:
+                    time.sleep(0.1)
+            i = iter(range(10**9))
+
+            def get():
+                x, y = pts[next(i) % len(pts)]
+                r = client.get("/api/v1/lookup", params={"lon": float(x), "lat": float(y)})
+                r.raise_for_status()
+
+            results["wangge_http_get_lookup"] = summary(timings(get, N, warmup=50))
+    finally:
+        server.terminate()
+        server.wait()
+    base = results["naive_indexed_whole_polygons"]["p50_ms"]
+    results["ratio_naive_unindexed_over_wangge_sql"] = round(
+        results["naive_unindexed_contains"]["p50_ms"] / results["wangge_candidates_sql"]["p50_ms"], 1
+    )
+    results["ratio_naive_indexed_over_wangge_sql"] = round(base / results["wangge_candidates_sql"]["p50_ms"], 1)
+    return results
+
+
+if __name__ == "__main__":
+    print(json.dumps(main(), indent=2))

@@ -1,0 +1,48 @@
+"""Set-based assignment of a whole table of points to unit grids, inside PostGIS.
+
+A plain polygon-driven join into a new table, which PostgreSQL runs in parallel, instead of the
+point-driven ``UPDATE … FROM`` the planner picks for an in-place update (20-30× slower, see
+docs/benchmarks.md). Points on a shared edge or vertex match two grids in the join; the lowest
+code is kept, as in :mod:`gis.lookup`.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+
+from gis.sqlutil import ident
+
+
+def assign_unit_grids(
+    conn: Connection, source: str, target: str, *, at: datetime | None = None, id_column: str = "id",
+    geom_column: str = "geom",
+) -> dict[str, int]:
+    """Create ``target (id, unit_code)`` for every point of ``source`` that lies in a unit grid.
+
+    ``source`` needs a GiST index on its geometry (the join is driven from the polygons). The
+    time ``at`` selects the grid versions. Does not commit.
+    """
+    src, dst = ident(source), ident(target)
+    id_col, geom = ident(id_column), ident(geom_column)
+    # The lookup pieces are a small table: without this the planner will not scan them in
+    # parallel and falls back to the point-driven plan.
+    conn.execute(text("SET LOCAL min_parallel_table_scan_size = 0"))
+    joined = conn.execute(text(
+        f"""CREATE TABLE {dst} AS
+            SELECT c.{id_col} AS id, p.code AS unit_code, ST_Contains(p.geom, c.{geom}) AS inside
+            FROM grid_piece p
+            JOIN {src} c ON ST_Intersects(p.geom, c.{geom})
+            WHERE p.level = 4 AND p.valid_from <= :at AND (p.valid_to IS NULL OR p.valid_to > :at)"""
+    ), {"at": at or datetime.now(UTC)}).rowcount
+    # Only points on an edge or vertex (not strictly inside) can have two rows; keep the lowest code.
+    ties = conn.execute(text(
+        f"""DELETE FROM {dst} t USING (
+              SELECT id, min(unit_code) AS keep FROM {dst} WHERE NOT inside GROUP BY id HAVING count(*) > 1
+            ) d
+            WHERE t.id = d.id AND t.unit_code <> d.keep"""
+    )).rowcount
+    conn.execute(text(f"ALTER TABLE {dst} DROP COLUMN inside"))
+    return {"assigned": joined - ties, "boundary_ties_resolved": ties}

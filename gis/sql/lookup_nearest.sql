@@ -1,0 +1,11 @@
+-- For points in no unit grid: the distance in metres to the nearest unit grid valid at :at.
+WITH pts AS (
+    SELECT t.i, ST_SetSRID(ST_MakePoint(t.x, t.y), 4490) AS g
+    FROM unnest(CAST(:ids AS int[]), CAST(:xs AS float8[]), CAST(:ys AS float8[])) AS t(i, x, y)
+)
+SELECT pts.i,
+       (SELECT ST_Distance(n.geom::geography, pts.g::geography)
+        FROM grid_piece n
+        WHERE n.level = 4 AND n.valid_from <= :at AND (n.valid_to IS NULL OR n.valid_to > :at)
+        ORDER BY n.geom <-> pts.g LIMIT 1) AS distance_m
+FROM pts
