@@ -78,6 +78,7 @@ def partition(geom: shapely.Geometry, n: int, rng: np.random.Generator) -> list[
                 centers[k] = sel.mean(0)
     seeds = centers / scale
     cells = shapely.get_parts(shapely.voronoi_polygons(shapely.multipoints(seeds), extend_to=geom))
+    cells = _wiggle(cells, size=np.sqrt(geom.area / n), rng=rng)
     parts = []
     for cell in cells:
         piece = shapely.intersection(cell, geom)
@@ -85,6 +86,28 @@ def partition(geom: shapely.Geometry, n: int, rng: np.random.Generator) -> list[
         if piece is not None and not piece.is_empty and piece.area > 0:
             parts.append(piece)
     return parts
+
+
+def _wiggle(cells: np.ndarray, size: float, rng: np.random.Generator) -> np.ndarray:
+    """Make straight Voronoi edges irregular, like boundaries that follow streets and rivers.
+
+    Edges are densified, then every vertex is moved by one smooth displacement field. A vertex two
+    cells share moves the same way in both, so the cells still tile the plane; the parent's own
+    boundary is restored afterwards by clipping.
+    """
+    dense = shapely.segmentize(cells, max_segment_length=size / 16)
+    coords = shapely.get_coordinates(dense)
+    k1, k2 = rng.uniform(2, 3.5, 2) * 2 * np.pi / size
+    p1, p2, p3, p4 = rng.uniform(0, 2 * np.pi, 4)
+    # gradient of the field below 0.3: the map stays one-to-one, so no cell folds over itself
+    amp = 0.3 / (1.5 * max(k1, k2))
+    x, y = coords[:, 0], coords[:, 1]
+    dx = amp * (np.sin(k1 * y + p1) + 0.5 * np.sin(k2 * (x + y) + p2))
+    dy = amp * (np.sin(k2 * x + p3) + 0.5 * np.sin(k1 * (x - y) + p4))
+    moved = shapely.set_coordinates(dense.copy(), np.column_stack([x + dx, y + dy]))
+    bad = ~shapely.is_valid(moved)
+    moved[bad] = shapely.make_valid(moved[bad])
+    return moved
 
 
 def _polygonal(g: shapely.Geometry) -> shapely.Geometry | None:

@@ -20,7 +20,10 @@ def assign_unit_grids(
     conn: Connection, source: str, target: str, *, at: datetime | None = None, id_column: str = "id",
     geom_column: str = "geom",
 ) -> dict[str, int]:
-    """Create ``target (id, unit_code)`` for every point of ``source`` that lies in a unit grid.
+    """Create ``target (id, grid_id)`` for every point of ``source`` that lies in a unit grid.
+
+    ``grid_id`` is the ``grid.id`` of the unit grid version (narrower than the code, which a join
+    to ``grid`` gives when needed).
 
     ``source`` needs a GiST index on its geometry (the join is driven from the polygons). The
     time ``at`` selects the grid versions. Does not commit.
@@ -32,7 +35,7 @@ def assign_unit_grids(
     conn.execute(text("SET LOCAL min_parallel_table_scan_size = 0"))
     joined = conn.execute(text(
         f"""CREATE TABLE {dst} AS
-            SELECT c.{id_col} AS id, p.code AS unit_code, ST_Contains(p.geom, c.{geom}) AS inside
+            SELECT c.{id_col} AS id, p.grid_id, ST_Contains(p.geom, c.{geom}) AS inside
             FROM grid_piece p
             JOIN {src} c ON ST_Intersects(p.geom, c.{geom})
             WHERE p.level = 4 AND p.valid_from <= :at AND (p.valid_to IS NULL OR p.valid_to > :at)"""
@@ -40,9 +43,13 @@ def assign_unit_grids(
     # Only points on an edge or vertex (not strictly inside) can have two rows; keep the lowest code.
     ties = conn.execute(text(
         f"""DELETE FROM {dst} t USING (
-              SELECT id, min(unit_code) AS keep FROM {dst} WHERE NOT inside GROUP BY id HAVING count(*) > 1
+              SELECT DISTINCT ON (b.id) b.id, b.grid_id AS keep
+              FROM {dst} b JOIN grid g ON g.id = b.grid_id
+              WHERE NOT b.inside AND b.id IN (
+                SELECT id FROM {dst} WHERE NOT inside GROUP BY id HAVING count(*) > 1)
+              ORDER BY b.id, g.code
             ) d
-            WHERE t.id = d.id AND t.unit_code <> d.keep"""
+            WHERE t.id = d.id AND t.grid_id <> d.keep"""
     )).rowcount
     conn.execute(text(f"ALTER TABLE {dst} DROP COLUMN inside"))
     return {"assigned": joined - ties, "boundary_ties_resolved": ties}

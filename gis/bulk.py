@@ -93,7 +93,10 @@ def assign_codes(conn: Connection, x: np.ndarray, y: np.ndarray, at: datetime) -
     pts = stage_points(conn, x[ok], y[ok], ids)
     assign_unit_grids(conn, pts, f"{pts}_unit", at=at, id_column="i", geom_column="g")
     buf = io.BytesIO()
-    conn.connection.cursor().copy_expert(f"COPY {pts}_unit TO STDOUT WITH (FORMAT csv)", buf)
+    conn.connection.cursor().copy_expert(
+        f"COPY (SELECT u.id, g.code FROM {pts}_unit u JOIN grid g ON g.id = u.grid_id) TO STDOUT WITH (FORMAT csv)",
+        buf,
+    )
     has = np.zeros(n, dtype=bool)
     if buf.tell():
         buf.seek(0)

@@ -29,6 +29,10 @@ effective_cache_size = 8GB
 max_parallel_workers_per_gather = 2
 random_page_cost = 1.1
 jit = off
+# A project-local cluster has no replicas: minimal WAL lets CREATE TABLE AS and COPY into a table
+# created in the same transaction skip the WAL (the bulk assignment writes millions of rows).
+wal_level = minimal
+max_wal_senders = 0
 max_connections = 100
 logging_collector = off
 """
