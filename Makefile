@@ -34,7 +34,8 @@ lint: venv
 	$(BIN)/ruff check .
 
 bench: db
-	$(BIN)/python -m bench.run_all
+	@command -v wrk >/dev/null || (apt-get install -y -q wrk || sudo apt-get install -y -q wrk)
+	mkdir -p bench/out && $(BIN)/python -m bench.run_all | tee bench/out/results.json
 
 clean-db:
 	-$(WANGGE) db stop

@@ -37,13 +37,19 @@ def main() -> dict:
     with engine.connect() as conn, conn.begin():
         t = time.perf_counter()
         conn.execute(text("ALTER TABLE bench_cases_naive ADD COLUMN grid bigint"))
-        conn.execute(text(
-            "UPDATE bench_cases_naive c SET grid = g.id FROM grid g "
-            "WHERE g.level = 4 AND g.valid_to IS NULL AND ST_Contains(g.geom, c.geom)"))
+        conn.execute(
+            text(
+                "UPDATE bench_cases_naive c SET grid = g.id FROM grid g "
+                "WHERE g.level = 4 AND g.valid_to IS NULL AND ST_Contains(g.geom, c.geom)"
+            )
+        )
         res["naive_update_s"] = round(time.perf_counter() - t, 2)
-        res["mismatches"] = conn.execute(text(
-            "SELECT count(*) FROM bench_cases_naive n FULL JOIN bench_assigned a USING (id) "
-            "WHERE n.grid IS DISTINCT FROM a.grid_id")).scalar_one()
+        res["mismatches"] = conn.execute(
+            text(
+                "SELECT count(*) FROM bench_cases_naive n FULL JOIN bench_assigned a USING (id) "
+                "WHERE n.grid IS DISTINCT FROM a.grid_id"
+            )
+        ).scalar_one()
         conn.execute(text("DROP TABLE bench_cases_naive"))
     with engine.connect() as conn, conn.begin():
         t = time.perf_counter()

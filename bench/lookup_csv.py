@@ -49,16 +49,20 @@ def main() -> dict:
         with engine.connect() as conn:
             x, y = clustered_points(city_outline(conn), N, seed=5)
         rng = np.random.default_rng(9)
-        pd.DataFrame({
-            "case_id": np.arange(N),
-            "reported_at": pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 365 * 86400, N), unit="s"),
-            "lon": np.round(x, 6), "lat": np.round(y, 6),
-            "channel": rng.choice(["hotline", "app", "wechat", "patrol"], N),
-            "description": rng.choice(["井盖缺失", "路灯不亮", "垃圾堆放", "占道经营, 噪音"], N),
-        }).to_csv(src, index=False)
+        pd.DataFrame(
+            {
+                "case_id": np.arange(N),
+                "reported_at": pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 365 * 86400, N), unit="s"),
+                "lon": np.round(x, 6),
+                "lat": np.round(y, 6),
+                "channel": rng.choice(["hotline", "app", "wechat", "patrol"], N),
+                "description": rng.choice(["井盖缺失", "路灯不亮", "垃圾堆放", "占道经营, 噪音"], N),
+            }
+        ).to_csv(src, index=False)
     if not grids.exists():
-        units = gpd.read_postgis("SELECT code, geom FROM grid WHERE level = 4 AND valid_to IS NULL", engine,
-                                 geom_col="geom")
+        units = gpd.read_postgis(
+            "SELECT code, geom FROM grid WHERE level = 4 AND valid_to IS NULL", engine, geom_col="geom"
+        )
         units.to_file(grids, layer="units", engine="pyogrio")
     env = {**os.environ, "DATABASE_URL": settings.url()}
     res: dict = {"rows": N}
@@ -66,9 +70,25 @@ def main() -> dict:
     subprocess.run([sys.executable, "-c", BASELINE, str(grids), str(src), str(OUT / "baseline_out.csv")], check=True)
     res["geopandas_s"] = round(time.perf_counter() - t, 2)
     t = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "importers.cli", "lookup", "--input", str(src), "--lon-field", "lon",
-                    "--lat-field", "lat", "--output", str(OUT / "wangge_out.csv")], check=True, env=env,
-                   stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "importers.cli",
+            "lookup",
+            "--input",
+            str(src),
+            "--lon-field",
+            "lon",
+            "--lat-field",
+            "lat",
+            "--output",
+            str(OUT / "wangge_out.csv"),
+        ],
+        check=True,
+        env=env,
+        stdout=subprocess.DEVNULL,
+    )
     res["wangge_s"] = round(time.perf_counter() - t, 2)
     a = pd.read_csv(OUT / "baseline_out.csv", dtype=str, keep_default_na=False)
     b = pd.read_csv(OUT / "wangge_out.csv", dtype=str, keep_default_na=False)

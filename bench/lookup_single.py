@@ -8,15 +8,19 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 import httpx
 import numpy as np
-from sqlalchemy import text
+import shapely
 
 from bench.common import big_city_engine, summary, timings
+from bench.points import city_outline
 from gis.lookup import lookup_point
 
 N = int(os.environ.get("BENCH_N", "2000"))
@@ -29,13 +33,61 @@ WHERE ST_Intersects(p.geom, q.g) AND p.valid_to IS NULL"""
 
 
 def sample_points(conn, n: int, seed: int = 1) -> np.ndarray:
-    minx, miny, maxx, maxy = conn.execute(
-        text(
-            "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM (SELECT ST_Extent(geom) e FROM grid WHERE level = 1) q"
-        )
-    ).one()
+    """Uniform points inside the city (where cases happen)."""
+    outline = city_outline(conn)
+    shapely.prepare(outline)
+    minx, miny, maxx, maxy = outline.bounds
     rng = np.random.default_rng(seed)
-    return rng.uniform((minx, miny), (maxx, maxy), size=(n, 2))
+    out = np.empty((0, 2))
+    while len(out) < n:
+        c = rng.uniform((minx, miny), (maxx, maxy), size=(2 * n, 2))
+        out = np.vstack([out, c[shapely.contains_xy(outline, c[:, 0], c[:, 1])]])
+    return out[:n]
+
+
+WRK_SCRIPT = """
+local pts = {}
+for line in io.lines("%s") do
+  local x, y = line:match("([^ ]+) ([^ ]+)")
+  pts[#pts + 1] = {x, y}
+end
+local i = 0
+request = function()
+  i = i %% #pts + 1
+  return wrk.format("GET", "/api/v1/lookup?lon=" .. pts[i][1] .. "&lat=" .. pts[i][2])
+end
+"""
+
+
+def wrk_latency(port: int, pts: np.ndarray) -> dict:
+    """One connection, one request at a time, for 10 s: wrk's latency percentiles (ms)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        pfile = Path(tmp) / "pts.txt"
+        pfile.write_text("\n".join(f"{x:.6f} {y:.6f}" for x, y in pts))
+        script = Path(tmp) / "lookup.lua"
+        script.write_text(WRK_SCRIPT % pfile)
+        out = subprocess.run(
+            ["wrk", "-t1", "-c1", "-d10s", "--latency", "-s", str(script), f"http://127.0.0.1:{port}"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    res = {}
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[0] in ("50%", "90%", "99%"):
+            v = parts[1]
+            ms = (
+                float(v[:-2])
+                if v.endswith("ms")
+                else float(v[:-2]) / 1000
+                if v.endswith("us")
+                else float(v[:-1]) * 1000
+            )
+            res[f"p{parts[0][:-1]}_ms"] = round(ms, 3)
+        if line.startswith("Requests/sec:"):
+            res["requests_per_s"] = float(line.split()[1])
+    return res
 
 
 def main() -> dict:
@@ -87,7 +139,9 @@ def main() -> dict:
                 r = client.get("/api/v1/lookup", params={"lon": float(x), "lat": float(y)})
                 r.raise_for_status()
 
-            results["wangge_http_get_lookup"] = summary(timings(get, N, warmup=50))
+            results["wangge_http_get_lookup_python_client"] = summary(timings(get, N, warmup=50))
+        if shutil.which("wrk"):
+            results["wangge_http_get_lookup_wrk"] = wrk_latency(port, pts)
     finally:
         server.terminate()
         server.wait()

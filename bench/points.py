@@ -13,8 +13,9 @@ from sqlalchemy import text
 
 
 def city_outline(conn) -> shapely.Geometry:
-    wkb = conn.execute(text(
-        "SELECT ST_AsBinary(ST_Union(geom)) FROM grid WHERE level = 1 AND valid_to IS NULL")).scalar_one()
+    wkb = conn.execute(
+        text("SELECT ST_AsBinary(ST_Union(geom)) FROM grid WHERE level = 1 AND valid_to IS NULL")
+    ).scalar_one()
     return shapely.from_wkb(bytes(wkb))
 
 
@@ -50,13 +51,19 @@ def load_cases(conn, table: str, x: np.ndarray, y: np.ndarray) -> float:
     conn.execute(text(f"DROP TABLE IF EXISTS {table}, {table}_raw"))
     conn.execute(text(f"CREATE UNLOGGED TABLE {table}_raw (id bigint, reported_at timestamp, x float8, y float8)"))
     buf = io.BytesIO()
-    pacsv.write_csv(pa.table({"id": np.arange(n), "t": (start + secs.astype("timedelta64[s]")), "x": x, "y": y}),
-                    buf, pacsv.WriteOptions(include_header=False))
+    pacsv.write_csv(
+        pa.table({"id": np.arange(n), "t": (start + secs.astype("timedelta64[s]")), "x": x, "y": y}),
+        buf,
+        pacsv.WriteOptions(include_header=False),
+    )
     buf.seek(0)
     conn.connection.cursor().copy_expert(f"COPY {table}_raw FROM STDIN WITH (FORMAT csv)", buf)
-    conn.execute(text(
-        f"CREATE TABLE {table} AS SELECT id, reported_at, ST_SetSRID(ST_MakePoint(x, y), 4490)::geometry(Point, 4490)"
-        f" AS geom FROM {table}_raw ORDER BY id"))
+    conn.execute(
+        text(
+            f"CREATE TABLE {table} AS SELECT id, reported_at,"
+            f" ST_SetSRID(ST_MakePoint(x, y), 4490)::geometry(Point, 4490) AS geom FROM {table}_raw ORDER BY id"
+        )
+    )
     conn.execute(text(f"DROP TABLE {table}_raw"))
     conn.execute(text(f"CREATE INDEX {table}_geom ON {table} USING gist (geom)"))
     conn.execute(text(f"ANALYZE {table}"))

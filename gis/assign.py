@@ -17,7 +17,12 @@ from gis.sqlutil import ident
 
 
 def assign_unit_grids(
-    conn: Connection, source: str, target: str, *, at: datetime | None = None, id_column: str = "id",
+    conn: Connection,
+    source: str,
+    target: str,
+    *,
+    at: datetime | None = None,
+    id_column: str = "id",
     geom_column: str = "geom",
 ) -> dict[str, int]:
     """Create ``target (id, grid_id)`` for every point of ``source`` that lies in a unit grid.
@@ -33,16 +38,20 @@ def assign_unit_grids(
     # The lookup pieces are a small table: without this the planner will not scan them in
     # parallel and falls back to the point-driven plan.
     conn.execute(text("SET LOCAL min_parallel_table_scan_size = 0"))
-    joined = conn.execute(text(
-        f"""CREATE TABLE {dst} AS
+    joined = conn.execute(
+        text(
+            f"""CREATE TABLE {dst} AS
             SELECT c.{id_col} AS id, p.grid_id, ST_Contains(p.geom, c.{geom}) AS inside
             FROM grid_piece p
             JOIN {src} c ON ST_Intersects(p.geom, c.{geom})
             WHERE p.level = 4 AND p.valid_from <= :at AND (p.valid_to IS NULL OR p.valid_to > :at)"""
-    ), {"at": at or datetime.now(UTC)}).rowcount
+        ),
+        {"at": at or datetime.now(UTC)},
+    ).rowcount
     # Only points on an edge or vertex (not strictly inside) can have two rows; keep the lowest code.
-    ties = conn.execute(text(
-        f"""DELETE FROM {dst} t USING (
+    ties = conn.execute(
+        text(
+            f"""DELETE FROM {dst} t USING (
               SELECT DISTINCT ON (b.id) b.id, b.grid_id AS keep
               FROM {dst} b JOIN grid g ON g.id = b.grid_id
               WHERE NOT b.inside AND b.id IN (
@@ -50,6 +59,7 @@ def assign_unit_grids(
               ORDER BY b.id, g.code
             ) d
             WHERE t.id = d.id AND t.grid_id <> d.keep"""
-    )).rowcount
+        )
+    ).rowcount
     conn.execute(text(f"ALTER TABLE {dst} DROP COLUMN inside"))
     return {"assigned": joined - ties, "boundary_ties_resolved": ties}

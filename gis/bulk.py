@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
@@ -70,26 +71,26 @@ def stage_points(conn: Connection, x: np.ndarray, y: np.ndarray, ids: np.ndarray
     pacsv.write_csv(table, buf, pacsv.WriteOptions(include_header=False))
     buf.seek(0)
     conn.connection.cursor().copy_expert(f"COPY {name}_raw FROM STDIN WITH (FORMAT csv)", buf)
-    conn.execute(text(
-        f"CREATE UNLOGGED TABLE {name} AS SELECT i, ST_SetSRID(ST_MakePoint(x, y), 4490) AS g FROM {name}_raw"
-    ))
+    conn.execute(
+        text(f"CREATE UNLOGGED TABLE {name} AS SELECT i, ST_SetSRID(ST_MakePoint(x, y), 4490) AS g FROM {name}_raw")
+    )
     conn.execute(text(f"DROP TABLE {name}_raw"))
     conn.execute(text(f"CREATE INDEX ON {name} USING gist (g)"))
     conn.execute(text(f"ANALYZE {name}"))
     return name
 
 
-def assign_codes(conn: Connection, x: np.ndarray, y: np.ndarray, at: datetime) -> np.ndarray:
-    """Four code columns (object array n×4; None where no grid) for storage-CRS points.
+def assign_codes(conn: Connection, x: np.ndarray, y: np.ndarray, at: datetime) -> list[pa.Array]:
+    """District, street, community and unit codes (string arrays, null where none) for points.
 
-    Runs inside the caller's transaction and leaves nothing behind.
+    ``x``/``y`` are CGCS2000 lon/lat (NaN for rows to skip). Runs inside the caller's transaction
+    and leaves nothing behind.
     """
     n = len(x)
     ok = np.isfinite(x) & np.isfinite(y)
     ids = np.flatnonzero(ok)
-    codes = np.full((n, 4), None, dtype=object)
     if not len(ids):
-        return codes
+        return [pa.nulls(n, pa.string()) for _ in OUT_COLUMNS]
     pts = stage_points(conn, x[ok], y[ok], ids)
     assign_unit_grids(conn, pts, f"{pts}_unit", at=at, id_column="i", geom_column="g")
     buf = io.BytesIO()
@@ -97,42 +98,43 @@ def assign_codes(conn: Connection, x: np.ndarray, y: np.ndarray, at: datetime) -
         f"COPY (SELECT u.id, g.code FROM {pts}_unit u JOIN grid g ON g.id = u.grid_id) TO STDOUT WITH (FORMAT csv)",
         buf,
     )
-    has = np.zeros(n, dtype=bool)
+    pos = np.full(n, -1, dtype=np.int64)
+    unit_codes = pa.array([], pa.string())
     if buf.tell():
         buf.seek(0)
-        _read_unit_hits(buf, codes, has)
-    rest = np.flatnonzero(ok & ~has)
-
+        hits = pacsv.read_csv(
+            buf,
+            read_options=pacsv.ReadOptions(column_names=["i", "code"]),
+            convert_options=pacsv.ConvertOptions(column_types={"i": pa.int64(), "code": pa.string()}),
+        )
+        pos[hits["i"].to_numpy()] = np.arange(hits.num_rows)
+        unit_codes = hits["code"].combine_chunks()
+    unit = pc.take(unit_codes, pa.array(pos, mask=pos < 0))
+    # inside a unit grid, the chain is the unit code's prefixes
+    cols = [pc.utf8_slice_codeunits(unit, 0, CODE_LENGTH[level]) for level in (1, 2, 3)] + [unit]
+    rest = np.flatnonzero(ok & (pos < 0))
     if len(rest):
-        rows = conn.execute(text(
-            f"""SELECT t.i, p.level, p.code, p.grid_id, ST_Contains(p.geom, t.g)
+        rows = conn.execute(
+            text(
+                f"""SELECT t.i, p.level, p.code, p.grid_id, ST_Contains(p.geom, t.g)
                 FROM {pts} t JOIN grid_piece p ON ST_Intersects(p.geom, t.g)
                  AND p.valid_from <= :at AND (p.valid_to IS NULL OR p.valid_to > :at)
                 WHERE t.i = ANY(:rest)"""
-        ), {"at": at, "rest": rest.tolist()}).all()
+            ),
+            {"at": at, "rest": rest.tolist()},
+        ).all()
         per: dict[int, list[tuple[int, str, int, bool]]] = defaultdict(list)
         for i, level, code, grid_id, inside in rows:
             per[i].append((level, code, grid_id, inside))
-        for i, cands in per.items():
-            chosen = choose(cands)
-            for col, level in enumerate((1, 2, 3, 4)):
-                if level in chosen:
-                    codes[i, col] = chosen[level].code
+        chosen = {i: choose(c) for i, c in sorted(per.items())}
+        for col, level in enumerate((1, 2, 3, 4)):
+            found = [(i, c[level].code) for i, c in chosen.items() if level in c]
+            if found:
+                mask = np.zeros(n, dtype=bool)
+                mask[[i for i, _ in found]] = True
+                cols[col] = pc.replace_with_mask(cols[col], pa.array(mask), pa.array([c for _, c in found]))
     conn.execute(text(f"DROP TABLE {pts}, {pts}_unit"))
-    return codes
-
-
-def _read_unit_hits(buf: io.BytesIO, codes: np.ndarray, has: np.ndarray) -> None:
-    hits = pacsv.read_csv(
-        buf,
-        read_options=pacsv.ReadOptions(column_names=["i", "code"]),
-        convert_options=pacsv.ConvertOptions(column_types={"i": pa.int64(), "code": pa.string()}),
-    )
-    i = hits["i"].to_numpy()
-    unit = hits["code"].to_numpy(zero_copy_only=False).astype("U15")
-    has[i] = True
-    for col, level in enumerate((1, 2, 3, 4)):
-        codes[i, col] = unit.astype(f"U{CODE_LENGTH[level]}")  # a prefix of the unit code
+    return cols
 
 
 def lookup_csv(
@@ -172,14 +174,15 @@ def lookup_csv(
     x[bad] = np.nan
     y[bad] = np.nan
     with engine.connect() as conn, conn.begin():
-        codes = assign_codes(conn, x, y, at)
-    for col, name in enumerate(OUT_COLUMNS):
-        table = table.append_column(name, pa.array(codes[:, col], type=pa.string()))
+        cols = assign_codes(conn, x, y, at)
+    for name, col in zip(OUT_COLUMNS, cols, strict=True):
+        table = table.append_column(name, col)
     pacsv.write_csv(table, output_path, pacsv.WriteOptions(quoting_style="needed"))
+    in_none = pc.is_null(cols[0]).to_numpy(zero_copy_only=False)  # no district means no grid at all
     return {
         "rows": table.num_rows,
-        "assigned_unit": int(np.count_nonzero(codes[:, 3] != None)),  # noqa: E711
-        "outside": int(np.count_nonzero((codes == None).all(axis=1) & ~bad)),  # noqa: E711
+        "assigned_unit": table.num_rows - cols[3].null_count,
+        "outside": int(np.count_nonzero(in_none & ~bad)),
         "invalid_coordinates": int(bad.sum()),
         "seconds": round(time.perf_counter() - t0, 3),
     }
@@ -187,6 +190,9 @@ def lookup_csv(
 
 def _to_float(col: pa.ChunkedArray) -> np.ndarray:
     """Parse a text column as floats; unparsable cells become NaN."""
-    import pandas as pd
+    try:
+        return pc.cast(col, pa.float64()).to_numpy()
+    except pa.ArrowInvalid:  # some cell is not a number: the slow, forgiving path
+        import pandas as pd
 
-    return pd.to_numeric(col.to_pandas(), errors="coerce").to_numpy(dtype=float)
+        return pd.to_numeric(col.to_pandas(), errors="coerce").to_numpy(dtype=float)

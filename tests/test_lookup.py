@@ -79,7 +79,8 @@ def test_bulk_assignment_equals_one_by_one(db):
     with db.connect() as conn:
         single = lookup_points(conn, x, y)
     with db.connect() as conn, conn.begin():
-        bulk = assign_codes(conn, x, y, datetime.now(UTC))
+        cols = assign_codes(conn, x, y, datetime.now(UTC))
+    bulk = list(zip(*[c.to_pylist() for c in cols], strict=True))
     for r, row in zip(single, bulk, strict=True):
         expected = [r[level]["code"] if r[level] else None for level in ("district", "street", "community", "unit")]
         assert list(row) == expected
@@ -114,14 +115,15 @@ def test_table_assignment_equals_one_by_one(db):
     with db.connect() as conn, conn.begin():
         conn.execute(text("CREATE TEMP TABLE pts (id int, geom geometry(Point, 4490)) ON COMMIT DROP"))
         conn.execute(
-            text("INSERT INTO pts SELECT i - 1, ST_SetSRID(ST_MakePoint(x, y), 4490) FROM unnest(:x, :y) "
-                 "WITH ORDINALITY AS t(x, y, i)"),
+            text(
+                "INSERT INTO pts SELECT i - 1, ST_SetSRID(ST_MakePoint(x, y), 4490) FROM unnest(:x, :y) "
+                "WITH ORDINALITY AS t(x, y, i)"
+            ),
             {"x": x.tolist(), "y": y.tolist()},
         )
         conn.execute(text("CREATE INDEX ON pts USING gist (geom)"))
         stats = assign_unit_grids(conn, "pts", "pts_assigned")
-        got = dict(conn.execute(text(
-            "SELECT a.id, g.code FROM pts_assigned a JOIN grid g ON g.id = a.grid_id")).all())
+        got = dict(conn.execute(text("SELECT a.id, g.code FROM pts_assigned a JOIN grid g ON g.id = a.grid_id")).all())
         conn.execute(text("DROP TABLE pts_assigned"))
     assert stats["assigned"] == len(x) and stats["boundary_ties_resolved"] > 0
     assert got == {i: r["unit"]["code"] for i, r in enumerate(single)}
