@@ -8,7 +8,7 @@ from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
 
 from api import errors
-from api.routes import grids, imports, lookup, validation
+from api.routes import cases, grids, imports, lookup, registry, validation
 from gis.db import make_engine
 from gis.settings import Settings
 
@@ -58,7 +58,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         pool_reset_on_return=None,
     )
     errors.install(app)
-    for module in (lookup, grids, imports, validation):
+    for module in (lookup, grids, imports, validation, cases, registry):
         app.include_router(module.router, prefix="/api/v1")
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)

@@ -43,6 +43,21 @@ class Reader:
         return await run_in_threadpool(work)
 
 
+class Writer(Reader):
+    """Runs a function in one transaction (committed on success), off the event loop."""
+
+    async def __call__(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        def work() -> T:
+            with self.engine.begin() as conn:
+                return fn(conn, *args, **kwargs)
+
+        return await run_in_threadpool(work)
+
+
+async def get_writer(request: Request) -> Writer:
+    return Writer(request.app.state.engine)
+
+
 async def get_reader(request: Request) -> Reader:
     return Reader(request.app.state.read_engine)
 
@@ -55,6 +70,7 @@ async def get_at(
 
 EngineDep = Annotated[Engine, Depends(get_engine)]
 ReaderDep = Annotated[Reader, Depends(get_reader)]
+WriterDep = Annotated[Writer, Depends(get_writer)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 AtDep = Annotated[datetime | None, Depends(get_at)]
-__all__ = ["AtDep", "Connection", "EngineDep", "ReaderDep", "SettingsDep"]
+__all__ = ["AtDep", "Connection", "EngineDep", "ReaderDep", "SettingsDep", "WriterDep"]

@@ -9,13 +9,14 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError
 
-from gis.errors import ClusterError, ImportRejected, InvalidInput, NotFound, WanggeError
+from gis.errors import ClusterError, Conflict, ImportRejected, InvalidInput, NotFound, WanggeError
 
 log = logging.getLogger("wangge.api")
 
 STATUS: dict[type[WanggeError], int] = {
     InvalidInput: 400,
     NotFound: 404,
+    Conflict: 409,
     ImportRejected: 422,
     ClusterError: 503,
     WanggeError: 400,

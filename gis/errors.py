@@ -45,6 +45,12 @@ class NotFound(WanggeError):
     code = "not_found"
 
 
+class Conflict(WanggeError):
+    """The request is valid but not in the resource's current state (an illegal transition)."""
+
+    code = "conflict"
+
+
 class ImportRejected(WanggeError):
     """An import found rows it cannot write; nothing was written. ``details`` holds the report."""
 

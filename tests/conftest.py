@@ -67,7 +67,12 @@ def engine(settings):
 def db(engine):
     """Empty grid tables before each test (importers commit, so rollback isolation is not enough)."""
     with engine.begin() as conn:
-        conn.execute(text("TRUNCATE grid_piece, grid, import_run RESTART IDENTITY CASCADE"))
+        conn.execute(
+            text(
+                'TRUNCATE case_event, "case", dispatch_rule, component, resp_unit, grid_piece, grid, import_run '
+                "RESTART IDENTITY CASCADE"
+            )
+        )
     return engine
 
 

@@ -1,0 +1,84 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Header, Response
+from pydantic import BaseModel, Field
+
+from api.deps import ReaderDep, WriterDep
+from gis import cases
+
+router = APIRouter(tags=["cases"])
+Channel = Literal["hotline", "app", "wechat", "patrol", "video", "other"]
+Action = Literal[tuple(cases.ACTIONS)]  # type: ignore[valid-type]
+
+
+class CaseIn(BaseModel):
+    lon: float = Field(ge=-180, le=180)
+    lat: float = Field(ge=-90, le=90)
+    crs: str = "EPSG:4490"
+    class_code: str = Field(alias="class", pattern=r"^\d{4}$", description="event class, e.g. 0402")
+    description: str = ""
+    channel: Channel
+    reported_at: datetime | None = None
+    component_code: str | None = Field(default=None, pattern=r"^\d{16}$")
+    idempotency_key: str | None = Field(default=None, max_length=200)
+
+
+@router.post("/cases", status_code=201)
+async def create_case(
+    body: CaseIn,
+    write: WriterDep,
+    response: Response,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+) -> dict[str, Any]:
+    """Take in a case: stored with its grid chain as of ``reported_at``, its responsible unit,
+    gridworker(s), deadline and the ``why`` of its assignment. A retry with the same idempotency
+    key (body field or ``Idempotency-Key`` header) returns the first case with status 200."""
+    case, created = await write(
+        cases.intake,
+        lon=body.lon,
+        lat=body.lat,
+        crs=body.crs,
+        class_code=body.class_code,
+        description=body.description,
+        channel=body.channel,
+        reported_at=body.reported_at,
+        component_code=body.component_code,
+        idempotency_key=body.idempotency_key or idempotency_key,
+    )
+    if not created:
+        response.status_code = 200
+    return case
+
+
+@router.get("/cases/{case_id}")
+async def read_case(case_id: int, read: ReaderDep) -> dict[str, Any]:
+    return await read(cases.get_case, case_id)
+
+
+class ActionIn(BaseModel):
+    action: Action
+    actor: str = Field(min_length=1, max_length=200)
+    note: str = ""
+    unit_code: str | None = None
+    hours: float | None = None
+    satisfaction: Literal["satisfied", "basically_satisfied", "dissatisfied"] | None = None
+    lon: float | None = Field(default=None, ge=-180, le=180)
+    lat: float | None = Field(default=None, ge=-90, le=90)
+    crs: str = "EPSG:4490"
+    class_code: str | None = Field(default=None, pattern=r"^\d{4}$")
+
+
+@router.post("/cases/{case_id}/actions")
+async def case_action(case_id: int, body: ActionIn, write: WriterDep) -> dict[str, Any]:
+    """One step of the closed loop; a step the case's state does not allow answers 409 and changes nothing."""
+    data = body.model_dump(exclude={"action", "actor", "note"}, exclude_none=True)
+    return await write(cases.act, case_id, body.action, actor=body.actor, note=body.note, data=data)
+
+
+@router.get("/cases/{case_id}/history")
+async def case_history(case_id: int, read: ReaderDep) -> list[dict[str, Any]]:
+    """Every change of the case, append-only: who, when, from, to, note."""
+    return await read(cases.history, case_id)

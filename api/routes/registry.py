@@ -1,0 +1,96 @@
+from __future__ import annotations
+
+from datetime import datetime, time
+from typing import Any
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+from sqlalchemy import text
+
+from api.deps import AtDep, ReaderDep, WriterDep
+from gis import registry
+
+router = APIRouter(tags=["units, rules, components"])
+
+
+class UnitIn(BaseModel):
+    code: str
+    name: str = Field(min_length=1)
+    kind: str = Field(description=", ".join(registry.UNIT_KINDS))
+    area_code: str | None = None
+
+
+@router.post("/units", status_code=201)
+async def create_unit(body: UnitIn, write: WriterDep) -> dict[str, Any]:
+    return await write(registry.create_unit, **body.model_dump())
+
+
+@router.get("/units")
+async def list_units(read: ReaderDep) -> list[dict[str, Any]]:
+    return await read(registry.list_units)
+
+
+@router.get("/units/{code}")
+async def get_unit(code: str, read: ReaderDep) -> dict[str, Any]:
+    return await read(registry.get_unit, code)
+
+
+class RuleIn(BaseModel):
+    class_code: str
+    area_code: str
+    unit_code: str
+    start_time: time | None = None
+    end_time: time | None = None
+    valid_from: datetime | None = None
+
+
+@router.post("/rules", status_code=201)
+async def create_rule(body: RuleIn, write: WriterDep) -> dict[str, Any]:
+    return await write(registry.create_rule, **body.model_dump())
+
+
+@router.get("/rules")
+async def list_rules(read: ReaderDep, at: AtDep) -> list[dict[str, Any]]:
+    return await read(registry.list_rules, at)
+
+
+@router.delete("/rules/{rule_id}")
+async def retire_rule(rule_id: int, write: WriterDep) -> dict[str, Any]:
+    """Retire a rule: it stays on record, so past cases keep their explanation."""
+    return await write(registry.retire_rule, rule_id)
+
+
+@router.get("/event-classes")
+async def event_classes(read: ReaderDep) -> list[dict[str, Any]]:
+    return await read(
+        lambda conn: [dict(r) for r in conn.execute(text("SELECT * FROM event_class ORDER BY code")).mappings()]
+    )
+
+
+@router.get("/component-classes")
+async def component_classes(read: ReaderDep) -> list[dict[str, Any]]:
+    return await read(
+        lambda conn: [dict(r) for r in conn.execute(text("SELECT * FROM component_class ORDER BY code")).mappings()]
+    )
+
+
+class ComponentIn(BaseModel):
+    code: str
+    geometry: dict[str, Any]
+    crs: str = "EPSG:4490"
+    name: str = ""
+    owner_unit: str | None = None
+    manager_unit: str | None = None
+    maintainer_unit: str | None = None
+    state: str = "normal"
+    attrs: dict[str, Any] = Field(default_factory=dict)
+
+
+@router.post("/components", status_code=201)
+async def create_component(body: ComponentIn, write: WriterDep) -> dict[str, Any]:
+    return await write(registry.create_component, **body.model_dump())
+
+
+@router.get("/components/{code}")
+async def get_component(code: str, read: ReaderDep) -> dict[str, Any]:
+    return await read(registry.get_component, code)

@@ -1,0 +1,230 @@
+"""Cases through the API: assignment with its reason, idempotency, the closed loop and its trace."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from shapely.geometry import box
+
+from importers.core import GridImportOptions, import_grid_frame
+from tests.helpers import STEP, X0, Y0, load_city, square_city
+
+# unit grid 110108001001001 (north-west corner of the city), its centre and a point 1 m inside its east edge
+P = (X0 + 0.5 * STEP, Y0 + 7.5 * STEP)
+NEAR_EDGE = (X0 + STEP - 1e-5, Y0 + 7.5 * STEP)
+
+
+@pytest.fixture
+def city(client, db):
+    load_city(db, square_city(), valid_from=datetime(2024, 1, 1, tzinfo=UTC))
+    units = [
+        ("GOV-D", "测试区人民政府", "district_government", "110108"),
+        ("GOV-S1", "西街道办事处", "street_government", "110108001"),
+        ("CG", "区城管执法局", "urban_management", "110108"),
+        ("WATER", "自来水公司", "water", None),
+        ("WATER-W", "西街道供水所", "water", "110108001"),
+    ]
+    for code, name, kind, area in units:
+        r = client.post("/api/v1/units", json={"code": code, "name": name, "kind": kind, "area_code": area})
+        assert r.status_code == 201, r.text
+    return client
+
+
+def _case(client, pt=P, cls="0102", **kw):
+    body = {"lon": pt[0], "lat": pt[1], "class": cls, "channel": "hotline", "description": "测试", **kw}
+    return client.post("/api/v1/cases", json=body)
+
+
+def test_precedence_component_then_specific_rule_then_broad_then_fallback(city):
+    c = city
+    # no rule: the street government (属地兜底)
+    r = _case(c)
+    assert r.status_code == 201
+    case = r.json()
+    assert case["unit_code"] == "GOV-S1" and case["why"]["decided_by"] == "fallback"
+    assert case["chain"] == {
+        "district": "110108",
+        "street": "110108001",
+        "community": "110108001001",
+        "unit": "110108001001001",
+    }
+    assert case["state"] == "dispatched" and case["deadline"]
+    # a district-wide rule for the major class beats the fallback
+    assert (
+        c.post("/api/v1/rules", json={"class_code": "0100", "area_code": "110108", "unit_code": "CG"}).status_code
+        == 201
+    )
+    assert _case(c).json()["unit_code"] == "CG"
+    # a street rule for the exact class is more specific
+    c.post("/api/v1/rules", json={"class_code": "0102", "area_code": "110108001", "unit_code": "WATER-W"})
+    case = _case(c).json()
+    assert case["unit_code"] == "WATER-W" and case["why"]["area"] == "110108001"
+    # elsewhere in the district the broad rule still applies
+    assert _case(c, pt=(X0 + 6.5 * STEP, Y0 + 0.5 * STEP)).json()["unit_code"] == "CG"
+    # a case about a component goes to its owner, whatever the area rules say
+    r = c.post(
+        "/api/v1/components",
+        json={
+            "code": "1101080101000001",
+            "geometry": {"type": "Point", "coordinates": list(P)},
+            "owner_unit": "WATER",
+            "maintainer_unit": "CG",
+        },
+    )
+    assert r.status_code == 201, r.text
+    assert r.json()["grid_code"] == "110108001001001"
+    case = _case(c, cls="0402", component_code="1101080101000001").json()
+    assert case["unit_code"] == "WATER" and case["why"]["decided_by"] == "component"
+
+
+def test_time_window_rule(city):
+    c = city
+    c.post(
+        "/api/v1/rules",
+        json={
+            "class_code": "0102",
+            "area_code": "110108001001001",
+            "unit_code": "CG",
+            "start_time": "20:00",
+            "end_time": "06:00",
+            "valid_from": "2024-01-01T00:00:00Z",
+        },
+    )
+    night = _case(c, reported_at="2024-05-10T23:30:00+08:00").json()
+    day = _case(c, reported_at="2024-05-10T10:30:00+08:00").json()
+    assert night["unit_code"] == "CG" and day["unit_code"] == "GOV-S1"
+
+
+def test_near_boundary_warning_and_outside_queue(city):
+    near = _case(city, pt=NEAR_EDGE).json()
+    warning = near["why"]["warnings"][0]
+    assert warning["near_boundary"] and warning["distance_m"] < 2
+    far = _case(city, pt=(100.0, 30.0))
+    assert far.status_code == 201
+    body = far.json()
+    assert body["queue"] == "unassigned" and body["state"] == "received" and body["unit_code"] is None
+    assert "outside every grid" in body["why"]["message"]
+
+
+def test_idempotent_intake(city):
+    a = _case(city, idempotency_key="hotline-2024-000123")
+    b = _case(city, idempotency_key="hotline-2024-000123")
+    assert a.status_code == 201 and b.status_code == 200 and a.json()["id"] == b.json()["id"]
+    c = city.post(
+        "/api/v1/cases",
+        headers={"Idempotency-Key": "app-77"},
+        json={"lon": P[0], "lat": P[1], "class": "0102", "channel": "app"},
+    )
+    d = city.post(
+        "/api/v1/cases",
+        headers={"Idempotency-Key": "app-77"},
+        json={"lon": P[0], "lat": P[1], "class": "0102", "channel": "app"},
+    )
+    assert c.json()["id"] == d.json()["id"] != a.json()["id"]
+
+
+def test_bad_input_names_field_and_allowed(city):
+    r = _case(city, cls="9999")
+    assert r.status_code == 400 and r.json()["field"] == "class" and "0402" in r.json()["allowed"]
+    r = city.post("/api/v1/cases", json={"lon": P[0], "lat": P[1], "class": "0102", "channel": "fax"})
+    assert r.status_code == 400 and r.json()["field"] == "channel" and "hotline" in r.json()["allowed"]
+    r = city.post("/api/v1/units", json={"code": "X", "name": "x", "kind": "bank"})
+    assert r.status_code == 400 and "street_government" in r.json()["allowed"]
+
+
+def test_closed_loop_illegal_transition_and_history(city):
+    c = city
+    case = _case(c).json()
+    cid = case["id"]
+
+    def act(action, **kw):
+        return c.post(f"/api/v1/cases/{cid}/actions", json={"action": action, "actor": "张三", **kw})
+
+    r = act("close")  # a dispatched case cannot be closed
+    assert r.status_code == 409 and "accept" in r.json()["allowed"]
+    assert c.get(f"/api/v1/cases/{cid}").json()["state"] == "dispatched"  # nothing changed
+    assert act("return").status_code == 400  # a return needs a reason
+    assert act("return", note="不是我们的辖区").json()["state"] == "returned"
+    assert act("dispatch", unit_code="CG").json()["unit_code"] == "CG"
+    assert act("accept").json()["state"] == "handling"
+    before = c.get(f"/api/v1/cases/{cid}").json()["deadline"]
+    after = act("extend", hours=24, note="等待配件").json()["deadline"]
+    assert after > before
+    assert act("supervise", note="区领导督办").json()["state"] == "handling"
+    assert act("finish").json()["state"] == "verified"
+    assert act("rework", note="现场仍有垃圾").json()["state"] == "handling"
+    assert act("finish").json()["state"] == "verified"
+    assert act("close").json()["state"] == "closed"
+    assert act("callback", satisfaction="satisfied").json()["state"] == "closed"
+    hist = c.get(f"/api/v1/cases/{cid}/history").json()
+    assert [h["action"] for h in hist] == [
+        "receive",
+        "file",
+        "dispatch",
+        "return",
+        "dispatch",
+        "accept",
+        "extend",
+        "supervise",
+        "finish",
+        "rework",
+        "finish",
+        "close",
+        "callback",
+    ]
+    assert hist[3]["note"] == "不是我们的辖区" and hist[3]["actor"] == "张三"
+    assert hist[3]["from_state"] == "dispatched" and hist[3]["to_state"] == "returned"
+
+
+def test_moving_the_pin_reassigns_and_records_both(city):
+    c = city
+    case = _case(c).json()
+    r = c.post(
+        f"/api/v1/cases/{case['id']}/actions",
+        json={"action": "move", "actor": "坐席", "lon": X0 + 6.5 * STEP, "lat": Y0 + 0.5 * STEP},
+    )
+    moved = r.json()
+    # street 110108002 has no government unit of its own: the district government takes it
+    assert moved["chain"]["street"] == "110108002" and moved["unit_code"] == "GOV-D"
+    assert moved["why"]["decided_by"] == "fallback" and moved["why"]["area"] == "110108"
+    last = c.get(f"/api/v1/cases/{case['id']}/history").json()[-1]
+    assert last["action"] == "move"
+    assert last["data"]["from"]["lon"] == pytest.approx(P[0]) and last["data"]["to"]["lon"] == pytest.approx(
+        X0 + 6.5 * STEP
+    )
+
+
+def test_case_before_a_redraw_keeps_its_old_grid(city, db):
+    # redraw on 2025-01-01: community 110108001001 (north) grows south by one row
+    city_ = square_city()
+    comms = city_[3].copy()
+    i_n = comms.index[comms["code"] == "110108001001"][0]
+    i_s = comms.index[comms["code"] == "110108001002"][0]
+    comms.loc[i_n, "geometry"] = box(X0, Y0 + 3 * STEP, X0 + 4 * STEP, Y0 + 8 * STEP)
+    comms.loc[i_s, "geometry"] = box(X0, Y0, X0 + 4 * STEP, Y0 + 3 * STEP)
+    import_grid_frame(
+        db,
+        comms,
+        GridImportOptions(level=3, valid_from=datetime(2025, 1, 1, tzinfo=UTC), tolerance_m=1000),
+        source="redraw",
+    )
+    pt = (X0 + 0.5 * STEP, Y0 + 3.5 * STEP)
+    old = _case(city, pt=pt, reported_at="2024-06-01T10:00:00+08:00").json()
+    new = _case(city, pt=pt, reported_at="2025-06-01T10:00:00+08:00").json()
+    assert old["chain"]["community"] == "110108001002"
+    assert new["chain"]["community"] == "110108001001"
+
+
+def test_retired_rule_still_explains_past_cases(city):
+    c = city
+    rule = c.post(
+        "/api/v1/rules",
+        json={"class_code": "0102", "area_code": "110108", "unit_code": "CG", "valid_from": "2024-01-01T00:00:00Z"},
+    ).json()
+    assert c.delete(f"/api/v1/rules/{rule['id']}").json()["valid_to"] is not None
+    assert c.delete(f"/api/v1/rules/{rule['id']}").status_code == 409
+    past = _case(c, reported_at="2024-06-01T10:00:00+08:00").json()
+    now = _case(c).json()
+    assert past["unit_code"] == "CG" and past["why"]["rule_id"] == rule["id"]
+    assert now["unit_code"] == "GOV-S1"
