@@ -228,3 +228,36 @@ def test_retired_rule_still_explains_past_cases(city):
     now = _case(c).json()
     assert past["unit_code"] == "CG" and past["why"]["rule_id"] == rule["id"]
     assert now["unit_code"] == "GOV-S1"
+
+
+def test_statistics_and_overdue(city):
+    c = city
+    ids = [_case(c, reported_at="2024-05-06T09:00:00+08:00").json()["id"] for _ in range(3)]
+    _case(c, pt=(X0 + 6.5 * STEP, Y0 + 0.5 * STEP), reported_at="2024-05-06T09:00:00+08:00")
+
+    def act(cid, action, **kw):
+        r = c.post(f"/api/v1/cases/{cid}/actions", json={"action": action, "actor": "t", **kw})
+        assert r.status_code == 200, r.text
+
+    for a in ("accept", "finish", "close"):
+        act(ids[0], a)
+    for a in ("accept", "finish", "rework", "finish", "close"):
+        act(ids[1], a)
+    r = c.get(
+        "/api/v1/cases-statistics",
+        params={"by": "street", "from": "2024-05-01T00:00:00Z", "to": "2024-06-01T00:00:00Z"},
+    )
+    assert r.status_code == 200, r.text
+    west, east = r.json()
+    assert west["street"] == "110108001" and west["total"] == 3 and west["closed"] == 2
+    assert west["closure_rate"] == round(2 / 3, 4) and west["rework_rate"] == round(1 / 3, 4)
+    assert west["by_state"] == {"closed": 2, "dispatched": 1} and west["by_class"] == {"0102": 3}
+    # closed today, long after a 4-working-hour deadline in 2024: not on time
+    assert west["closed_on_time"] == 0 and west["on_time_rate"] == 0
+    assert east["street"] == "110108002" and east["total"] == 1
+    overdue = c.get("/api/v1/cases-overdue", params={"by": "unit"}).json()
+    assert {o["unit"]: o["overdue"] for o in overdue} == {"GOV-S1": 1, "GOV-D": 1}
+    assert (
+        c.get("/api/v1/cases-statistics", params={"by": "planet", "from": "2024-01-01", "to": "2024-02-01"}).status_code
+        == 400
+    )

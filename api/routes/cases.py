@@ -3,11 +3,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header, Response
+from fastapi import APIRouter, Header, Query, Response
 from pydantic import BaseModel, Field
 
 from api.deps import ReaderDep, WriterDep
-from gis import cases
+from gis import case_stats, cases
 
 router = APIRouter(tags=["cases"])
 Channel = Literal["hotline", "app", "wechat", "patrol", "video", "other"]
@@ -82,3 +82,23 @@ async def case_action(case_id: int, body: ActionIn, write: WriterDep) -> dict[st
 async def case_history(case_id: int, read: ReaderDep) -> list[dict[str, Any]]:
     """Every change of the case, append-only: who, when, from, to, note."""
     return await read(cases.history, case_id)
+
+
+@router.get("/cases-overdue")
+async def overdue_cases(
+    read: ReaderDep, by: Literal["unit", "unit_grid"] = "unit", at: datetime | None = None
+) -> list[dict[str, Any]]:
+    """Open cases past their deadline, by responsible unit or by unit grid."""
+    return await read(case_stats.overdue, by=by, at=at)
+
+
+@router.get("/cases-statistics")
+async def statistics(
+    read: ReaderDep,
+    by: Literal["unit_grid", "community", "street", "district", "unit"],
+    from_: Annotated[datetime, Query(alias="from")],
+    to: datetime,
+) -> list[dict[str, Any]]:
+    """Per group over a period: counts by state and class, 结案率 (closure_rate), 按期结案率 (on_time_rate),
+    返工率 (rework_rate) and the average handling time in hours."""
+    return await read(case_stats.statistics, by=by, start=from_, end=to)
