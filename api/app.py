@@ -8,7 +8,7 @@ from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
 
 from api import errors
-from api.routes import cases, grids, imports, lookup, registry, validation
+from api.routes import cases, grids, imports, lookup, open311, registry, validation
 from gis.db import make_engine
 from gis.settings import Settings
 
@@ -60,6 +60,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     for module in (lookup, grids, imports, validation, cases, registry):
         app.include_router(module.router, prefix="/api/v1")
+
+    app.include_router(open311.router)
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def landing() -> str:

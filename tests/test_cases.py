@@ -261,3 +261,24 @@ def test_statistics_and_overdue(city):
         c.get("/api/v1/cases-statistics", params={"by": "planet", "from": "2024-01-01", "to": "2024-02-01"}).status_code
         == 400
     )
+
+
+def test_open311_round_trip(city):
+    c = city
+    services = c.get("/open311/v2/services.json").json()
+    assert {"service_code": "0402", "service_name": "自来水管破裂", "group": "突发事件"}.items() <= next(
+        s for s in services if s["service_code"] == "0402"
+    ).items()
+    r = c.post(
+        "/open311/v2/requests.json",
+        data={"service_code": "0402", "lat": str(P[1]), "long": str(P[0]), "description": "水管爆裂"},
+    )
+    assert r.status_code == 200, r.text
+    rid = r.json()[0]["service_request_id"]
+    got = c.get(f"/open311/v2/requests/{rid}.json").json()[0]
+    assert got["status"] == "open" and got["service_code"] == "0402" and got["description"] == "水管爆裂"
+    assert got["agency_responsible"] == "GOV-S1" and got["lat"] == pytest.approx(P[1])
+    listed = c.get("/open311/v2/requests.json", params={"service_code": "0402", "status": "open"}).json()
+    assert [x["service_request_id"] for x in listed] == [rid]
+    bad = c.post("/open311/v2/requests.json", data={"service_code": "0402", "lat": "x", "long": "116"})
+    assert bad.status_code == 400 and bad.json()["field"] == "lat"
