@@ -100,6 +100,35 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_import_registry(args: argparse.Namespace, settings: Settings) -> int:
+    from importers import registry as reg
+
+    engine = _engine(settings)
+    try:
+        if args.what == "components":
+            report = reg.import_components(
+                engine, args.file, layer=args.layer, code_field=args.code_field, crs=args.crs, dry_run=args.dry_run
+            )
+        else:
+            report = getattr(reg, f"import_{args.what}")(engine, args.file, dry_run=args.dry_run)
+    except ImportRejected as exc:
+        d = exc.details
+        if args.json:
+            _emit(d, True)
+        else:
+            for r in d["rejected"][:50]:
+                sys.stderr.write(f"  row {r['row']}: {r['reason']}\n")
+            sys.stderr.write(exc.message + "\n")
+        return 1
+    _emit(
+        report,
+        args.json,
+        f"{args.what}: read {report['read']}, wrote {report['written']}"
+        + (" (dry run, nothing kept)" if args.dry_run else ""),
+    )
+    return 0
+
+
 def _print_report(d: dict[str, Any], headline: str) -> None:
     out = sys.stdout if not d.get("rejected") else sys.stderr
     out.write(f"{d['source']}: {d['level']} grids, CRS {d.get('crs') or '?'}\n")
@@ -228,6 +257,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     g.add_argument("--json", action="store_true")
     g.set_defaults(func=cmd_import)
+
+    for what, helptext in (
+        ("units", "responsible units: CSV code,name,kind[,area_code]"),
+        ("rules", "dispatch rules: CSV class_code,area_code,unit_code[,start_time,end_time,valid_from]"),
+        ("components", "city components (部件) from any supported vector file"),
+    ):
+        r = imp_sub.add_parser(what, help=helptext)
+        r.add_argument("file")
+        if what == "components":
+            r.add_argument("--layer")
+            r.add_argument("--code-field", default="code")
+            r.add_argument("--crs")
+        r.add_argument("--dry-run", action="store_true")
+        r.add_argument("--json", action="store_true")
+        r.set_defaults(func=cmd_import_registry, what=what)
 
     v = sub.add_parser("validate", help="check nesting, overlaps, gaps, orphans and codes")
     v.add_argument("--level", choices=list(LEVELS))

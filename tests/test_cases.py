@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
+import geopandas as gpd
 import pytest
-from shapely.geometry import box
+from shapely.geometry import Point, box
+from sqlalchemy import text
 
 from importers.core import GridImportOptions, import_grid_frame
 from tests.helpers import STEP, X0, Y0, load_city, square_city
@@ -282,3 +285,42 @@ def test_open311_round_trip(city):
     assert [x["service_request_id"] for x in listed] == [rid]
     bad = c.post("/open311/v2/requests.json", data={"service_code": "0402", "lat": "x", "long": "116"})
     assert bad.status_code == 400 and bad.json()["field"] == "lat"
+
+
+def test_import_units_rules_components_all_or_nothing(settings, db, tmp_path):
+    from tests.test_cli import wangge
+
+    load_city(db, square_city(), upto=2)
+    units = tmp_path / "units.csv"
+    units.write_text(
+        "code,name,kind,area_code\nGOV-S1,西街道办事处,street_government,110108001\n"
+        "CG,城管,urban_management,110108\nWATER,水务,water,\n"
+    )
+    p = wangge(settings, "import", "units", str(units), "--json")
+    assert p.returncode == 0, p.stderr
+    rules = tmp_path / "rules.csv"
+    rules.write_text(
+        "class_code,area_code,unit_code,start_time,end_time\n0102,110108,CG,,\n0402,110108001,NOPE,,\n0401,1101,CG,,\n"
+    )
+    p = wangge(settings, "import", "rules", str(rules), "--json")
+    assert p.returncode == 1
+    rejected = {r["row"]: r for r in json.loads(p.stdout)["rejected"]}
+    assert set(rejected) == {3, 4} and rejected[4]["field"] == "area_code"
+    comps = gpd.GeoDataFrame(
+        {
+            "code": ["1101080101000001", "1101080108000002"],
+            "owner_unit": ["WATER", "CG"],
+            "maintainer_unit": ["WATER", "CG"],
+            "material": ["铸铁", "钢"],
+        },
+        geometry=[Point(P), Point(X0 + 6.5 * STEP, Y0 + 0.5 * STEP)],
+        crs="EPSG:4490",
+    ).to_crs(3857)
+    path = tmp_path / "components.gpkg"
+    comps.to_file(path)
+    p = wangge(settings, "import", "components", str(path), "--json")
+    assert p.returncode == 0, p.stderr
+    with db.connect() as conn:
+        rows = conn.execute(text("SELECT code, street_code, attrs->>'material' FROM component ORDER BY code")).all()
+        assert conn.execute(text("SELECT count(*) FROM dispatch_rule")).scalar_one() == 0
+    assert rows == [("1101080101000001", "110108001", "铸铁"), ("1101080108000002", "110108002", "钢")]
