@@ -24,6 +24,7 @@ def assign_unit_grids(
     at: datetime | None = None,
     id_column: str = "id",
     geom_column: str = "geom",
+    time_column: str | None = None,
 ) -> dict[str, int]:
     """Create ``target (id, grid_id)`` for every point of ``source`` that lies in a unit grid.
 
@@ -31,10 +32,12 @@ def assign_unit_grids(
     to ``grid`` gives when needed).
 
     ``source`` needs a GiST index on its geometry (the join is driven from the polygons). The
-    time ``at`` selects the grid versions. Does not commit.
+    grid versions are those valid at ``at``, or, with ``time_column``, at each point's own time.
+    Does not commit.
     """
     src, dst = ident(source), ident(target)
     id_col, geom = ident(id_column), ident(geom_column)
+    when = f"c.{ident(time_column)}" if time_column else ":at"
     # The lookup pieces are a small table: without this the planner will not scan them in
     # parallel and falls back to the point-driven plan.
     conn.execute(text("SET LOCAL min_parallel_table_scan_size = 0"))
@@ -44,7 +47,7 @@ def assign_unit_grids(
             SELECT c.{id_col} AS id, p.grid_id, ST_Contains(p.geom, c.{geom}) AS inside
             FROM grid_piece p
             JOIN {src} c ON ST_Intersects(p.geom, c.{geom})
-            WHERE p.level = 4 AND p.valid_from <= :at AND (p.valid_to IS NULL OR p.valid_to > :at)"""
+            WHERE p.level = 4 AND p.valid_from <= {when} AND (p.valid_to IS NULL OR p.valid_to > {when})"""
         ),
         {"at": at or datetime.now(UTC)},
     ).rowcount

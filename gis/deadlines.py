@@ -10,6 +10,8 @@ from datetime import datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+import numpy as np
+
 CST = ZoneInfo("Asia/Shanghai")
 DAY_START, DAY_END = time(9, 0), time(17, 0)
 HOURS_PER_DAY = 8
@@ -63,3 +65,42 @@ def deadline(reported_at: datetime, limit: Decimal | float, unit: str) -> dateti
             remaining -= end - t
             t = _next_work_start(end + timedelta(seconds=1))
     raise ValueError(f"unknown time unit {unit!r}")
+
+
+def deadlines_array(reported_utc: np.ndarray, limits: np.ndarray, units: np.ndarray) -> np.ndarray:
+    """Vectorised :func:`deadline` for bulk imports: ``datetime64[us]`` UTC in, UTC out.
+
+    Gives the same instants as :func:`deadline` (checked in the tests).
+    """
+    offset = np.timedelta64(8, "h")  # China Standard Time has no daylight saving
+    local = reported_utc.astype("datetime64[us]") + offset
+    limits = limits.astype(float)
+    out = np.empty(len(local), dtype="datetime64[us]")
+    day = local.astype("datetime64[D]")
+    tod = local - day
+    us_per_hour = 3_600_000_000
+    natural = units == "natural_days"
+    out[natural] = local[natural] + (limits[natural] * 24 * us_per_hour).astype("timedelta64[us]")
+    wd = units == "working_days"
+    out[wd] = np.busday_offset(day[wd], limits[wd].astype(int), roll="backward") + tod[wd]
+    wh = units == "working_hours"
+    if wh.any():
+        d, h = day[wh], limits[wh]
+        tod_us = tod[wh].astype("timedelta64[us]").astype(np.int64)
+        start_us = (DAY_START.hour * 60 + DAY_START.minute) * 60_000_000
+        end_us = (DAY_END.hour * 60 + DAY_END.minute) * 60_000_000
+        day_us = end_us - start_us
+        workday = np.is_busday(d)
+        before = workday & (tod_us < start_us)
+        after = workday & (tod_us >= end_us)
+        first = np.where(after, np.busday_offset(d, 1, roll="forward"), np.busday_offset(d, 0, roll="forward"))
+        offset_us = np.where(workday & ~before & ~after, tod_us - start_us, 0)
+        total = offset_us + np.round(h * us_per_hour).astype(np.int64)
+        days = total // day_us
+        within = total - days * day_us
+        edge = (within == 0) & (days > 0)  # exactly at the end of a working day: that day, 17:00
+        days[edge] -= 1
+        within[edge] = day_us
+        due_day = np.busday_offset(first, days, roll="forward")
+        out[wh] = due_day + (start_us + within).astype("timedelta64[us]")
+    return out - offset

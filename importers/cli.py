@@ -100,6 +100,39 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_import_cases(args: argparse.Namespace, settings: Settings) -> int:
+    from importers.cases import CaseImportOptions, import_cases
+
+    opts = CaseImportOptions(
+        lon_field=args.lon_field,
+        lat_field=args.lat_field,
+        class_field=args.class_field,
+        time_field=args.time_field,
+        id_field=args.id_field,
+        crs=args.crs,
+        layer=args.layer,
+        timezone=args.timezone,
+        dry_run=args.dry_run,
+    )
+    try:
+        report = import_cases(_engine(settings), args.file, opts)
+    except ImportRejected as exc:
+        if args.json:
+            _emit(exc.details, True)
+        else:
+            for r in exc.details["rejected"][:50]:
+                sys.stderr.write(f"  row {r['row']}: {r['reason']}\n")
+            sys.stderr.write(exc.message + "\n")
+        return 1
+    _emit(
+        report,
+        args.json,
+        f"cases: read {report['read']}, wrote {report['written']}, "
+        f"skipped {report['skipped_existing']} already stored, {report['seconds']:.1f} s",
+    )
+    return 0
+
+
 def cmd_import_registry(args: argparse.Namespace, settings: Settings) -> int:
     from importers import registry as reg
 

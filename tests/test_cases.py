@@ -6,10 +6,14 @@ import json
 from datetime import UTC, datetime
 
 import geopandas as gpd
+import numpy as np
+import pandas as pd
 import pytest
 from shapely.geometry import Point, box
 from sqlalchemy import text
 
+from gis.errors import ImportRejected
+from importers.cases import CaseImportOptions
 from importers.core import GridImportOptions, import_grid_frame
 from tests.helpers import STEP, X0, Y0, load_city, square_city
 
@@ -324,3 +328,79 @@ def test_import_units_rules_components_all_or_nothing(settings, db, tmp_path):
         rows = conn.execute(text("SELECT code, street_code, attrs->>'material' FROM component ORDER BY code")).all()
         assert conn.execute(text("SELECT count(*) FROM dispatch_rule")).scalar_one() == 0
     assert rows == [("1101080101000001", "110108001", "铸铁"), ("1101080108000002", "110108002", "钢")]
+
+
+def test_bulk_import_equals_one_by_one_intake(city, db, tmp_path):
+    from gis import cases as cases_mod
+    from importers.cases import import_cases
+
+    c = city
+    c.post(
+        "/api/v1/rules",
+        json={"class_code": "0100", "area_code": "110108", "unit_code": "CG", "valid_from": "2024-01-01T00:00:00Z"},
+    )
+    c.post(
+        "/api/v1/rules",
+        json={
+            "class_code": "0402",
+            "area_code": "110108001002",
+            "unit_code": "WATER-W",
+            "start_time": "18:00",
+            "end_time": "08:00",
+            "valid_from": "2024-01-01T00:00:00Z",
+        },
+    )
+    rng = np.random.default_rng(4)
+    n = 300
+    xs = rng.uniform(X0 - STEP, X0 + 9 * STEP, n)  # some outside the city
+    ys = rng.uniform(Y0, Y0 + 8 * STEP, n)
+    xs[:8] = X0 + np.arange(8) * STEP  # exactly on grid lines
+    times = pd.Timestamp("2024-03-01", tz="UTC") + pd.to_timedelta(rng.integers(0, 300 * 86400, n), unit="s")
+    classes = rng.choice(["0102", "0402", "0505", "0601"], n)
+    frame = pd.DataFrame(
+        {
+            "ext_id": [f"h-{i}" for i in range(n)],
+            "lon": xs,
+            "lat": ys,
+            "class": classes,
+            "reported_at": times.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "channel": "hotline",
+        }
+    )
+    path = tmp_path / "history.csv"
+    frame.to_csv(path, index=False)
+    report = import_cases(db, path, CaseImportOptions(id_field="ext_id"))
+    assert report["written"] == n
+    with db.begin() as conn:
+        one_by_one = [
+            cases_mod.intake(
+                conn,
+                lon=r.lon,
+                lat=r.lat,
+                class_code=r["class"],
+                channel="hotline",
+                reported_at=t.to_pydatetime(),
+                idempotency_key=f"i-{i}",
+            )[0]
+            for (i, r), t in zip(frame.iterrows(), times, strict=True)
+        ]
+        bulk = {
+            k: cases_mod.get_case(conn, cid)
+            for k, cid in conn.execute(
+                text("SELECT idempotency_key, id FROM \"case\" WHERE idempotency_key LIKE 'h-%'")
+            ).all()
+        }
+    for i, single in enumerate(one_by_one):
+        b = bulk[f"h-{i}"]
+        assert b["chain"] == single["chain"], i
+        assert b["unit_code"] == single["unit_code"], i
+        assert b["deadline"] == single["deadline"], i
+        assert b["why"]["decided_by"] == single["why"]["decided_by"], i
+    # a second run skips what is stored; a bad row rejects the whole file
+    again = import_cases(db, path, CaseImportOptions(id_field="ext_id"))
+    assert again["written"] == 0 and again["skipped_existing"] == n
+    frame.loc[250, "class"] = "9999"
+    frame.to_csv(path, index=False)
+    with pytest.raises(ImportRejected) as info:
+        import_cases(db, path, CaseImportOptions(id_field="ext_id"))
+    assert info.value.details["rejected"] == [{"row": 251, "reason": "unknown event class"}]
