@@ -8,7 +8,7 @@ from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
 
 from api import errors
-from api.routes import cases, grids, imports, lookup, open311, registry, validation
+from api.routes import cases, grids, imports, lookup, open311, registry, tracks, validation
 from gis.db import make_engine
 from gis.settings import Settings
 
@@ -58,10 +58,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         pool_reset_on_return=None,
     )
     errors.install(app)
-    for module in (lookup, grids, imports, validation, cases, registry):
+    for module in (lookup, grids, imports, validation, cases, registry, tracks):
         app.include_router(module.router, prefix="/api/v1")
 
     app.include_router(open311.router)
+    app.include_router(tracks.osmand)
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def landing() -> str:

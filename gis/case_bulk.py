@@ -110,15 +110,23 @@ def assign_staged(conn: Connection, s: str) -> None:
         )
     )
     conn.execute(text(f"DROP TABLE {s}_unit"))
-    # cases in no unit grid: the per-point rule over the upper levels (few rows)
+    # cases in no unit grid: the per-point rule over the upper levels. They are few, so they are
+    # copied out first; a join filtered on the big table would run over every staged case.
+    conn.execute(
+        text(
+            f"CREATE TEMP TABLE {s}_rest ON COMMIT DROP AS SELECT row_no, g, reported_at FROM {s} WHERE grid_code IS NULL"
+        )
+    )
+    conn.execute(text(f"ANALYZE {s}_rest"))
+    conn.execute(text("SET LOCAL enable_seqscan = off"))  # probe the pieces' index from each rest point
     rows = conn.execute(
         text(
             f"""SELECT s.row_no, p.level, p.code, p.grid_id, ST_Contains(p.geom, s.g)
-            FROM {s} s JOIN grid_piece p ON ST_Intersects(p.geom, s.g)
-             AND p.valid_from <= s.reported_at AND (p.valid_to IS NULL OR p.valid_to > s.reported_at)
-            WHERE s.grid_code IS NULL"""
+            FROM {s}_rest s JOIN grid_piece p ON ST_Intersects(p.geom, s.g)
+             AND p.valid_from <= s.reported_at AND (p.valid_to IS NULL OR p.valid_to > s.reported_at)"""
         )
     ).all()
+    conn.execute(text("RESET enable_seqscan"))
     per: dict[int, list[tuple[int, str, int, bool]]] = defaultdict(list)
     for row_no, level, code, grid_id, inside in rows:
         per[row_no].append((level, code, grid_id, inside))

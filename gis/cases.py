@@ -36,6 +36,51 @@ ACTIONS: dict[str, tuple[tuple[str, ...], str | None]] = {
 }
 #: a point closer than this to a unit-grid edge gets a warning in the answer
 NEAR_BOUNDARY_M = 5.0
+
+_CASE_COLUMNS = """c.id, c.idempotency_key, ST_X(c.geom) AS lon, ST_Y(c.geom) AS lat, c.class_code,
+    c.description, c.channel, c.reported_at, c.component_code, c.district_code, c.street_code, c.community_code,
+    c.grid_code, c.unit_code, c.state, c.deadline, c.why, c.created_at, c.updated_at,
+    (SELECT g.resp_person FROM grid g WHERE g.code = c.grid_code AND g.valid_from <= c.reported_at
+       AND (g.valid_to IS NULL OR g.valid_to > c.reported_at)) AS gridworker"""
+
+_SELECT = text(f'SELECT {_CASE_COLUMNS} FROM "case" c WHERE c.id = :id')
+
+# the case, its first events and the answer in one round trip
+_INSERT = text(
+    f"""WITH c AS (
+          INSERT INTO "case" (idempotency_key, geom, class_code, description, channel, reported_at, component_code,
+                              district_code, street_code, community_code, grid_code, unit_code, state, deadline, why)
+          VALUES (:k, ST_SetSRID(ST_MakePoint(:x, :y), 4490), :cls, :d, :ch, :r, :comp,
+                  :dc, :sc, :cc, :gc, :u, :s, :due, CAST(:why AS jsonb))
+          ON CONFLICT (idempotency_key) DO NOTHING
+          RETURNING *),
+        ev AS (
+          INSERT INTO case_event (case_id, actor, action, from_state, to_state, data)
+          SELECT c.id, e.actor, e.action, e.f, e.t, CAST(e.d AS jsonb)
+          FROM c, unnest(CAST(:ev_action AS text[]), CAST(:ev_from AS text[]), CAST(:ev_to AS text[]),
+                         CAST(:ev_actor AS text[]), CAST(:ev_data AS text[]))
+                  WITH ORDINALITY AS e(action, f, t, actor, d, n)
+          ORDER BY e.n)
+        SELECT {_CASE_COLUMNS} FROM c"""
+)
+
+_DISPATCH = text(
+    """(SELECT 1 AS prio, id, unit_code, area_code, class_code FROM dispatch_rule
+        WHERE class_code IN (:cls, :major) AND area_code = ANY(:areas)
+          AND valid_from <= :at AND (valid_to IS NULL OR valid_to > :at)
+          AND (start_time IS NULL OR CASE WHEN start_time <= end_time
+                 THEN (:at AT TIME ZONE 'Asia/Shanghai')::time BETWEEN start_time AND end_time
+                 ELSE (:at AT TIME ZONE 'Asia/Shanghai')::time >= start_time
+                   OR (:at AT TIME ZONE 'Asia/Shanghai')::time <= end_time END)
+        ORDER BY length(area_code) DESC, class_code = :cls DESC, start_time IS NOT NULL DESC, id LIMIT 1)
+       UNION ALL
+       (SELECT 2, NULL, code, area_code, NULL FROM resp_unit
+        WHERE kind = 'street_government' AND area_code = :street ORDER BY code LIMIT 1)
+       UNION ALL
+       (SELECT 3, NULL, code, area_code, NULL FROM resp_unit
+        WHERE kind = 'district_government' AND area_code = :district ORDER BY code LIMIT 1)
+       ORDER BY 1 LIMIT 1"""
+)
 SATISFACTION = ("satisfied", "basically_satisfied", "dissatisfied")
 
 
@@ -107,46 +152,36 @@ def dispatch(
                 "message": f"{comp['minor_name']} {comp['code']}: its {comp['responsible']} is responsible",
             }
     areas = [c for c in (chain.get("unit"), chain.get("community"), chain.get("street"), chain.get("district")) if c]
-    if areas:
-        rule = (
-            conn.execute(
-                text(
-                    """SELECT id, class_code, area_code, unit_code, start_time, end_time FROM dispatch_rule
-               WHERE class_code IN (:cls, :major) AND area_code = ANY(:areas)
-                 AND valid_from <= :at AND (valid_to IS NULL OR valid_to > :at)
-                 AND (start_time IS NULL OR CASE WHEN start_time <= end_time
-                        THEN (:at AT TIME ZONE 'Asia/Shanghai')::time BETWEEN start_time AND end_time
-                        ELSE (:at AT TIME ZONE 'Asia/Shanghai')::time >= start_time
-                          OR (:at AT TIME ZONE 'Asia/Shanghai')::time <= end_time END)
-               ORDER BY length(area_code) DESC, class_code = :cls DESC, start_time IS NOT NULL DESC, id
-               LIMIT 1"""
-                ),
-                {"cls": class_code, "major": class_code[:2] + "00", "areas": areas, "at": at},
-            )
-            .mappings()
-            .first()
-        )
-        if rule:
-            return rule["unit_code"], {
+    if not areas:
+        return None, {"decided_by": "none", "message": "no responsible unit found for this place and class"}
+    # the most specific rule, else the street government, else the district government: one round trip
+    row = conn.execute(
+        _DISPATCH,
+        {
+            "cls": class_code,
+            "major": class_code[:2] + "00",
+            "areas": areas,
+            "at": at,
+            "street": chain.get("street"),
+            "district": chain.get("district"),
+        },
+    ).first()
+    if row is not None:
+        prio, rule_id, unit, area, cls = row
+        if prio == 1:
+            return unit, {
                 "decided_by": "rule",
-                "rule_id": rule["id"],
-                "area": rule["area_code"],
-                "class": rule["class_code"],
-                "message": f"dispatch rule {rule['id']} for class {rule['class_code']} in area {rule['area_code']}",
+                "rule_id": rule_id,
+                "area": area,
+                "class": cls,
+                "message": f"dispatch rule {rule_id} for class {cls} in area {area}",
             }
-    for level, kind in (("street", "street_government"), ("district", "district_government")):
-        code = chain.get(level)
-        if code:
-            unit = conn.execute(
-                text("SELECT code FROM resp_unit WHERE kind = :k AND area_code = :a ORDER BY code LIMIT 1"),
-                {"k": kind, "a": code},
-            ).scalar()
-            if unit:
-                return unit, {
-                    "decided_by": "fallback",
-                    "area": code,
-                    "message": f"no rule or component: the {level} government of {code} (属地兜底)",
-                }
+        level = "street" if prio == 2 else "district"
+        return unit, {
+            "decided_by": "fallback",
+            "area": area,
+            "message": f"no rule or component: the {level} government of {area} (属地兜底)",
+        }
     return None, {"decided_by": "none", "message": "no responsible unit found for this place and class"}
 
 
@@ -203,67 +238,58 @@ def intake(
     a = _assign(conn, lon, lat, crs, reported_at, class_code, component_code)
     due = deadlines.deadline(reported_at, cls["time_limit"], cls["time_unit"])
     state = "dispatched" if a["unit"] else "received"
-    case_id = conn.execute(
-        text(
-            """INSERT INTO "case" (idempotency_key, geom, class_code, description, channel, reported_at, component_code,
-                               district_code, street_code, community_code, grid_code, unit_code, state, deadline, why)
-           VALUES (:k, ST_SetSRID(ST_MakePoint(:x, :y), 4490), :cls, :d, :ch, :r, :comp,
-                   :dc, :sc, :cc, :gc, :u, :s, :due, CAST(:why AS jsonb))
-           ON CONFLICT (idempotency_key) DO NOTHING RETURNING id"""
-        ),
-        {
-            "k": idempotency_key,
-            "x": a["x"],
-            "y": a["y"],
-            "cls": class_code,
-            "d": description,
-            "ch": channel,
-            "r": reported_at,
-            "comp": component_code,
-            "dc": a["chain"]["district"],
-            "sc": a["chain"]["street"],
-            "cc": a["chain"]["community"],
-            "gc": a["chain"]["unit"],
-            "u": a["unit"],
-            "s": state,
-            "due": due,
-            "why": json.dumps(a["why"], ensure_ascii=False),
-        },
-    ).scalar()
-    if case_id is None:  # a concurrent retry with the same key won the race
-        existing = conn.execute(
-            text('SELECT id FROM "case" WHERE idempotency_key = :k'), {"k": idempotency_key}
-        ).scalar_one()
-        return get_case(conn, existing), False
-    _event(conn, case_id, actor, "receive", None, "received", data={"channel": channel})
+    events = [("receive", None, "received", actor, {"channel": channel})]
     if a["unit"]:
-        _event(conn, case_id, "system", "file", "received", "filed")
-        _event(conn, case_id, "system", "dispatch", "filed", "dispatched", data={"unit": a["unit"], "why": a["why"]})
-    return get_case(conn, case_id), True
-
-
-def get_case(conn: Connection, case_id: int) -> dict[str, Any]:
+        events += [
+            ("file", "received", "filed", "system", {}),
+            ("dispatch", "filed", "dispatched", "system", {"unit": a["unit"], "why": a["why"]}),
+        ]
     row = (
         conn.execute(
-            text(
-                """SELECT c.id, c.idempotency_key, ST_X(c.geom) AS lon, ST_Y(c.geom) AS lat, c.class_code,
-                  c.description,
-                  c.channel, c.reported_at, c.component_code, c.district_code, c.street_code, c.community_code,
-                  c.grid_code, c.unit_code, c.state, c.deadline, c.why, c.created_at, c.updated_at,
-                  g.resp_person AS gridworker
-           FROM "case" c
-           LEFT JOIN grid g ON g.code = c.grid_code AND g.valid_from <= c.reported_at
-                           AND (g.valid_to IS NULL OR g.valid_to > c.reported_at)
-           WHERE c.id = :id"""
-            ),
-            {"id": case_id},
+            _INSERT,
+            {
+                "k": idempotency_key,
+                "x": a["x"],
+                "y": a["y"],
+                "cls": class_code,
+                "d": description,
+                "ch": channel,
+                "r": reported_at,
+                "comp": component_code,
+                "dc": a["chain"]["district"],
+                "sc": a["chain"]["street"],
+                "cc": a["chain"]["community"],
+                "gc": a["chain"]["unit"],
+                "u": a["unit"],
+                "s": state,
+                "due": due,
+                "why": json.dumps(a["why"], ensure_ascii=False),
+                "ev_action": [e[0] for e in events],
+                "ev_from": [e[1] for e in events],
+                "ev_to": [e[2] for e in events],
+                "ev_actor": [e[3] for e in events],
+                "ev_data": [json.dumps(e[4], ensure_ascii=False, default=str) for e in events],
+            },
         )
         .mappings()
         .first()
     )
+    if row is None:  # a concurrent retry with the same key won the race
+        existing = conn.execute(
+            text('SELECT id FROM "case" WHERE idempotency_key = :k'), {"k": idempotency_key}
+        ).scalar_one()
+        return get_case(conn, existing), False
+    return _shape(dict(row)), True
+
+
+def get_case(conn: Connection, case_id: int) -> dict[str, Any]:
+    row = conn.execute(_SELECT, {"id": case_id}).mappings().first()
     if row is None:
         raise NotFound(f"no case {case_id}", field="id")
-    d = dict(row)
+    return _shape(dict(row))
+
+
+def _shape(d: dict[str, Any]) -> dict[str, Any]:
     d["chain"] = {
         "district": d.pop("district_code"),
         "street": d.pop("street_code"),

@@ -133,6 +133,40 @@ def cmd_import_cases(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_import_tracks(args: argparse.Namespace, settings: Settings) -> int:
+    from importers import tracks as tr
+
+    engine = _engine(settings)
+    try:
+        if args.what == "workers":
+            report = tr.import_workers(engine, args.file, dry_run=args.dry_run)
+        else:
+            report = tr.import_tracks(
+                engine,
+                args.file,
+                worker_id=args.worker,
+                crs=args.crs,
+                time_field=args.time_field,
+                lon_field=args.lon_field,
+                lat_field=args.lat_field,
+            )
+    except ImportRejected as exc:
+        if args.json:
+            _emit(exc.details, True)
+        else:
+            for r in exc.details["rejected"][:50]:
+                sys.stderr.write(f"  row {r.get('row', r.get('index'))}: {r['reason']}\n")
+            sys.stderr.write(exc.message + "\n")
+        return 1
+    _emit(
+        report,
+        args.json,
+        f"{args.what}: "
+        + ", ".join(f"{k} {v}" for k, v in report.items() if isinstance(v, int) and not isinstance(v, bool)),
+    )
+    return 0
+
+
 def cmd_import_registry(args: argparse.Namespace, settings: Settings) -> int:
     from importers import registry as reg
 
@@ -247,7 +281,25 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from api.app import create_app
 
     _engine(settings).dispose()  # starts the embedded cluster if needed
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
+    if args.workers > 1:
+        # each worker process builds its own app (and pools) from the same environment
+        uvicorn.run(
+            "api.app:create_app",
+            factory=True,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            log_level=args.log_level,
+            access_log=args.log_level == "info",
+        )
+    else:
+        uvicorn.run(
+            create_app(settings),
+            host=args.host,
+            port=args.port,
+            log_level=args.log_level,
+            access_log=args.log_level == "info",
+        )
     return 0
 
 
@@ -291,6 +343,21 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--json", action="store_true")
     g.set_defaults(func=cmd_import)
 
+    wk = imp_sub.add_parser("workers", help="gridworkers: CSV worker_id,name,device_id,grids (grids split by ;)")
+    wk.add_argument("file")
+    wk.add_argument("--dry-run", action="store_true")
+    wk.add_argument("--json", action="store_true")
+    wk.set_defaults(func=cmd_import_tracks, what="workers")
+    tk = imp_sub.add_parser("tracks", help="GPS points: CSV or GPX")
+    tk.add_argument("file")
+    tk.add_argument("--worker", help="the worker of a GPX file (or of every CSV row)")
+    tk.add_argument("--crs", default="EPSG:4326")
+    tk.add_argument("--time-field", default="fix_time")
+    tk.add_argument("--lon-field", default="lon")
+    tk.add_argument("--lat-field", default="lat")
+    tk.add_argument("--json", action="store_true")
+    tk.set_defaults(func=cmd_import_tracks, what="tracks")
+
     for what, helptext in (
         ("units", "responsible units: CSV code,name,kind[,area_code]"),
         ("rules", "dispatch rules: CSV class_code,area_code,unit_code[,start_time,end_time,valid_from]"),
@@ -329,6 +396,8 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("serve", help="serve the API")
     s.add_argument("--host", default="127.0.0.1")
     s.add_argument("--port", type=int, default=8000)
+    s.add_argument("--workers", type=int, default=1, help="server processes (default 1)")
+    s.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     s.set_defaults(func=cmd_serve)
 
     d = sub.add_parser("demo", help="build the demo city")

@@ -69,7 +69,8 @@ def db(engine):
     with engine.begin() as conn:
         conn.execute(
             text(
-                'TRUNCATE case_event, "case", dispatch_rule, component, resp_unit, grid_piece, grid, import_run '
+                "TRUNCATE track_point, worker_position, device_reject, worker_grid, worker, "
+                'case_event, "case", dispatch_rule, component, resp_unit, grid_piece, grid, import_run '
                 "RESTART IDENTITY CASCADE"
             )
         )

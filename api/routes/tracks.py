@@ -1,0 +1,131 @@
+from __future__ import annotations
+
+from datetime import date, datetime, time
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, Field
+
+from api.deps import ReaderDep, WriterDep
+from gis import tracks, workers
+from gis.errors import InvalidInput
+
+router = APIRouter(tags=["gridworkers and tracks"])
+
+
+class WorkerIn(BaseModel):
+    worker_id: str
+    name: str = Field(min_length=1)
+    device_id: str | None = None
+    grids: list[str] = Field(default_factory=list, description="unit-grid or community codes")
+    role: str = "gridworker"
+    duty_start: time = time(8, 30)
+    duty_end: time = time(17, 30)
+    duty_days: list[int] = Field(default_factory=lambda: [1, 2, 3, 4, 5], description="ISO weekdays")
+
+
+@router.post("/workers", status_code=201)
+async def create_worker(body: WorkerIn, write: WriterDep) -> dict[str, Any]:
+    return await write(workers.create_worker, **body.model_dump())
+
+
+@router.get("/workers/positions", response_model=None)
+async def positions(read: ReaderDep) -> dict[str, Any]:
+    """Everyone's latest position (GeoJSON): worker, time, age, grid chain, on duty, inside own grid."""
+    return await read(tracks.positions)
+
+
+@router.get("/workers/{worker_id}")
+async def get_worker(worker_id: str, read: ReaderDep) -> dict[str, Any]:
+    return await read(workers.get_worker, worker_id)
+
+
+class TrackPoint(BaseModel):
+    worker_id: str | None = None
+    device_id: str | None = None
+    fix_time: datetime | float
+    device_time: datetime | None = None
+    lon: float
+    lat: float
+    crs: str = "EPSG:4326"
+    accuracy: float | None = Field(default=None, description="metres")
+    speed: float | None = Field(default=None, description="m/s")
+    course: float | None = Field(default=None, description="degrees from north")
+    attrs: dict[str, Any] = Field(
+        default_factory=dict, description=", ".join(f"{k} ({u})" for k, u in tracks.ATTR_KEYS.items())
+    )
+
+
+class TrackBatch(BaseModel):
+    points: list[TrackPoint] = Field(max_length=10_000)
+
+
+@router.post("/tracks")
+async def post_tracks(body: TrackBatch, write: WriterDep) -> dict[str, Any]:
+    """A batch of fixes for one or several workers. Bad points are listed with their reason; the rest
+    are stored (the same point twice is stored once)."""
+    res = await write(tracks.ingest, [p.model_dump() for p in body.points])
+    return res.__dict__
+
+
+@router.get("/workers/{worker_id}/track", response_model=None)
+async def get_track(
+    worker_id: str, read: ReaderDep, from_: Annotated[datetime, Query(alias="from")], to: datetime, raw: bool = False
+) -> dict[str, Any]:
+    """Playback: LineStrings split at gaps, simplified, with a time per vertex (``times``)."""
+    return await read(tracks.track, worker_id, from_, to, raw=raw)
+
+
+@router.get("/workers/{worker_id}/patrol")
+async def get_patrol(worker_id: str, read: ReaderDep, date_: Annotated[date, Query(alias="date")]) -> dict[str, Any]:
+    """Distance, duty time inside and outside the own grid, coverage, stops and outside-grid alerts."""
+    return await read(tracks.patrol, worker_id, date_)
+
+
+@router.get("/grids/{code}/workers")
+async def grid_workers(
+    code: str,
+    read: ReaderDep,
+    from_: Annotated[datetime | None, Query(alias="from")] = None,
+    to: datetime | None = None,
+) -> list[dict[str, Any]]:
+    """Who is inside the grid now, or (with from/to) who was inside between two times."""
+    if (from_ is None) != (to is None):
+        raise InvalidInput("give both from and to, or neither", field="from")
+    return await read(workers.workers_in_grid, code, from_, to)
+
+
+osmand = APIRouter(tags=["gridworkers and tracks"])
+
+
+@osmand.get("/osmand", operation_id="osmand_get")
+@osmand.post("/osmand", operation_id="osmand_post")
+async def osmand_report(request: Request, write: WriterDep) -> dict[str, Any]:
+    """The OsmAnd protocol of the Traccar Client app: ``id`` (device id), ``lat``, ``lon`` (WGS-84),
+    ``timestamp`` (unix seconds or ISO), ``speed`` (knots), ``bearing``, ``altitude``, ``accuracy``, ``batt``."""
+    q = dict(request.query_params)
+    if request.method == "POST":
+        form = await request.form()
+        q.update({k: str(v) for k, v in form.items()})
+    for f in ("id", "lat", "lon"):
+        if f not in q:
+            raise InvalidInput(f"{f} is required", field=f)
+    try:
+        point = {
+            "device_id": q["id"],
+            "fix_time": q.get("timestamp") or datetime.now().timestamp(),
+            "lon": float(q["lon"]),
+            "lat": float(q["lat"]),
+            "accuracy": float(q["accuracy"]) if q.get("accuracy") else None,
+            "speed": float(q["speed"]) * 0.514444 if q.get("speed") else None,  # knots → m/s
+            "course": float(q["bearing"]) if q.get("bearing") else None,
+            "attrs": {k: float(q[v]) for k, v in (("battery", "batt"), ("altitude", "altitude")) if q.get(v)},
+        }
+    except ValueError:
+        raise InvalidInput(
+            "lat, lon, speed, bearing, accuracy, batt and altitude must be numbers", field="lat"
+        ) from None
+    res = await write(tracks.ingest, [point])
+    if res.rejected:
+        raise InvalidInput(res.rejected[0]["reason"], field=res.rejected[0]["field"])
+    return res.__dict__

@@ -1,0 +1,80 @@
+"""Import 4,000,000 historical cases from CSV, assigned against the boundaries and rules of their time.
+
+Target: under 30 s end to end. Baseline in the same run: one-by-one intake (what a script calling
+the intake for each row does), measured on a sample and scaled to the full count.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import text
+
+from bench.common import big_city_engine
+from bench.intake import setup_units
+from bench.points import city_outline, clustered_points
+from gis import cases
+from importers.cases import import_cases
+
+N = int(os.environ.get("BENCH_CASES", "4000000"))
+SAMPLE = int(os.environ.get("BENCH_CASES_SAMPLE", "2000"))
+OUT = Path(__file__).resolve().parent / "out"
+
+
+def main() -> dict:
+    settings, engine = big_city_engine()
+    setup_units(engine)
+    OUT.mkdir(exist_ok=True)
+    src = OUT / f"history_{N}.csv"
+    if not src.exists():
+        with engine.connect() as conn:
+            x, y = clustered_points(city_outline(conn), N, seed=21)
+        rng = np.random.default_rng(2)
+        secs = np.sort(rng.integers(0, 3 * 365 * 86400, N))
+        pd.DataFrame(
+            {
+                "case_no": np.char.add("H", np.arange(N).astype(str)),
+                "lon": np.round(x, 6),
+                "lat": np.round(y, 6),
+                "class": rng.choice(["0102", "0104", "0402", "0505", "0601"], N),
+                "reported_at": (pd.Timestamp("2022-01-01") + pd.to_timedelta(secs, unit="s")).strftime(
+                    "%Y-%m-%d %H:%M:%S"
+                ),
+                "channel": rng.choice(["hotline", "app", "wechat", "patrol"], N),
+                "state": "closed",
+            }
+        ).to_csv(src, index=False)
+    with engine.begin() as conn:
+        conn.execute(text('TRUNCATE case_event, "case" RESTART IDENTITY'))
+    res: dict = {"rows": N}
+    t = time.perf_counter()
+    report = import_cases(engine, src)
+    res["wangge_import_s"] = round(time.perf_counter() - t, 2)
+    res["written"] = report["written"]
+    sample = pd.read_csv(src, nrows=SAMPLE, dtype=str)
+    t = time.perf_counter()
+    with engine.connect() as conn:
+        for r in sample.itertuples():
+            with conn.begin():
+                cases.intake(
+                    conn,
+                    lon=float(r.lon),
+                    lat=float(r.lat),
+                    class_code=r._4,
+                    channel=r.channel,
+                    reported_at=pd.Timestamp(r.reported_at, tz="UTC").to_pydatetime(),
+                )
+    per_row = (time.perf_counter() - t) / SAMPLE
+    res["baseline_one_by_one_per_row_ms"] = round(per_row * 1000, 2)
+    res["baseline_scaled_to_all_rows_s"] = round(per_row * N, 1)
+    res["ratio_baseline_over_wangge"] = round(per_row * N / res["wangge_import_s"], 1)
+    return res
+
+
+if __name__ == "__main__":
+    print(json.dumps(main(), indent=2))

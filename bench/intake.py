@@ -1,0 +1,135 @@
+"""Case intake through the HTTP API, load sent by wrk from a separate process.
+
+Target: at least 500 cases/s sustained with p99 under 50 ms. Baseline in the same run: the same
+requests answered one at a time (one connection), which is what a naive client loop gets.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+from sqlalchemy import text
+
+from bench.common import big_city_engine
+from bench.lookup_single import sample_points
+
+WRK_POST = """
+local pts = {}
+for line in io.lines("%s") do
+  local x, y = line:match("([^ ]+) ([^ ]+)")
+  pts[#pts + 1] = {x, y}
+end
+local classes = {"0102", "0104", "0402", "0505", "0601"}
+local i = 0
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+request = function()
+  i = i %% #pts + 1
+  local body = '{"lon":' .. pts[i][1] .. ',"lat":' .. pts[i][2] .. ',"class":"' .. classes[i %% 5 + 1] ..
+               '","channel":"hotline","description":"bench"}'
+  return wrk.format(nil, "/api/v1/cases", nil, body)
+end
+"""
+
+
+def parse_wrk(out: str) -> dict:
+    res: dict = {}
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[0] in ("50%", "90%", "99%"):
+            v = parts[1]
+            scale = {"us": 0.001, "ms": 1.0}.get(v[-2:], 1000.0)
+            res[f"p{parts[0][:-1]}_ms"] = round(float(v[:-2] if v[-2:] in ("us", "ms") else v[:-1]) * scale, 2)
+        if line.startswith("Requests/sec:"):
+            res["requests_per_s"] = float(parts[1])
+        if "Non-2xx" in line:
+            res["non_2xx"] = int(parts[-1])
+    return res
+
+
+def setup_units(engine) -> None:
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                """INSERT INTO resp_unit (code, name, kind, area_code)
+               SELECT 'GOV-' || code, name || '政府', CASE level WHEN 1 THEN 'district_government'
+                      ELSE 'street_government' END, code
+               FROM grid WHERE level IN (1, 2) AND valid_to IS NULL
+               ON CONFLICT (code) DO NOTHING"""
+            )
+        )
+
+
+def main() -> dict:
+    settings, engine = big_city_engine()
+    setup_units(engine)
+    with engine.connect() as conn:
+        pts = sample_points(conn, 5000, seed=3)
+    workers = int(os.environ.get("BENCH_WORKERS", "2"))
+    port = 8767
+    env = {**os.environ, "DATABASE_URL": settings.url()}
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "importers.cli",
+            "serve",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--log-level",
+            "warning",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    res: dict = {"server_workers": workers}
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}") as c:
+            for _ in range(100):
+                try:
+                    c.get("/healthz")
+                    break
+                except httpx.TransportError:
+                    time.sleep(0.2)
+        with tempfile.TemporaryDirectory() as tmp:
+            pfile = Path(tmp) / "pts.txt"
+            pfile.write_text("\n".join(f"{x:.6f} {y:.6f}" for x, y in pts))
+            script = Path(tmp) / "post.lua"
+            script.write_text(WRK_POST % pfile)
+            for label, conns, secs in (("one_connection", 1, 10), ("sustained_16_connections", 16, 30)):
+                out = subprocess.run(
+                    [
+                        "wrk",
+                        "-t2" if conns > 1 else "-t1",
+                        f"-c{conns}",
+                        f"-d{secs}s",
+                        "--latency",
+                        "-s",
+                        str(script),
+                        f"http://127.0.0.1:{port}",
+                    ],
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                ).stdout
+                res[label] = parse_wrk(out)
+    finally:
+        server.terminate()
+        server.wait()
+    with engine.connect() as conn:
+        res["cases_stored"] = conn.execute(text('SELECT count(*) FROM "case"')).scalar_one()
+    return res
+
+
+if __name__ == "__main__":
+    print(json.dumps(main(), indent=2))

@@ -1,0 +1,470 @@
+"""Gridworkers' GPS points: ingestion with per-point checks, latest positions, playback, patrol metrics.
+
+Point attributes (``attrs``) have documented keys and units, as Traccar's do:
+``battery`` (percent, 0-100), ``altitude`` (metres), ``satellites`` (count), ``provider`` (text),
+``charging`` (boolean). Other keys are kept as given.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import shapely
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+
+from gis.crs import parse_crs, xy_to_storage
+from gis.errors import InvalidInput, NotFound
+
+ATTR_KEYS = {"battery": "percent", "altitude": "m", "satellites": "count", "provider": "text", "charging": "bool"}
+EARTH_R = 6_371_008.8
+GAP_S = 600  # a pause in reporting longer than this is a gap: not walked, not time on patrol
+_CST = ZoneInfo("Asia/Shanghai")
+
+
+@dataclass
+class IngestLimits:
+    max_speed_ms: float = 55.0  # faster than this from the previous point is a jump (flagged, kept)
+    max_accuracy_m: float = 100.0  # worse than this is flagged, kept, left out of metrics
+    max_future_s: float = 300.0  # fix times further ahead than this are refused
+
+
+@dataclass
+class IngestResult:
+    accepted: int = 0
+    duplicates: int = 0
+    flagged: int = 0
+    rejected: list[dict[str, Any]] = field(default_factory=list)
+
+
+def haversine(lon1, lat1, lon2, lat2):
+    """Great-circle distance in metres (arrays welcome).
+
+    >>> round(float(haversine(116.0, 40.0, 116.0, 40.001)), 1)
+    111.2
+    """
+    p1, p2 = np.radians(lat1), np.radians(lat2)
+    dp, dl = p2 - p1, np.radians(np.asarray(lon2) - np.asarray(lon1))
+    a = np.sin(dp / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
+    return 2 * EARTH_R * np.arcsin(np.sqrt(a))
+
+
+def _partition(conn: Connection, day: date) -> None:
+    name = f"track_point_{day:%Y%m%d}"
+    conn.execute(
+        text(
+            f"CREATE TABLE IF NOT EXISTS {name} PARTITION OF track_point "
+            f"FOR VALUES FROM ('{day.isoformat()} 00:00+00') TO ('{(day + timedelta(days=1)).isoformat()} 00:00+00')"
+        )
+    )
+
+
+def _time(value: Any, field_name: str) -> datetime:
+    if isinstance(value, datetime):
+        dt = value
+    elif isinstance(value, int | float) or (isinstance(value, str) and re.fullmatch(r"\d{9,13}(\.\d+)?", value)):
+        v = float(value)
+        dt = datetime.fromtimestamp(v / 1000 if v > 1e11 else v, UTC)  # seconds or milliseconds
+    elif isinstance(value, str):
+        dt = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    else:
+        raise ValueError(f"{field_name} missing")
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+def ingest(
+    conn: Connection, points: list[dict[str, Any]], limits: IngestLimits | None = None, now: datetime | None = None
+) -> IngestResult:
+    """Check and store a batch of points for one or several workers. Does not commit.
+
+    Each point: ``worker_id`` or ``device_id``, ``fix_time``, ``lon``, ``lat``, optional ``crs``,
+    ``device_time``, ``accuracy`` (m), ``speed`` (m/s), ``course`` (degrees), ``attrs``.
+    """
+    limits = limits or IngestLimits()
+    now = now or datetime.now(UTC)
+    res = IngestResult()
+    devices = {d: w for d, w in conn.execute(text("SELECT device_id, id FROM worker WHERE device_id IS NOT NULL"))}
+    known = set(conn.execute(text("SELECT id FROM worker")).scalars())
+    ok: list[dict[str, Any]] = []
+    for i, p in enumerate(points):
+        wid = p.get("worker_id") or devices.get(str(p.get("device_id")))
+        if not wid or wid not in known:
+            res.rejected.append({"index": i, "field": "device_id", "reason": "unknown worker or device"})
+            conn.execute(
+                text("INSERT INTO device_reject (device_id, reason, payload) VALUES (:d, :r, CAST(:p AS jsonb))"),
+                {
+                    "d": str(p.get("device_id") or p.get("worker_id")),
+                    "r": "unknown worker or device",
+                    "p": json.dumps(p, default=str),
+                },
+            )
+            continue
+        try:
+            fix = _time(p.get("fix_time"), "fix_time")
+            dev = _time(p["device_time"], "device_time") if p.get("device_time") else None
+            lon, lat = float(p["lon"]), float(p["lat"])
+        except (KeyError, TypeError, ValueError) as exc:
+            res.rejected.append({"index": i, "field": "fix_time/lon/lat", "reason": f"unreadable point: {exc}"})
+            continue
+        if (fix - now).total_seconds() > limits.max_future_s:
+            res.rejected.append({"index": i, "field": "fix_time", "reason": "fix time in the future"})
+            continue
+        if lon == 0 and lat == 0:
+            res.rejected.append({"index": i, "field": "lon", "reason": "(0, 0) is a missing fix"})
+            continue
+        crs = p.get("crs") or "EPSG:4326"
+        x, y = xy_to_storage(np.array([lon]), np.array([lat]), parse_crs(crs))
+        x, y = float(x[0]), float(y[0])
+        if not (-180 <= x <= 180 and -90 <= y <= 90) or math.isnan(x):
+            res.rejected.append({"index": i, "field": "lon", "reason": "coordinates out of range"})
+            continue
+        attrs = p.get("attrs") or {}
+        if not isinstance(attrs, dict):
+            res.rejected.append({"index": i, "field": "attrs", "reason": "attrs must be an object"})
+            continue
+        ok.append(
+            {
+                "w": wid,
+                "fix": fix,
+                "dev": dev,
+                "x": x,
+                "y": y,
+                "acc": p.get("accuracy"),
+                "spd": p.get("speed"),
+                "crs_": p.get("course"),
+                "attrs": json.dumps(attrs, default=str),
+            }
+        )
+    if not ok:
+        return res
+    # jumps: implied speed from the previous kept point of the same worker (stored or in this batch)
+    ok.sort(key=lambda r: (r["w"], r["fix"]))
+    last = {
+        w: (t, x, y)
+        for w, t, x, y in conn.execute(
+            text("SELECT worker_id, fix_time, ST_X(geom), ST_Y(geom) FROM worker_position WHERE worker_id = ANY(:w)"),
+            {"w": list({r["w"] for r in ok})},
+        )
+    }
+    for r in ok:
+        flags = []
+        if r["acc"] is not None and float(r["acc"]) > limits.max_accuracy_m:
+            flags.append("poor_accuracy")
+        prev = last.get(r["w"])
+        if prev is not None and r["fix"] > prev[0]:
+            dt = (r["fix"] - prev[0]).total_seconds()
+            if float(haversine(prev[1], prev[2], r["x"], r["y"])) / dt > limits.max_speed_ms:
+                flags.append("jump")
+        if "jump" not in flags and "poor_accuracy" not in flags:
+            last[r["w"]] = (r["fix"], r["x"], r["y"])
+        r["flags"] = flags
+    for day in {r["fix"].astimezone(UTC).date() for r in ok}:
+        _partition(conn, day)
+    inserted = conn.execute(
+        text(
+            """INSERT INTO track_point (worker_id, fix_time, device_time, geom, accuracy, speed, course, attrs, flags)
+           SELECT w, fix, dev, ST_SetSRID(ST_MakePoint(x, y), 4490), acc, spd, crs_, CAST(attrs AS jsonb), CAST(flags AS text[])
+           FROM unnest(CAST(:w AS text[]), CAST(:fix AS timestamptz[]), CAST(:dev AS timestamptz[]),
+                       CAST(:x AS float8[]), CAST(:y AS float8[]), CAST(:acc AS real[]), CAST(:spd AS real[]),
+                       CAST(:crs_ AS real[]), CAST(:attrs AS text[]), CAST(:flags AS text[]))
+                AS t(w, fix, dev, x, y, acc, spd, crs_, attrs, flags)
+           ON CONFLICT (worker_id, fix_time) DO NOTHING"""
+        ),
+        {
+            k: [r[k] if k != "flags" else "{" + ",".join(r["flags"]) + "}" for r in ok]
+            for k in ("w", "fix", "dev", "x", "y", "acc", "spd", "crs_", "attrs", "flags")
+        },
+    ).rowcount
+    res.accepted = inserted
+    res.duplicates = len(ok) - inserted
+    res.flagged = sum(1 for r in ok if r["flags"])
+    # latest position: the newest clean point per worker, only if newer than what is stored
+    newest: dict[str, dict[str, Any]] = {}
+    for r in ok:
+        if not r["flags"] and (r["w"] not in newest or r["fix"] > newest[r["w"]]["fix"]):
+            newest[r["w"]] = r
+    if newest:
+        rows = list(newest.values())
+        conn.execute(
+            text(
+                """INSERT INTO worker_position AS p (worker_id, fix_time, server_time, geom, accuracy, speed, course, attrs)
+               SELECT w, fix, now(), ST_SetSRID(ST_MakePoint(x, y), 4490), acc, spd, crs_, CAST(attrs AS jsonb)
+               FROM unnest(CAST(:w AS text[]), CAST(:fix AS timestamptz[]), CAST(:x AS float8[]),
+                           CAST(:y AS float8[]), CAST(:acc AS real[]), CAST(:spd AS real[]), CAST(:crs_ AS real[]),
+                           CAST(:attrs AS text[])) AS t(w, fix, x, y, acc, spd, crs_, attrs)
+               ON CONFLICT (worker_id) DO UPDATE SET fix_time = excluded.fix_time, server_time = excluded.server_time,
+                   geom = excluded.geom, accuracy = excluded.accuracy, speed = excluded.speed,
+                   course = excluded.course, attrs = excluded.attrs
+               WHERE p.fix_time < excluded.fix_time"""
+            ),
+            {k: [r[k] for r in rows] for k in ("w", "fix", "x", "y", "acc", "spd", "crs_", "attrs")},
+        )
+    return res
+
+
+def on_duty(when: datetime, duty_start: time, duty_end: time, duty_days: list[int]) -> bool:
+    local = when.astimezone(_CST)
+    return local.isoweekday() in duty_days and duty_start <= local.time() < duty_end
+
+
+def positions(conn: Connection, now: datetime | None = None) -> dict[str, Any]:
+    """Everyone's latest position as GeoJSON: worker, time, age, grid chain, on duty, inside own grid."""
+    from gis.lookup import lookup_points
+
+    now = now or datetime.now(UTC)
+    rows = (
+        conn.execute(
+            text(
+                """SELECT p.worker_id, w.name, p.fix_time, ST_X(p.geom) x, ST_Y(p.geom) y, p.accuracy, p.speed, p.attrs,
+                  w.duty_start, w.duty_end, w.duty_days,
+                  coalesce(array_agg(g.grid_code) FILTER (WHERE g.grid_code IS NOT NULL), '{}') AS own
+           FROM worker_position p JOIN worker w ON w.id = p.worker_id
+           LEFT JOIN worker_grid g ON g.worker_id = p.worker_id
+           GROUP BY p.worker_id, w.id ORDER BY p.worker_id"""
+            )
+        )
+        .mappings()
+        .all()
+    )
+    hits = lookup_points(conn, [r["x"] for r in rows], [r["y"] for r in rows]) if rows else []
+    feats = []
+    for r, h in zip(rows, hits, strict=True):
+        chain = {lv: (h[lv]["code"] if h[lv] else None) for lv in ("district", "street", "community", "unit")}
+        inside = any(c and c in r["own"] for c in (chain["unit"], chain["community"]))
+        feats.append(
+            {
+                "type": "Feature",
+                "id": r["worker_id"],
+                "geometry": {"type": "Point", "coordinates": [r["x"], r["y"]]},
+                "properties": {
+                    "worker_id": r["worker_id"],
+                    "name": r["name"],
+                    "fix_time": r["fix_time"].isoformat(),
+                    "age_s": round((now - r["fix_time"]).total_seconds(), 1),
+                    "accuracy": r["accuracy"],
+                    "speed": r["speed"],
+                    "attrs": r["attrs"],
+                    "chain": chain,
+                    "own_grids": list(r["own"]),
+                    "on_duty": on_duty(now, r["duty_start"], r["duty_end"], r["duty_days"]),
+                    "inside_own_grid": inside,
+                },
+            }
+        )
+    return {"type": "FeatureCollection", "features": feats}
+
+
+def track(
+    conn: Connection,
+    worker_id: str,
+    start: datetime,
+    end: datetime,
+    *,
+    gap_s: float = 300,
+    simplify_m: float = 5.0,
+    raw: bool = False,
+) -> dict[str, Any]:
+    """Playback: LineStrings with per-vertex times, split at gaps, simplified; raw points on request."""
+    if conn.execute(text("SELECT 1 FROM worker WHERE id = :w"), {"w": worker_id}).scalar() is None:
+        raise NotFound(f"no worker {worker_id}", field="id")
+    if end <= start:
+        raise InvalidInput("'to' must be after 'from'", field="to")
+    rows = conn.execute(
+        text(
+            """SELECT fix_time, ST_X(geom), ST_Y(geom), flags FROM track_point
+           WHERE worker_id = :w AND fix_time >= :s AND fix_time < :e ORDER BY fix_time"""
+        ),
+        {"w": worker_id, "s": start, "e": end},
+    ).all()
+    clean = [r for r in rows if not r[3]]
+    segments: list[list[tuple[datetime, float, float]]] = []
+    for t, x, y, _ in clean:
+        if not segments or (t - segments[-1][-1][0]).total_seconds() > gap_s:
+            segments.append([])
+        segments[-1].append((t, x, y))
+    feats = []
+    tol = simplify_m / 111_320.0
+    for seg in segments:
+        if len(seg) < 2:
+            continue
+        keep = _simplify_indices(np.array([[x, y] for _, x, y in seg]), tol)
+        coords = [(seg[i][1], seg[i][2]) for i in keep]
+        feats.append(
+            {
+                "type": "Feature",
+                "geometry": {"type": "LineString", "coordinates": coords},
+                "properties": {
+                    "worker_id": worker_id,
+                    "start": seg[0][0].isoformat(),
+                    "end": seg[-1][0].isoformat(),
+                    "points": len(seg),
+                    "vertices": len(coords),
+                    "times": [seg[i][0].isoformat() for i in keep],
+                },
+            }
+        )
+    out: dict[str, Any] = {"type": "FeatureCollection", "features": feats}
+    if raw:
+        out["raw"] = [{"fix_time": t.isoformat(), "lon": x, "lat": y, "flags": list(f)} for t, x, y, f in rows]
+    return out
+
+
+def _simplify_indices(xy: np.ndarray, tol: float) -> list[int]:
+    """Douglas-Peucker that returns the indices it keeps (so per-vertex times survive)."""
+    keep = np.zeros(len(xy), dtype=bool)
+    keep[0] = keep[-1] = True
+    stack = [(0, len(xy) - 1)]
+    while stack:
+        a, b = stack.pop()
+        if b <= a + 1:
+            continue
+        p, q = xy[a], xy[b]
+        seg = xy[a + 1 : b]
+        d = q - p
+        norm = np.hypot(*d)
+        if norm == 0:
+            dist = np.hypot(*(seg - p).T)
+        else:
+            dist = np.abs(d[0] * (seg[:, 1] - p[1]) - d[1] * (seg[:, 0] - p[0])) / norm
+        k = int(np.argmax(dist))
+        if dist[k] > tol:
+            m = a + 1 + k
+            keep[m] = True
+            stack += [(a, m), (m, b)]
+    return [int(i) for i in np.flatnonzero(keep)]
+
+
+def patrol(
+    conn: Connection,
+    worker_id: str,
+    day: date,
+    *,
+    buffer_m: float = 30.0,
+    min_move_m: float = 5.0,
+    stop_s: float = 300.0,
+    stop_radius_m: float = 30.0,
+    outside_alert_s: float = 900.0,
+) -> dict[str, Any]:
+    """One worker's day: distance, time on duty inside/outside the own grid, coverage, stops, alerts."""
+    w = conn.execute(text("SELECT * FROM worker WHERE id = :w"), {"w": worker_id}).mappings().first()
+    if w is None:
+        raise NotFound(f"no worker {worker_id}", field="id")
+    start = datetime.combine(day, time(), _CST)
+    end = start + timedelta(days=1)
+    rows = conn.execute(
+        text(
+            """SELECT fix_time, ST_X(geom), ST_Y(geom) FROM track_point
+           WHERE worker_id = :w AND fix_time >= :s AND fix_time < :e AND flags = '{}' ORDER BY fix_time"""
+        ),
+        {"w": worker_id, "s": start, "e": end},
+    ).all()
+    own = list(conn.execute(text("SELECT grid_code FROM worker_grid WHERE worker_id = :w"), {"w": worker_id}).scalars())
+    result: dict[str, Any] = {
+        "worker_id": worker_id,
+        "date": day.isoformat(),
+        "points": len(rows),
+        "own_grids": own,
+        "distance_m": 0.0,
+        "duty_inside_s": 0.0,
+        "duty_outside_s": 0.0,
+        "coverage": None,
+        "stops": [],
+        "outside_alerts": [],
+    }
+    if not rows:
+        return result
+    t = np.array([r[0].timestamp() for r in rows])
+    x = np.array([r[1] for r in rows])
+    y = np.array([r[2] for r in rows])
+    # noise filter: a move counts once the worker is min_move_m away from the last counted point
+    dist, ax, ay = 0.0, x[0], y[0]
+    for xi, yi in zip(x[1:], y[1:], strict=True):
+        d = float(haversine(ax, ay, xi, yi))
+        if d >= min_move_m:
+            dist += d
+            ax, ay = xi, yi
+    result["distance_m"] = round(dist, 1)
+    # inside/outside the own grids, per point (the union of the own grids at that day)
+    inside = np.zeros(len(rows), dtype=bool)
+    if own:
+        inside = np.array(
+            conn.execute(
+                text(
+                    """SELECT coalesce(bool_or(ST_Intersects(g.geom, ST_SetSRID(ST_MakePoint(p.x, p.y), 4490))), false)
+               FROM unnest(CAST(:x AS float8[]), CAST(:y AS float8[])) WITH ORDINALITY AS p(x, y, n)
+               LEFT JOIN grid g ON g.code = ANY(:own) AND g.valid_from <= :at AND (g.valid_to IS NULL OR g.valid_to > :at)
+               GROUP BY p.n ORDER BY p.n"""
+                ),
+                {"x": x.tolist(), "y": y.tolist(), "own": own, "at": end},
+            )
+            .scalars()
+            .all()
+        )
+        # the walked line, split where reporting paused: a gap is not a straight walk
+        breaks = np.flatnonzero(np.diff(t) > GAP_S) + 1
+        parts = [np.column_stack([xs, ys]) for xs, ys in zip(np.split(x, breaks), np.split(y, breaks), strict=True)]
+        walked = (
+            shapely.MultiLineString([p for p in parts if len(p) >= 2])
+            if any(len(p) >= 2 for p in parts)
+            else shapely.MultiPoint(np.column_stack([x, y]))
+        )
+        cov = conn.execute(
+            text(
+                """WITH own AS (SELECT ST_Union(geom) g FROM grid WHERE code = ANY(:own)
+                                AND valid_from <= :at AND (valid_to IS NULL OR valid_to > :at)),
+                        tr AS (SELECT ST_SetSRID(ST_Buffer(ST_GeomFromWKB(:wkb, 4490)::geography, :b)::geometry, 4490) g)
+                   SELECT ST_Area(ST_Intersection(own.g, tr.g)::geography) / nullif(ST_Area(own.g::geography), 0)
+                   FROM own, tr"""
+            ),
+            {"own": own, "at": end, "wkb": shapely.to_wkb(walked), "b": buffer_m},
+        ).scalar()
+        result["coverage"] = None if cov is None else round(float(cov), 4)
+    # time between consecutive points on duty, split by where the worker was at the earlier point
+    outside_run = 0.0
+    run_start = None
+    for i in range(len(t) - 1):
+        dt = t[i + 1] - t[i]
+        if dt > GAP_S:
+            continue
+        when = datetime.fromtimestamp(t[i], UTC)
+        if not on_duty(when, w["duty_start"], w["duty_end"], w["duty_days"]):
+            continue
+        if inside[i]:
+            result["duty_inside_s"] += dt
+            if outside_run >= outside_alert_s:
+                result["outside_alerts"].append({"from": run_start.isoformat(), "seconds": round(outside_run)})
+            outside_run, run_start = 0.0, None
+        else:
+            result["duty_outside_s"] += dt
+            run_start = run_start or when
+            outside_run += dt
+    if outside_run >= outside_alert_s and run_start:
+        result["outside_alerts"].append({"from": run_start.isoformat(), "seconds": round(outside_run)})
+    # stops: stays within stop_radius_m for at least stop_s
+    i = 0
+    while i < len(t):
+        j = i
+        while j + 1 < len(t) and float(haversine(x[i], y[i], x[j + 1], y[j + 1])) <= stop_radius_m:
+            j += 1
+        if t[j] - t[i] >= stop_s:
+            result["stops"].append(
+                {
+                    "from": datetime.fromtimestamp(t[i], UTC).isoformat(),
+                    "seconds": round(t[j] - t[i]),
+                    "lon": float(x[i]),
+                    "lat": float(y[i]),
+                }
+            )
+            i = j + 1
+        else:
+            i += 1
+    result["duty_inside_s"] = round(result["duty_inside_s"], 1)
+    result["duty_outside_s"] = round(result["duty_outside_s"], 1)
+    return result

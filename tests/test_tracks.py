@@ -1,0 +1,206 @@
+"""Gridworker tracks on the real GeoLife trajectories (Beijing) and on a hand-checked square city."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pandas as pd
+import pytest
+from sqlalchemy import text
+
+from gis import tracks, workers
+from gis.tracks import IngestLimits, haversine
+from tests.helpers import STEP, X0, Y0, load_city, square_city
+
+
+@pytest.fixture
+def geolife(db, real):
+    frame = pd.read_csv(real / "geolife-beijing-sample" / "geolife_points.csv", dtype={"user_id": str})
+    with db.begin() as conn:
+        for u in sorted(frame["user_id"].unique()):
+            workers.create_worker(conn, worker_id=f"u{u}", name=f"GeoLife {u}", device_id=f"dev-{u}")
+    return frame
+
+
+def _points(frame: pd.DataFrame) -> list[dict]:
+    return [
+        {"device_id": f"dev-{u}", "fix_time": t, "lon": x, "lat": y}
+        for u, t, x, y in zip(frame["user_id"], frame["datetime_utc"], frame["lon"], frame["lat"], strict=True)
+    ]
+
+
+def _ingest_all(db, frame: pd.DataFrame) -> tracks.IngestResult:
+    total = tracks.IngestResult()
+    pts = _points(frame)
+    with db.begin() as conn:
+        for i in range(0, len(pts), 20_000):
+            r = tracks.ingest(conn, pts[i : i + 20_000])
+            total.accepted += r.accepted
+            total.duplicates += r.duplicates
+            total.flagged += r.flagged
+            total.rejected += r.rejected
+    return total
+
+
+def test_geolife_ingest_counts_jumps_and_idempotent_reingest(db, geolife):
+    res = _ingest_all(db, geolife)
+    unique = geolife.drop_duplicates(["user_id", "datetime_utc"])
+    assert res.rejected == [] and res.accepted == len(unique)
+    assert res.duplicates == len(geolife) - len(unique)
+    # jumps, recomputed independently: implied speed from the previous kept point over 55 m/s
+    expected = set()
+    for u, g in unique.sort_values(["user_id", "datetime_utc"]).groupby("user_id"):
+        last = None
+        for t, x, y in zip(pd.to_datetime(g["datetime_utc"]), g["lon"], g["lat"], strict=True):
+            if last is not None and t > last[0]:
+                v = float(haversine(last[1], last[2], x, y)) / (t - last[0]).total_seconds()
+                if v > IngestLimits().max_speed_ms:
+                    expected.add((f"u{u}", t.to_pydatetime()))
+                    continue
+            last = (t, x, y)
+    with db.connect() as conn:
+        got = {
+            (w, t.replace(tzinfo=None))
+            for w, t in conn.execute(text("SELECT worker_id, fix_time FROM track_point WHERE 'jump' = ANY(flags)"))
+        }
+        parts = conn.execute(text("SELECT count(*) FROM pg_inherits WHERE inhparent = 'track_point'::regclass"))
+        n_days = geolife["datetime_utc"].str[:10].nunique()
+        assert parts.scalar_one() == n_days  # one partition per day
+    assert len(expected) > 0 and got == {(w, t.replace(tzinfo=None)) for w, t in expected}
+    again = _ingest_all(db, geolife)
+    assert again.accepted == 0 and again.duplicates == len(geolife)
+
+
+def test_playback_splits_at_gaps_and_distance_matches_haversine(db, geolife):
+    day = geolife[(geolife["user_id"] == "003") & (geolife["datetime_utc"].str[:10] == "2008-10-27")]
+    _ingest_all(db, day)
+    start, end = datetime(2008, 10, 27, tzinfo=UTC), datetime(2008, 10, 28, tzinfo=UTC)
+    with db.connect() as conn:
+        fc = tracks.track(conn, "u003", start, end, raw=True)
+        kept = conn.execute(
+            text(
+                "SELECT fix_time, ST_X(geom), ST_Y(geom) FROM track_point WHERE worker_id = 'u003' AND flags = '{}' "
+                "ORDER BY fix_time"
+            )
+        ).all()
+    t = np.array([k[0].timestamp() for k in kept])
+    segments = np.split(np.arange(len(t)), np.flatnonzero(np.diff(t) > 300) + 1)
+    assert len(fc["features"]) == sum(1 for s in segments if len(s) >= 2) > 1
+    for f in fc["features"]:
+        assert len(f["properties"]["times"]) == len(f["geometry"]["coordinates"]) <= f["properties"]["points"]
+    assert len(fc["raw"]) == len(day.drop_duplicates("datetime_utc"))
+    x = np.array([k[1] for k in kept])
+    y = np.array([k[2] for k in kept])
+    reference = float(haversine(x[:-1], y[:-1], x[1:], y[1:]).sum())
+    with db.connect() as conn:
+        # GeoLife is UTC; the patrol day is a China day, so take both China days this UTC day touches
+        d1 = tracks.patrol(conn, "u003", datetime(2008, 10, 27).date())["distance_m"]
+        d2 = tracks.patrol(conn, "u003", datetime(2008, 10, 28).date())["distance_m"]
+    assert (d1 + d2) == pytest.approx(reference, rel=0.05)
+
+
+def test_coverage_duty_and_alerts_on_a_hand_checked_grid(db):
+    load_city(db, square_city(), valid_from=datetime(2024, 1, 1, tzinfo=UTC))
+    cell = "110108001001001"  # x in [X0, X0+STEP], y in [Y0+7 STEP, Y0+8 STEP]
+    with db.begin() as conn:
+        workers.create_worker(conn, worker_id="w1", name="张三", grids=[cell])
+    monday_9 = datetime(2024, 5, 6, 1, 0, tzinfo=UTC)  # 09:00 China time
+    ymid = Y0 + 7.5 * STEP
+    pts = []
+    # 40 minutes walking the cell's middle line west to east, one fix a minute
+    for i in range(41):
+        pts.append(
+            {"worker_id": "w1", "fix_time": monday_9 + timedelta(minutes=i), "lon": X0 + STEP * i / 40, "lat": ymid}
+        )
+    # then 20 minutes in the neighbouring cell to the east (outside the own grid)
+    for i in range(1, 21):
+        pts.append(
+            {
+                "worker_id": "w1",
+                "fix_time": monday_9 + timedelta(minutes=40 + i),
+                "lon": X0 + 1.5 * STEP,
+                "lat": ymid,
+            }
+        )
+    with db.begin() as conn:
+        assert tracks.ingest(conn, pts, IngestLimits(max_speed_ms=100)).accepted == len(pts)
+    with db.connect() as conn:
+        p = tracks.patrol(conn, "w1", monday_9.date())
+    # by hand: a 60 m wide band across the cell, clipped by the cell: 60 m / cell height
+    height_m = float(haversine(X0, Y0 + 7 * STEP, X0, Y0 + 8 * STEP))
+    assert p["coverage"] == pytest.approx(60 / height_m, rel=0.02)
+    assert p["duty_inside_s"] == pytest.approx(40 * 60, abs=61)
+    assert p["duty_outside_s"] == pytest.approx(20 * 60, abs=61)
+    assert len(p["outside_alerts"]) == 1 and p["outside_alerts"][0]["seconds"] >= 15 * 60
+    assert len(p["stops"]) == 1 and p["stops"][0]["seconds"] >= 15 * 60
+
+
+def test_osmand_positions_and_refusals(client, db):
+    load_city(db, square_city())
+    r = client.post(
+        "/api/v1/workers",
+        json={"worker_id": "w7", "name": "李四", "device_id": "864000000000007", "grids": ["110108001001001"]},
+    )
+    assert r.status_code == 201, r.text
+    now = datetime.now(UTC)
+    q = {
+        "id": "864000000000007",
+        "lat": Y0 + 7.5 * STEP,
+        "lon": X0 + 0.5 * STEP,
+        "timestamp": int(now.timestamp()),
+        "speed": 10,
+        "bearing": 90,
+        "accuracy": 8,
+        "batt": 77,
+    }
+    r = client.get("/osmand", params=q)
+    assert r.status_code == 200 and r.json()["accepted"] == 1
+    assert client.post("/osmand", data=q).json()["duplicates"] == 1  # the same fix again: stored once
+    fc = client.get("/api/v1/workers/positions").json()
+    props = fc["features"][0]["properties"]
+    assert props["worker_id"] == "w7" and props["chain"]["unit"] == "110108001001001"
+    assert props["inside_own_grid"] is True and props["speed"] == pytest.approx(5.144, rel=1e-3)
+    assert props["attrs"]["battery"] == 77 and props["age_s"] >= 0
+    assert [w["worker_id"] for w in client.get("/api/v1/grids/110108001001001/workers").json()] == ["w7"]
+    r = client.get("/osmand", params={**q, "id": "unknown-phone"})
+    assert r.status_code == 400 and r.json()["field"] == "device_id"
+    r = client.get("/osmand", params={**q, "timestamp": int((now + timedelta(hours=2)).timestamp())})
+    assert r.status_code == 400 and "future" in r.json()["message"]
+    r = client.post(
+        "/api/v1/tracks",
+        json={
+            "points": [
+                {"worker_id": "w7", "fix_time": now.isoformat(), "lon": 0, "lat": 0},
+                {"worker_id": "w7", "fix_time": now.isoformat(), "lon": 500, "lat": 10},
+                {
+                    "worker_id": "w7",
+                    "fix_time": (now - timedelta(minutes=1)).isoformat(),
+                    "lon": X0,
+                    "lat": Y0,
+                    "accuracy": 500,
+                },
+            ]
+        },
+    )
+    body = r.json()
+    assert [x["index"] for x in body["rejected"]] == [0, 1] and body["accepted"] == 1 and body["flagged"] == 1
+    with db.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM device_reject")).scalar_one() == 1
+
+
+def test_import_workers_csv(settings, db, tmp_path):
+    from tests.test_cli import wangge
+
+    load_city(db, square_city())
+    path = tmp_path / "workers.csv"
+    path.write_text(
+        "worker_id,name,device_id,grids\nw1,张三,d1,110108001001001;110108001001002\nw2,李四,d2,110108999001001\n"
+    )
+    p = wangge(settings, "import", "workers", str(path))
+    assert p.returncode == 1 and "110108999001001" in p.stderr
+    path.write_text("worker_id,name,device_id,grids\nw1,张三,d1,110108001001001;110108001001002\n")
+    p = wangge(settings, "import", "workers", str(path))
+    assert p.returncode == 0, p.stderr
+    with db.connect() as conn:
+        assert workers.get_worker(conn, "w1")["grids"] == ["110108001001001", "110108001001002"]
