@@ -14,6 +14,7 @@ import csv
 import json
 import re
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,8 @@ from importers.core import GridImportOptions, import_grid_frame
 HERE = Path(__file__).resolve().parent
 DEMO_DISTRICTS = ("460105", "460106", "460107", "460108")  # 海口: 秀英, 龙华, 琼山, 美兰
 BIG_PREFIX = "1101"  # 北京: 16 districts
+#: the demo boundaries are in force from this date, so historical demo cases find their grids
+DEMO_VALID_FROM = datetime(2020, 1, 1, tzinfo=UTC)
 
 
 @dataclass
@@ -201,7 +204,7 @@ def build_demo(engine: Engine, *, big: bool = False, progress: bool = False) -> 
     counts: dict[str, int] = {}
     written = 0
     for level, label in ((1, "district"), (2, "street"), (3, "community"), (4, "unit")):
-        opts = GridImportOptions(level=level, tolerance_m=1.0)
+        opts = GridImportOptions(level=level, tolerance_m=1.0, valid_from=DEMO_VALID_FROM)
         report = import_grid_frame(
             engine,
             frame(levels[level], level),

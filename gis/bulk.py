@@ -117,9 +117,10 @@ def assign_codes(conn: Connection, x: np.ndarray, y: np.ndarray, at: datetime) -
         rows = conn.execute(
             text(
                 f"""SELECT t.i, p.level, p.code, p.grid_id, ST_Contains(p.geom, t.g)
-                FROM {pts} t JOIN grid_piece p ON ST_Intersects(p.geom, t.g)
-                 AND p.valid_from <= :at AND (p.valid_to IS NULL OR p.valid_to > :at)
-                WHERE t.i = ANY(:rest)"""
+                FROM (SELECT i, g FROM {pts} WHERE i = ANY(:rest)) t
+                CROSS JOIN LATERAL (
+                  SELECT * FROM grid_piece p WHERE ST_Intersects(p.geom, t.g)
+                     AND p.valid_from <= :at AND (p.valid_to IS NULL OR p.valid_to > :at)) p"""
             ),
             {"at": at, "rest": rest.tolist()},
         ).all()

@@ -118,15 +118,15 @@ def assign_staged(conn: Connection, s: str) -> None:
         )
     )
     conn.execute(text(f"ANALYZE {s}_rest"))
-    conn.execute(text("SET LOCAL enable_seqscan = off"))  # probe the pieces' index from each rest point
+    # LATERAL: driven from each rest point into the pieces' GiST index
     rows = conn.execute(
         text(
             f"""SELECT s.row_no, p.level, p.code, p.grid_id, ST_Contains(p.geom, s.g)
-            FROM {s}_rest s JOIN grid_piece p ON ST_Intersects(p.geom, s.g)
-             AND p.valid_from <= s.reported_at AND (p.valid_to IS NULL OR p.valid_to > s.reported_at)"""
+            FROM {s}_rest s CROSS JOIN LATERAL (
+              SELECT * FROM grid_piece p WHERE ST_Intersects(p.geom, s.g)
+                 AND p.valid_from <= s.reported_at AND (p.valid_to IS NULL OR p.valid_to > s.reported_at)) p"""
         )
     ).all()
-    conn.execute(text("RESET enable_seqscan"))
     per: dict[int, list[tuple[int, str, int, bool]]] = defaultdict(list)
     for row_no, level, code, grid_id, inside in rows:
         per[row_no].append((level, code, grid_id, inside))

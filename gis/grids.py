@@ -176,20 +176,22 @@ def generate_unit_codes(conn: Connection) -> list[dict[str, Any]]:
 
 
 def find_bad_versions(conn: Connection, valid_from: datetime) -> list[dict[str, Any]]:
-    """Rows whose current version started at or after ``valid_from``: history cannot be rewritten."""
+    """Changed rows whose current version started at or after ``valid_from``: history cannot be
+    rewritten. Unchanged rows are fine (re-running an import is harmless). After compare_versions."""
     rows = conn.execute(
         text(
             """SELECT s.row_no, s.code, g.valid_from FROM stage s
-           JOIN grid g ON g.code = s.code AND g.valid_to IS NULL
-           WHERE g.valid_from >= :vf ORDER BY s.row_no"""
+           JOIN stage_change c USING (row_no)
+           JOIN grid g ON g.id = c.old_id
+           WHERE NOT c.unchanged AND g.valid_from >= :vf ORDER BY s.row_no"""
         ),
         {"vf": valid_from},
     ).mappings()
     return [dict(r) for r in rows]
 
 
-def write_versions(conn: Connection, level: int, valid_from: datetime, import_id: int) -> dict[str, int]:
-    """Close changed current versions, insert new ones, and rewrite their lookup pieces."""
+def compare_versions(conn: Connection) -> None:
+    """Mark each staged row as new, changed or unchanged against the current version (``stage_change``)."""
     conn.execute(
         text(
             """CREATE TEMP TABLE stage_change ON COMMIT DROP AS
@@ -206,6 +208,10 @@ def write_versions(conn: Connection, level: int, valid_from: datetime, import_id
         ),
         {"same_deg": SAME_GEOMETRY_DEG},
     )
+
+
+def write_versions(conn: Connection, level: int, valid_from: datetime, import_id: int) -> dict[str, int]:
+    """Close changed current versions, insert new ones, and rewrite their lookup pieces (after compare_versions)."""
     conn.execute(
         text(
             """WITH c AS (

@@ -244,6 +244,7 @@ def import_grid_frame(
                         r["code"],
                         outside_m2=float(r["outside_m2"]),
                     )
+            grids.compare_versions(conn)
             for r in grids.find_bad_versions(conn, valid_from):
                 report.reject(
                     r["row_no"],

@@ -1,0 +1,203 @@
+"""GPS tracks: ingestion through the API, latest positions with 10M points stored, one worker-day of playback.
+
+Baselines in the same run: row-by-row INSERTs for ingestion; ``DISTINCT ON`` over the points for
+latest positions.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+from sqlalchemy import text
+
+from bench.common import big_city_engine, summary, timings
+from gis import tracks
+
+WORKERS = int(os.environ.get("BENCH_WORKERS_N", "20000"))
+STORED = int(os.environ.get("BENCH_TRACK_POINTS", "10000000"))
+DAY = datetime(2024, 6, 3, tzinfo=UTC)  # a Monday
+
+
+def setup(engine) -> None:
+    with engine.begin() as conn:
+        conn.execute(text("TRUNCATE track_point, worker_position, device_reject, worker_grid, worker CASCADE"))
+        conn.execute(
+            text(
+                "INSERT INTO worker (id, name, device_id) SELECT 'w' || i, 'worker ' || i, 'dev' || i "
+                "FROM generate_series(1, :n) i"
+            ),
+            {"n": WORKERS},
+        )
+
+
+def _post_batches(port: int, batches: list[str]) -> float:
+    t = time.perf_counter()
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as c:
+        for b in batches:
+            r = c.post("/api/v1/tracks", content=b, headers={"Content-Type": "application/json"})
+            r.raise_for_status()
+    return time.perf_counter() - t
+
+
+def load_stored(conn, n: int) -> float:
+    """COPY n points (WORKERS walkers, one fix every few seconds over a day) straight into the table."""
+    t0 = time.perf_counter()
+    per = n // WORKERS
+    rng = np.random.default_rng(1)
+    w = np.repeat(np.arange(1, WORKERS + 1), per)
+    step = 28_800 / per
+    secs = np.tile(np.arange(per) * step, WORKERS) + rng.uniform(0, 1, len(w))
+    x0 = rng.uniform(116.1, 116.6, WORKERS)
+    y0 = rng.uniform(39.75, 40.05, WORKERS)
+    walk = rng.normal(0, 0.00005, (len(w), 2))
+    xy = np.cumsum(walk.reshape(WORKERS, per, 2), axis=1).reshape(-1, 2)
+    x = np.repeat(x0, per) + xy[:, 0]
+    y = np.repeat(y0, per) + xy[:, 1]
+    fix = (
+        np.datetime64(DAY.replace(tzinfo=None), "us")
+        + np.datetime64(30600, "s").astype("timedelta64[us]")
+        + (secs * 1e6).astype("timedelta64[us]")
+    )
+    tracks._partition(conn, DAY.date())
+    conn.execute(text("CREATE TEMP TABLE tp_raw (w text, fix timestamp, x float8, y float8)"))
+    buf = io.BytesIO()
+    pacsv.write_csv(
+        pa.table({"w": np.char.add("w", w.astype(str)), "fix": fix, "x": x, "y": y}),
+        buf,
+        pacsv.WriteOptions(include_header=False),
+    )
+    buf.seek(0)
+    conn.connection.cursor().copy_expert("COPY tp_raw FROM STDIN WITH (FORMAT csv)", buf)
+    conn.execute(
+        text(
+            "INSERT INTO track_point (worker_id, fix_time, geom) "
+            "SELECT w, fix AT TIME ZONE 'UTC', ST_SetSRID(ST_MakePoint(x, y), 4490) FROM tp_raw"
+        )
+    )
+    conn.execute(
+        text(
+            """INSERT INTO worker_position (worker_id, fix_time, server_time, geom)
+           SELECT DISTINCT ON (worker_id) worker_id, fix_time, now(), geom FROM track_point
+           ORDER BY worker_id, fix_time DESC"""
+        )
+    )
+    conn.execute(text("DROP TABLE tp_raw"))
+    conn.execute(text("ANALYZE track_point"))
+    conn.execute(text("ANALYZE worker_position"))
+    return time.perf_counter() - t0
+
+
+def main() -> dict:
+    settings, engine = big_city_engine()
+    setup(engine)
+    res: dict = {"workers": WORKERS}
+    # --- ingestion -------------------------------------------------------------------------------
+    rng = np.random.default_rng(5)
+    n_batches, per_batch = 200, 500
+    start = datetime.now(UTC) - timedelta(hours=1)
+    batches = []
+    for b in range(n_batches):
+        ids = rng.integers(1, WORKERS + 1, per_batch)
+        pts = [
+            {
+                "device_id": f"dev{i}",
+                "fix_time": (start + timedelta(seconds=b * 10 + k / 100)).isoformat(),
+                "lon": float(116.3 + rng.normal(0, 0.05)),
+                "lat": float(39.9 + rng.normal(0, 0.05)),
+                "accuracy": 8.0,
+                "speed": 1.2,
+                "course": 90.0,
+                "attrs": {"battery": 80},
+            }
+            for k, i in enumerate(ids)
+        ]
+        batches.append(json.dumps({"points": pts}))
+    port = 8768
+    env = {**os.environ, "DATABASE_URL": settings.url()}
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "importers.cli",
+            "serve",
+            "--port",
+            str(port),
+            "--workers",
+            "2",
+            "--log-level",
+            "warning",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(100):
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/healthz")
+                break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        clients = 4
+        t = time.perf_counter()
+        with ProcessPoolExecutor(clients) as pool:
+            list(pool.map(_post_batches, [port] * clients, [batches[i::clients] for i in range(clients)]))
+        wall = time.perf_counter() - t
+        res["api_ingest_points_per_s"] = round(n_batches * per_batch / wall)
+    finally:
+        server.terminate()
+        server.wait()
+    # baseline: one INSERT per point, committed per point (what a naive receiver does)
+    sample = json.loads(batches[0])["points"] + json.loads(batches[1])["points"]
+    t = time.perf_counter()
+    with engine.connect() as conn:
+        for p in sample:
+            with conn.begin():
+                conn.execute(
+                    text(
+                        "INSERT INTO track_point (worker_id, fix_time, geom, accuracy) VALUES "
+                        "(:w, :t, ST_SetSRID(ST_MakePoint(:x, :y), 4490), :a) ON CONFLICT DO NOTHING"
+                    ),
+                    {
+                        "w": "w" + p["device_id"][3:],
+                        "t": p["fix_time"],
+                        "x": p["lon"],
+                        "y": p["lat"],
+                        "a": p["accuracy"],
+                    },
+                )
+    res["baseline_row_by_row_points_per_s"] = round(len(sample) / (time.perf_counter() - t))
+    res["ratio_ingest"] = round(res["api_ingest_points_per_s"] / res["baseline_row_by_row_points_per_s"], 1)
+    # --- 10M stored: latest positions and playback ------------------------------------------------
+    setup(engine)
+    with engine.begin() as conn:
+        res["load_stored_s"] = round(load_stored(conn, STORED), 1)
+    with engine.connect() as conn:
+        res["stored_points"] = conn.execute(text("SELECT count(*) FROM track_point")).scalar_one()
+        latest = text("SELECT worker_id, fix_time, ST_X(geom), ST_Y(geom) FROM worker_position")
+        res["latest_positions_table"] = summary(timings(lambda: conn.execute(latest).all(), 20, warmup=3))
+        naive = text(
+            "SELECT DISTINCT ON (worker_id) worker_id, fix_time, ST_X(geom), ST_Y(geom) FROM track_point "
+            "ORDER BY worker_id, fix_time DESC"
+        )
+        res["baseline_distinct_on"] = summary(timings(lambda: conn.execute(naive).all(), 3, warmup=1))
+        res["positions_endpoint_with_grid_chain"] = summary(timings(lambda: tracks.positions(conn), 5, warmup=1))
+        res["playback_one_worker_day"] = summary(
+            timings(lambda: tracks.track(conn, "w123", DAY, DAY + timedelta(days=1)), 50, warmup=5)
+        )
+    return res
+
+
+if __name__ == "__main__":
+    print(json.dumps(main(), indent=2))
