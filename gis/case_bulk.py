@@ -36,34 +36,63 @@ STAGE_COLUMNS = (
 )
 
 RULES_SQL = """
-UPDATE {s} s SET unit_code = r.unit_code,
-       why = jsonb_build_object('decided_by', 'rule', 'rule_id', r.id, 'area', r.area_code, 'class', r.class_code,
-                                'message', format('dispatch rule %s for class %s in area %s',
-                                                  r.id, r.class_code, r.area_code), 'warnings', '[]'::jsonb)
-FROM (
-    SELECT DISTINCT ON (s.row_no) s.row_no, r.id, r.unit_code, r.area_code, r.class_code
-    FROM {s} s
-    JOIN dispatch_rule r
-      ON r.class_code IN (s.class_code, left(s.class_code, 2) || '00')
-     AND r.area_code IN (s.district_code, s.street_code, s.community_code, s.grid_code)
-     AND r.valid_from <= s.reported_at AND (r.valid_to IS NULL OR r.valid_to > s.reported_at)
-     AND (r.start_time IS NULL OR CASE WHEN r.start_time <= r.end_time
-            THEN (s.reported_at AT TIME ZONE 'Asia/Shanghai')::time BETWEEN r.start_time AND r.end_time
-            ELSE (s.reported_at AT TIME ZONE 'Asia/Shanghai')::time >= r.start_time
-              OR (s.reported_at AT TIME ZONE 'Asia/Shanghai')::time <= r.end_time END)
-    ORDER BY s.row_no, length(r.area_code) DESC, r.class_code = s.class_code DESC, r.start_time IS NOT NULL DESC, r.id
-) r
-WHERE s.row_no = r.row_no
+CREATE UNLOGGED TABLE {s}_rule AS
+SELECT DISTINCT ON (s.row_no) s.row_no, r.id AS rule_id, r.unit_code, r.area_code, r.class_code
+FROM {s} s
+JOIN {s}_chain c USING (row_no)
+JOIN dispatch_rule r
+  ON r.class_code IN (s.class_code, left(s.class_code, 2) || '00')
+ AND r.area_code IN (c.district_code, c.street_code, c.community_code, c.grid_code)
+ AND r.valid_from <= s.reported_at AND (r.valid_to IS NULL OR r.valid_to > s.reported_at)
+ AND (r.start_time IS NULL OR CASE WHEN r.start_time <= r.end_time
+        THEN (s.reported_at AT TIME ZONE 'Asia/Shanghai')::time BETWEEN r.start_time AND r.end_time
+        ELSE (s.reported_at AT TIME ZONE 'Asia/Shanghai')::time >= r.start_time
+          OR (s.reported_at AT TIME ZONE 'Asia/Shanghai')::time <= r.end_time END)
+ORDER BY s.row_no, length(r.area_code) DESC, r.class_code = s.class_code DESC, r.start_time IS NOT NULL DESC, r.id
 """
 
-FALLBACK_SQL = """
-UPDATE {s} s SET unit_code = u.code,
-       why = jsonb_build_object('decided_by', 'fallback', 'area', s.{col},
-                                'message', format('no rule or component: the {level} government of %s (属地兜底)',
-                                                  s.{col}), 'warnings', '[]'::jsonb)
-FROM (SELECT DISTINCT ON (area_code) area_code, code FROM resp_unit WHERE kind = '{kind}'
-      ORDER BY area_code, code) u
-WHERE s.unit_code IS NULL AND u.area_code = s.{col}
+# One pass over the staged cases: chain, then rule, else street then district government (属地兜底).
+INSERT_SQL = """
+WITH gov AS (
+    SELECT DISTINCT ON (kind, area_code) kind, area_code, code FROM resp_unit
+    WHERE kind IN ('street_government', 'district_government') ORDER BY kind, area_code, code
+), a AS (
+    SELECT s.*, c.grid_code, c.community_code, c.street_code, c.district_code,
+           r.rule_id, r.area_code AS rule_area, r.class_code AS rule_class, r.unit_code AS rule_unit,
+           sg.code AS street_gov, dg.code AS district_gov,
+           coalesce(r.unit_code, sg.code, dg.code) AS unit_code
+    FROM {s} s
+    LEFT JOIN {s}_chain c USING (row_no)
+    LEFT JOIN {s}_rule r USING (row_no)
+    LEFT JOIN gov sg ON sg.kind = 'street_government' AND sg.area_code = c.street_code
+    LEFT JOIN gov dg ON dg.kind = 'district_government' AND dg.area_code = c.district_code
+), ins AS (
+    INSERT INTO "case" (idempotency_key, geom, class_code, description, channel, reported_at, district_code,
+                        street_code, community_code, grid_code, unit_code, state, deadline, why)
+    SELECT idempotency_key, g, class_code, coalesce(description, ''), channel, reported_at, district_code,
+           street_code, community_code, grid_code, unit_code,
+           coalesce(state, CASE WHEN unit_code IS NULL THEN 'received' ELSE 'dispatched' END), deadline,
+           CASE
+             WHEN rule_unit IS NOT NULL THEN jsonb_build_object(
+               'decided_by', 'rule', 'rule_id', rule_id, 'area', rule_area, 'class', rule_class,
+               'message', format('dispatch rule %s for class %s in area %s', rule_id, rule_class, rule_area))
+             WHEN street_gov IS NOT NULL THEN jsonb_build_object(
+               'decided_by', 'fallback', 'area', street_code,
+               'message', format('no rule or component: the street government of %s (属地兜底)', street_code))
+             WHEN district_gov IS NOT NULL THEN jsonb_build_object(
+               'decided_by', 'fallback', 'area', district_code,
+               'message', format('no rule or component: the district government of %s (属地兜底)', district_code))
+             WHEN district_code IS NULL THEN jsonb_build_object(
+               'decided_by', 'none', 'queue', 'unassigned',
+               'message', 'the point lies outside every grid: no responsible unit found for this place and class')
+             ELSE jsonb_build_object('decided_by', 'none',
+                                     'message', 'no responsible unit found for this place and class')
+           END || jsonb_build_object('warnings', '[]'::jsonb)
+    FROM a ORDER BY reported_at
+    ON CONFLICT (idempotency_key) DO NOTHING
+    RETURNING id, state)
+INSERT INTO case_event (case_id, actor, action, from_state, to_state, note, data)
+SELECT id, :actor, 'import', NULL, state, '', jsonb_build_object('source', CAST(:src AS text)) FROM ins
 """
 
 
@@ -87,10 +116,7 @@ def stage_cases(conn: Connection, table: pa.Table) -> str:
     conn.execute(
         text(
             f"""CREATE UNLOGGED TABLE {name} AS
-            SELECT r.*, ST_SetSRID(ST_MakePoint(x, y), 4490) AS g,
-                   NULL::text AS district_code, NULL::text AS street_code, NULL::text AS community_code,
-                   NULL::text AS grid_code, NULL::text AS unit_code, NULL::jsonb AS why
-            FROM {name}_raw r"""
+            SELECT r.*, ST_SetSRID(ST_MakePoint(x, y), 4490) AS g FROM {name}_raw r"""
         )
     )
     conn.execute(text(f"DROP TABLE {name}_raw"))
@@ -100,25 +126,29 @@ def stage_cases(conn: Connection, table: pa.Table) -> str:
 
 
 def assign_staged(conn: Connection, s: str) -> None:
-    """Grid chain (boundaries valid at each case's time), then responsible unit, set-based."""
+    """Grid chain (boundaries valid at each case's time) and rule matches, into side tables.
+
+    Nothing is updated in place: rewriting millions of staged rows costs far more than building
+    side tables and joining them once in :func:`write_cases`.
+    """
     assign_unit_grids(conn, s, f"{s}_unit", id_column="row_no", geom_column="g", time_column="reported_at")
     conn.execute(
         text(
-            f"""UPDATE {s} s SET grid_code = g.code, community_code = left(g.code, 12), street_code = left(g.code, 9),
-                   district_code = left(g.code, 6)
-            FROM {s}_unit u JOIN grid g ON g.id = u.grid_id WHERE u.id = s.row_no"""
+            f"""CREATE UNLOGGED TABLE {s}_chain AS
+            SELECT u.id AS row_no, g.code AS grid_code, left(g.code, 12) AS community_code,
+                   left(g.code, 9) AS street_code, left(g.code, 6) AS district_code
+            FROM {s}_unit u JOIN grid g ON g.id = u.grid_id"""
         )
     )
     conn.execute(text(f"DROP TABLE {s}_unit"))
-    # cases in no unit grid: the per-point rule over the upper levels. They are few, so they are
-    # copied out first; a join filtered on the big table would run over every staged case.
+    # cases in no unit grid: the per-point rule over the upper levels, driven from each point (few)
     conn.execute(
         text(
-            f"CREATE TEMP TABLE {s}_rest ON COMMIT DROP AS SELECT row_no, g, reported_at FROM {s} WHERE grid_code IS NULL"
+            f"""CREATE TEMP TABLE {s}_rest ON COMMIT DROP AS
+            SELECT s.row_no, s.g, s.reported_at FROM {s} s
+            WHERE NOT EXISTS (SELECT 1 FROM {s}_chain c WHERE c.row_no = s.row_no)"""
         )
     )
-    conn.execute(text(f"ANALYZE {s}_rest"))
-    # LATERAL: driven from each rest point into the pieces' GiST index
     rows = conn.execute(
         text(
             f"""SELECT s.row_no, p.level, p.code, p.grid_id, ST_Contains(p.geom, s.g)
@@ -130,59 +160,26 @@ def assign_staged(conn: Connection, s: str) -> None:
     per: dict[int, list[tuple[int, str, int, bool]]] = defaultdict(list)
     for row_no, level, code, grid_id, inside in rows:
         per[row_no].append((level, code, grid_id, inside))
-    updates = []
+    upper = []
     for row_no, cands in per.items():
         c = choose(cands)
-        updates.append(
+        upper.append(
             {"r": row_no, **{k: (c[lv].code if lv in c else None) for k, lv in (("d", 1), ("s", 2), ("c", 3))}}
         )
-    if updates:
+    if upper:
         conn.execute(
-            text(f"UPDATE {s} SET district_code = :d, street_code = :s, community_code = :c WHERE row_no = :r"), updates
+            text(f"INSERT INTO {s}_chain (row_no, community_code, street_code, district_code) VALUES (:r, :c, :s, :d)"),
+            upper,
         )
+    conn.execute(text(f"ANALYZE {s}_chain"))
     conn.execute(text(RULES_SQL.format(s=s)))
-    for col, level, kind in (
-        ("street_code", "street", "street_government"),
-        ("district_code", "district", "district_government"),
-    ):
-        conn.execute(text(FALLBACK_SQL.format(s=s, col=col, level=level, kind=kind)))
-    conn.execute(
-        text(
-            f"""UPDATE {s} SET why = jsonb_build_object(
-                'decided_by', 'none', 'warnings', '[]'::jsonb,
-                'message', CASE WHEN district_code IS NULL
-                                THEN 'the point lies outside every grid: ' ||
-                                     'no responsible unit found for this place and class'
-                                ELSE 'no responsible unit found for this place and class' END)
-                || CASE WHEN district_code IS NULL THEN '{{"queue": "unassigned"}}'::jsonb ELSE '{{}}'::jsonb END
-            WHERE unit_code IS NULL"""
-        )
-    )
 
 
 def write_cases(conn: Connection, s: str, actor: str, source: str) -> dict[str, Any]:
     """Insert the staged cases (skipping idempotency keys already stored) with an ``import`` event each."""
-    inserted = conn.execute(
-        text(
-            f"""WITH ins AS (
-              INSERT INTO "case" (idempotency_key, geom, class_code, description, channel, reported_at,
-                                  district_code, street_code, community_code, grid_code, unit_code, state,
-                                  deadline, why)
-              SELECT idempotency_key, g, class_code, coalesce(description, ''), channel, reported_at,
-                     district_code, street_code, community_code, grid_code, unit_code,
-                     coalesce(state, CASE WHEN unit_code IS NULL THEN 'received' ELSE 'dispatched' END),
-                     deadline, why
-              FROM {s} ORDER BY reported_at
-              ON CONFLICT (idempotency_key) DO NOTHING
-              RETURNING id, state)
-            INSERT INTO case_event (case_id, actor, action, from_state, to_state, note, data)
-            SELECT id, :actor, 'import', NULL, state, '', jsonb_build_object('source', CAST(:src AS text))
-            FROM ins"""
-        ),
-        {"actor": actor, "src": source},
-    ).rowcount
+    inserted = conn.execute(text(INSERT_SQL.format(s=s)), {"actor": actor, "src": source}).rowcount
     total = conn.execute(text(f"SELECT count(*) FROM {s}")).scalar_one()
-    conn.execute(text(f"DROP TABLE {s}"))
+    conn.execute(text(f"DROP TABLE {s}, {s}_chain, {s}_rule"))
     return {"written": inserted, "skipped_existing": total - inserted}
 
 
