@@ -55,6 +55,7 @@ def main() -> dict:
     t = time.perf_counter()
     report = import_cases(engine, src)
     res["wangge_import_s"] = round(time.perf_counter() - t, 2)
+    res["stages_s"] = report.get("stages_s")
     res["written"] = report["written"]
     sample = pd.read_csv(src, nrows=SAMPLE, dtype=str)
     t = time.perf_counter()

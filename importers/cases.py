@@ -155,9 +155,14 @@ def import_cases(engine: Engine, path: str | Path, opts: CaseImportOptions | Non
     with engine.connect() as conn:
         trans = conn.begin()
         try:
+            stages = {"checked": round(time.perf_counter() - t0, 2)}
             staged = case_bulk.stage_cases(conn, table)
+            stages["staged"] = round(time.perf_counter() - t0, 2)
             case_bulk.assign_staged(conn, staged)
+            stages["assigned"] = round(time.perf_counter() - t0, 2)
             report.update(case_bulk.write_cases(conn, staged, opts.actor, str(path)))
+            stages["written"] = round(time.perf_counter() - t0, 2)
+            report["stages_s"] = stages
             if opts.dry_run:
                 trans.rollback()
             else:
