@@ -117,13 +117,7 @@ def cmd_import_cases(args: argparse.Namespace, settings: Settings) -> int:
     try:
         report = import_cases(_engine(settings), args.file, opts)
     except ImportRejected as exc:
-        if args.json:
-            _emit(exc.details, True)
-        else:
-            for r in exc.details["rejected"][:50]:
-                sys.stderr.write(f"  row {r['row']}: {r['reason']}\n")
-            sys.stderr.write(exc.message + "\n")
-        return 1
+        return _rejected(exc, args.json)
     _emit(
         report,
         args.json,
@@ -151,13 +145,7 @@ def cmd_import_tracks(args: argparse.Namespace, settings: Settings) -> int:
                 lat_field=args.lat_field,
             )
     except ImportRejected as exc:
-        if args.json:
-            _emit(exc.details, True)
-        else:
-            for r in exc.details["rejected"][:50]:
-                sys.stderr.write(f"  row {r.get('row', r.get('index'))}: {r['reason']}\n")
-            sys.stderr.write(exc.message + "\n")
-        return 1
+        return _rejected(exc, args.json)
     _emit(
         report,
         args.json,
@@ -179,14 +167,7 @@ def cmd_import_registry(args: argparse.Namespace, settings: Settings) -> int:
         else:
             report = getattr(reg, f"import_{args.what}")(engine, args.file, dry_run=args.dry_run)
     except ImportRejected as exc:
-        d = exc.details
-        if args.json:
-            _emit(d, True)
-        else:
-            for r in d["rejected"][:50]:
-                sys.stderr.write(f"  row {r['row']}: {r['reason']}\n")
-            sys.stderr.write(exc.message + "\n")
-        return 1
+        return _rejected(exc, args.json)
     _emit(
         report,
         args.json,
@@ -194,6 +175,17 @@ def cmd_import_registry(args: argparse.Namespace, settings: Settings) -> int:
         + (" (dry run, nothing kept)" if args.dry_run else ""),
     )
     return 0
+
+
+def _rejected(exc: ImportRejected, as_json: bool) -> int:
+    """Report a refused import (every reason, or the first 50 for people) and exit 1."""
+    if as_json:
+        _emit(exc.details, True)
+    else:
+        for r in exc.details["rejected"][:50]:
+            sys.stderr.write(f"  row {r.get('row', r.get('index'))}: {r['reason']}\n")
+        sys.stderr.write(exc.message + "\n")
+    return 1
 
 
 def _print_report(d: dict[str, Any], headline: str) -> None:
