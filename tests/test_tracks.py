@@ -204,3 +204,33 @@ def test_import_workers_csv(settings, db, tmp_path):
     assert p.returncode == 0, p.stderr
     with db.connect() as conn:
         assert workers.get_worker(conn, "w1")["grids"] == ["110108001001001", "110108001001002"]
+
+
+def test_shenzhen_taxi_gps_counts_duplicates_and_jumps(db, real):
+    cols = ["plate", "time", "lon", "lat", "speed_kmh", "heading", "status", "unknown"]
+    frame = pd.read_csv(
+        real / "shenzhen-streets-taxi-2019" / "taxi_gps_20190901_10vehicles.csv", header=None, names=cols
+    )
+    plates = sorted(frame["plate"].unique())
+    with db.begin() as conn:
+        for i, p in enumerate(plates):
+            workers.create_worker(conn, worker_id=f"taxi{i}", name=p, device_id=p)
+    times = pd.to_datetime(frame["time"]).dt.tz_localize("Asia/Shanghai")  # the terminal's local clock
+    pts = [
+        {"device_id": p, "fix_time": t.to_pydatetime(), "lon": x, "lat": y, "speed": v / 3.6, "course": h}
+        for p, t, x, y, v, h in zip(
+            frame["plate"], times, frame["lon"], frame["lat"], frame["speed_kmh"], frame["heading"], strict=True
+        )
+    ]
+    with db.begin() as conn:
+        res = tracks.ingest(conn, pts)
+    dupes = int(frame.duplicated(["plate", "time"]).sum())
+    assert res.rejected == [] and res.duplicates == dupes and res.accepted == len(frame) - dupes
+    with db.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM track_point")).scalar_one() == len(frame) - dupes
+        days = conn.execute(text("SELECT count(*) FROM pg_inherits WHERE inhparent = 'track_point'::regclass"))
+        assert days.scalar_one() == 2  # a China day spans two UTC days
+        assert conn.execute(text("SELECT count(*) FROM worker_position")).scalar_one() == 10
+    with db.begin() as conn:
+        again = tracks.ingest(conn, pts)
+    assert again.accepted == 0 and again.duplicates == len(frame)
