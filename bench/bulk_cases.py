@@ -16,8 +16,8 @@ import pandas as pd
 from sqlalchemy import text
 
 from bench.common import big_city_engine
-from bench.intake import setup_units
 from bench.points import city_outline, clustered_points
+from data.demo_city import add_governments
 from gis import cases
 from importers.cases import import_cases
 
@@ -28,7 +28,7 @@ OUT = Path(__file__).resolve().parent / "out"
 
 def main() -> dict:
     settings, engine = big_city_engine()
-    setup_units(engine)
+    add_governments(engine)
     OUT.mkdir(exist_ok=True)
     src = OUT / f"history_{N}.csv"
     if not src.exists():

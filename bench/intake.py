@@ -19,6 +19,7 @@ from sqlalchemy import text
 
 from bench.common import big_city_engine
 from bench.lookup_single import sample_points
+from data.demo_city import add_governments
 
 WRK_POST = """
 local pts = {}
@@ -54,22 +55,9 @@ def parse_wrk(out: str) -> dict:
     return res
 
 
-def setup_units(engine) -> None:
-    with engine.begin() as conn:
-        conn.execute(
-            text(
-                """INSERT INTO resp_unit (code, name, kind, area_code)
-               SELECT 'GOV-' || code, name || '政府', CASE level WHEN 1 THEN 'district_government'
-                      ELSE 'street_government' END, code
-               FROM grid WHERE level IN (1, 2) AND valid_to IS NULL
-               ON CONFLICT (code) DO NOTHING"""
-            )
-        )
-
-
 def main() -> dict:
     settings, engine = big_city_engine()
-    setup_units(engine)
+    add_governments(engine)
     with engine.connect() as conn:
         pts = sample_points(conn, 5000, seed=3)
     workers = int(os.environ.get("BENCH_WORKERS", "2"))

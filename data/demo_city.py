@@ -22,6 +22,7 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import shapely
+from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from importers.core import GridImportOptions, import_grid_frame
@@ -214,4 +215,19 @@ def build_demo(engine: Engine, *, big: bool = False, progress: bool = False) -> 
         )
         counts[label] = len(levels[level])
         written += report.written
+    add_governments(engine)
     return {"city": "big (Beijing outlines)" if big else "Haikou", "counts": counts, "written": written}
+
+
+def add_governments(engine: Engine) -> None:
+    """A government per district and street, so demo cases have someone to go to (属地兜底)."""
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                """INSERT INTO resp_unit (code, name, kind, area_code)
+               SELECT 'GOV-' || code, name || CASE level WHEN 1 THEN '人民政府' ELSE '办事处' END,
+                      CASE level WHEN 1 THEN 'district_government' ELSE 'street_government' END, code
+               FROM grid WHERE level IN (1, 2) AND valid_to IS NULL
+               ON CONFLICT (code) DO NOTHING"""
+            )
+        )
