@@ -194,14 +194,26 @@ def ingest(
         rows = list(newest.values())
         conn.execute(
             text(
-                """INSERT INTO worker_position AS p (worker_id, fix_time, server_time, geom, accuracy, speed, course, attrs)
-               SELECT w, fix, now(), ST_SetSRID(ST_MakePoint(x, y), 4490), acc, spd, crs_, CAST(attrs AS jsonb)
-               FROM unnest(CAST(:w AS text[]), CAST(:fix AS timestamptz[]), CAST(:x AS float8[]),
-                           CAST(:y AS float8[]), CAST(:acc AS real[]), CAST(:spd AS real[]), CAST(:crs_ AS real[]),
-                           CAST(:attrs AS text[])) AS t(w, fix, x, y, acc, spd, crs_, attrs)
+                """INSERT INTO worker_position AS p (worker_id, fix_time, server_time, geom, accuracy, speed, course,
+                                                   attrs, grid_code, community_code, street_code, district_code)
+               SELECT w, fix, now(), pt, acc, spd, crs_, CAST(attrs AS jsonb),
+                      u.code, left(u.code, 12), left(u.code, 9), left(u.code, 6)
+               FROM (SELECT *, ST_SetSRID(ST_MakePoint(x, y), 4490) AS pt
+                     FROM unnest(CAST(:w AS text[]), CAST(:fix AS timestamptz[]), CAST(:x AS float8[]),
+                                 CAST(:y AS float8[]), CAST(:acc AS real[]), CAST(:spd AS real[]),
+                                 CAST(:crs_ AS real[]), CAST(:attrs AS text[])) AS t(w, fix, x, y, acc, spd, crs_, attrs)
+                    ) t
+               -- the unit grid by the lookup rule (interior first, then the lowest code); its code gives the chain
+               LEFT JOIN LATERAL (
+                   SELECT g.code FROM grid_piece g
+                   WHERE g.level = 4 AND ST_Intersects(g.geom, t.pt)
+                     AND g.valid_from <= t.fix AND (g.valid_to IS NULL OR g.valid_to > t.fix)
+                   ORDER BY NOT ST_Contains(g.geom, t.pt), g.code LIMIT 1) u ON true
                ON CONFLICT (worker_id) DO UPDATE SET fix_time = excluded.fix_time, server_time = excluded.server_time,
                    geom = excluded.geom, accuracy = excluded.accuracy, speed = excluded.speed,
-                   course = excluded.course, attrs = excluded.attrs
+                   course = excluded.course, attrs = excluded.attrs, grid_code = excluded.grid_code,
+                   community_code = excluded.community_code, street_code = excluded.street_code,
+                   district_code = excluded.district_code
                WHERE p.fix_time < excluded.fix_time"""
             ),
             {k: [r[k] for r in rows] for k in ("w", "fix", "x", "y", "acc", "spd", "crs_", "attrs")},
@@ -215,28 +227,33 @@ def on_duty(when: datetime, duty_start: time, duty_end: time, duty_days: list[in
 
 
 def positions(conn: Connection, now: datetime | None = None) -> dict[str, Any]:
-    """Everyone's latest position as GeoJSON: worker, time, age, grid chain, on duty, inside own grid."""
-    from gis.lookup import lookup_points
+    """Everyone's latest position as GeoJSON: worker, time, age, grid chain, on duty, inside own grid.
 
+    One read: the chain (of the unit grid holding the fix, at its time) was stored on ingest.
+    """
     now = now or datetime.now(UTC)
     rows = (
         conn.execute(
             text(
                 """SELECT p.worker_id, w.name, p.fix_time, ST_X(p.geom) x, ST_Y(p.geom) y, p.accuracy, p.speed, p.attrs,
+                  p.district_code, p.street_code, p.community_code, p.grid_code,
                   w.duty_start, w.duty_end, w.duty_days,
-                  coalesce(array_agg(g.grid_code) FILTER (WHERE g.grid_code IS NOT NULL), '{}') AS own
-           FROM worker_position p JOIN worker w ON w.id = p.worker_id
-           LEFT JOIN worker_grid g ON g.worker_id = p.worker_id
-           GROUP BY p.worker_id, w.id ORDER BY p.worker_id"""
+                  coalesce((SELECT array_agg(g.grid_code) FROM worker_grid g WHERE g.worker_id = p.worker_id), '{}')
+                      AS own
+           FROM worker_position p JOIN worker w ON w.id = p.worker_id ORDER BY p.worker_id"""
             )
         )
         .mappings()
         .all()
     )
-    hits = lookup_points(conn, [r["x"] for r in rows], [r["y"] for r in rows]) if rows else []
     feats = []
-    for r, h in zip(rows, hits, strict=True):
-        chain = {lv: (h[lv]["code"] if h[lv] else None) for lv in ("district", "street", "community", "unit")}
+    for r in rows:
+        chain = {
+            "district": r["district_code"],
+            "street": r["street_code"],
+            "community": r["community_code"],
+            "unit": r["grid_code"],
+        }
         inside = any(c and c in r["own"] for c in (chain["unit"], chain["community"]))
         feats.append(
             {
