@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import os
 import statistics
+import subprocess
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from sqlalchemy import text
 
@@ -65,3 +68,40 @@ def summary(ms: list[float]) -> dict[str, float]:
         "p99_ms": round(s[min(len(s) - 1, int(len(s) * 0.99))], 3),
         "mean_ms": round(statistics.fmean(s), 3),
     }
+
+
+@contextmanager
+def server(settings: Settings, port: int, workers: int = 1) -> Iterator[str]:
+    """A real ``wangge serve`` process for the duration of the block; yields its base URL."""
+    import httpx
+
+    env = {**os.environ, "DATABASE_URL": settings.url()}
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "importers.cli",
+            "serve",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--log-level",
+            "warning",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(150):
+            try:
+                httpx.get(f"{base}/healthz", timeout=2)
+                break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait()

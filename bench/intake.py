@@ -9,15 +9,12 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 
-import httpx
 from sqlalchemy import text
 
-from bench.common import big_city_engine
+from bench.common import big_city_engine, server
 from bench.lookup_single import sample_points
 from data.demo_city import add_governments
 
@@ -61,59 +58,29 @@ def main() -> dict:
     with engine.connect() as conn:
         pts = sample_points(conn, 5000, seed=3)
     workers = int(os.environ.get("BENCH_WORKERS", "2"))
-    port = 8767
-    env = {**os.environ, "DATABASE_URL": settings.url()}
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "importers.cli",
-            "serve",
-            "--port",
-            str(port),
-            "--workers",
-            str(workers),
-            "--log-level",
-            "warning",
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
     res: dict = {"server_workers": workers}
-    try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}") as c:
-            for _ in range(100):
-                try:
-                    c.get("/healthz")
-                    break
-                except httpx.TransportError:
-                    time.sleep(0.2)
-        with tempfile.TemporaryDirectory() as tmp:
-            pfile = Path(tmp) / "pts.txt"
-            pfile.write_text("\n".join(f"{x:.6f} {y:.6f}" for x, y in pts))
-            script = Path(tmp) / "post.lua"
-            script.write_text(WRK_POST % pfile)
-            for label, conns, secs in (("one_connection", 1, 10), ("sustained_16_connections", 16, 30)):
-                out = subprocess.run(
-                    [
-                        "wrk",
-                        "-t2" if conns > 1 else "-t1",
-                        f"-c{conns}",
-                        f"-d{secs}s",
-                        "--latency",
-                        "-s",
-                        str(script),
-                        f"http://127.0.0.1:{port}",
-                    ],
-                    capture_output=True,
-                    text=True,
-                    check=True,
-                ).stdout
-                res[label] = parse_wrk(out)
-    finally:
-        server.terminate()
-        server.wait()
+    with server(settings, 8767, workers) as base, tempfile.TemporaryDirectory() as tmp:
+        pfile = Path(tmp) / "pts.txt"
+        pfile.write_text("\n".join(f"{x:.6f} {y:.6f}" for x, y in pts))
+        script = Path(tmp) / "post.lua"
+        script.write_text(WRK_POST % pfile)
+        for label, conns, secs in (("one_connection", 1, 10), ("sustained_16_connections", 16, 30)):
+            out = subprocess.run(
+                [
+                    "wrk",
+                    "-t2" if conns > 1 else "-t1",
+                    f"-c{conns}",
+                    f"-d{secs}s",
+                    "--latency",
+                    "-s",
+                    str(script),
+                    base,
+                ],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
+            res[label] = parse_wrk(out)
     with engine.connect() as conn:
         res["cases_stored"] = conn.execute(text('SELECT count(*) FROM "case"')).scalar_one()
     return res

@@ -10,16 +10,14 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 
 import httpx
 import numpy as np
 import shapely
 
-from bench.common import big_city_engine, summary, timings
+from bench.common import big_city_engine, server, summary, timings
 from bench.points import city_outline
 from gis.lookup import lookup_point
 
@@ -115,36 +113,18 @@ def main() -> dict:
             timings(lambda: (cur.execute(CANDIDATES, tuple(pick())), cur.fetchall()), N)
         )
         results["wangge_lookup_point_full"] = summary(timings(lambda: lookup_point(conn, *pick()), N))
-    # through HTTP: a real uvicorn process, requests from this one
+    # through HTTP: a real uvicorn process, requests from this one (and from wrk)
     port = 8765
-    env = {**os.environ, "DATABASE_URL": settings.url()}
-    server = subprocess.Popen(
-        [sys.executable, "-m", "importers.cli", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
-            for _ in range(100):
-                try:
-                    client.get("/healthz")
-                    break
-                except httpx.TransportError:
-                    time.sleep(0.1)
-            i = iter(range(10**9))
+    with server(settings, port) as url, httpx.Client(base_url=url, timeout=10) as client:
+        i = iter(range(10**9))
 
-            def get():
-                x, y = pts[next(i) % len(pts)]
-                r = client.get("/api/v1/lookup", params={"lon": float(x), "lat": float(y)})
-                r.raise_for_status()
+        def get():
+            x, y = pts[next(i) % len(pts)]
+            client.get("/api/v1/lookup", params={"lon": float(x), "lat": float(y)}).raise_for_status()
 
-            results["wangge_http_get_lookup_python_client"] = summary(timings(get, N, warmup=50))
+        results["wangge_http_get_lookup_python_client"] = summary(timings(get, N, warmup=50))
         if shutil.which("wrk"):
             results["wangge_http_get_lookup_wrk"] = wrk_latency(port, pts)
-    finally:
-        server.terminate()
-        server.wait()
     base = results["naive_indexed_whole_polygons"]["p50_ms"]
     results["ratio_naive_unindexed_over_wangge_sql"] = round(
         results["naive_unindexed_contains"]["p50_ms"] / results["wangge_candidates_sql"]["p50_ms"], 1

@@ -9,8 +9,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import subprocess
-import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -21,7 +19,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 from sqlalchemy import text
 
-from bench.common import big_city_engine, summary, timings
+from bench.common import big_city_engine, server, summary, timings
 from gis import tracks
 
 WORKERS = int(os.environ.get("BENCH_WORKERS_N", "20000"))
@@ -41,9 +39,9 @@ def setup(engine) -> None:
         )
 
 
-def _post_batches(port: int, batches: list[str]) -> float:
+def _post_batches(base: str, batches: list[str]) -> float:
     t = time.perf_counter()
-    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as c:
+    with httpx.Client(base_url=base, timeout=60) as c:
         for b in batches:
             r = c.post("/api/v1/tracks", content=b, headers={"Content-Type": "application/json"})
             r.raise_for_status()
@@ -123,41 +121,12 @@ def main() -> dict:
             for k, i in enumerate(ids)
         ]
         batches.append(json.dumps({"points": pts}))
-    port = 8768
-    env = {**os.environ, "DATABASE_URL": settings.url()}
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "importers.cli",
-            "serve",
-            "--port",
-            str(port),
-            "--workers",
-            "2",
-            "--log-level",
-            "warning",
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        for _ in range(100):
-            try:
-                httpx.get(f"http://127.0.0.1:{port}/healthz")
-                break
-            except httpx.TransportError:
-                time.sleep(0.2)
+    with server(settings, 8768, 2) as base:
         clients = 4
         t = time.perf_counter()
         with ProcessPoolExecutor(clients) as pool:
-            list(pool.map(_post_batches, [port] * clients, [batches[i::clients] for i in range(clients)]))
-        wall = time.perf_counter() - t
-        res["api_ingest_points_per_s"] = round(n_batches * per_batch / wall)
-    finally:
-        server.terminate()
-        server.wait()
+            list(pool.map(_post_batches, [base] * clients, [batches[i::clients] for i in range(clients)]))
+        res["api_ingest_points_per_s"] = round(n_batches * per_batch / (time.perf_counter() - t))
     # baseline: one INSERT per point, committed per point (what a naive receiver does)
     sample = json.loads(batches[0])["points"] + json.loads(batches[1])["points"]
     t = time.perf_counter()

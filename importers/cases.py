@@ -27,7 +27,7 @@ from gis.cases import CHANNELS, STATES
 from gis.crs import parse_crs, xy_to_storage
 from gis.deadlines import deadlines_array
 from gis.errors import ImportRejected, InvalidInput
-from importers.core import resolve_crs
+from importers.core import all_or_nothing, resolve_crs
 from importers.readers import read_frame
 
 MAX_REASONS = 1000
@@ -152,24 +152,18 @@ def import_cases(engine: Engine, path: str | Path, opts: CaseImportOptions | Non
             "deadline": pa.array(due, pa.timestamp("us", tz="UTC")),
         }
     )
-    with engine.connect() as conn:
-        trans = conn.begin()
-        try:
-            stages = {"checked": round(time.perf_counter() - t0, 2)}
-            staged = case_bulk.stage_cases(conn, table)
-            stages["staged"] = round(time.perf_counter() - t0, 2)
-            case_bulk.assign_staged(conn, staged)
-            stages["assigned"] = round(time.perf_counter() - t0, 2)
-            report.update(case_bulk.write_cases(conn, staged, opts.actor, str(path)))
-            stages["written"] = round(time.perf_counter() - t0, 2)
-            report["stages_s"] = stages
-            if opts.dry_run:
-                trans.rollback()
-            else:
-                trans.commit()
-        except BaseException:
-            if trans.is_active:
-                trans.rollback()
-            raise
+    with all_or_nothing(engine) as (conn, trans):
+        stages = {"checked": round(time.perf_counter() - t0, 2)}
+        staged = case_bulk.stage_cases(conn, table)
+        stages["staged"] = round(time.perf_counter() - t0, 2)
+        case_bulk.assign_staged(conn, staged)
+        stages["assigned"] = round(time.perf_counter() - t0, 2)
+        report.update(case_bulk.write_cases(conn, staged, opts.actor, str(path)))
+        stages["written"] = round(time.perf_counter() - t0, 2)
+        report["stages_s"] = stages
+        if opts.dry_run:
+            trans.rollback()
+        else:
+            trans.commit()
     report["seconds"] = round(time.perf_counter() - t0, 3)
     return report

@@ -7,6 +7,8 @@ found, so one run tells the administrator everything to fix.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,7 +16,7 @@ from typing import Any
 
 import geopandas as gpd
 import shapely
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine, RootTransaction
 from tqdm import tqdm
 
 from gis import grids
@@ -76,6 +78,20 @@ class ImportReport:
         d = asdict(self)
         d["rejected_count"] = len(self.rejected)
         return d
+
+
+@contextmanager
+def all_or_nothing(engine: Engine) -> Iterator[tuple[Connection, RootTransaction]]:
+    """One connection and transaction; any error rolls it back. The caller commits (or, for a
+    dry run or a refused import, rolls back) explicitly."""
+    with engine.connect() as conn:
+        trans = conn.begin()
+        try:
+            yield conn, trans
+        except BaseException:
+            if trans.is_active:
+                trans.rollback()
+            raise
 
 
 def _pick_field(frame: gpd.GeoDataFrame, given: str | None, candidates: tuple[str, ...], flag: str) -> str | None:
@@ -218,60 +234,54 @@ def import_grid_frame(
         )
     bar.close()
 
-    with engine.connect() as conn:
-        trans = conn.begin()
-        try:
-            grids.stage_rows(conn, staged)
-            if level > 1:
-                for r in grids.find_missing_parents(conn, level, valid_from):
-                    report.reject(
-                        r["row_no"],
-                        f"parent {r['parent_code']} not found among the {LEVEL_NAMES[level - 1]} grids",
-                        r["code"],
-                    )
-                for row in grids.assign_spatial_parents(conn, level, valid_from):
-                    report.reject(row, f"no {LEVEL_NAMES[level - 1]} grid overlaps it")
-                if code_col is None:
-                    left = grids.generate_unit_codes(conn)
-                    for r in left:
-                        report.reject(r["row_no"], f"more than 999 unit grids in community {r['parent_code']}")
-                    report.generated_codes = len(staged) - len(left)
-                for r in grids.find_outside_parent(conn, valid_from, opts.tolerance_m):
-                    report.reject(
-                        r["row_no"],
-                        f"{float(r['outside_m2']):.0f} m² lies outside parent "
-                        f"{r['parent_code']} (tolerance {opts.tolerance_m:g} m)",
-                        r["code"],
-                        outside_m2=float(r["outside_m2"]),
-                    )
-            grids.compare_versions(conn)
-            for r in grids.find_bad_versions(conn, valid_from):
+    with all_or_nothing(engine) as (conn, trans):
+        grids.stage_rows(conn, staged)
+        if level > 1:
+            for r in grids.find_missing_parents(conn, level, valid_from):
                 report.reject(
                     r["row_no"],
-                    f"current version starts {r['valid_from'].isoformat()}, not before valid_from",
+                    f"parent {r['parent_code']} not found among the {LEVEL_NAMES[level - 1]} grids",
                     r["code"],
                 )
-            report.rejected.sort(key=lambda r: r["row"])
-            if report.rejected:
-                trans.rollback()
-                report.seconds = round(time.perf_counter() - t0, 3)
-                raise ImportRejected(
-                    f"{len(report.rejected)} of {report.read} rows rejected; nothing was written",
-                    details=report.to_dict(),
+            for row in grids.assign_spatial_parents(conn, level, valid_from):
+                report.reject(row, f"no {LEVEL_NAMES[level - 1]} grid overlaps it")
+            if code_col is None:
+                left = grids.generate_unit_codes(conn)
+                for r in left:
+                    report.reject(r["row_no"], f"more than 999 unit grids in community {r['parent_code']}")
+                report.generated_codes = len(staged) - len(left)
+            for r in grids.find_outside_parent(conn, valid_from, opts.tolerance_m):
+                report.reject(
+                    r["row_no"],
+                    f"{float(r['outside_m2']):.0f} m² lies outside parent "
+                    f"{r['parent_code']} (tolerance {opts.tolerance_m:g} m)",
+                    r["code"],
+                    outside_m2=float(r["outside_m2"]),
                 )
-            import_id = grids.new_import_run(conn, "grids", level, source)
-            counts = grids.write_versions(conn, level, valid_from, import_id)
-            report.written, report.closed, report.unchanged = counts["written"], counts["closed"], counts["unchanged"]
+        grids.compare_versions(conn)
+        for r in grids.find_bad_versions(conn, valid_from):
+            report.reject(
+                r["row_no"],
+                f"current version starts {r['valid_from'].isoformat()}, not before valid_from",
+                r["code"],
+            )
+        report.rejected.sort(key=lambda r: r["row"])
+        if report.rejected:
+            trans.rollback()
             report.seconds = round(time.perf_counter() - t0, 3)
-            if opts.dry_run:
-                trans.rollback()
-            else:
-                report.import_id = import_id
-                grids.finish_import_run(conn, import_id, report.to_dict())
-                trans.commit()
-                report.committed = True
-        except BaseException:
-            if trans.is_active:
-                trans.rollback()
-            raise
+            raise ImportRejected(
+                f"{len(report.rejected)} of {report.read} rows rejected; nothing was written",
+                details=report.to_dict(),
+            )
+        import_id = grids.new_import_run(conn, "grids", level, source)
+        counts = grids.write_versions(conn, level, valid_from, import_id)
+        report.written, report.closed, report.unchanged = counts["written"], counts["closed"], counts["unchanged"]
+        report.seconds = round(time.perf_counter() - t0, 3)
+        if opts.dry_run:
+            trans.rollback()
+        else:
+            report.import_id = import_id
+            grids.finish_import_run(conn, import_id, report.to_dict())
+            trans.commit()
+            report.committed = True
     return report

@@ -19,7 +19,7 @@ from sqlalchemy.engine import Engine
 from gis import registry
 from gis.dates import parse_at
 from gis.errors import ImportRejected, InvalidInput, WanggeError
-from importers.core import resolve_crs
+from importers.core import all_or_nothing, resolve_crs
 from importers.readers import read_frame
 
 UNIT_COLUMNS = ("code", "name", "kind")
@@ -51,33 +51,27 @@ def _run(engine: Engine, source: str, kind: str, rows: list[tuple[int, Any]], wr
         "rejected": [],
         "dry_run": dry_run,
     }
-    with engine.connect() as conn:
-        trans = conn.begin()
-        try:
-            for row_no, rec in rows:
-                try:
-                    with conn.begin_nested():
-                        write(conn, rec)
-                    report["written"] += 1
-                except (WanggeError, ValueError) as exc:
-                    msg = exc.message if isinstance(exc, WanggeError) else str(exc)
-                    field = getattr(exc, "field", None)
-                    report["rejected"].append({"row": row_no, "field": field, "reason": msg})
-            report["seconds"] = round(time.perf_counter() - t0, 3)
-            if report["rejected"]:
-                trans.rollback()
-                report["written"] = 0
-                raise ImportRejected(
-                    f"{len(report['rejected'])} of {len(rows)} rows rejected; nothing was written", details=report
-                )
-            if dry_run:
-                trans.rollback()
-            else:
-                trans.commit()
-        except BaseException:
-            if trans.is_active:
-                trans.rollback()
-            raise
+    with all_or_nothing(engine) as (conn, trans):
+        for row_no, rec in rows:
+            try:
+                with conn.begin_nested():
+                    write(conn, rec)
+                report["written"] += 1
+            except (WanggeError, ValueError) as exc:
+                msg = exc.message if isinstance(exc, WanggeError) else str(exc)
+                field = getattr(exc, "field", None)
+                report["rejected"].append({"row": row_no, "field": field, "reason": msg})
+        report["seconds"] = round(time.perf_counter() - t0, 3)
+        if report["rejected"]:
+            trans.rollback()
+            report["written"] = 0
+            raise ImportRejected(
+                f"{len(report['rejected'])} of {len(rows)} rows rejected; nothing was written", details=report
+            )
+        if dry_run:
+            trans.rollback()
+        else:
+            trans.commit()
     report["committed"] = not dry_run
     return report
 

@@ -11,6 +11,7 @@ from sqlalchemy.engine import Engine
 
 from gis import tracks, workers
 from gis.errors import ImportRejected, InvalidInput
+from importers.core import all_or_nothing
 from importers.registry import _run
 
 BATCH = 5000
@@ -95,24 +96,18 @@ def import_tracks(
     else:
         raise InvalidInput(f"unsupported file type {path.suffix}", field="file", allowed=[".csv", ".gpx"])
     report = {"source": str(path), "read": len(points), "accepted": 0, "duplicates": 0, "flagged": 0, "rejected": []}
-    with engine.connect() as conn:
-        trans = conn.begin()
-        try:
-            for i in range(0, len(points), BATCH):
-                res = tracks.ingest(conn, points[i : i + BATCH])
-                report["accepted"] += res.accepted
-                report["duplicates"] += res.duplicates
-                report["flagged"] += res.flagged
-                report["rejected"] += [{**r, "index": r["index"] + i} for r in res.rejected]
-            if report["rejected"]:
-                trans.rollback()
-                raise ImportRejected(
-                    f"{len(report['rejected'])} of {len(points)} points rejected; nothing was written",
-                    details={**report, "rejected": report["rejected"][:1000]},
-                )
-            trans.commit()
-        except BaseException:
-            if trans.is_active:
-                trans.rollback()
-            raise
+    with all_or_nothing(engine) as (conn, trans):
+        for i in range(0, len(points), BATCH):
+            res = tracks.ingest(conn, points[i : i + BATCH])
+            report["accepted"] += res.accepted
+            report["duplicates"] += res.duplicates
+            report["flagged"] += res.flagged
+            report["rejected"] += [{**r, "index": r["index"] + i} for r in res.rejected]
+        if report["rejected"]:
+            trans.rollback()
+            raise ImportRejected(
+                f"{len(report['rejected'])} of {len(points)} points rejected; nothing was written",
+                details={**report, "rejected": report["rejected"][:1000]},
+            )
+        trans.commit()
     return report
