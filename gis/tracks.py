@@ -226,56 +226,36 @@ def on_duty(when: datetime, duty_start: time, duty_end: time, duty_days: list[in
     return local.isoweekday() in duty_days and duty_start <= local.time() < duty_end
 
 
-def positions(conn: Connection, now: datetime | None = None) -> dict[str, Any]:
-    """Everyone's latest position as GeoJSON: worker, time, age, grid chain, on duty, inside own grid.
+def positions(conn: Connection, now: datetime | None = None) -> str:
+    """Everyone's latest position as GeoJSON text: worker, time, age, grid chain, on duty, inside own grid.
 
-    One read: the chain (of the unit grid holding the fix, at its time) was stored on ingest.
+    One read, built in SQL: the chain (of the unit grid holding the fix, at its time) was stored on
+    ingest. Duty hours are China time.
     """
-    now = now or datetime.now(UTC)
-    rows = (
-        conn.execute(
-            text(
-                """SELECT p.worker_id, w.name, p.fix_time, ST_X(p.geom) x, ST_Y(p.geom) y, p.accuracy, p.speed, p.attrs,
-                  p.district_code, p.street_code, p.community_code, p.grid_code,
-                  w.duty_start, w.duty_end, w.duty_days,
-                  coalesce((SELECT array_agg(g.grid_code) FROM worker_grid g WHERE g.worker_id = p.worker_id), '{}')
-                      AS own
-           FROM worker_position p JOIN worker w ON w.id = p.worker_id ORDER BY p.worker_id"""
-            )
-        )
-        .mappings()
-        .all()
-    )
-    feats = []
-    for r in rows:
-        chain = {
-            "district": r["district_code"],
-            "street": r["street_code"],
-            "community": r["community_code"],
-            "unit": r["grid_code"],
-        }
-        inside = any(c and c in r["own"] for c in (chain["unit"], chain["community"]))
-        feats.append(
-            {
-                "type": "Feature",
-                "id": r["worker_id"],
-                "geometry": {"type": "Point", "coordinates": [r["x"], r["y"]]},
-                "properties": {
-                    "worker_id": r["worker_id"],
-                    "name": r["name"],
-                    "fix_time": r["fix_time"].isoformat(),
-                    "age_s": round((now - r["fix_time"]).total_seconds(), 1),
-                    "accuracy": r["accuracy"],
-                    "speed": r["speed"],
-                    "attrs": r["attrs"],
-                    "chain": chain,
-                    "own_grids": list(r["own"]),
-                    "on_duty": on_duty(now, r["duty_start"], r["duty_end"], r["duty_days"]),
-                    "inside_own_grid": inside,
-                },
-            }
-        )
-    return {"type": "FeatureCollection", "features": feats}
+    return conn.execute(
+        text(
+            """WITH n AS (SELECT CAST(:now AS timestamptz) AS now, CAST(:now AS timestamptz) AT TIME ZONE 'Asia/Shanghai' AS local)
+           SELECT json_build_object('type', 'FeatureCollection', 'features', coalesce(json_agg(f ORDER BY id), '[]'))::text
+           FROM (
+             SELECT p.worker_id AS id, json_build_object(
+               'type', 'Feature', 'id', p.worker_id, 'geometry', ST_AsGeoJSON(p.geom, 7, 0)::json,
+               'properties', json_build_object(
+                 'worker_id', p.worker_id, 'name', w.name, 'fix_time', p.fix_time,
+                 'age_s', round(extract(epoch FROM n.now - p.fix_time)::numeric, 1),
+                 'accuracy', p.accuracy, 'speed', p.speed, 'attrs', p.attrs,
+                 'chain', json_build_object('district', p.district_code, 'street', p.street_code,
+                                            'community', p.community_code, 'unit', p.grid_code),
+                 'own_grids', o.own,
+                 'on_duty', extract(isodow FROM n.local)::smallint = ANY(w.duty_days)
+                            AND n.local::time >= w.duty_start AND n.local::time < w.duty_end,
+                 'inside_own_grid', coalesce(p.grid_code = ANY(o.own) OR p.community_code = ANY(o.own), false))) AS f
+             FROM worker_position p JOIN worker w ON w.id = p.worker_id CROSS JOIN n
+             CROSS JOIN LATERAL (SELECT coalesce(array_agg(g.grid_code ORDER BY g.grid_code), '{}') AS own
+                                 FROM worker_grid g WHERE g.worker_id = p.worker_id) o
+           ) q"""
+        ),
+        {"now": now or datetime.now(UTC)},
+    ).scalar_one()
 
 
 def track(

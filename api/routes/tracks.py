@@ -4,6 +4,7 @@ from datetime import date, datetime, time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from api.deps import ReaderDep, WriterDep
@@ -11,6 +12,7 @@ from gis import tracks, workers
 from gis.errors import InvalidInput
 
 router = APIRouter(tags=["gridworkers and tracks"])
+GEOJSON = "application/geo+json"
 
 
 class WorkerIn(BaseModel):
@@ -29,10 +31,10 @@ async def create_worker(body: WorkerIn, write: WriterDep) -> dict[str, Any]:
     return await write(workers.create_worker, **body.model_dump())
 
 
-@router.get("/workers/positions", response_model=None)
-async def positions(read: ReaderDep) -> dict[str, Any]:
+@router.get("/workers/positions", response_class=Response, responses={200: {"content": {GEOJSON: {}}}})
+async def positions(read: ReaderDep) -> Response:
     """Everyone's latest position (GeoJSON): worker, time, age, grid chain, on duty, inside own grid."""
-    return await read(tracks.positions)
+    return Response(await read(tracks.positions), media_type=GEOJSON)
 
 
 @router.get("/workers/{worker_id}")
