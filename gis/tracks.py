@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -56,6 +57,13 @@ def haversine(lon1, lat1, lon2, lat2):
     return 2 * EARTH_R * np.arcsin(np.sqrt(a))
 
 
+def _metres(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
+    """Scalar haversine in metres (plain math: a numpy call per point costs more than the sum)."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    a = math.sin((p2 - p1) / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(math.radians(lon2 - lon1) / 2) ** 2
+    return 2 * EARTH_R * math.asin(math.sqrt(a))
+
+
 def _partition(conn: Connection, day: date) -> None:
     name = f"track_point_{day:%Y%m%d}"
     conn.execute(
@@ -90,8 +98,18 @@ def ingest(
     limits = limits or IngestLimits()
     now = now or datetime.now(UTC)
     res = IngestResult()
-    devices = {d: w for d, w in conn.execute(text("SELECT device_id, id FROM worker WHERE device_id IS NOT NULL"))}
-    known = set(conn.execute(text("SELECT id FROM worker")).scalars())
+    # only the workers this batch names
+    wanted_w = list({str(p["worker_id"]) for p in points if p.get("worker_id")})
+    wanted_d = list({str(p["device_id"]) for p in points if p.get("device_id")})
+    known: set[str] = set()
+    devices: dict[str, str] = {}
+    for wid, dev in conn.execute(
+        text("SELECT id, device_id FROM worker WHERE id = ANY(:w) OR device_id = ANY(:d)"),
+        {"w": wanted_w, "d": wanted_d},
+    ):
+        known.add(wid)
+        if dev is not None:
+            devices[dev] = wid
     ok: list[dict[str, Any]] = []
     for i, p in enumerate(points):
         wid = p.get("worker_id") or devices.get(str(p.get("device_id")))
@@ -119,29 +137,43 @@ def ingest(
         if lon == 0 and lat == 0:
             res.rejected.append({"index": i, "field": "lon", "reason": "(0, 0) is a missing fix"})
             continue
-        crs = p.get("crs") or "EPSG:4326"
-        x, y = xy_to_storage(np.array([lon]), np.array([lat]), parse_crs(crs))
-        x, y = float(x[0]), float(y[0])
-        if not (-180 <= x <= 180 and -90 <= y <= 90) or math.isnan(x):
-            res.rejected.append({"index": i, "field": "lon", "reason": "coordinates out of range"})
-            continue
         attrs = p.get("attrs") or {}
         if not isinstance(attrs, dict):
             res.rejected.append({"index": i, "field": "attrs", "reason": "attrs must be an object"})
             continue
         ok.append(
             {
+                "i": i,
                 "w": wid,
                 "fix": fix,
                 "dev": dev,
-                "x": x,
-                "y": y,
+                "x": lon,
+                "y": lat,
+                "crs": p.get("crs") or "EPSG:4326",
                 "acc": p.get("accuracy"),
                 "spd": p.get("speed"),
                 "crs_": p.get("course"),
                 "attrs": json.dumps(attrs, default=str),
             }
         )
+    # coordinates to CGCS2000, one vectorised call per CRS in the batch
+    by_crs: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for r in ok:
+        by_crs[r["crs"]].append(r)
+    for crs, group in by_crs.items():
+        xs, ys = xy_to_storage(np.array([r["x"] for r in group]), np.array([r["y"] for r in group]), parse_crs(crs))
+        for r, x, y in zip(
+            group, np.asarray(xs, dtype=float).tolist(), np.asarray(ys, dtype=float).tolist(), strict=True
+        ):
+            r["x"], r["y"] = x, y
+    kept = []
+    for r in ok:
+        if not (-180 <= r["x"] <= 180 and -90 <= r["y"] <= 90) or math.isnan(r["x"]):
+            res.rejected.append({"index": r["i"], "field": "lon", "reason": "coordinates out of range"})
+        else:
+            kept.append(r)
+    ok = kept
+    res.rejected.sort(key=lambda r: r["index"])
     if not ok:
         return res
     # jumps: implied speed from the previous kept point of the same worker (stored or in this batch)
@@ -160,7 +192,7 @@ def ingest(
         prev = last.get(r["w"])
         if prev is not None and r["fix"] > prev[0]:
             dt = (r["fix"] - prev[0]).total_seconds()
-            if float(haversine(prev[1], prev[2], r["x"], r["y"])) / dt > limits.max_speed_ms:
+            if _metres(prev[1], prev[2], r["x"], r["y"]) / dt > limits.max_speed_ms:
                 flags.append("jump")
         if "jump" not in flags and "poor_accuracy" not in flags:
             last[r["w"]] = (r["fix"], r["x"], r["y"])
