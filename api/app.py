@@ -37,26 +37,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     # No pre-ping: it costs a round trip per request; the pool recycles connections instead.
-    app.state.engine = make_engine(
-        settings,
-        statement_timeout_ms=settings.statement_timeout_ms,
-        pool_size=8,
-        max_overflow=8,
-        pool_pre_ping=False,
-        pool_recycle=600,
-    )
+    pool = {
+        "statement_timeout_ms": settings.statement_timeout_ms,
+        "pool_size": 8,
+        "max_overflow": 8,
+        "pool_pre_ping": False,
+        "pool_recycle": 600,
+    }
+    app.state.engine = make_engine(settings, **pool)
     # Reads run on their own autocommit pool: no BEGIN, no ROLLBACK and no isolation switch per
     # request (measured: 1.1 ms instead of 2.1 ms for a checkout, query and return).
-    app.state.read_engine = make_engine(
-        settings,
-        statement_timeout_ms=settings.statement_timeout_ms,
-        pool_size=8,
-        max_overflow=8,
-        pool_pre_ping=False,
-        pool_recycle=600,
-        isolation_level="AUTOCOMMIT",
-        pool_reset_on_return=None,
-    )
+    app.state.read_engine = make_engine(settings, **pool, isolation_level="AUTOCOMMIT", pool_reset_on_return=None)
     errors.install(app)
     for module in (lookup, grids, imports, validation, cases, registry, tracks):
         app.include_router(module.router, prefix="/api/v1")

@@ -105,3 +105,19 @@ def server(settings: Settings, port: int, workers: int = 1) -> Iterator[str]:
     finally:
         proc.terminate()
         proc.wait()
+
+
+def parse_wrk(out: str) -> dict:
+    """Latency percentiles (ms), requests/s and non-2xx count from ``wrk --latency`` output."""
+    res: dict = {}
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[0] in ("50%", "90%", "99%"):
+            v = parts[1]
+            scale = {"us": 0.001, "ms": 1.0}.get(v[-2:], 1000.0)
+            res[f"p{parts[0][:-1]}_ms"] = round(float(v[:-2] if v[-2:] in ("us", "ms") else v[:-1]) * scale, 2)
+        if line.startswith("Requests/sec:"):
+            res["requests_per_s"] = float(parts[1])
+        if "Non-2xx" in line:
+            res["non_2xx"] = int(parts[-1])
+    return res

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from bench.common import big_city_engine, server
+from bench.common import big_city_engine, parse_wrk, server
 from bench.lookup_single import sample_points
 from data.demo_city import add_governments
 
@@ -35,21 +35,6 @@ request = function()
   return wrk.format(nil, "/api/v1/cases", nil, body)
 end
 """
-
-
-def parse_wrk(out: str) -> dict:
-    res: dict = {}
-    for line in out.splitlines():
-        parts = line.split()
-        if len(parts) == 2 and parts[0] in ("50%", "90%", "99%"):
-            v = parts[1]
-            scale = {"us": 0.001, "ms": 1.0}.get(v[-2:], 1000.0)
-            res[f"p{parts[0][:-1]}_ms"] = round(float(v[:-2] if v[-2:] in ("us", "ms") else v[:-1]) * scale, 2)
-        if line.startswith("Requests/sec:"):
-            res["requests_per_s"] = float(parts[1])
-        if "Non-2xx" in line:
-            res["non_2xx"] = int(parts[-1])
-    return res
 
 
 def main() -> dict:

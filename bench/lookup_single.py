@@ -17,7 +17,7 @@ import httpx
 import numpy as np
 import shapely
 
-from bench.common import big_city_engine, server, summary, timings
+from bench.common import big_city_engine, parse_wrk, server, summary, timings
 from bench.points import city_outline
 from gis.lookup import lookup_point
 
@@ -70,22 +70,7 @@ def wrk_latency(port: int, pts: np.ndarray) -> dict:
             text=True,
             check=True,
         ).stdout
-    res = {}
-    for line in out.splitlines():
-        parts = line.split()
-        if len(parts) == 2 and parts[0] in ("50%", "90%", "99%"):
-            v = parts[1]
-            ms = (
-                float(v[:-2])
-                if v.endswith("ms")
-                else float(v[:-2]) / 1000
-                if v.endswith("us")
-                else float(v[:-1]) * 1000
-            )
-            res[f"p{parts[0][:-1]}_ms"] = round(ms, 3)
-        if line.startswith("Requests/sec:"):
-            res["requests_per_s"] = float(line.split()[1])
-    return res
+    return parse_wrk(out)
 
 
 def main() -> dict:

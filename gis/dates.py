@@ -6,8 +6,6 @@ from datetime import UTC, date, datetime, time
 
 from gis.errors import InvalidInput
 
-CHINA_TZ_NOTE = "dates without a time zone are read as UTC"
-
 
 def parse_at(value: str | date | datetime | None, field: str = "at") -> datetime | None:
     """Parse an ISO date or date-time; a bare date means its start (UTC).

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Session, sessionmaker
 
 from gis.settings import Settings
 
@@ -19,17 +16,6 @@ def make_engine(settings: Settings, *, statement_timeout_ms: int | None = None, 
         connect_args["options"] = f"-c statement_timeout={int(statement_timeout_ms)}"
     kw.setdefault("pool_pre_ping", True)
     return create_engine(settings.url(), connect_args=connect_args, **kw)
-
-
-def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(bind=engine, expire_on_commit=False)
-
-
-@contextmanager
-def transaction(engine: Engine) -> Iterator[Session]:
-    """One session, one transaction: committed on success, rolled back on any error."""
-    with Session(engine, expire_on_commit=False) as session, session.begin():
-        yield session
 
 
 def check_postgis(engine: Engine) -> str:

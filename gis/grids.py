@@ -19,7 +19,6 @@ import shapely
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from gis.hierarchy import CODE_LENGTH
 from gis.settings import STORAGE_SRID
 
 #: Vertices per lookup piece: big district polygons are cut, unit grids stay whole.
@@ -261,10 +260,6 @@ def finish_import_run(conn: Connection, import_id: int, report: dict[str, Any]) 
         text("UPDATE import_run SET report = CAST(:r AS jsonb) WHERE id = :id"),
         {"r": json.dumps(report, ensure_ascii=False, default=str), "id": import_id},
     )
-
-
-def code_length_ok(code: str, level: int) -> bool:
-    return code.isdigit() and len(code) == CODE_LENGTH[level]
 
 
 def json_safe(value: Any) -> Any:

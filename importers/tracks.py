@@ -12,21 +12,15 @@ from sqlalchemy.engine import Engine
 from gis import tracks, workers
 from gis.errors import ImportRejected, InvalidInput
 from importers.core import all_or_nothing
-from importers.registry import _run
+from importers.registry import _read_csv, _run
 
 BATCH = 5000
+WORKER_COLUMNS = ("worker_id", "name", "device_id", "grids")
 
 
 def import_workers(engine: Engine, path: str | Path, *, dry_run: bool = False) -> dict[str, Any]:
     """CSV with at least ``worker_id,name,device_id,grids`` (grids: codes separated by ``;``)."""
-    path = Path(path)
-    if not path.exists():
-        raise InvalidInput(f"no such file: {path}", field="file")
-    frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    need = ("worker_id", "name", "device_id", "grids")
-    missing = [c for c in need if c not in frame.columns]
-    if missing:
-        raise InvalidInput(f"{path.name} lacks column(s) {', '.join(missing)}", field="file", allowed=list(need))
+    frame = _read_csv(Path(path), WORKER_COLUMNS)
     rows = [(i + 2, r) for i, r in enumerate(frame.to_dict("records"))]
     return _run(
         engine,
