@@ -13,6 +13,7 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -23,11 +24,19 @@ from sqlalchemy.engine import Connection
 
 from gis.crs import parse_crs, xy_to_storage
 from gis.errors import InvalidInput, NotFound
+from gis.sqlutil import array_literal, execute_prepared
 
 ATTR_KEYS = {"battery": "percent", "altitude": "m", "satellites": "count", "provider": "text", "charging": "bool"}
 EARTH_R = 6_371_008.8
 GAP_S = 600  # a pause in reporting longer than this is a gap: not walked, not time on patrol
 _CST = ZoneInfo("Asia/Shanghai")
+_WRITE = (Path(__file__).parent / "sql" / "track_write.sql").read_text()
+# the workers a batch names, by id or by device, each with where it was last seen
+_WORKERS = """SELECT w.id, w.device_id, p.fix_time, ST_X(p.geom), ST_Y(p.geom), p.piece_id
+       FROM worker w LEFT JOIN worker_position p ON p.worker_id = w.id WHERE w.device_id = ANY(:d)
+       UNION ALL
+       SELECT w.id, w.device_id, p.fix_time, ST_X(p.geom), ST_Y(p.geom), p.piece_id
+       FROM worker w LEFT JOIN worker_position p ON p.worker_id = w.id WHERE w.id = ANY(:w)"""
 
 
 @dataclass
@@ -98,38 +107,43 @@ def ingest(
     limits = limits or IngestLimits()
     now = now or datetime.now(UTC)
     res = IngestResult()
-    # only the workers this batch names
-    wanted_w = list({str(p["worker_id"]) for p in points if p.get("worker_id")})
-    wanted_d = list({str(p["device_id"]) for p in points if p.get("device_id")})
+    objects = [p if isinstance(p, dict) else {} for p in points]
+    # one read: the workers this batch names, and where each was last seen (for the jump check)
+    wanted_w = list({str(p["worker_id"]) for p in objects if p.get("worker_id")})
+    wanted_d = list({str(p["device_id"]) for p in objects if p.get("device_id")})
     known: set[str] = set()
     devices: dict[str, str] = {}
-    for wid, dev in conn.execute(
-        text("SELECT id, device_id FROM worker WHERE id = ANY(:w) OR device_id = ANY(:d)"),
-        {"w": wanted_w, "d": wanted_d},
+    last: dict[str, tuple[datetime, float, float]] = {}
+    piece: dict[str, int] = {}
+    for wid, dev, t, x, y, pid in execute_prepared(
+        conn, "wangge_track_workers", _WORKERS, {"w": array_literal(wanted_w), "d": array_literal(wanted_d)}
     ):
         known.add(wid)
         if dev is not None:
             devices[dev] = wid
+        if t is not None:
+            last[wid] = (t, x, y)
+            piece[wid] = pid
     ok: list[dict[str, Any]] = []
-    for i, p in enumerate(points):
-        wid = p.get("worker_id") or devices.get(str(p.get("device_id")))
-        if not wid or wid not in known:
+    unknown: list[dict[str, Any]] = []
+    for i, p in enumerate(objects):
+        if p is not points[i]:
+            res.rejected.append({"index": i, "field": "points", "reason": "a point must be a JSON object"})
+            continue
+        wid = str(p.get("worker_id") or devices.get(str(p.get("device_id"))) or "")
+        if wid not in known:
             res.rejected.append({"index": i, "field": "device_id", "reason": "unknown worker or device"})
-            conn.execute(
-                text("INSERT INTO device_reject (device_id, reason, payload) VALUES (:d, :r, CAST(:p AS jsonb))"),
-                {
-                    "d": str(p.get("device_id") or p.get("worker_id")),
-                    "r": "unknown worker or device",
-                    "p": json.dumps(p, default=str),
-                },
-            )
+            unknown.append(p)
             continue
         try:
             fix = _time(p.get("fix_time"), "fix_time")
             dev = _time(p["device_time"], "device_time") if p.get("device_time") else None
             lon, lat = float(p["lon"]), float(p["lat"])
+            acc, spd, course = (None if p.get(k) is None else float(p[k]) for k in ("accuracy", "speed", "course"))
         except (KeyError, TypeError, ValueError) as exc:
-            res.rejected.append({"index": i, "field": "fix_time/lon/lat", "reason": f"unreadable point: {exc}"})
+            res.rejected.append(
+                {"index": i, "field": "fix_time/lon/lat/accuracy/speed/course", "reason": f"unreadable point: {exc}"}
+            )
             continue
         if (fix - now).total_seconds() > limits.max_future_s:
             res.rejected.append({"index": i, "field": "fix_time", "reason": "fix time in the future"})
@@ -150,11 +164,20 @@ def ingest(
                 "x": lon,
                 "y": lat,
                 "crs": p.get("crs") or "EPSG:4326",
-                "acc": p.get("accuracy"),
-                "spd": p.get("speed"),
-                "crs_": p.get("course"),
-                "attrs": json.dumps(attrs, default=str),
+                "acc": acc,
+                "spd": spd,
+                "crs_": course,
+                "attrs": attrs,
             }
+        )
+    if unknown:
+        conn.execute(
+            text(
+                """INSERT INTO device_reject (device_id, reason, payload)
+                   SELECT coalesce(p->>'device_id', p->>'worker_id'), 'unknown worker or device', p
+                   FROM jsonb_array_elements(CAST(:p AS jsonb)) p"""
+            ),
+            {"p": json.dumps(unknown, default=str)},
         )
     # coordinates to CGCS2000, one vectorised call per CRS in the batch
     by_crs: dict[str, list[dict[str, Any]]] = defaultdict(list)
@@ -178,13 +201,7 @@ def ingest(
         return res
     # jumps: implied speed from the previous kept point of the same worker (stored or in this batch)
     ok.sort(key=lambda r: (r["w"], r["fix"]))
-    last = {
-        w: (t, x, y)
-        for w, t, x, y in conn.execute(
-            text("SELECT worker_id, fix_time, ST_X(geom), ST_Y(geom) FROM worker_position WHERE worker_id = ANY(:w)"),
-            {"w": list({r["w"] for r in ok})},
-        )
-    }
+    newest: dict[str, dict[str, Any]] = {}
     for r in ok:
         flags = []
         if r["acc"] is not None and float(r["acc"]) > limits.max_accuracy_m:
@@ -194,62 +211,32 @@ def ingest(
             dt = (r["fix"] - prev[0]).total_seconds()
             if _metres(prev[1], prev[2], r["x"], r["y"]) / dt > limits.max_speed_ms:
                 flags.append("jump")
-        if "jump" not in flags and "poor_accuracy" not in flags:
+        if not flags:
             last[r["w"]] = (r["fix"], r["x"], r["y"])
+            if r["w"] not in newest or r["fix"] > newest[r["w"]]["fix"]:
+                newest[r["w"]] = r
         r["flags"] = flags
     for day in {r["fix"].astimezone(UTC).date() for r in ok}:
         _partition(conn, day)
-    inserted = conn.execute(
-        text(
-            """INSERT INTO track_point (worker_id, fix_time, device_time, geom, accuracy, speed, course, attrs, flags)
-           SELECT w, fix, dev, ST_SetSRID(ST_MakePoint(x, y), 4490), acc, spd, crs_, CAST(attrs AS jsonb), CAST(flags AS text[])
-           FROM unnest(CAST(:w AS text[]), CAST(:fix AS timestamptz[]), CAST(:dev AS timestamptz[]),
-                       CAST(:x AS float8[]), CAST(:y AS float8[]), CAST(:acc AS real[]), CAST(:spd AS real[]),
-                       CAST(:crs_ AS real[]), CAST(:attrs AS text[]), CAST(:flags AS text[]))
-                AS t(w, fix, dev, x, y, acc, spd, crs_, attrs, flags)
-           ON CONFLICT (worker_id, fix_time) DO NOTHING"""
-        ),
-        {
-            k: [r[k] if k != "flags" else "{" + ",".join(r["flags"]) + "}" for r in ok]
-            for k in ("w", "fix", "dev", "x", "y", "acc", "spd", "crs_", "attrs", "flags")
-        },
-    ).rowcount
-    res.accepted = inserted
-    res.duplicates = len(ok) - inserted
+    cols = {
+        "w": [r["w"] for r in ok],
+        "fix": [r["fix"].isoformat() for r in ok],
+        "dev": [r["dev"].isoformat() if r["dev"] else None for r in ok],
+        "x": [r["x"] for r in ok],
+        "y": [r["y"] for r in ok],
+        "acc": [r["acc"] for r in ok],
+        "spd": [r["spd"] for r in ok],
+        "crs_": [r["crs_"] for r in ok],
+        "attrs": [json.dumps(r["attrs"], default=str) if r["attrs"] else None for r in ok],
+        "flags": [",".join(r["flags"]) for r in ok],
+        "latest": ["t" if newest.get(r["w"]) is r else "f" for r in ok],
+        "piece": [piece.get(r["w"]) for r in ok],
+    }
+    res.accepted = execute_prepared(
+        conn, "wangge_track_write", _WRITE, {k: array_literal(v) for k, v in cols.items()}
+    ).scalar_one()
+    res.duplicates = len(ok) - res.accepted
     res.flagged = sum(1 for r in ok if r["flags"])
-    # latest position: the newest clean point per worker, only if newer than what is stored
-    newest: dict[str, dict[str, Any]] = {}
-    for r in ok:
-        if not r["flags"] and (r["w"] not in newest or r["fix"] > newest[r["w"]]["fix"]):
-            newest[r["w"]] = r
-    if newest:
-        rows = list(newest.values())
-        conn.execute(
-            text(
-                """INSERT INTO worker_position AS p (worker_id, fix_time, server_time, geom, accuracy, speed, course,
-                                                   attrs, grid_code, community_code, street_code, district_code)
-               SELECT w, fix, now(), pt, acc, spd, crs_, CAST(attrs AS jsonb),
-                      u.code, left(u.code, 12), left(u.code, 9), left(u.code, 6)
-               FROM (SELECT *, ST_SetSRID(ST_MakePoint(x, y), 4490) AS pt
-                     FROM unnest(CAST(:w AS text[]), CAST(:fix AS timestamptz[]), CAST(:x AS float8[]),
-                                 CAST(:y AS float8[]), CAST(:acc AS real[]), CAST(:spd AS real[]),
-                                 CAST(:crs_ AS real[]), CAST(:attrs AS text[])) AS t(w, fix, x, y, acc, spd, crs_, attrs)
-                    ) t
-               -- the unit grid by the lookup rule (interior first, then the lowest code); its code gives the chain
-               LEFT JOIN LATERAL (
-                   SELECT g.code FROM grid_piece g
-                   WHERE g.level = 4 AND ST_Intersects(g.geom, t.pt)
-                     AND g.valid_from <= t.fix AND (g.valid_to IS NULL OR g.valid_to > t.fix)
-                   ORDER BY NOT ST_Contains(g.geom, t.pt), g.code LIMIT 1) u ON true
-               ON CONFLICT (worker_id) DO UPDATE SET fix_time = excluded.fix_time, server_time = excluded.server_time,
-                   geom = excluded.geom, accuracy = excluded.accuracy, speed = excluded.speed,
-                   course = excluded.course, attrs = excluded.attrs, grid_code = excluded.grid_code,
-                   community_code = excluded.community_code, street_code = excluded.street_code,
-                   district_code = excluded.district_code
-               WHERE p.fix_time < excluded.fix_time"""
-            ),
-            {k: [r[k] for r in rows] for k in ("w", "fix", "x", "y", "acc", "spd", "crs_", "attrs")},
-        )
     return res
 
 

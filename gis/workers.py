@@ -94,8 +94,9 @@ def workers_in_grid(conn: Connection, code: str, start=None, end=None) -> list[d
     if start is None:
         rows = conn.execute(
             text(
+                # the chain stored with each latest position, by the lookup rule (no double count on edges)
                 """SELECT p.worker_id, w.name, p.fix_time FROM worker_position p JOIN worker w ON w.id = p.worker_id
-               JOIN grid g ON g.code = :c AND g.valid_to IS NULL AND ST_Intersects(g.geom, p.geom)
+               WHERE :c IN (p.grid_code, p.community_code, p.street_code, p.district_code)
                ORDER BY p.worker_id"""
             ),
             {"c": code},
