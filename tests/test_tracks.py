@@ -241,3 +241,65 @@ def test_shenzhen_taxi_gps_counts_duplicates_and_jumps(db, real):
     with db.begin() as conn:
         again = tracks.ingest(conn, pts)
     assert again.accepted == 0 and again.duplicates == len(frame)
+
+
+def test_position_chain_follows_the_worker_across_edges_and_redraws(db):
+    """The stored chain is reused while a worker stays inside one grid; crossing an edge, standing
+    exactly on one, and a redraw of the grid all give what a fresh lookup gives."""
+    from gis.lookup import lookup_point
+
+    load_city(db, square_city())
+    with db.begin() as conn:
+        workers.create_worker(conn, worker_id="w1", name="张三", device_id="d1")
+    t0 = datetime.now(UTC)  # fixes are placed in the grids valid at their time: after the import
+    xs = [X0 + i * STEP for i in range(9)]
+    ytop = Y0 + 7.5 * STEP  # the northern row of units
+    walk = [
+        (X0 + 0.5 * STEP, ytop),  # inside unit 001
+        (X0 + 0.6 * STEP, ytop),  # still inside 001: the stored chain is reused
+        (X0 + 1.5 * STEP, ytop),  # crossed into 002
+        (xs[2], ytop),  # exactly on the edge of 002 and 003: the lower code
+        (X0 + 2.5 * STEP, ytop),  # inside 003
+        (xs[2], ytop),  # back on the edge, coming from 003: still the lower code, 002
+        (xs[4], ytop),  # on the edge between the two streets
+    ]
+    seen = []
+    for k, (x, y) in enumerate(walk):
+        with db.begin() as conn:
+            res = tracks.ingest(
+                conn, [{"worker_id": "w1", "fix_time": t0 + timedelta(seconds=30 * k), "lon": x, "lat": y}]
+            )
+            assert res.accepted == 1 and res.flagged == 0
+            unit = conn.execute(text("SELECT grid_code FROM worker_position WHERE worker_id = 'w1'")).scalar_one()
+            assert unit == lookup_point(conn, x, y)["unit"]["code"]
+            seen.append(unit)
+    assert seen == [
+        "110108001001001",
+        "110108001001001",
+        "110108001001002",
+        "110108001001002",
+        "110108001001003",
+        "110108001001002",
+        "110108001001004",
+    ]
+    # back in 001, then a redraw shrinks 001 to its west half: the stored piece's version is closed,
+    # so the next fix at the same place is looked up in the grids now in force, and falls in none
+    from shapely.geometry import box
+
+    from importers.core import GridImportOptions, import_grid_frame
+
+    def fix_at(x: float, when: datetime) -> str | None:
+        with db.begin() as conn:
+            pt = {"worker_id": "w1", "fix_time": when, "lon": x, "lat": ytop}
+            assert tracks.ingest(conn, [pt], IngestLimits(max_future_s=3600)).accepted == 1
+            return conn.execute(text("SELECT grid_code FROM worker_position WHERE worker_id = 'w1'")).scalar_one()
+
+    x = X0 + 0.6 * STEP
+    assert fix_at(x, t0 + timedelta(seconds=600)) == "110108001001001"
+    units = square_city()[4]
+    units = units[units["code"] == "110108001001001"].copy()
+    units["geometry"] = [box(X0, Y0 + 7 * STEP, X0 + 0.5 * STEP, Y0 + 8 * STEP)]
+    import_grid_frame(db, units, GridImportOptions(level=4), source="test:redraw")
+    assert fix_at(x, t0 + timedelta(seconds=630)) is None
+    with db.connect() as conn:
+        assert lookup_point(conn, x, ytop)["unit"] is None
