@@ -33,6 +33,9 @@ jit = off
 # created in the same transaction skip the WAL (the bulk assignment writes millions of rows).
 wal_level = minimal
 max_wal_senders = 0
+# GPS ingestion writes all day: fewer checkpoints mean fewer full-page images in the WAL.
+max_wal_size = 8GB
+checkpoint_timeout = 30min
 max_connections = 100
 logging_collector = off
 """

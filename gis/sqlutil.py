@@ -33,7 +33,18 @@ def array_literal(values) -> str:
 
     >>> array_literal(["a", 'b"c', None, 1.5, "x,y", 2])
     '{"a","b\\\\"c",NULL,1.5,"x,y",2}'
+    >>> array_literal(["a", "x,y"]), array_literal(['a","b']), array_literal([1.5, None])
+    ('{"a","x,y"}', '{"a\\\\",\\\\"b"}', '{1.5,NULL}')
     """
+    values = list(values)
+    types = set(map(type, values))
+    if types and types <= {float, int, type(None)}:  # numbers: no quoting (bool is not int here)
+        parts = map(repr, values) if type(None) not in types else ("NULL" if v is None else repr(v) for v in values)
+        return "{" + ",".join(parts) + "}"
+    if types == {str}:  # the common case, joined in one pass
+        joined = '","'.join(values)
+        if "\\" not in joined and joined.count('"') == 2 * (len(values) - 1):
+            return '{"' + joined + '"}'
     out = []
     for v in values:
         if v is None:

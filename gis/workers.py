@@ -12,6 +12,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from gis.errors import Conflict, InvalidInput, NotFound
+from gis.lookup import sql as _sql
 
 ROLES = ("gridworker", "grid_leader")
 
@@ -102,15 +103,5 @@ def workers_in_grid(conn: Connection, code: str, start=None, end=None) -> list[d
             {"c": code},
         ).mappings()
     else:
-        rows = conn.execute(
-            text(
-                """SELECT t.worker_id, w.name, min(t.fix_time) AS first_seen, max(t.fix_time) AS last_seen, count(*) AS points
-               FROM track_point t JOIN worker w ON w.id = t.worker_id
-               JOIN grid g ON g.code = :c AND g.valid_from <= :e AND (g.valid_to IS NULL OR g.valid_to > :s)
-                          AND ST_Intersects(g.geom, t.geom)
-               WHERE t.fix_time >= :s AND t.fix_time < :e AND t.flags = '{}'
-               GROUP BY t.worker_id, w.name ORDER BY t.worker_id"""
-            ),
-            {"c": code, "s": start, "e": end},
-        ).mappings()
+        rows = conn.execute(text(_sql("workers_in_grid")), {"c": code, "s": start, "e": end}).mappings()
     return [dict(r) for r in rows]

@@ -303,3 +303,41 @@ def test_position_chain_follows_the_worker_across_edges_and_redraws(db):
     assert fix_at(x, t0 + timedelta(seconds=630)) is None
     with db.connect() as conn:
         assert lookup_point(conn, x, ytop)["unit"] is None
+
+
+def test_who_was_inside_a_grid_between_two_times(client, db):
+    """Checked by hand on the square city: fixes inside, on an edge, outside the window, flagged."""
+    load_city(db, square_city())
+    with db.begin() as conn:
+        for w in ("w1", "w2", "w3"):
+            workers.create_worker(conn, worker_id=w, name=w, device_id=f"d-{w}")
+    t0 = datetime.now(UTC)
+    y = Y0 + 7.5 * STEP  # northern row: units 001..004 of community 110108001001
+    pts = [
+        ("w1", 0, X0 + 0.5 * STEP, y),  # in 001
+        ("w1", 60, X0 + 0.6 * STEP, y),  # in 001
+        ("w2", 30, X0 + 1.0 * STEP, y),  # on the edge of 001 and 002: counts for both
+        ("w3", 30, X0 + 2.5 * STEP, y),  # in 003
+        ("w3", 400, X0 + 0.5 * STEP, y),  # in 001, but after the window
+    ]
+    with db.begin() as conn:
+        res = tracks.ingest(
+            conn,
+            [{"worker_id": w, "fix_time": t0 + timedelta(seconds=s), "lon": x, "lat": yy} for w, s, x, yy in pts],
+            IngestLimits(max_future_s=3600),
+        )
+        assert res.accepted == 5
+    window = {"from": t0.isoformat(), "to": (t0 + timedelta(seconds=120)).isoformat()}
+
+    def who(code: str, **q) -> dict[str, int]:
+        r = client.get(f"/api/v1/grids/{code}/workers", params={**window, **q})
+        assert r.status_code == 200, r.text
+        return {x["worker_id"]: x["points"] for x in r.json()}
+
+    assert who("110108001001001") == {"w1": 2, "w2": 1}
+    assert who("110108001001002") == {"w2": 1}
+    assert who("110108001001003") == {"w3": 1}
+    assert who("110108001001") == {"w1": 2, "w2": 1, "w3": 1}  # the community
+    assert who("110108") == {"w1": 2, "w2": 1, "w3": 1}  # the district
+    assert who("110108002") == {}  # the east street: nobody
+    assert who("110108001001001", to=(t0 + timedelta(seconds=500)).isoformat()) == {"w1": 2, "w2": 1, "w3": 1}

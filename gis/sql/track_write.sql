@@ -3,12 +3,14 @@
 -- strictly inside the lookup piece of the previous one (a gridworker mostly walks inside one grid);
 -- otherwise the unit grid follows the lookup rule: interior first, then the lowest code.
 WITH t AS (
-    SELECT t.*, ST_SetSRID(ST_MakePoint(t.x, t.y), 4490) AS pt
-    FROM unnest(CAST(:w AS text[]), CAST(:fix AS timestamptz[]), CAST(:dev AS timestamptz[]),
+    -- times come as epoch seconds
+    SELECT t.w, to_timestamp(t.fix_s) AS fix, to_timestamp(t.dev_s) AS dev, t.x, t.y, t.acc, t.spd, t.crs_,
+           t.attrs, t.flags, t.latest, t.piece, ST_SetSRID(ST_MakePoint(t.x, t.y), 4490) AS pt
+    FROM unnest(CAST(:w AS text[]), CAST(:fix AS float8[]), CAST(:dev AS float8[]),
                 CAST(:x AS float8[]), CAST(:y AS float8[]), CAST(:acc AS real[]), CAST(:spd AS real[]),
                 CAST(:crs_ AS real[]), CAST(:attrs AS jsonb[]), CAST(:flags AS text[]),
                 CAST(:latest AS boolean[]), CAST(:piece AS bigint[]))
-         AS t(w, fix, dev, x, y, acc, spd, crs_, attrs, flags, latest, piece)
+         AS t(w, fix_s, dev_s, x, y, acc, spd, crs_, attrs, flags, latest, piece)
 ), ins AS (
     INSERT INTO track_point (worker_id, fix_time, device_time, geom, accuracy, speed, course, attrs, flags)
     SELECT w, fix, dev, pt, acc, spd, crs_, coalesce(attrs, '{}'), string_to_array(flags, ',') FROM t
