@@ -15,6 +15,7 @@ from sqlalchemy.engine import Connection
 from gis import deadlines
 from gis.errors import Conflict, InvalidInput, NotFound
 from gis.lookup import lookup_points
+from gis.sqlutil import array_literal, execute_prepared
 
 CHANNELS = ("hotline", "app", "wechat", "patrol", "video", "other")
 #: 受理 → 立案 → 派遣 → 处置 → 核查 → 结案, plus 退单 (returned, back to dispatch)
@@ -46,8 +47,7 @@ _CASE_COLUMNS = """c.id, c.idempotency_key, ST_X(c.geom) AS lon, ST_Y(c.geom) AS
 _SELECT = text(f'SELECT {_CASE_COLUMNS} FROM "case" c WHERE c.id = :id')
 
 # the case, its first events and the answer in one round trip
-_INSERT = text(
-    f"""WITH c AS (
+_INSERT = f"""WITH c AS (
           INSERT INTO "case" (idempotency_key, geom, class_code, description, channel, reported_at, component_code,
                               district_code, street_code, community_code, grid_code, unit_code, state, deadline, why)
           VALUES (:k, ST_SetSRID(ST_MakePoint(:x, :y), 4490), :cls, :d, :ch, :r, :comp,
@@ -62,10 +62,8 @@ _INSERT = text(
                   WITH ORDINALITY AS e(action, f, t, actor, d, n)
           ORDER BY e.n)
         SELECT {_CASE_COLUMNS} FROM c"""
-)
 
-_DISPATCH = text(
-    """(SELECT 1 AS prio, id, unit_code, area_code, class_code FROM dispatch_rule
+_DISPATCH = """(SELECT 1 AS prio, id, unit_code, area_code, class_code FROM dispatch_rule
         WHERE class_code IN (:cls, :major) AND area_code = ANY(:areas)
           AND valid_from <= :at AND (valid_to IS NULL OR valid_to > :at)
           AND (start_time IS NULL OR CASE WHEN start_time <= end_time
@@ -80,7 +78,6 @@ _DISPATCH = text(
        (SELECT 3, NULL, code, area_code, NULL FROM resp_unit
         WHERE kind = 'district_government' AND area_code = :district ORDER BY code LIMIT 1)
        ORDER BY 1 LIMIT 1"""
-)
 SATISFACTION = ("satisfied", "basically_satisfied", "dissatisfied")
 
 
@@ -112,7 +109,8 @@ def _event(
 
 
 def event_class(conn: Connection, code: str) -> dict[str, Any]:
-    row = conn.execute(text("SELECT * FROM event_class WHERE code = :c"), {"c": code}).mappings().first()
+    row = execute_prepared(conn, "wangge_event_class", "SELECT * FROM event_class WHERE code = :c", {"c": code})
+    row = row.mappings().first()
     if row is None:
         allowed = list(conn.execute(text("SELECT code FROM event_class ORDER BY code")).scalars())
         raise InvalidInput(f"unknown event class {code!r}", field="class", allowed=allowed)
@@ -155,12 +153,14 @@ def dispatch(
     if not areas:
         return None, {"decided_by": "none", "message": "no responsible unit found for this place and class"}
     # the most specific rule, else the street government, else the district government: one round trip
-    row = conn.execute(
+    row = execute_prepared(
+        conn,
+        "wangge_dispatch",
         _DISPATCH,
         {
             "cls": class_code,
             "major": class_code[:2] + "00",
-            "areas": areas,
+            "areas": array_literal(areas),
             "at": at,
             "street": chain.get("street"),
             "district": chain.get("district"),
@@ -245,7 +245,9 @@ def intake(
             ("dispatch", "filed", "dispatched", "system", {"unit": a["unit"], "why": a["why"]}),
         ]
     row = (
-        conn.execute(
+        execute_prepared(
+            conn,
+            "wangge_case_insert",
             _INSERT,
             {
                 "k": idempotency_key,
@@ -264,11 +266,11 @@ def intake(
                 "s": state,
                 "due": due,
                 "why": json.dumps(a["why"], ensure_ascii=False),
-                "ev_action": [e[0] for e in events],
-                "ev_from": [e[1] for e in events],
-                "ev_to": [e[2] for e in events],
-                "ev_actor": [e[3] for e in events],
-                "ev_data": [json.dumps(e[4], ensure_ascii=False, default=str) for e in events],
+                "ev_action": array_literal([e[0] for e in events]),
+                "ev_from": array_literal([e[1] for e in events]),
+                "ev_to": array_literal([e[2] for e in events]),
+                "ev_actor": array_literal([e[3] for e in events]),
+                "ev_data": array_literal([json.dumps(e[4], ensure_ascii=False, default=str) for e in events]),
             },
         )
         .mappings()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine
 
 from gis.settings import Settings
@@ -15,7 +15,18 @@ def make_engine(settings: Settings, *, statement_timeout_ms: int | None = None, 
     if statement_timeout_ms:
         connect_args["options"] = f"-c statement_timeout={int(statement_timeout_ms)}"
     kw.setdefault("pool_pre_ping", True)
-    return create_engine(settings.url(), connect_args=connect_args, **kw)
+    engine = create_engine(settings.url(), connect_args=connect_args, **kw)
+
+    @event.listens_for(engine, "connect")
+    def _generic_plans(dbapi_conn: Any, _record: Any) -> None:
+        # Only gis.sqlutil.execute_prepared prepares statements server-side: hot, parameterised
+        # index lookups whose generic plan is the custom plan. Planning them again on every run
+        # cost 0.3-0.7 ms each, a third of a case's intake.
+        with dbapi_conn.cursor() as cur:
+            cur.execute("SET plan_cache_mode = force_generic_plan")
+        dbapi_conn.commit()
+
+    return engine
 
 
 def check_postgis(engine: Engine) -> str:

@@ -28,6 +28,7 @@ from sqlalchemy.engine import Connection
 from gis.crs import Crs, parse_crs, xy_to_storage
 from gis.errors import InvalidInput
 from gis.hierarchy import CODE_LENGTH, LEVEL_NAMES
+from gis.sqlutil import array_literal, execute_prepared
 
 SQL_DIR = Path(__file__).parent / "sql"
 
@@ -117,11 +118,16 @@ def lookup_points(
     if n == 0:
         return []
     ids = list(range(n))
-    params = {"ids": ids, "xs": x, "ys": y, "at": at}
     per_point: dict[int, list[tuple[int, str, int, bool]]] = defaultdict(list)
     names: dict[int, str] = {}
     unit_distance: dict[int, float] = {}
-    for i, level, code, grid_id, inside, name, dist in conn.execute(_query("lookup_candidates"), params):
+    cand = execute_prepared(
+        conn,
+        "wangge_lookup_candidates",
+        sql("lookup_candidates"),
+        {"ids": array_literal(ids), "xs": array_literal(x), "ys": array_literal(y), "at": at},
+    )
+    for i, level, code, grid_id, inside, name, dist in cand:
         per_point[i].append((level, code, grid_id, inside))
         names[grid_id] = name
         if dist is not None:
