@@ -341,3 +341,29 @@ def test_who_was_inside_a_grid_between_two_times(client, db):
     assert who("110108") == {"w1": 2, "w2": 1, "w3": 1}  # the district
     assert who("110108002") == {}  # the east street: nobody
     assert who("110108001001001", to=(t0 + timedelta(seconds=500)).isoformat()) == {"w1": 2, "w2": 1, "w3": 1}
+
+
+def test_positions_since_returns_only_what_changed(client, db):
+    load_city(db, square_city())
+    with db.begin() as conn:
+        for w in ("w1", "w2"):
+            workers.create_worker(conn, worker_id=w, name=w, device_id=f"d-{w}", grids=["110108001001001"])
+    t0 = datetime.now(UTC)
+    x, y = X0 + 0.5 * STEP, Y0 + 7.5 * STEP
+    with db.begin() as conn:
+        pts = [{"worker_id": w, "fix_time": t0, "lon": x, "lat": y} for w in ("w1", "w2")]
+        assert tracks.ingest(conn, pts).accepted == 2
+        conn.execute(text("UPDATE worker_position SET server_time = now() - interval '1 hour'"))
+    full = client.get("/api/v1/workers/positions").json()
+    assert [f["id"] for f in full["features"]] == ["w1", "w2"]
+    since = (datetime.now(UTC) - timedelta(minutes=10)).isoformat()
+    assert client.get("/api/v1/workers/positions", params={"since": since}).json()["features"] == []
+    with db.begin() as conn:
+        pt = {"worker_id": "w2", "fix_time": t0 + timedelta(seconds=10), "lon": x, "lat": y}
+        assert tracks.ingest(conn, [pt]).accepted == 1
+    changed = client.get("/api/v1/workers/positions", params={"since": since}).json()
+    assert [f["id"] for f in changed["features"]] == ["w2"]
+    assert changed["features"][0]["properties"]["inside_own_grid"] is True
+    assert datetime.fromisoformat(changed["next_since"]) < datetime.now(UTC)
+    r = client.get("/api/v1/workers/positions", params={"since": "yesterday-ish"})
+    assert r.status_code in (400, 422) and "since" in r.text

@@ -34,9 +34,12 @@ async def create_worker(body: WorkerIn, write: WriterDep) -> dict[str, Any]:
 
 
 @router.get("/workers/positions", response_class=Response, responses={200: {"content": {GEOJSON: {}}}})
-async def positions(read: ReaderDep) -> Response:
-    """Everyone's latest position (GeoJSON): worker, time, age, grid chain, on duty, inside own grid."""
-    return Response(await read(tracks.positions), media_type=GEOJSON)
+async def positions(read: ReaderDep, since: datetime | None = None) -> Response:
+    """Everyone's latest position (GeoJSON): worker, time, age, grid chain, on duty, inside own grid.
+
+    A live map polls with ``since`` set to the previous answer's ``next_since`` and gets only the
+    positions received since (a position may come twice; replace features by id)."""
+    return Response(await read(tracks.positions, since=since), media_type=GEOJSON)
 
 
 @router.get("/workers/{worker_id}")
