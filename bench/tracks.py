@@ -226,7 +226,7 @@ def main() -> dict:
         res["positions_endpoint_with_grid_chain"] = summary(timings(lambda: tracks.positions(conn), 5, warmup=1))
         # a live map polling every 2 s: what changed since its last poll (2 s + 1 s overlap at
         # 2,000 fixes/s, about 6,000 workers)
-        conn.execute(text("UPDATE worker_position SET server_time = now() WHERE random() < 0.3"))
+        conn.execute(text("UPDATE worker_position SET server_time = clock_timestamp() WHERE random() < 0.3"))
         conn.commit()
         since = datetime.now(UTC) - timedelta(seconds=3)
         res["positions_endpoint_changed_since_last_poll"] = summary(
