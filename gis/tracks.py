@@ -27,6 +27,7 @@ from sqlalchemy.exc import IntegrityError
 from gis.crs import parse_crs, xy_to_storage
 from gis.errors import InvalidInput, NotFound
 from gis.sqlutil import array_literal, execute_prepared
+from gis.workers import workers_in_grid
 
 ATTR_KEYS = {"battery": "percent", "altitude": "m", "satellites": "count", "provider": "text", "charging": "bool"}
 EARTH_R = 6_371_008.8
@@ -381,6 +382,42 @@ def _simplify_indices(xy: np.ndarray, tol: float) -> list[int]:
     return [int(i) for i in np.flatnonzero(keep)]
 
 
+def _walked(t: np.ndarray, x: np.ndarray, y: np.ndarray) -> shapely.Geometry:
+    """The walked line, split where reporting paused (a gap is not a straight walk)."""
+    breaks = np.flatnonzero(np.diff(t) > GAP_S) + 1
+    parts = [np.column_stack([xs, ys]) for xs, ys in zip(np.split(x, breaks), np.split(y, breaks), strict=True)]
+    if any(len(p) >= 2 for p in parts):
+        return shapely.MultiLineString([p for p in parts if len(p) >= 2])
+    return shapely.MultiPoint(np.column_stack([x, y]))
+
+
+def _coverage(
+    conn: Connection, codes: list[str], at: datetime, walked: shapely.Geometry, buffer_m: float
+) -> float | None:
+    """Share of the grids' area (the versions valid at ``at``) within ``buffer_m`` of ``walked``."""
+    cov = conn.execute(
+        text(
+            """WITH own AS (SELECT ST_Union(geom) g FROM grid WHERE code = ANY(:own)
+                            AND valid_from <= :at AND (valid_to IS NULL OR valid_to > :at)),
+                    tr AS (SELECT ST_SetSRID(ST_Buffer(ST_GeomFromWKB(:wkb, 4490)::geography, :b)::geometry, 4490) g)
+               SELECT ST_Area(ST_Intersection(own.g, tr.g)::geography) / nullif(ST_Area(own.g::geography), 0)
+               FROM own, tr"""
+        ),
+        {"own": codes, "at": at, "wkb": shapely.to_wkb(walked), "b": buffer_m},
+    ).scalar()
+    return None if cov is None else round(float(cov), 4)
+
+
+def _day_points(conn: Connection, worker_id: str, start: datetime, end: datetime):
+    return conn.execute(
+        text(
+            """SELECT fix_time, ST_X(geom), ST_Y(geom) FROM track_point
+           WHERE worker_id = :w AND fix_time >= :s AND fix_time < :e AND flags = '{}' ORDER BY fix_time"""
+        ),
+        {"w": worker_id, "s": start, "e": end},
+    ).all()
+
+
 def patrol(
     conn: Connection,
     worker_id: str,
@@ -398,13 +435,7 @@ def patrol(
         raise NotFound(f"no worker {worker_id}", field="id")
     start = datetime.combine(day, time(), _CST)
     end = start + timedelta(days=1)
-    rows = conn.execute(
-        text(
-            """SELECT fix_time, ST_X(geom), ST_Y(geom) FROM track_point
-           WHERE worker_id = :w AND fix_time >= :s AND fix_time < :e AND flags = '{}' ORDER BY fix_time"""
-        ),
-        {"w": worker_id, "s": start, "e": end},
-    ).all()
+    rows = _day_points(conn, worker_id, start, end)
     own = list(conn.execute(text("SELECT grid_code FROM worker_grid WHERE worker_id = :w"), {"w": worker_id}).scalars())
     result: dict[str, Any] = {
         "worker_id": worker_id,
@@ -447,25 +478,7 @@ def patrol(
             .scalars()
             .all()
         )
-        # the walked line, split where reporting paused: a gap is not a straight walk
-        breaks = np.flatnonzero(np.diff(t) > GAP_S) + 1
-        parts = [np.column_stack([xs, ys]) for xs, ys in zip(np.split(x, breaks), np.split(y, breaks), strict=True)]
-        walked = (
-            shapely.MultiLineString([p for p in parts if len(p) >= 2])
-            if any(len(p) >= 2 for p in parts)
-            else shapely.MultiPoint(np.column_stack([x, y]))
-        )
-        cov = conn.execute(
-            text(
-                """WITH own AS (SELECT ST_Union(geom) g FROM grid WHERE code = ANY(:own)
-                                AND valid_from <= :at AND (valid_to IS NULL OR valid_to > :at)),
-                        tr AS (SELECT ST_SetSRID(ST_Buffer(ST_GeomFromWKB(:wkb, 4490)::geography, :b)::geometry, 4490) g)
-                   SELECT ST_Area(ST_Intersection(own.g, tr.g)::geography) / nullif(ST_Area(own.g::geography), 0)
-                   FROM own, tr"""
-            ),
-            {"own": own, "at": end, "wkb": shapely.to_wkb(walked), "b": buffer_m},
-        ).scalar()
-        result["coverage"] = None if cov is None else round(float(cov), 4)
+        result["coverage"] = _coverage(conn, own, end, _walked(t, x, y), buffer_m)
     # time between consecutive points on duty, split by where the worker was at the earlier point
     outside_run = 0.0
     run_start = None
@@ -508,3 +521,61 @@ def patrol(
     result["duty_inside_s"] = round(result["duty_inside_s"], 1)
     result["duty_outside_s"] = round(result["duty_outside_s"], 1)
     return result
+
+
+def grid_patrol(conn: Connection, code: str, day: date, *, buffer_m: float = 30.0) -> dict[str, Any]:
+    """A grid's day (China time): how much of it its own gridworkers' tracks covered together,
+    each of them in brief (distance, duty time inside and outside, own-grid coverage, stops,
+    outside alerts), and every worker who was inside it that day."""
+    start = datetime.combine(day, time(), _CST)
+    end = start + timedelta(days=1)
+    area = conn.execute(
+        text(
+            """SELECT ST_Area(geom::geography) FROM grid
+               WHERE code = :c AND valid_from <= :at AND (valid_to IS NULL OR valid_to > :at)"""
+        ),
+        {"c": code, "at": end},
+    ).scalar()
+    if area is None:
+        raise NotFound(f"no grid {code} on {day.isoformat()}", field="code")
+    # the grid's own workers: assigned to it or to a grid inside it
+    own = list(
+        conn.execute(
+            text(
+                """SELECT DISTINCT worker_id FROM worker_grid
+                   WHERE grid_code = :c OR left(grid_code, length(:c)) = :c ORDER BY worker_id"""
+            ),
+            {"c": code},
+        ).scalars()
+    )
+    briefs, lines = [], []
+    for w in own:
+        p = patrol(conn, w, day, buffer_m=buffer_m)
+        briefs.append(
+            {
+                "worker_id": w,
+                "points": p["points"],
+                "distance_m": p["distance_m"],
+                "duty_inside_s": p["duty_inside_s"],
+                "duty_outside_s": p["duty_outside_s"],
+                "own_grid_coverage": p["coverage"],
+                "stops": len(p["stops"]),
+                "outside_alerts": len(p["outside_alerts"]),
+            }
+        )
+        rows = _day_points(conn, w, start, end)
+        if rows:
+            t = np.array([r[0].timestamp() for r in rows])
+            lines.append(_walked(t, np.array([r[1] for r in rows]), np.array([r[2] for r in rows])))
+    coverage = _coverage(conn, [code], end, shapely.union_all(lines), buffer_m) if lines else 0.0
+    return {
+        "grid": code,
+        "date": day.isoformat(),
+        "area_m2": round(float(area), 1),
+        "coverage": coverage,
+        "workers": briefs,
+        "visitors": [
+            {**v, "first_seen": v["first_seen"].isoformat(), "last_seen": v["last_seen"].isoformat()}
+            for v in workers_in_grid(conn, code, start, end)
+        ],
+    }

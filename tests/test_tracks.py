@@ -367,3 +367,39 @@ def test_positions_since_returns_only_what_changed(client, db):
     assert datetime.fromisoformat(changed["next_since"]) < datetime.now(UTC)
     r = client.get("/api/v1/workers/positions", params={"since": "yesterday-ish"})
     assert r.status_code in (400, 422) and "since" in r.text
+
+
+def test_grid_daily_summary(client, db):
+    """Two gridworkers of one grid walk disjoint bands: the grid's coverage is the sum of theirs;
+    a visitor from elsewhere is listed as inside, not as one of the grid's workers."""
+    load_city(db, square_city(), valid_from=datetime(2024, 1, 1, tzinfo=UTC))
+    cell = "110108001001001"  # x in [X0, X0+STEP], y in [Y0+7 STEP, Y0+8 STEP]
+    with db.begin() as conn:
+        workers.create_worker(conn, worker_id="w1", name="张三", grids=[cell])
+        workers.create_worker(conn, worker_id="w2", name="李四", grids=[cell])
+        workers.create_worker(conn, worker_id="w3", name="王五", grids=["110108002001001"])
+    monday_9 = datetime(2024, 5, 6, 1, 0, tzinfo=UTC)  # 09:00 China time
+    pts = []
+    for w, ylevel in (("w1", 7.25), ("w2", 7.75), ("w3", 7.5)):  # bands 0.25 STEP (111 m) apart
+        for i in range(41):
+            x = X0 + STEP * i / 40 if w != "w3" else X0 + 0.5 * STEP
+            pts.append(
+                {"worker_id": w, "fix_time": monday_9 + timedelta(minutes=i), "lon": x, "lat": Y0 + ylevel * STEP}
+            )
+    with db.begin() as conn:
+        assert tracks.ingest(conn, pts, IngestLimits(max_speed_ms=100)).accepted == len(pts)
+    r = client.get(f"/api/v1/grids/{cell}/patrol", params={"date": "2024-05-06"})
+    assert r.status_code == 200, r.text
+    g = r.json()
+    by = {w["worker_id"]: w for w in g["workers"]}
+    assert set(by) == {"w1", "w2"}
+    height_m = float(haversine(X0, Y0 + 7 * STEP, X0, Y0 + 8 * STEP))
+    assert by["w1"]["own_grid_coverage"] == pytest.approx(60 / height_m, rel=0.02)
+    assert g["coverage"] == pytest.approx(by["w1"]["own_grid_coverage"] + by["w2"]["own_grid_coverage"], rel=0.01)
+    assert by["w1"]["duty_inside_s"] == pytest.approx(40 * 60, abs=61) and by["w1"]["distance_m"] > 300
+    assert {v["worker_id"] for v in g["visitors"]} == {"w1", "w2", "w3"}
+    assert g["area_m2"] == pytest.approx(
+        height_m * float(haversine(X0, Y0 + 7.5 * STEP, X0 + STEP, Y0 + 7.5 * STEP)), rel=0.01
+    )
+    assert client.get(f"/api/v1/grids/{cell}/patrol", params={"date": "2023-05-06"}).status_code == 404
+    assert client.get("/api/v1/grids/110108001001/patrol", params={"date": "2024-05-06"}).json()["coverage"] > 0

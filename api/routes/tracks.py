@@ -130,6 +130,13 @@ async def get_patrol(worker_id: str, read: ReaderDep, date_: Annotated[date, Que
     return await read(tracks.patrol, worker_id, date_)
 
 
+@router.get("/grids/{code}/patrol")
+async def grid_patrol(code: str, read: ReaderDep, date_: Annotated[date, Query(alias="date")]) -> dict[str, Any]:
+    """A grid's day: the coverage by its own gridworkers' tracks together, each of them in brief,
+    and every worker who was inside it."""
+    return await read(tracks.grid_patrol, code, date_)
+
+
 @router.get("/grids/{code}/workers")
 async def grid_workers(
     code: str,
