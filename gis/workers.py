@@ -31,21 +31,9 @@ def create_worker(
 ) -> dict[str, Any]:
     if not re.match(r"^[A-Za-z0-9_.-]{1,64}$", worker_id or ""):
         raise InvalidInput(f"bad worker id {worker_id!r}", field="worker_id", allowed="1-64 letters, digits, _ . -")
-    if role not in ROLES:
-        raise InvalidInput(f"unknown role {role!r}", field="role", allowed=list(ROLES))
     days = duty_days or [1, 2, 3, 4, 5]
-    if not all(1 <= d <= 7 for d in days):
-        raise InvalidInput("duty days are ISO weekdays", field="duty_days", allowed="1 (Monday) … 7 (Sunday)")
     grids = grids or []
-    for g in grids:
-        if not re.match(r"^[0-9]{12}([0-9]{3})?$", g):
-            raise InvalidInput(f"bad grid code {g!r}", field="grids", allowed="unit-grid (15) or community (12) codes")
-    found = set(
-        conn.execute(text("SELECT code FROM grid WHERE code = ANY(:g) AND valid_to IS NULL"), {"g": grids}).scalars()
-    )
-    missing = [g for g in grids if g not in found]
-    if missing:
-        raise InvalidInput(f"no current grid {', '.join(missing)}", field="grids")
+    _check(conn, role=role, duty_days=days, grids=grids)
     try:
         with conn.begin_nested():
             conn.execute(
@@ -69,6 +57,86 @@ def create_worker(
     for g in grids:
         conn.execute(text("INSERT INTO worker_grid (worker_id, grid_code) VALUES (:w, :g)"), {"w": worker_id, "g": g})
     return get_worker(conn, worker_id)
+
+
+def _check(conn: Connection, *, role=None, duty_days=None, grids=None) -> None:
+    if role is not None and role not in ROLES:
+        raise InvalidInput(f"unknown role {role!r}", field="role", allowed=list(ROLES))
+    if duty_days is not None and not all(1 <= d <= 7 for d in duty_days):
+        raise InvalidInput("duty days are ISO weekdays", field="duty_days", allowed="1 (Monday) … 7 (Sunday)")
+    for g in grids or []:
+        if not re.match(r"^[0-9]{12}([0-9]{3})?$", g):
+            raise InvalidInput(f"bad grid code {g!r}", field="grids", allowed="unit-grid (15) or community (12) codes")
+    if grids:
+        found = set(
+            conn.execute(
+                text("SELECT code FROM grid WHERE code = ANY(:g) AND valid_to IS NULL"), {"g": grids}
+            ).scalars()
+        )
+        missing = [g for g in grids if g not in found]
+        if missing:
+            raise InvalidInput(f"no current grid {', '.join(missing)}", field="grids")
+
+
+#: what ``update_worker`` may change
+EDITABLE = ("name", "role", "device_id", "grids", "duty_start", "duty_end", "duty_days")
+
+
+def update_worker(conn: Connection, worker_id: str, changes: dict[str, Any]) -> dict[str, Any]:
+    """Change some of a worker's fields (``grids`` replaces the list). Does not commit."""
+    get_worker(conn, worker_id)
+    unknown = sorted(set(changes) - set(EDITABLE))
+    if unknown:
+        raise InvalidInput(f"cannot change {', '.join(unknown)}", field=unknown[0], allowed=list(EDITABLE))
+    for c in ("name", "role", "duty_start", "duty_end", "duty_days"):
+        if c in changes and changes[c] in (None, "", []):
+            raise InvalidInput(f"{c} must not be empty", field=c)
+    _check(conn, role=changes.get("role"), duty_days=changes.get("duty_days"), grids=changes.get("grids"))
+    cols = [c for c in changes if c != "grids"]
+    if cols:
+        try:
+            with conn.begin_nested():
+                conn.execute(
+                    text(f"UPDATE worker SET {', '.join(f'{c} = :{c}' for c in cols)} WHERE id = :id"),
+                    {**{c: changes[c] for c in cols}, "id": worker_id},
+                )
+        except IntegrityError:
+            raise Conflict(f"device {changes.get('device_id')} belongs to another worker", field="device_id") from None
+    if "grids" in changes:
+        conn.execute(text("DELETE FROM worker_grid WHERE worker_id = :w"), {"w": worker_id})
+        for g in changes["grids"] or []:
+            conn.execute(
+                text("INSERT INTO worker_grid (worker_id, grid_code) VALUES (:w, :g)"), {"w": worker_id, "g": g}
+            )
+    return get_worker(conn, worker_id)
+
+
+def delete_worker(conn: Connection, worker_id: str) -> None:
+    """Remove a worker who never reported. A worker with track points keeps them and is refused:
+    history is not deleted (take the device away instead). Does not commit."""
+    get_worker(conn, worker_id)
+    if conn.execute(text("SELECT 1 FROM track_point WHERE worker_id = :w LIMIT 1"), {"w": worker_id}).scalar():
+        raise Conflict(
+            f"worker {worker_id} has track points, which are kept: set device_id to null instead",
+            field="worker_id",
+        )
+    conn.execute(text("DELETE FROM worker WHERE id = :w"), {"w": worker_id})
+
+
+def list_workers(
+    conn: Connection, *, grid: str | None = None, limit: int = 100, offset: int = 0
+) -> list[dict[str, Any]]:
+    """Workers by id, optionally only those of a grid (assigned to it or to a grid inside it)."""
+    ids = conn.execute(
+        text(
+            """SELECT w.id FROM worker w
+               WHERE CAST(:g AS text) IS NULL OR EXISTS (
+                   SELECT 1 FROM worker_grid g WHERE g.worker_id = w.id AND left(g.grid_code, length(:g)) = :g)
+               ORDER BY w.id LIMIT :l OFFSET :o"""
+        ),
+        {"g": grid, "l": limit, "o": offset},
+    ).scalars()
+    return [get_worker(conn, i) for i in ids]
 
 
 def get_worker(conn: Connection, worker_id: str) -> dict[str, Any]:

@@ -403,3 +403,43 @@ def test_grid_daily_summary(client, db):
     )
     assert client.get(f"/api/v1/grids/{cell}/patrol", params={"date": "2023-05-06"}).status_code == 404
     assert client.get("/api/v1/grids/110108001001/patrol", params={"date": "2024-05-06"}).json()["coverage"] > 0
+
+
+def test_workers_crud(client, db):
+    load_city(db, square_city())
+    for wid, dev in (("w1", "d1"), ("w2", "d2")):
+        r = client.post(
+            "/api/v1/workers", json={"worker_id": wid, "name": wid, "device_id": dev, "grids": ["110108001001001"]}
+        )
+        assert r.status_code == 201, r.text
+    assert [w["worker_id"] for w in client.get("/api/v1/workers").json()] == ["w1", "w2"]
+    assert [w["worker_id"] for w in client.get("/api/v1/workers", params={"grid": "110108001"}).json()] == ["w1", "w2"]
+    assert client.get("/api/v1/workers", params={"grid": "110108002"}).json() == []
+    r = client.patch(
+        "/api/v1/workers/w1",
+        json={"name": "张三", "device_id": "d9", "grids": ["110108002001001"], "duty_days": [1, 2, 3, 4, 5, 6]},
+    )
+    assert r.status_code == 200, r.text
+    w = r.json()
+    assert (w["name"], w["device_id"], w["grids"], w["duty_days"]) == (
+        "张三",
+        "d9",
+        ["110108002001001"],
+        [1, 2, 3, 4, 5, 6],
+    )
+    assert [w["worker_id"] for w in client.get("/api/v1/workers", params={"grid": "110108002"}).json()] == ["w1"]
+    r = client.patch("/api/v1/workers/w1", json={"device_id": "d2"})  # w2's phone
+    assert r.status_code == 409 and r.json()["field"] == "device_id"
+    r = client.patch("/api/v1/workers/w1", json={"grids": ["110108999001001"]})
+    assert r.status_code == 400 and r.json()["field"] == "grids"
+    assert client.patch("/api/v1/workers/w1", json={"role": None}).json()["field"] == "role"
+    r = client.patch("/api/v1/workers/w1", json={"salary": 1})
+    assert r.status_code == 400 and "salary" in r.text
+    assert client.get("/api/v1/workers/w1").json()["device_id"] == "d9"  # the refused changes left nothing
+    # history is kept: a worker who reported cannot be deleted, one who never did can
+    with db.begin() as conn:
+        pt = {"worker_id": "w2", "fix_time": datetime.now(UTC), "lon": X0 + 0.5 * STEP, "lat": Y0 + 7.5 * STEP}
+        assert tracks.ingest(conn, [pt]).accepted == 1
+    assert client.delete("/api/v1/workers/w2").status_code == 409
+    assert client.delete("/api/v1/workers/w1").status_code == 204
+    assert client.get("/api/v1/workers/w1").status_code == 404

@@ -42,9 +42,44 @@ async def positions(read: ReaderDep, since: datetime | None = None) -> Response:
     return Response(await read(tracks.positions, since=since), media_type=GEOJSON)
 
 
+@router.get("/workers")
+async def list_workers(
+    read: ReaderDep,
+    grid: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[dict[str, Any]]:
+    """Workers by id; ``grid`` keeps those assigned to that grid or to a grid inside it."""
+    return await read(workers.list_workers, grid=grid, limit=limit, offset=offset)
+
+
 @router.get("/workers/{worker_id}")
 async def get_worker(worker_id: str, read: ReaderDep) -> dict[str, Any]:
     return await read(workers.get_worker, worker_id)
+
+
+class WorkerChange(BaseModel):
+    model_config = {"extra": "forbid"}
+    name: str | None = None
+    device_id: str | None = None
+    grids: list[str] | None = None
+    role: str | None = None
+    duty_start: time | None = None
+    duty_end: time | None = None
+    duty_days: list[int] | None = None
+
+
+@router.patch("/workers/{worker_id}")
+async def update_worker(worker_id: str, body: WorkerChange, write: WriterDep) -> dict[str, Any]:
+    """Change the fields given (``grids`` replaces the list; ``device_id: null`` takes the phone away)."""
+    return await write(workers.update_worker, worker_id, body.model_dump(exclude_unset=True))
+
+
+@router.delete("/workers/{worker_id}", status_code=204)
+async def delete_worker(worker_id: str, write: WriterDep) -> Response:
+    """Remove a worker who never reported; one with track points is refused (409): history is kept."""
+    await write(workers.delete_worker, worker_id)
+    return Response(status_code=204)
 
 
 class TrackPoint(BaseModel):
