@@ -79,6 +79,112 @@ def list_units(conn: Connection) -> list[dict[str, Any]]:
     return [dict(r) for r in rows.mappings()]
 
 
+def update_unit(conn: Connection, code: str, changes: dict[str, Any]) -> dict[str, Any]:
+    """Change a unit's name, kind or area of jurisdiction. Does not commit."""
+    get_unit(conn, code)
+    _only(changes, ("name", "kind", "area_code"))
+    if "name" in changes and not (changes["name"] or "").strip():
+        raise InvalidInput("name must not be empty", field="name")
+    if "kind" in changes and changes["kind"] not in UNIT_KINDS:
+        raise InvalidInput(f"unknown unit kind {changes['kind']!r}", field="kind", allowed=list(UNIT_KINDS))
+    if "area_code" in changes:
+        changes = {**changes, "area_code": _area(changes["area_code"])}
+    _update(conn, "resp_unit", code, changes)
+    return get_unit(conn, code)
+
+
+def delete_unit(conn: Connection, code: str) -> None:
+    """Remove a unit nothing refers to; a unit named by a case, rule or component is refused (409)."""
+    get_unit(conn, code)
+    try:
+        with conn.begin_nested():
+            conn.execute(text("DELETE FROM resp_unit WHERE code = :c"), {"c": code})
+    except IntegrityError:
+        raise Conflict(f"unit {code} is named by cases, rules or components, which keep it", field="code") from None
+
+
+def _only(changes: dict[str, Any], editable: tuple[str, ...]) -> None:
+    unknown = sorted(set(changes) - set(editable))
+    if unknown:
+        raise InvalidInput(f"cannot change {', '.join(unknown)}", field=unknown[0], allowed=list(editable))
+
+
+def _update(conn: Connection, table: str, code: str, changes: dict[str, Any], extra: str = "") -> None:
+    # column names come from the callers' fixed lists of editable fields, values are bound
+    sets = [f"{c} = :{c}" for c in changes] + ([extra] if extra else [])
+    if sets:
+        conn.execute(text(f"UPDATE {table} SET {', '.join(sets)} WHERE code = :code_"), {**changes, "code_": code})
+
+
+# --- event classes ----------------------------------------------------------------------------
+TIME_UNITS = ("working_hours", "working_days", "natural_days")
+URGENCIES = ("normal", "urgent", "critical")
+
+
+def _check_class(fields: dict[str, Any]) -> None:
+    if "time_limit" in fields and not (isinstance(fields["time_limit"], int | float) and fields["time_limit"] > 0):
+        raise InvalidInput("time_limit must be a positive number", field="time_limit")
+    if "time_unit" in fields and fields["time_unit"] not in TIME_UNITS:
+        raise InvalidInput(f"unknown time unit {fields['time_unit']!r}", field="time_unit", allowed=list(TIME_UNITS))
+    if "urgency" in fields and fields["urgency"] not in URGENCIES:
+        raise InvalidInput(f"unknown urgency {fields['urgency']!r}", field="urgency", allowed=list(URGENCIES))
+    for f in ("major_name", "minor_name"):
+        if f in fields and not (fields[f] or "").strip():
+            raise InvalidInput(f"{f} must not be empty", field=f)
+
+
+def get_event_class(conn: Connection, code: str) -> dict[str, Any]:
+    row = conn.execute(text("SELECT * FROM event_class WHERE code = :c"), {"c": code}).mappings().first()
+    if row is None:
+        raise NotFound(f"no event class {code}", field="code")
+    return dict(row)
+
+
+def create_event_class(
+    conn: Connection,
+    *,
+    code: str,
+    major_name: str,
+    minor_name: str,
+    time_limit: float,
+    time_unit: str,
+    urgency: str = "normal",
+) -> dict[str, Any]:
+    """Add an event class (4 digits: 2 major + 2 minor). Does not commit."""
+    if not re.match(r"^[0-9]{4}$", code or ""):
+        raise InvalidInput(f"bad event class code {code!r}", field="code", allowed="4 digits")
+    fields = {
+        "major_name": major_name,
+        "minor_name": minor_name,
+        "time_limit": time_limit,
+        "time_unit": time_unit,
+        "urgency": urgency,
+    }
+    _check_class(fields)
+    try:
+        with conn.begin_nested():
+            conn.execute(
+                text(
+                    """INSERT INTO event_class (code, major_name, minor_name, time_limit, time_unit, urgency)
+                       VALUES (:code, :major_name, :minor_name, :time_limit, :time_unit, :urgency)"""
+                ),
+                {"code": code, **fields},
+            )
+    except IntegrityError:
+        raise Conflict(f"event class {code} exists", field="code") from None
+    return get_event_class(conn, code)
+
+
+def update_event_class(conn: Connection, code: str, changes: dict[str, Any]) -> dict[str, Any]:
+    """Change an event class's names, time limit or urgency; cases already taken in keep their
+    deadline. Does not commit."""
+    get_event_class(conn, code)
+    _only(changes, ("major_name", "minor_name", "time_limit", "time_unit", "urgency"))
+    _check_class(changes)
+    _update(conn, "event_class", code, changes)
+    return get_event_class(conn, code)
+
+
 # --- dispatch rules ---------------------------------------------------------------------------
 def create_rule(
     conn: Connection,
@@ -240,3 +346,33 @@ def get_component(conn: Connection, code: str) -> dict[str, Any]:
     if row is None:
         raise NotFound(f"no component {code}", field="code")
     return dict(row)
+
+
+COMPONENT_EDITABLE = ("name", "owner_unit", "manager_unit", "maintainer_unit", "state", "attrs")
+
+
+def update_component(conn: Connection, code: str, changes: dict[str, Any]) -> dict[str, Any]:
+    """Change a component's name, units, state or attributes; ``changed_at`` records when. A case
+    about it from now on goes to its new owner (or maintainer). Does not commit."""
+    get_component(conn, code)
+    _only(changes, COMPONENT_EDITABLE)
+    for field in ("owner_unit", "manager_unit", "maintainer_unit"):
+        unit = changes.get(field)
+        if (
+            unit is not None
+            and conn.execute(text("SELECT 1 FROM resp_unit WHERE code = :u"), {"u": unit}).scalar() is None
+        ):
+            raise InvalidInput(f"unknown unit {unit!r}", field=field)
+    if "state" in changes and not (changes["state"] or "").strip():
+        raise InvalidInput("state must not be empty", field="state")
+    values = dict(changes)
+    if "attrs" in values:
+        if not isinstance(values["attrs"], dict):
+            raise InvalidInput("attrs must be an object", field="attrs")
+        values["attrs"] = json.dumps(values["attrs"], ensure_ascii=False)
+    sets = [f"{c} = CAST(:{c} AS jsonb)" if c == "attrs" else f"{c} = :{c}" for c in values]
+    conn.execute(
+        text(f"UPDATE component SET {', '.join(sets + ['changed_at = now()'])} WHERE code = :code_"),
+        {**values, "code_": code},
+    )
+    return get_component(conn, code)

@@ -404,3 +404,54 @@ def test_bulk_import_equals_one_by_one_intake(city, db, tmp_path):
     with pytest.raises(ImportRejected) as info:
         import_cases(db, path, CaseImportOptions(id_field="ext_id"))
     assert info.value.details["rejected"] == [{"row": 251, "reason": "unknown event class"}]
+
+
+def test_units_event_classes_and_components_are_editable(city):
+    c = city
+    # units: change, refuse a bad kind, delete one nothing names, refuse one a case names
+    r = c.patch("/api/v1/units/WATER", json={"name": "市自来水集团", "area_code": "110108"})
+    assert r.status_code == 200 and r.json()["name"] == "市自来水集团" and r.json()["area_code"] == "110108"
+    r = c.patch("/api/v1/units/WATER", json={"kind": "bakery"})
+    assert r.status_code == 400 and r.json()["field"] == "kind" and "water" in r.json()["allowed"]
+    assert c.get("/api/v1/units/WATER").json()["kind"] == "water"
+    assert c.delete("/api/v1/units/WATER-W").status_code == 204
+    assert c.get("/api/v1/units/WATER-W").status_code == 404
+    assert _case(c).json()["unit_code"] == "GOV-S1"
+    r = c.delete("/api/v1/units/GOV-S1")
+    assert r.status_code == 409 and c.get("/api/v1/units/GOV-S1").status_code == 200
+    # event classes: a new one, a changed time limit gives new cases a new deadline, old ones keep theirs
+    r = c.post(
+        "/api/v1/event-classes",
+        json={
+            "code": "0199",
+            "major_name": "市容环境",
+            "minor_name": "测试类",
+            "time_limit": 2,
+            "time_unit": "natural_days",
+        },
+    )
+    assert r.status_code == 201, r.text
+    before = _case(c, cls="0199").json()
+    r = c.patch("/api/v1/event-classes/0199", json={"time_limit": 4})
+    assert r.status_code == 200 and float(r.json()["time_limit"]) == 4
+    after = _case(c, cls="0199").json()
+    due = [datetime.fromisoformat(x["deadline"]) - datetime.fromisoformat(x["reported_at"]) for x in (before, after)]
+    assert round(due[0].total_seconds() / 86400) == 2 and round(due[1].total_seconds() / 86400) == 4
+    assert c.get(f"/api/v1/cases/{before['id']}").json()["deadline"] == before["deadline"]
+    r = c.patch("/api/v1/event-classes/0199", json={"time_unit": "fortnights"})
+    assert r.status_code == 400 and r.json()["field"] == "time_unit"
+    assert c.patch("/api/v1/event-classes/0199", json={"time_limit": 0}).status_code == 400
+    # components: a new owner takes the next case about it; changed_at moves
+    r = c.post(
+        "/api/v1/components",
+        json={"code": "1101080101000002", "geometry": {"type": "Point", "coordinates": list(P)}, "owner_unit": "WATER"},
+    )
+    assert r.status_code == 201, r.text
+    first = r.json()
+    r = c.patch("/api/v1/components/1101080101000002", json={"owner_unit": "CG", "state": "damaged"})
+    assert r.status_code == 200 and r.json()["owner_unit"] == "CG" and r.json()["state"] == "damaged"
+    assert r.json()["changed_at"] > first["changed_at"]
+    assert _case(c, cls="0402", component_code="1101080101000002").json()["unit_code"] == "CG"
+    r = c.patch("/api/v1/components/1101080101000002", json={"owner_unit": "NOBODY"})
+    assert r.status_code == 400 and r.json()["field"] == "owner_unit"
+    assert c.patch("/api/v1/components/1101080101000002", json={"code": "x"}).status_code == 400

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime, time
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import text
 
@@ -33,6 +33,26 @@ async def list_units(read: ReaderDep) -> list[dict[str, Any]]:
 @router.get("/units/{code}")
 async def get_unit(code: str, read: ReaderDep) -> dict[str, Any]:
     return await read(registry.get_unit, code)
+
+
+class UnitChange(BaseModel):
+    model_config = {"extra": "forbid"}
+    name: str | None = None
+    kind: str | None = None
+    area_code: str | None = None
+
+
+@router.patch("/units/{code}")
+async def update_unit(code: str, body: UnitChange, write: WriterDep) -> dict[str, Any]:
+    """Change the fields given (``area_code: null`` clears the area of jurisdiction)."""
+    return await write(registry.update_unit, code, body.model_dump(exclude_unset=True))
+
+
+@router.delete("/units/{code}", status_code=204)
+async def delete_unit(code: str, write: WriterDep) -> Response:
+    """Remove a unit nothing refers to; one named by a case, rule or component answers 409."""
+    await write(registry.delete_unit, code)
+    return Response(status_code=204)
 
 
 class RuleIn(BaseModel):
@@ -67,6 +87,35 @@ async def event_classes(read: ReaderDep) -> list[dict[str, Any]]:
     )
 
 
+class EventClassIn(BaseModel):
+    code: str
+    major_name: str
+    minor_name: str
+    time_limit: float = Field(gt=0)
+    time_unit: str = Field(description=", ".join(registry.TIME_UNITS))
+    urgency: str = Field(default="normal", description=", ".join(registry.URGENCIES))
+
+
+class EventClassChange(BaseModel):
+    model_config = {"extra": "forbid"}
+    major_name: str | None = None
+    minor_name: str | None = None
+    time_limit: float | None = Field(default=None, gt=0)
+    time_unit: str | None = None
+    urgency: str | None = None
+
+
+@router.post("/event-classes", status_code=201)
+async def create_event_class(body: EventClassIn, write: WriterDep) -> dict[str, Any]:
+    return await write(registry.create_event_class, **body.model_dump())
+
+
+@router.patch("/event-classes/{code}")
+async def update_event_class(code: str, body: EventClassChange, write: WriterDep) -> dict[str, Any]:
+    """Change a class's names, time limit or urgency; cases taken in before keep their deadline."""
+    return await write(registry.update_event_class, code, body.model_dump(exclude_unset=True))
+
+
 @router.get("/component-classes")
 async def component_classes(read: ReaderDep) -> list[dict[str, Any]]:
     return await read(
@@ -94,3 +143,20 @@ async def create_component(body: ComponentIn, write: WriterDep) -> dict[str, Any
 @router.get("/components/{code}")
 async def get_component(code: str, read: ReaderDep) -> dict[str, Any]:
     return await read(registry.get_component, code)
+
+
+class ComponentChange(BaseModel):
+    model_config = {"extra": "forbid"}
+    name: str | None = None
+    owner_unit: str | None = None
+    manager_unit: str | None = None
+    maintainer_unit: str | None = None
+    state: str | None = None
+    attrs: dict[str, Any] | None = None
+
+
+@router.patch("/components/{code}")
+async def update_component(code: str, body: ComponentChange, write: WriterDep) -> dict[str, Any]:
+    """Change a component's name, units, state or attributes (``changed_at`` records when); cases
+    about it from then on go to its new owner or maintainer."""
+    return await write(registry.update_component, code, body.model_dump(exclude_unset=True))
