@@ -24,11 +24,35 @@ def _engine(settings: Settings, ensure: bool = True):
     return make_engine(settings)
 
 
+def _iso_date(value: str):
+    from datetime import date
+
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date: {value!r} (use YYYY-MM-DD)") from None
+
+
 def _emit(obj: Any, as_json: bool, human: str | None = None) -> None:
     if as_json or human is None:
         sys.stdout.write(json.dumps(obj, ensure_ascii=False, indent=2, default=str) + "\n")
     else:
         sys.stdout.write(human + "\n")
+
+
+def cmd_tracks(args: argparse.Namespace, settings: Settings) -> int:
+    from pathlib import Path
+
+    from gis import tracks
+
+    engine = _engine(settings)
+    with engine.begin() as conn:
+        report = tracks.retire_days(
+            conn, args.before, Path(args.archive) if args.archive else None, dry_run=args.dry_run
+        )
+    verb = "would drop" if args.dry_run else ("archived and dropped" if args.archive else "dropped")
+    _emit(report, args.json, f"{verb} {len(report['days'])} day(s), {report['points']} points before {args.before}")
+    return 0
 
 
 # --- db ---------------------------------------------------------------------------------------
@@ -384,6 +408,14 @@ def build_parser() -> argparse.ArgumentParser:
     lk.add_argument("--lat-field")
     lk.add_argument("--json", action="store_true")
     lk.set_defaults(func=cmd_lookup)
+
+    tr = sub.add_parser("tracks", help="GPS track days: archive and drop old ones")
+    tr.add_argument("action", choices=["retire"])
+    tr.add_argument("--before", required=True, type=_iso_date, help="drop the days before this date (YYYY-MM-DD, UTC)")
+    tr.add_argument("--archive", metavar="DIR", help="first write each day to DIR/track_point_YYYYMMDD.csv.gz")
+    tr.add_argument("--dry-run", action="store_true", help="list the days and their points, change nothing")
+    tr.add_argument("--json", action="store_true")
+    tr.set_defaults(func=cmd_tracks)
 
     s = sub.add_parser("serve", help="serve the API")
     s.add_argument("--host", default="127.0.0.1")

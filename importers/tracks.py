@@ -68,7 +68,7 @@ def import_tracks(
             }
             for t, g, e in zip(pts["time"], pts.geometry, pts.get("ele", [None] * len(pts)), strict=True)
         ]
-    elif path.suffix.lower() == ".csv":
+    elif path.suffix.lower() == ".csv" or path.name.lower().endswith(".csv.gz"):
         frame = pd.read_csv(path, dtype=str, keep_default_na=False)
         for f in (time_field, lon_field, lat_field):
             if f not in frame.columns:

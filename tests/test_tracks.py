@@ -443,3 +443,45 @@ def test_workers_crud(client, db):
     assert client.delete("/api/v1/workers/w2").status_code == 409
     assert client.delete("/api/v1/workers/w1").status_code == 204
     assert client.get("/api/v1/workers/w1").status_code == 404
+
+
+def test_retire_old_days_archives_then_drops(settings, db, tmp_path):
+    import json
+
+    from tests.test_cli import wangge
+
+    load_city(db, square_city(), valid_from=datetime(2024, 1, 1, tzinfo=UTC))
+    with db.begin() as conn:
+        workers.create_worker(conn, worker_id="w1", name="张三", device_id="d1")
+    monday = datetime(2024, 5, 6, 2, 0, tzinfo=UTC)
+    pts = [
+        {
+            "worker_id": "w1",
+            "fix_time": monday + timedelta(days=d, minutes=i),
+            "lon": X0 + 0.5 * STEP,
+            "lat": Y0 + 7.5 * STEP,
+        }
+        for d in (0, 1)
+        for i in range(30)
+    ]
+    with db.begin() as conn:
+        assert tracks.ingest(conn, pts).accepted == 60
+    p = wangge(settings, "tracks", "retire", "--before", "2024-05-07", "--dry-run", "--json")
+    assert p.returncode == 0, p.stderr
+    assert json.loads(p.stdout)["days"] == [{"day": "2024-05-06", "points": 30}]
+    with db.connect() as conn:
+        assert [d.isoformat() for d, _ in tracks.day_partitions(conn)] == ["2024-05-06", "2024-05-07"]
+    p = wangge(settings, "tracks", "retire", "--before", "2024-05-07", "--archive", str(tmp_path), "--json")
+    assert p.returncode == 0, p.stderr
+    archive = tmp_path / "track_point_20240506.csv.gz"
+    assert archive.exists() and json.loads(p.stdout)["points"] == 30
+    with db.connect() as conn:
+        assert [d.isoformat() for d, _ in tracks.day_partitions(conn)] == ["2024-05-07"]
+        assert conn.execute(text("SELECT count(*) FROM track_point")).scalar_one() == 30
+    # the archive reads back with the tracks importer
+    p = wangge(settings, "import", "tracks", str(archive), "--json")
+    assert p.returncode == 0, p.stderr
+    with db.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM track_point")).scalar_one() == 60
+    p = wangge(settings, "tracks", "retire", "--before", "last tuesday")
+    assert p.returncode == 2 and "not a date" in p.stderr
