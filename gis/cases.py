@@ -236,7 +236,7 @@ def intake(
         raise InvalidInput("reported_at lies in the future", field="reported_at")
     cls = event_class(conn, class_code)
     a = _assign(conn, lon, lat, crs, reported_at, class_code, component_code)
-    due = deadlines.deadline(reported_at, cls["time_limit"], cls["time_unit"])
+    due = deadlines.deadline(reported_at, cls["time_limit"], cls["time_unit"], deadlines.load_calendar(conn))
     state = "dispatched" if a["unit"] else "received"
     events = [("receive", None, "received", actor, {"channel": channel})]
     if a["unit"]:

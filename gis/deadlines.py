@@ -1,13 +1,18 @@
 """Deadlines from an event class's time limit.
 
-Working time is Monday to Friday, 09:00-17:00 China Standard Time (8 working hours a day). There is
-no holiday calendar yet: public holidays and the make-up working days are not counted.
+Working time is 09:00-17:00 China Standard Time (8 working hours a day) on working days: Monday to
+Friday, except the public holidays, plus the weekend days worked in their place (调休), as the
+State Council publishes them each year. The calendar lives in the ``work_calendar`` table (shipped
+for 2024-2025 in ``data/work_calendar.csv``; ``wangge import calendar`` adds later years).
 """
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+import time as _time
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -17,21 +22,69 @@ DAY_START, DAY_END = time(9, 0), time(17, 0)
 HOURS_PER_DAY = 8
 
 
-def _is_workday(d: datetime) -> bool:
-    return d.weekday() < 5
+@dataclass(frozen=True)
+class WorkCalendar:
+    """The exceptions to Monday-Friday: weekdays off (holidays) and weekend days worked (调休)."""
+
+    off: frozenset[date] = field(default_factory=frozenset)
+    on: frozenset[date] = field(default_factory=frozenset)
+
+    def is_workday(self, d: date) -> bool:
+        """
+        >>> cal = WorkCalendar(off=frozenset({date(2025, 10, 1)}), on=frozenset({date(2025, 9, 28)}))
+        >>> cal.is_workday(date(2025, 10, 1)), cal.is_workday(date(2025, 9, 28)), cal.is_workday(date(2025, 9, 27))
+        (False, True, False)
+        """
+        return d in self.on or (d.weekday() < 5 and d not in self.off)
+
+    def workdays(self, first: np.datetime64, last: np.datetime64) -> np.ndarray:
+        """The working days from ``first`` to ``last`` (``datetime64[D]``, sorted)."""
+        days = np.arange(first, last + np.timedelta64(1, "D"), dtype="datetime64[D]")
+        work = np.is_busday(days)
+        if self.off:
+            work &= ~np.isin(days, np.array(sorted(self.off), dtype="datetime64[D]"))
+        if self.on:
+            work |= np.isin(days, np.array(sorted(self.on), dtype="datetime64[D]"))
+        return days[work]
 
 
-def _next_work_start(t: datetime) -> datetime:
+MONDAY_TO_FRIDAY = WorkCalendar()
+_CALENDARS: dict[str, tuple[float, WorkCalendar]] = {}
+CALENDAR_TTL_S = 60.0  # another process's calendar import is seen within this time
+
+
+def load_calendar(conn: Any) -> WorkCalendar:
+    """The calendar of the connection's database, read at most once a minute per process."""
+    key = str(conn.engine.url)
+    hit = _CALENDARS.get(key)
+    if hit and _time.monotonic() - hit[0] < CALENDAR_TTL_S:
+        return hit[1]
+    from sqlalchemy import text
+
+    rows = conn.execute(text("SELECT day, workday FROM work_calendar")).all()
+    cal = WorkCalendar(off=frozenset(d for d, w in rows if not w), on=frozenset(d for d, w in rows if w))
+    _CALENDARS[key] = (_time.monotonic(), cal)
+    return cal
+
+
+def forget_calendars() -> None:
+    """Drop the cached calendars (after this process changed one)."""
+    _CALENDARS.clear()
+
+
+def _next_work_start(t: datetime, cal: WorkCalendar) -> datetime:
     """The first working instant at or after ``t``."""
     while True:
         start = t.replace(hour=DAY_START.hour, minute=DAY_START.minute, second=0, microsecond=0)
         end = t.replace(hour=DAY_END.hour, minute=DAY_END.minute, second=0, microsecond=0)
-        if _is_workday(t) and t < end:
+        if cal.is_workday(t.date()) and t < end:
             return max(t, start)
         t = (t + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
 
 
-def deadline(reported_at: datetime, limit: Decimal | float, unit: str) -> datetime:
+def deadline(
+    reported_at: datetime, limit: Decimal | float, unit: str, calendar: WorkCalendar = MONDAY_TO_FRIDAY
+) -> datetime:
     """When a case reported at ``reported_at`` is due.
 
     >>> from datetime import timezone
@@ -42,8 +95,16 @@ def deadline(reported_at: datetime, limit: Decimal | float, unit: str) -> dateti
     '2024-05-13T16:00:00+08:00'
     >>> deadline(friday_4pm, 3, "natural_days").astimezone(CST).isoformat()
     '2024-05-13T16:00:00+08:00'
+    >>> national_day = WorkCalendar(off=frozenset(date(2025, 10, d) for d in range(1, 9)),
+    ...                             on=frozenset({date(2025, 9, 28), date(2025, 10, 11)}))
+    >>> tuesday = datetime(2025, 9, 30, 8, 0, tzinfo=timezone.utc)  # 16:00 CST, the eve of the holiday
+    >>> deadline(tuesday, 2, "working_hours", national_day).astimezone(CST).isoformat()
+    '2025-10-09T10:00:00+08:00'
+    >>> deadline(tuesday, 2, "working_days", national_day).astimezone(CST).isoformat()
+    '2025-10-10T16:00:00+08:00'
     """
     local = reported_at.astimezone(CST)
+    cal = calendar
     amount = float(limit)
     if unit == "natural_days":
         return local + timedelta(days=amount)
@@ -52,22 +113,40 @@ def deadline(reported_at: datetime, limit: Decimal | float, unit: str) -> dateti
         days = int(amount)
         while days > 0:
             t += timedelta(days=1)
-            if _is_workday(t):
+            if cal.is_workday(t.date()):
                 days -= 1
         return t
     if unit == "working_hours":
         remaining = timedelta(hours=amount)
-        t = _next_work_start(local)
+        t = _next_work_start(local, cal)
         while True:
             end = t.replace(hour=DAY_END.hour, minute=DAY_END.minute, second=0, microsecond=0)
             if t + remaining <= end:
                 return t + remaining
             remaining -= end - t
-            t = _next_work_start(end + timedelta(seconds=1))
+            t = _next_work_start(end + timedelta(seconds=1), cal)
     raise ValueError(f"unknown time unit {unit!r}")
 
 
-def deadlines_array(reported_utc: np.ndarray, limits: np.ndarray, units: np.ndarray) -> np.ndarray:
+class _WorkDays:
+    """``np.is_busday`` and ``np.busday_offset`` over a calendar with make-up working days, which
+    numpy's weekmask cannot express: every working day of the range, searched."""
+
+    def __init__(self, cal: WorkCalendar, first: np.datetime64, last: np.datetime64):
+        self.w = cal.workdays(first, last)
+
+    def is_workday(self, d: np.ndarray) -> np.ndarray:
+        i = np.minimum(np.searchsorted(self.w, d), len(self.w) - 1)
+        return self.w[i] == d
+
+    def offset(self, d: np.ndarray, n: np.ndarray | int, roll: str) -> np.ndarray:
+        i = np.searchsorted(self.w, d, "left") if roll == "forward" else np.searchsorted(self.w, d, "right") - 1
+        return self.w[i + n]
+
+
+def deadlines_array(
+    reported_utc: np.ndarray, limits: np.ndarray, units: np.ndarray, calendar: WorkCalendar = MONDAY_TO_FRIDAY
+) -> np.ndarray:
     """Vectorised :func:`deadline` for bulk imports: ``datetime64[us]`` UTC in, UTC out.
 
     Gives the same instants as :func:`deadline` (checked in the tests).
@@ -79,10 +158,14 @@ def deadlines_array(reported_utc: np.ndarray, limits: np.ndarray, units: np.ndar
     day = local.astype("datetime64[D]")
     tod = local - day
     us_per_hour = 3_600_000_000
+    if len(day):
+        span = int(np.nanmax(limits)) * 2 + 60  # working days needed, with room for the longest holidays
+        cal = _WorkDays(calendar, day.min() - np.timedelta64(10, "D"), day.max() + np.timedelta64(span, "D"))
     natural = units == "natural_days"
     out[natural] = local[natural] + (limits[natural] * 24 * us_per_hour).astype("timedelta64[us]")
     wd = units == "working_days"
-    out[wd] = np.busday_offset(day[wd], limits[wd].astype(int), roll="backward") + tod[wd]
+    if wd.any():
+        out[wd] = cal.offset(day[wd], limits[wd].astype(int), roll="backward") + tod[wd]
     wh = units == "working_hours"
     if wh.any():
         d, h = day[wh], limits[wh]
@@ -90,10 +173,10 @@ def deadlines_array(reported_utc: np.ndarray, limits: np.ndarray, units: np.ndar
         start_us = (DAY_START.hour * 60 + DAY_START.minute) * 60_000_000
         end_us = (DAY_END.hour * 60 + DAY_END.minute) * 60_000_000
         day_us = end_us - start_us
-        workday = np.is_busday(d)
+        workday = cal.is_workday(d)
         before = workday & (tod_us < start_us)
         after = workday & (tod_us >= end_us)
-        first = np.where(after, np.busday_offset(d, 1, roll="forward"), np.busday_offset(d, 0, roll="forward"))
+        first = np.where(after, cal.offset(d, 1, roll="forward"), cal.offset(d, 0, roll="forward"))
         offset_us = np.where(workday & ~before & ~after, tod_us - start_us, 0)
         total = offset_us + np.round(h * us_per_hour).astype(np.int64)
         days = total // day_us
@@ -101,6 +184,56 @@ def deadlines_array(reported_utc: np.ndarray, limits: np.ndarray, units: np.ndar
         edge = (within == 0) & (days > 0)  # exactly at the end of a working day: that day, 17:00
         days[edge] -= 1
         within[edge] = day_us
-        due_day = np.busday_offset(first, days, roll="forward")
+        due_day = cal.offset(first, days, roll="forward")
         out[wh] = due_day + (start_us + within).astype("timedelta64[us]")
     return out - offset
+
+
+WORKDAY_VALUES = {
+    "true": True,
+    "1": True,
+    "yes": True,
+    "上班": True,
+    "false": False,
+    "0": False,
+    "no": False,
+    "休": False,
+}
+
+
+def set_calendar_day(conn: Any, day: str, workday: str | bool, name: str = "") -> None:
+    """Record one day of the calendar (a holiday, or a weekend day worked). Does not commit."""
+    from sqlalchemy import text
+
+    from gis.errors import InvalidInput
+
+    try:
+        d = date.fromisoformat(str(day).strip())
+    except ValueError:
+        raise InvalidInput(f"not a date: {day!r}", field="day", allowed="YYYY-MM-DD") from None
+    w = workday if isinstance(workday, bool) else WORKDAY_VALUES.get(str(workday).strip().lower())
+    if w is None:
+        raise InvalidInput(
+            f"workday must be true or false, not {workday!r}", field="workday", allowed=sorted(WORKDAY_VALUES)
+        )
+    conn.execute(
+        text(
+            """INSERT INTO work_calendar (day, workday, name) VALUES (:d, :w, :n)
+               ON CONFLICT (day) DO UPDATE SET workday = excluded.workday, name = excluded.name"""
+        ),
+        {"d": d, "w": w, "n": name or ""},
+    )
+    forget_calendars()
+
+
+def calendar_days(conn: Any, year: int | None = None) -> list[dict[str, Any]]:
+    from sqlalchemy import text
+
+    rows = conn.execute(
+        text(
+            """SELECT day, workday, name FROM work_calendar
+               WHERE CAST(:y AS int) IS NULL OR extract(year FROM day) = :y ORDER BY day"""
+        ),
+        {"y": year},
+    ).mappings()
+    return [dict(r) for r in rows]

@@ -25,7 +25,7 @@ from sqlalchemy.engine import Engine
 from gis import case_bulk
 from gis.cases import CHANNELS, STATES
 from gis.crs import parse_crs, xy_to_storage
-from gis.deadlines import deadlines_array
+from gis.deadlines import deadlines_array, load_calendar
 from gis.errors import ImportRejected, InvalidInput
 from importers.core import all_or_nothing, resolve_crs
 from importers.readers import read_frame
@@ -136,7 +136,8 @@ def import_cases(engine: Engine, path: str | Path, opts: CaseImportOptions | Non
     reported = ts.dt.tz_localize(None).to_numpy(dtype="datetime64[us]")
     with engine.connect() as conn:
         limits, units = case_bulk.deadline_inputs(conn, classes)
-    due = deadlines_array(reported, limits, units.astype(str))
+        calendar = load_calendar(conn)
+    due = deadlines_array(reported, limits, units.astype(str), calendar)
     keys = frame[opts.id_field].to_numpy() if opts.id_field else np.full(n, None, dtype=object)
     table = pa.table(
         {

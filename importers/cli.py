@@ -378,6 +378,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("units", "responsible units: CSV code,name,kind[,area_code]"),
         ("rules", "dispatch rules: CSV class_code,area_code,unit_code[,start_time,end_time,valid_from]"),
         ("components", "city components (部件) from any supported vector file"),
+        ("calendar", "working-day calendar: CSV day,workday[,name] (holidays false, 调休 weekend days true)"),
     ):
         r = imp_sub.add_parser(what, help=helptext)
         r.add_argument("file")

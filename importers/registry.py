@@ -92,6 +92,23 @@ def import_units(engine: Engine, path: str | Path, *, dry_run: bool = False) -> 
     )
 
 
+def import_calendar(engine: Engine, path: str | Path, *, dry_run: bool = False) -> dict[str, Any]:
+    """CSV with ``day,workday[,name]``: the public holidays (workday false) and the weekend days
+    worked in their place (workday true) of a year, as the State Council publishes them."""
+    from gis import deadlines
+
+    frame = _read_csv(Path(path), ("day", "workday"))
+    rows = [(i + 2, r) for i, r in enumerate(frame.to_dict("records"))]
+    return _run(
+        engine,
+        str(path),
+        "calendar",
+        rows,
+        lambda conn, r: deadlines.set_calendar_day(conn, r["day"], r["workday"], r.get("name") or ""),
+        dry_run,
+    )
+
+
 def import_rules(engine: Engine, path: str | Path, *, dry_run: bool = False) -> dict[str, Any]:
     """CSV with ``class_code,area_code,unit_code[,start_time,end_time,valid_from]``."""
     frame = _read_csv(Path(path), RULE_COLUMNS)

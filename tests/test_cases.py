@@ -12,6 +12,7 @@ import pytest
 from shapely.geometry import Point, box
 from sqlalchemy import text
 
+from gis.deadlines import CST
 from gis.errors import ImportRejected
 from importers.cases import CaseImportOptions
 from importers.core import GridImportOptions, import_grid_frame
@@ -455,3 +456,40 @@ def test_units_event_classes_and_components_are_editable(city):
     r = c.patch("/api/v1/components/1101080101000002", json={"owner_unit": "NOBODY"})
     assert r.status_code == 400 and r.json()["field"] == "owner_unit"
     assert c.patch("/api/v1/components/1101080101000002", json={"code": "x"}).status_code == 400
+
+
+def test_deadlines_follow_the_holiday_calendar(city, settings, tmp_path):
+    from tests.test_cli import wangge
+
+    c = city
+    body = {
+        "code": "0198",
+        "major_name": "市容环境",
+        "minor_name": "测试",
+        "time_limit": 2,
+        "time_unit": "working_days",
+    }
+    assert c.post("/api/v1/event-classes", json=body).status_code == 201
+    # reported on the eve of the 2025 National Day holiday (Oct 1-8; Saturday Oct 11 worked)
+    case = _case(c, cls="0198", reported_at="2025-09-30T08:00:00Z").json()
+    assert datetime.fromisoformat(case["deadline"]).astimezone(CST).isoformat() == "2025-10-10T16:00:00+08:00"
+    assert [d["day"] for d in c.get("/api/v1/calendar", params={"year": 2025}).json()][:2] == [
+        "2025-01-01",
+        "2025-01-26",
+    ]
+    # a later year comes from a file, all or nothing
+    path = tmp_path / "calendar-2026.csv"
+    path.write_text("day,workday,name\n2026-03-02,false,测试假日\n2026-02-30,false,坏日期\n")
+    p = wangge(settings, "import", "calendar", str(path))
+    assert p.returncode == 1 and "2026-02-30" in p.stderr
+    assert c.get("/api/v1/calendar", params={"year": 2026}).json() == []
+    path.write_text("day,workday,name\n2026-03-02,false,测试假日\n2026-03-07,true,测试调休\n")
+    p = wangge(settings, "import", "calendar", str(path))
+    assert p.returncode == 0, p.stderr
+    assert [d["day"] for d in c.get("/api/v1/calendar", params={"year": 2026}).json()] == ["2026-03-02", "2026-03-07"]
+    # the API writes a day too, and new deadlines follow at once in this process
+    assert c.put("/api/v1/calendar/2025-09-29", json={"workday": False, "name": "测试"}).status_code == 200
+    assert c.put("/api/v1/calendar/2025-13-01", json={"workday": False}).status_code == 400
+    case = _case(c, cls="0198", reported_at="2025-09-26T08:00:00Z").json()  # a Friday, 16:00
+    # Sat 27 off, Sun 28 worked (1), Mon 29 now off, Sep 30 (2)
+    assert datetime.fromisoformat(case["deadline"]).astimezone(CST).isoformat() == "2025-09-30T16:00:00+08:00"

@@ -468,15 +468,17 @@ def test_retire_old_days_archives_then_drops(settings, db, tmp_path):
         assert tracks.ingest(conn, pts).accepted == 60
     p = wangge(settings, "tracks", "retire", "--before", "2024-05-07", "--dry-run", "--json")
     assert p.returncode == 0, p.stderr
-    assert json.loads(p.stdout)["days"] == [{"day": "2024-05-06", "points": 30}]
+    # (earlier tests leave empty day partitions behind: only the days with points are checked)
+    assert [d for d in json.loads(p.stdout)["days"] if d["points"]] == [{"day": "2024-05-06", "points": 30}]
     with db.connect() as conn:
-        assert [d.isoformat() for d, _ in tracks.day_partitions(conn)] == ["2024-05-06", "2024-05-07"]
+        assert {"2024-05-06", "2024-05-07"} <= {d.isoformat() for d, _ in tracks.day_partitions(conn)}
     p = wangge(settings, "tracks", "retire", "--before", "2024-05-07", "--archive", str(tmp_path), "--json")
     assert p.returncode == 0, p.stderr
     archive = tmp_path / "track_point_20240506.csv.gz"
     assert archive.exists() and json.loads(p.stdout)["points"] == 30
     with db.connect() as conn:
-        assert [d.isoformat() for d, _ in tracks.day_partitions(conn)] == ["2024-05-07"]
+        left = {d.isoformat() for d, _ in tracks.day_partitions(conn)}
+        assert "2024-05-07" in left and "2024-05-06" not in left and min(left) == "2024-05-07"
         assert conn.execute(text("SELECT count(*) FROM track_point")).scalar_one() == 30
     # the archive reads back with the tracks importer
     p = wangge(settings, "import", "tracks", str(archive), "--json")

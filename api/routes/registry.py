@@ -8,7 +8,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import text
 
 from api.deps import AtDep, ReaderDep, WriterDep
-from gis import registry
+from gis import deadlines, registry
 
 router = APIRouter(tags=["units, rules, components"])
 
@@ -160,3 +160,23 @@ async def update_component(code: str, body: ComponentChange, write: WriterDep) -
     """Change a component's name, units, state or attributes (``changed_at`` records when); cases
     about it from then on go to its new owner or maintainer."""
     return await write(registry.update_component, code, body.model_dump(exclude_unset=True))
+
+
+@router.get("/calendar")
+async def calendar(read: ReaderDep, year: int | None = None) -> list[dict[str, Any]]:
+    """The working-day calendar's exceptions to Monday-Friday: public holidays (``workday``
+    false) and the weekend days worked in their place (true)."""
+    return await read(deadlines.calendar_days, year)
+
+
+class CalendarDayIn(BaseModel):
+    workday: bool
+    name: str = ""
+
+
+@router.put("/calendar/{day}")
+async def set_calendar_day(day: str, body: CalendarDayIn, write: WriterDep) -> dict[str, Any]:
+    """Record a holiday or a weekend working day; deadlines of new cases follow it (other server
+    processes within a minute)."""
+    await write(deadlines.set_calendar_day, day, body.workday, body.name)
+    return {"day": day, "workday": body.workday, "name": body.name}
