@@ -42,7 +42,11 @@ _CASE_COLUMNS = """c.id, c.idempotency_key, ST_X(c.geom) AS lon, ST_Y(c.geom) AS
     c.description, c.channel, c.reported_at, c.component_code, c.district_code, c.street_code, c.community_code,
     c.grid_code, c.unit_code, c.state, c.deadline, c.why, c.created_at, c.updated_at,
     (SELECT g.resp_person FROM grid g WHERE g.code = c.grid_code AND g.valid_from <= c.reported_at
-       AND (g.valid_to IS NULL OR g.valid_to > c.reported_at)) AS gridworker"""
+       AND (g.valid_to IS NULL OR g.valid_to > c.reported_at)) AS gridworker,
+    (SELECT json_agg(json_build_object('worker_id', w.id, 'name', w.name, 'role', w.role, 'grid', wg.grid_code)
+                     ORDER BY length(wg.grid_code) DESC, w.id)
+       FROM worker_grid wg JOIN worker w ON w.id = wg.worker_id
+       WHERE wg.grid_code IN (c.grid_code, c.community_code)) AS registered_workers"""
 
 _SELECT = text(f'SELECT {_CASE_COLUMNS} FROM "case" c WHERE c.id = :id')
 
@@ -298,8 +302,13 @@ def _shape(d: dict[str, Any]) -> dict[str, Any]:
         "community": d.pop("community_code"),
         "unit": d.pop("grid_code"),
     }
-    worker = d.pop("gridworker")
-    d["gridworkers"] = [worker] if worker else []
+    # the gridworkers registered for the unit grid (and the grid leaders of its community) first,
+    # then the person the boundary file names for the grid, if not one of them already
+    workers = d.pop("registered_workers") or []
+    named = d.pop("gridworker")
+    if named and named not in {w["name"] for w in workers}:
+        workers.append({"worker_id": None, "name": named, "role": "gridworker", "grid": d["chain"]["unit"]})
+    d["gridworkers"] = workers
     d["queue"] = "unassigned" if d["unit_code"] is None else "assigned"
     return d
 

@@ -493,3 +493,18 @@ def test_deadlines_follow_the_holiday_calendar(city, settings, tmp_path):
     case = _case(c, cls="0198", reported_at="2025-09-26T08:00:00Z").json()  # a Friday, 16:00
     # Sat 27 off, Sun 28 worked (1), Mon 29 now off, Sep 30 (2)
     assert datetime.fromisoformat(case["deadline"]).astimezone(CST).isoformat() == "2025-09-30T16:00:00+08:00"
+
+
+def test_a_case_names_the_gridworkers_of_its_grid(city):
+    c = city
+    for body in (
+        {"worker_id": "w1", "name": "张三", "grids": ["110108001001001"]},
+        {"worker_id": "w2", "name": "李四", "grids": ["110108001001002"]},
+        {"worker_id": "lead", "name": "王组长", "role": "grid_leader", "grids": ["110108001001"]},
+    ):
+        assert c.post("/api/v1/workers", json=body).status_code == 201
+    case = _case(c).json()
+    assert [(w["worker_id"], w["role"]) for w in case["gridworkers"]] == [("w1", "gridworker"), ("lead", "grid_leader")]
+    assert c.get(f"/api/v1/cases/{case['id']}").json()["gridworkers"] == case["gridworkers"]
+    # elsewhere in the city: nobody registered
+    assert _case(c, pt=(X0 + 6.5 * STEP, Y0 + 0.5 * STEP)).json()["gridworkers"] == []
