@@ -508,3 +508,29 @@ def test_a_case_names_the_gridworkers_of_its_grid(city):
     assert c.get(f"/api/v1/cases/{case['id']}").json()["gridworkers"] == case["gridworkers"]
     # elsewhere in the city: nobody registered
     assert _case(c, pt=(X0 + 6.5 * STEP, Y0 + 0.5 * STEP)).json()["gridworkers"] == []
+
+
+def test_list_cases_with_filters(city):
+    c = city
+    east = (X0 + 6.5 * STEP, Y0 + 0.5 * STEP)
+    ids = [
+        _case(c, reported_at="2024-05-06T02:00:00Z").json()["id"],
+        _case(c, cls="0402", reported_at="2024-05-07T02:00:00Z").json()["id"],
+        _case(c, pt=east, channel="app", reported_at="2024-05-08T02:00:00Z").json()["id"],
+    ]
+    body = c.get("/api/v1/cases").json()
+    assert body["total"] == 3 and [x["id"] for x in body["cases"]] == ids[::-1]  # newest first
+    assert [x["id"] for x in c.get("/api/v1/cases", params={"grid": "110108001"}).json()["cases"]] == ids[1::-1]
+    assert [x["id"] for x in c.get("/api/v1/cases", params={"grid": "110108002002"}).json()["cases"]] == [ids[2]]
+    assert [x["id"] for x in c.get("/api/v1/cases", params={"class": "0400"}).json()["cases"]] == [ids[1]]
+    assert [x["id"] for x in c.get("/api/v1/cases", params={"channel": "app"}).json()["cases"]] == [ids[2]]
+    q = {"from": "2024-05-07T00:00:00Z", "to": "2024-05-08T00:00:00Z"}
+    assert [x["id"] for x in c.get("/api/v1/cases", params=q).json()["cases"]] == [ids[1]]
+    bbox = f"{X0},{Y0 + 7 * STEP},{X0 + STEP},{Y0 + 8 * STEP}"
+    assert c.get("/api/v1/cases", params={"bbox": bbox}).json()["total"] == 2
+    page = c.get("/api/v1/cases", params={"limit": 1, "offset": 1}).json()
+    assert page["total"] == 3 and [x["id"] for x in page["cases"]] == [ids[1]]
+    assert c.get("/api/v1/cases", params={"unit": "GOV-S1"}).json()["total"] == 2
+    r = c.get("/api/v1/cases", params={"state": "lost"})
+    assert r.status_code == 400 and r.json()["field"] == "state" and "closed" in r.json()["allowed"]
+    assert c.get("/api/v1/cases", params={"grid": "1101"}).json()["field"] == "grid"

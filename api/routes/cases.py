@@ -7,6 +7,7 @@ from fastapi import APIRouter, Header, Query, Response
 from pydantic import BaseModel, Field
 
 from api.deps import ReaderDep, WriterDep
+from api.routes.grids import parse_bbox
 from gis import case_stats, cases
 
 router = APIRouter(tags=["cases"])
@@ -51,6 +52,38 @@ async def create_case(
     if not created:
         response.status_code = 200
     return case
+
+
+@router.get("/cases")
+async def list_cases(
+    read: ReaderDep,
+    state: str | None = None,
+    unit: str | None = None,
+    grid: str | None = None,
+    class_code: Annotated[str | None, Query(alias="class", pattern=r"^\d{4}$")] = None,
+    channel: str | None = None,
+    from_: Annotated[datetime | None, Query(alias="from")] = None,
+    to: datetime | None = None,
+    bbox: Annotated[str | None, Query(description="minlon,minlat,maxlon,maxlat (CGCS2000)")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict[str, Any]:
+    """Cases, newest first, with the total: by state, responsible unit, grid (any level), class
+    (``NN00`` for a major class), channel, report time and bounding box."""
+    box = parse_bbox(bbox) if bbox else None
+    return await read(
+        cases.list_cases,
+        state=state,
+        unit=unit,
+        grid=grid,
+        class_code=class_code,
+        channel=channel,
+        start=from_,
+        end=to,
+        bbox=box,
+        limit=limit,
+        offset=offset,
+    )
 
 
 @router.get("/cases/{case_id}")
