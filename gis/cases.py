@@ -429,12 +429,10 @@ def list_cases(
     if channel is not None and channel not in CHANNELS:
         raise InvalidInput(f"unknown channel {channel!r}", field="channel", allowed=list(CHANNELS))
     where, params = [], {"l": limit, "o": offset}
-    if state:
-        where.append("c.state = :state")
-        params["state"] = state
-    if unit:
-        where.append("c.unit_code = :unit")
-        params["unit"] = unit
+    for column, value in (("state", state), ("unit_code", unit), ("channel", channel)):
+        if value:
+            where.append(f"c.{column} = :{column}")
+            params[column] = value
     if grid:
         level_col = {6: "district_code", 9: "street_code", 12: "community_code", 15: "grid_code"}.get(len(grid))
         if level_col is None or not grid.isdigit():
@@ -444,9 +442,6 @@ def list_cases(
     if class_code:
         where.append("(c.class_code = :cls OR (right(:cls, 2) = '00' AND left(c.class_code, 2) = left(:cls, 2)))")
         params["cls"] = class_code
-    if channel:
-        where.append("c.channel = :channel")
-        params["channel"] = channel
     if start:
         where.append("c.reported_at >= :start")
         params["start"] = start
