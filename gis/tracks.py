@@ -35,7 +35,8 @@ GAP_S = 600  # a pause in reporting longer than this is a gap: not walked, not t
 _CST = ZoneInfo("Asia/Shanghai")
 _WRITE = (Path(__file__).parent / "sql" / "track_write.sql").read_text()
 _WRITE_NEW = _WRITE.replace("ON CONFLICT (worker_id, fix_time) DO NOTHING", "")
-assert _WRITE_NEW != _WRITE
+if _WRITE_NEW == _WRITE:
+    raise RuntimeError("track_write.sql lost its ON CONFLICT clause")
 # the workers a batch names, by id or by device, each with where it was last seen
 _WORKERS = """SELECT w.id, w.device_id, extract(epoch FROM p.fix_time)::float8, ST_X(p.geom), ST_Y(p.geom), p.piece_id
        FROM worker w LEFT JOIN worker_position p ON p.worker_id = w.id WHERE w.device_id = ANY(:d)
