@@ -216,7 +216,10 @@ def build_demo(engine: Engine, *, big: bool = False, progress: bool = False) -> 
         counts[label] = len(levels[level])
         written += report.written
     add_governments(engine)
-    return {"city": "big (Beijing outlines)" if big else "Haikou", "counts": counts, "written": written}
+    summary = {"city": "big (Beijing outlines)" if big else "Haikou", "counts": counts, "written": written}
+    if not big:
+        summary["activity"] = add_activity(engine)
+    return summary
 
 
 def add_governments(engine: Engine) -> None:
@@ -231,3 +234,95 @@ def add_governments(engine: Engine) -> None:
                ON CONFLICT (code) DO NOTHING"""
             )
         )
+
+
+DEMO_WORKERS = 200
+DEMO_CASES = 3000
+
+
+def add_activity(engine: Engine, seed: int = 7) -> dict[str, int]:
+    """Synthetic, labelled as such: gridworkers for the first unit grids (and a grid leader for
+    each of their communities), the last hour of their walks, and three months of cases, so the
+    demo's maps and reports have something to show. Idempotent for workers and cases; each build
+    adds a fresh hour of tracks ending now."""
+    import tempfile
+    from datetime import timedelta
+
+    import pandas as pd
+
+    from gis import tracks, workers
+    from gis.errors import Conflict
+    from importers.cases import CaseImportOptions, import_cases
+
+    rng = np.random.default_rng(seed)
+    with engine.connect() as conn:
+        units = conn.execute(
+            text(
+                """SELECT code, ST_AsBinary(geom) FROM grid WHERE level = 4 AND valid_to IS NULL
+                   ORDER BY code LIMIT :n"""
+            ),
+            {"n": DEMO_WORKERS},
+        ).all()
+        classes = list(conn.execute(text("SELECT code FROM event_class ORDER BY code")).scalars())
+    shapes = [shapely.from_wkb(bytes(w)) for _, w in units]
+    created = 0
+    with engine.begin() as conn:
+        for i, (code, _) in enumerate(units):
+            for wid, name, role, grid in (
+                (f"demo-gw{i + 1:04d}", f"网格员{i + 1}（演示）", "gridworker", code),
+                (f"demo-gl{code[:12]}", f"网格长{code[6:12]}（演示）", "grid_leader", code[:12]),
+            ):
+                try:
+                    workers.create_worker(
+                        conn, worker_id=wid, name=name, device_id=f"{wid}-phone", grids=[grid], role=role
+                    )
+                    created += 1
+                except Conflict:
+                    pass
+    # the last hour: a fix every 30 s, walking about 1 m/s, kept inside the own grid
+    now = datetime.now(UTC).replace(microsecond=0)
+    points = []
+    for i, shape in enumerate(shapes):
+        shapely.prepare(shape)
+        x, y = shapely.point_on_surface(shape).coords[0]
+        for k in range(120):
+            step = rng.normal(0, 30 / 111_000, 2)
+            if shapely.contains_xy(shape, x + step[0], y + step[1]):
+                x, y = x + step[0], y + step[1]
+            points.append(
+                {
+                    "worker_id": f"demo-gw{i + 1:04d}",
+                    "fix_time": now - timedelta(seconds=30 * (119 - k)),
+                    "lon": x,
+                    "lat": y,
+                }
+            )
+    with engine.begin() as conn:
+        ingested = tracks.ingest(conn, points).accepted
+    # three months of cases anywhere in the city (a 12345 hotline's mix of channels)
+    with engine.connect() as conn:
+        outline = shapely.from_wkb(
+            bytes(
+                conn.execute(
+                    text("SELECT ST_AsBinary(ST_Union(geom)) FROM grid WHERE level = 1 AND valid_to IS NULL")
+                ).scalar_one()
+            )
+        )
+    xy = _sample_inside(outline, DEMO_CASES, rng)
+    secs = rng.integers(0, 90 * 86400, DEMO_CASES)
+    frame = pd.DataFrame(
+        {
+            "case_no": [f"demo-{i + 1}" for i in range(DEMO_CASES)],
+            "lon": np.round(xy[:, 0], 6),
+            "lat": np.round(xy[:, 1], 6),
+            "class": rng.choice(classes, DEMO_CASES),
+            "reported_at": [(now - timedelta(seconds=int(s))).strftime("%Y-%m-%d %H:%M:%S") for s in secs],
+            "channel": rng.choice(["hotline", "app", "wechat", "patrol"], DEMO_CASES, p=[0.5, 0.2, 0.2, 0.1]),
+            "description": "演示工单（合成数据）",
+        }
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "demo_cases.csv"
+        frame.to_csv(path, index=False)
+        report = import_cases(engine, path, CaseImportOptions(id_field="case_no", actor="demo"))
+    return {"workers_created": created, "track_points": ingested, "cases_written": report["written"]}

@@ -324,7 +324,12 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
 
     engine = _engine(settings)
     summary = build_demo(engine, big=args.big, progress=sys.stderr.isatty())
-    _emit(summary, args.json, "demo city: " + ", ".join(f"{k} {v}" for k, v in summary["counts"].items()))
+    human = "demo city: " + ", ".join(f"{k} {v}" for k, v in summary["counts"].items())
+    if "activity" in summary:
+        human += "; synthetic activity: " + ", ".join(
+            f"{k.replace('_', ' ')} {v}" for k, v in summary["activity"].items()
+        )
+    _emit(summary, args.json, human)
     return 0
 
 

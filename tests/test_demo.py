@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+import json
+
 from sqlalchemy import text
 
 from data.demo_city import build_demo
+from gis import tracks
 from gis.lookup import lookup_point
 from gis.validate import validate
 
@@ -18,5 +21,15 @@ def test_demo_city_builds_valid_and_idempotent(db):
     assert names["460106"] == "龙华区" and names["460106001"] == "中山街道"  # real NBS names
     assert hit["unit"] is not None and hit["unit"]["code"].startswith("460106")
     assert gov == 4 + 46
+    # synthetic activity: gridworkers walking their grids, three months of cases
+    act = summary["activity"]
+    assert act["track_points"] == 200 * 120 and act["cases_written"] == 3000
+    with db.connect() as conn:
+        fc = json.loads(tracks.positions(conn))
+        inside = [f["properties"]["inside_own_grid"] for f in fc["features"]]
+        assigned = conn.execute(text('SELECT count(*) FROM "case" WHERE unit_code IS NOT NULL')).scalar_one()
+    assert len(inside) == 200 and all(inside)
+    assert assigned == 3000  # every demo case reached a government at least (属地兜底)
     again = build_demo(db)
-    assert again["written"] == 0  # a second build changes nothing
+    assert again["written"] == 0  # a second build changes no boundary
+    assert again["activity"]["workers_created"] == 0 and again["activity"]["cases_written"] == 0
