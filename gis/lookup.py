@@ -120,7 +120,7 @@ def lookup_points(
     ids = list(range(n))
     per_point: dict[int, list[tuple[int, str, int, bool]]] = defaultdict(list)
     names: dict[int, str] = {}
-    unit_distance: dict[int, float] = {}
+    unit_distance: dict[tuple[int, int], float] = {}
     cand = execute_prepared(
         conn,
         "wangge_lookup_candidates",
@@ -131,9 +131,9 @@ def lookup_points(
         per_point[i].append((level, code, grid_id, inside))
         names[grid_id] = name
         if dist is not None:
-            unit_distance[grid_id] = dist
+            unit_distance[i, grid_id] = dist
     chosen = [choose(per_point.get(i, [])) for i in ids]
-    distance = {i: unit_distance.get(c[4].grid_id) for i, c in enumerate(chosen) if 4 in c}
+    distance = {i: unit_distance.get((i, c[4].grid_id)) for i, c in enumerate(chosen) if 4 in c}
     missing = [i for i in ids if i not in distance]
     if missing:
         distance.update(

@@ -43,6 +43,11 @@ def test_every_point_falls_in_exactly_one_unit_grid(db):
         assert r["street"]["code"] == r["unit"]["code"][:9]
         assert r["district"]["code"] == "110108"
         assert r["on_boundary"] == (len(touching) > 1 or r["boundary_distance_m"] <= 0.01)
+        # each point's own distance to its unit grid's edge (metres; a cell is about 340 m × 445 m)
+        fx, fy = (xi - X0) / STEP % 1, (yi - Y0) / STEP % 1
+        dx_m = min(fx, 1 - fx) * STEP * 111_320 * np.cos(np.radians(yi))
+        dy_m = min(fy, 1 - fy) * STEP * 110_950
+        assert abs(r["boundary_distance_m"] - min(dx_m, dy_m)) <= 0.01 * min(dx_m, dy_m) + 0.05, (xi, yi)
 
 
 def test_on_edge_points_are_flagged_with_zero_distance(db):
@@ -127,3 +132,4 @@ def test_table_assignment_equals_one_by_one(db):
         conn.execute(text("DROP TABLE pts_assigned"))
     assert stats["assigned"] == len(x) and stats["boundary_ties_resolved"] > 0
     assert got == {i: r["unit"]["code"] for i, r in enumerate(single)}
+
