@@ -54,8 +54,17 @@ class Writer(Reader):
         return await run_in_threadpool(work)
 
 
+class StatementWriter(Reader):
+    """Runs a function whose every write is one self-contained statement (atomic by itself), on
+    the autocommit pool: no BEGIN and COMMIT round trips. Used by the case intake."""
+
+
 async def get_writer(request: Request) -> Writer:
     return Writer(request.app.state.engine)
+
+
+async def get_statement_writer(request: Request) -> StatementWriter:
+    return StatementWriter(request.app.state.read_engine)
 
 
 async def get_reader(request: Request) -> Reader:
@@ -71,6 +80,7 @@ async def get_at(
 EngineDep = Annotated[Engine, Depends(get_engine)]
 ReaderDep = Annotated[Reader, Depends(get_reader)]
 WriterDep = Annotated[Writer, Depends(get_writer)]
+StatementWriterDep = Annotated[StatementWriter, Depends(get_statement_writer)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 AtDep = Annotated[datetime | None, Depends(get_at)]
-__all__ = ["AtDep", "Connection", "EngineDep", "ReaderDep", "SettingsDep", "WriterDep"]
+__all__ = ["AtDep", "Connection", "EngineDep", "ReaderDep", "SettingsDep", "StatementWriterDep", "WriterDep"]

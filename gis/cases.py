@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import text
@@ -14,8 +15,8 @@ from sqlalchemy.engine import Connection
 
 from gis import deadlines
 from gis.errors import Conflict, InvalidInput, NotFound
-from gis.lookup import lookup_points
-from gis.sqlutil import array_literal, execute_prepared
+from gis.lookup import sql, to_storage_points
+from gis.sqlutil import execute_prepared, fetch_prepared
 
 CHANNELS = ("hotline", "app", "wechat", "patrol", "video", "other")
 #: 受理 → 立案 → 派遣 → 处置 → 核查 → 结案, plus 退单 (returned, back to dispatch)
@@ -50,38 +51,43 @@ _CASE_COLUMNS = """c.id, c.idempotency_key, ST_X(c.geom) AS lon, ST_Y(c.geom) AS
 
 _SELECT = text(f'SELECT {_CASE_COLUMNS} FROM "case" c WHERE c.id = :id')
 
-# the case, its first events and the answer in one round trip
-_INSERT = f"""WITH c AS (
-          INSERT INTO "case" (idempotency_key, geom, class_code, description, channel, reported_at, component_code,
-                              district_code, street_code, community_code, grid_code, unit_code, state, deadline, why)
-          VALUES (:k, ST_SetSRID(ST_MakePoint(:x, :y), 4490), :cls, :d, :ch, :r, :comp,
-                  :dc, :sc, :cc, :gc, :u, :s, :due, CAST(:why AS jsonb))
-          ON CONFLICT (idempotency_key) DO NOTHING
-          RETURNING *),
-        ev AS (
-          INSERT INTO case_event (case_id, actor, action, from_state, to_state, data)
-          SELECT c.id, e.actor, e.action, e.f, e.t, CAST(e.d AS jsonb)
-          FROM c, unnest(CAST(:ev_action AS text[]), CAST(:ev_from AS text[]), CAST(:ev_to AS text[]),
-                         CAST(:ev_actor AS text[]), CAST(:ev_data AS text[]))
-                  WITH ORDINALITY AS e(action, f, t, actor, d, n)
-          ORDER BY e.n)
-        SELECT {_CASE_COLUMNS} FROM c"""
-
-_DISPATCH = """(SELECT 1 AS prio, id, unit_code, area_code, class_code FROM dispatch_rule
-        WHERE class_code IN (:cls, :major) AND area_code = ANY(:areas)
-          AND valid_from <= :at AND (valid_to IS NULL OR valid_to > :at)
-          AND (start_time IS NULL OR CASE WHEN start_time <= end_time
-                 THEN (:at AT TIME ZONE 'Asia/Shanghai')::time BETWEEN start_time AND end_time
-                 ELSE (:at AT TIME ZONE 'Asia/Shanghai')::time >= start_time
-                   OR (:at AT TIME ZONE 'Asia/Shanghai')::time <= end_time END)
-        ORDER BY length(area_code) DESC, class_code = :cls DESC, start_time IS NOT NULL DESC, id LIMIT 1)
-       UNION ALL
-       (SELECT 2, NULL, code, area_code, NULL FROM resp_unit
-        WHERE kind = 'street_government' AND area_code = :street ORDER BY code LIMIT 1)
-       UNION ALL
-       (SELECT 3, NULL, code, area_code, NULL FROM resp_unit
-        WHERE kind = 'district_government' AND area_code = :district ORDER BY code LIMIT 1)
-       ORDER BY 1 LIMIT 1"""
+_ASSIGN = "WITH " + sql("case_assign")
+# assignment, the case, its first events and the answer: one statement, so one round trip and
+# atomic on an autocommit connection. Nothing is written when the class's time limit is not the
+# one the deadline was computed from (the class changed, or is unknown) or the component is unknown.
+_INTAKE = (
+    _ASSIGN
+    + f""",
+cls AS (
+    SELECT code FROM event_class
+    WHERE code = CAST(:cls AS text) AND time_limit = CAST(:lim AS numeric) AND time_unit = CAST(:lim_unit AS text)
+), ok AS (
+    SELECT a.* FROM a
+    WHERE EXISTS (SELECT 1 FROM cls) AND (CAST(:comp AS text) IS NULL OR a.component_found > 0)
+), ins AS (
+    INSERT INTO "case" (idempotency_key, geom, class_code, description, channel, reported_at, component_code,
+                        district_code, street_code, community_code, grid_code, unit_code, state, deadline, why)
+    SELECT CAST(:k AS text), pt.g, CAST(:cls AS text), CAST(:d AS text), CAST(:ch AS text), CAST(:at AS timestamptz),
+           CAST(:comp AS text), ok.district, ok.street, ok.community, ok.unit, ok.unit_code,
+           CASE WHEN ok.unit_code IS NULL THEN 'received' ELSE 'dispatched' END, CAST(:due AS timestamptz), ok.why
+    FROM ok, pt
+    ON CONFLICT (idempotency_key) DO NOTHING
+    RETURNING *
+), ev AS (
+    INSERT INTO case_event (case_id, actor, action, from_state, to_state, data)
+    SELECT ins.id, e.actor, e.action, e.f, e.t, e.d
+    FROM ins CROSS JOIN LATERAL (VALUES
+        (1, CAST(:actor AS text), 'receive', NULL, 'received', jsonb_build_object('channel', ins.channel)),
+        (2, 'system', 'file', 'received', 'filed', '{{}}'::jsonb),
+        (3, 'system', 'dispatch', 'filed', 'dispatched', jsonb_build_object('unit', ins.unit_code, 'why', ins.why))
+    ) AS e(n, actor, action, f, t, d)
+    WHERE e.n = 1 OR ins.unit_code IS NOT NULL
+    ORDER BY e.n
+)
+SELECT EXISTS (SELECT 1 FROM cls) AS class_current, a.component_found > 0 AS component_found, x.*
+FROM a LEFT JOIN LATERAL (SELECT {_CASE_COLUMNS} FROM ins c) x ON true"""
+)
+_MOVE = _ASSIGN + " SELECT a.*, ST_X(pt.g) AS x, ST_Y(pt.g) AS y FROM a, pt"
 SATISFACTION = ("satisfied", "basically_satisfied", "dissatisfied")
 
 
@@ -121,95 +127,36 @@ def event_class(conn: Connection, code: str) -> dict[str, Any]:
     return dict(row)
 
 
-def dispatch(
-    conn: Connection, class_code: str, chain: dict[str, str | None], component_code: str | None, at: datetime
-) -> tuple[str | None, dict[str, Any]]:
-    """Find the responsible unit and say why.
-
-    Precedence: the component's owner (or maintainer, per component class) → the dispatch rule
-    of the most specific area (unit grid, community, street, district; an exact class before its
-    major class; a rule with a time window before one without) → the street government, then the
-    district government (属地兜底).
-    """
-    if component_code:
-        comp = (
-            conn.execute(
-                text(
-                    """SELECT c.code, c.owner_unit, c.maintainer_unit, k.responsible, k.minor_name
-               FROM component c JOIN component_class k ON k.code = c.class_code WHERE c.code = :c"""
-                ),
-                {"c": component_code},
-            )
-            .mappings()
-            .first()
-        )
-        if comp is None:
-            raise InvalidInput(f"unknown component {component_code!r}", field="component_code")
-        unit = comp["owner_unit"] if comp["responsible"] == "owner" else comp["maintainer_unit"]
-        if unit:
-            return unit, {
-                "decided_by": "component",
-                "component": comp["code"],
-                "role": comp["responsible"],
-                "message": f"{comp['minor_name']} {comp['code']}: its {comp['responsible']} is responsible",
-            }
-    areas = [c for c in (chain.get("unit"), chain.get("community"), chain.get("street"), chain.get("district")) if c]
-    if not areas:
-        return None, {"decided_by": "none", "message": "no responsible unit found for this place and class"}
-    # the most specific rule, else the street government, else the district government: one round trip
-    row = execute_prepared(
-        conn,
-        "wangge_dispatch",
-        _DISPATCH,
-        {
-            "cls": class_code,
-            "major": class_code[:2] + "00",
-            "areas": array_literal(areas),
-            "at": at,
-            "street": chain.get("street"),
-            "district": chain.get("district"),
-        },
-    ).first()
-    if row is not None:
-        prio, rule_id, unit, area, cls = row
-        if prio == 1:
-            return unit, {
-                "decided_by": "rule",
-                "rule_id": rule_id,
-                "area": area,
-                "class": cls,
-                "message": f"dispatch rule {rule_id} for class {cls} in area {area}",
-            }
-        level = "street" if prio == 2 else "district"
-        return unit, {
-            "decided_by": "fallback",
-            "area": area,
-            "message": f"no rule or component: the {level} government of {area} (属地兜底)",
-        }
-    return None, {"decided_by": "none", "message": "no responsible unit found for this place and class"}
+def _class_limit(conn: Connection, code: str, *, fresh: bool = False) -> tuple[Decimal, str]:
+    """An event class's time limit and unit, cached per process (the intake's statement checks it is current)."""
+    key = (conn.engine, code)
+    if fresh or key not in _CLASS_LIMITS:
+        cls = event_class(conn, code)
+        _CLASS_LIMITS[key] = (cls["time_limit"], cls["time_unit"])
+    return _CLASS_LIMITS[key]
 
 
-def _assign(
-    conn: Connection, lon: float, lat: float, crs: str, at: datetime, class_code: str, component_code: str | None
+_CLASS_LIMITS: dict[tuple[Any, str], tuple[Decimal, str]] = {}
+
+
+def assignment(
+    conn: Connection, x: float, y: float, at: datetime, class_code: str, component_code: str | None
 ) -> dict[str, Any]:
-    hit = lookup_points(conn, [lon], [lat], crs=crs, at=at)[0]
-    chain = {lv: (hit[lv]["code"] if hit[lv] else None) for lv in ("district", "street", "community", "unit")}
-    unit, why = dispatch(conn, class_code, chain, component_code, at)
-    warnings = []
-    if hit["outside"]:
-        why["queue"] = "unassigned"
-        why["message"] = "the point lies outside every grid: " + why["message"]
-    d = hit["boundary_distance_m"]
-    if chain["unit"] and d is not None and d <= NEAR_BOUNDARY_M:
-        warnings.append(
-            {
-                "near_boundary": True,
-                "distance_m": d,
-                "message": f"the point is {d:.1f} m from the edge of unit grid {chain['unit']}",
-            }
+    """Grid chain, responsible unit and ``why`` of a case at storage-CRS (x, y) as of ``at``."""
+    row = (
+        execute_prepared(
+            conn,
+            "wangge_case_assign",
+            _MOVE,
+            {"x": x, "y": y, "at": at, "cls": class_code, "comp": component_code, "near_m": NEAR_BOUNDARY_M},
         )
-    why["warnings"] = warnings
-    return {"x": hit["lon"], "y": hit["lat"], "chain": chain, "unit": unit, "why": why}
+        .mappings()
+        .one()
+    )
+    if component_code and not row["component_found"]:
+        raise InvalidInput(f"unknown component {component_code!r}", field="component_code")
+    chain = {k: row[k] for k in ("district", "street", "community", "unit")}
+    return {"x": row["x"], "y": row["y"], "chain": chain, "unit": row["unit_code"], "why": row["why"]}
 
 
 def intake(
@@ -226,66 +173,50 @@ def intake(
     idempotency_key: str | None = None,
     actor: str = "system",
 ) -> tuple[dict[str, Any], bool]:
-    """Store a case with its assignment. Returns the case and whether it was created now."""
+    """Store a case with its assignment. Returns the case and whether it was created now.
+
+    One statement does the lookup, the dispatch, the insert of the case and its first events, and
+    returns the answer (safe on an autocommit connection).
+    """
     if channel not in CHANNELS:
         raise InvalidInput(f"unknown channel {channel!r}", field="channel", allowed=list(CHANNELS))
-    if idempotency_key:
-        existing = conn.execute(
-            text('SELECT id FROM "case" WHERE idempotency_key = :k'), {"k": idempotency_key}
-        ).scalar()
-        if existing is not None:
-            return get_case(conn, existing), False
-    reported_at = reported_at or datetime.now(UTC)
-    if reported_at > datetime.now(UTC) + timedelta(minutes=5):
+    now = datetime.now(UTC)
+    reported_at = reported_at or now
+    if reported_at > now + timedelta(minutes=5):
         raise InvalidInput("reported_at lies in the future", field="reported_at")
-    cls = event_class(conn, class_code)
-    a = _assign(conn, lon, lat, crs, reported_at, class_code, component_code)
-    due = deadlines.deadline(reported_at, cls["time_limit"], cls["time_unit"], deadlines.load_calendar(conn))
-    state = "dispatched" if a["unit"] else "received"
-    events = [("receive", None, "received", actor, {"channel": channel})]
-    if a["unit"]:
-        events += [
-            ("file", "received", "filed", "system", {}),
-            ("dispatch", "filed", "dispatched", "system", {"unit": a["unit"], "why": a["why"]}),
-        ]
-    row = (
-        execute_prepared(
-            conn,
-            "wangge_case_insert",
-            _INSERT,
-            {
-                "k": idempotency_key,
-                "x": a["x"],
-                "y": a["y"],
-                "cls": class_code,
-                "d": description,
-                "ch": channel,
-                "r": reported_at,
-                "comp": component_code,
-                "dc": a["chain"]["district"],
-                "sc": a["chain"]["street"],
-                "cc": a["chain"]["community"],
-                "gc": a["chain"]["unit"],
-                "u": a["unit"],
-                "s": state,
-                "due": due,
-                "why": json.dumps(a["why"], ensure_ascii=False),
-                "ev_action": array_literal([e[0] for e in events]),
-                "ev_from": array_literal([e[1] for e in events]),
-                "ev_to": array_literal([e[2] for e in events]),
-                "ev_actor": array_literal([e[3] for e in events]),
-                "ev_data": array_literal([json.dumps(e[4], ensure_ascii=False, default=str) for e in events]),
-            },
-        )
-        .mappings()
-        .first()
-    )
-    if row is None:  # a concurrent retry with the same key won the race
+    xs, ys = to_storage_points([lon], [lat], crs)
+    params = {
+        "x": float(xs[0]),
+        "y": float(ys[0]),
+        "at": reported_at,
+        "cls": class_code,
+        "comp": component_code,
+        "near_m": NEAR_BOUNDARY_M,
+        "k": idempotency_key,
+        "d": description,
+        "ch": channel,
+        "actor": actor,
+    }
+    calendar = deadlines.load_calendar(conn)
+    for fresh in (False, True):
+        limit, unit = _class_limit(conn, class_code, fresh=fresh)
+        params.update(lim=limit, lim_unit=unit, due=deadlines.deadline(reported_at, limit, unit, calendar))
+        columns, rows = fetch_prepared(conn, "wangge_case_intake", _INTAKE, params)
+        row = dict(zip(columns, rows[0], strict=True))
+        if row["class_current"]:
+            break
+    else:  # changed twice in a row while we looked: refuse rather than store a wrong deadline
+        raise Conflict(f"event class {class_code!r} is being changed; retry", field="class")
+    if component_code and not row["component_found"]:
+        raise InvalidInput(f"unknown component {component_code!r}", field="component_code")
+    if row["id"] is None:  # the idempotency key is already stored: answer the first case
         existing = conn.execute(
             text('SELECT id FROM "case" WHERE idempotency_key = :k'), {"k": idempotency_key}
         ).scalar_one()
         return get_case(conn, existing), False
-    return _shape(dict(row)), True
+    case = dict(row)
+    del case["class_current"], case["component_found"]
+    return _shape(case), True
 
 
 def get_case(conn: Connection, case_id: int) -> dict[str, Any]:
@@ -364,7 +295,8 @@ def act(
         lon, lat = data.get("lon", row["x"]), data.get("lat", row["y"])
         cls = data.get("class_code", row["class_code"])
         event_class(conn, cls)
-        a = _assign(conn, lon, lat, data.get("crs", "EPSG:4490"), row["reported_at"], cls, row["component_code"])
+        xs, ys = to_storage_points([lon], [lat], data.get("crs", "EPSG:4490"))
+        a = assignment(conn, float(xs[0]), float(ys[0]), row["reported_at"], cls, row["component_code"])
         data = {
             "from": {"lon": row["x"], "lat": row["y"], "class_code": row["class_code"]},
             "to": {"lon": a["x"], "lat": a["y"], "class_code": cls},

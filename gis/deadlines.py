@@ -49,13 +49,13 @@ class WorkCalendar:
 
 
 MONDAY_TO_FRIDAY = WorkCalendar()
-_CALENDARS: dict[str, tuple[float, WorkCalendar]] = {}
+_CALENDARS: dict[Any, tuple[float, WorkCalendar]] = {}
 CALENDAR_TTL_S = 60.0  # another process's calendar import is seen within this time
 
 
 def load_calendar(conn: Any) -> WorkCalendar:
     """The calendar of the connection's database, read at most once a minute per process."""
-    key = str(conn.engine.url)
+    key = conn.engine  # not its URL: hashing a URL renders it as text, which costs more than the rest of this call
     hit = _CALENDARS.get(key)
     if hit and _time.monotonic() - hit[0] < CALENDAR_TTL_S:
         return hit[1]

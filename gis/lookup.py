@@ -28,7 +28,7 @@ from sqlalchemy.engine import Connection
 from gis.crs import Crs, parse_crs, xy_to_storage
 from gis.errors import InvalidInput
 from gis.hierarchy import CODE_LENGTH, LEVEL_NAMES
-from gis.sqlutil import array_literal, execute_prepared
+from gis.sqlutil import array_literal, fetch_prepared
 
 SQL_DIR = Path(__file__).parent / "sql"
 
@@ -121,7 +121,7 @@ def lookup_points(
     per_point: dict[int, list[tuple[int, str, int, bool]]] = defaultdict(list)
     names: dict[int, str] = {}
     unit_distance: dict[tuple[int, int], float] = {}
-    cand = execute_prepared(
+    _, cand = fetch_prepared(
         conn,
         "wangge_lookup_candidates",
         sql("lookup_candidates"),

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import re
+
+import psycopg2
+from sqlalchemy.exc import DBAPIError
 
 from gis.errors import InvalidInput
 
@@ -68,11 +72,41 @@ def execute_prepared(conn, name: str, sql: str, params: dict):
     Prepared once per database connection, so hot statements skip parsing and, after a few runs,
     planning. Returns the DBAPI cursor's result through SQLAlchemy.
     """
-    names = list(dict.fromkeys(_PARAM.findall(sql)))
+    names, prepare, execute = _statement(name, sql)
     key = f"prepared:{name}"
     if key not in conn.info:
-        body = _PARAM.sub(lambda m: f"${names.index(m.group(1)) + 1}", sql)
-        conn.exec_driver_sql(f"PREPARE {name} AS {body}".replace("%", "%%"))
+        conn.exec_driver_sql(prepare)
         conn.info[key] = True
+    return conn.exec_driver_sql(execute, {n: params[n] for n in names})
+
+
+@functools.lru_cache(maxsize=256)
+def _statement(name: str, sql: str) -> tuple[list[str], str, str]:
+    """Parameter names, PREPARE and EXECUTE texts (scanning a long statement costs 0.4 ms)."""
+    names = list(dict.fromkeys(_PARAM.findall(sql)))
+    body = _PARAM.sub(lambda m: f"${names.index(m.group(1)) + 1}", sql)
     placeholders = ", ".join(f"%({n})s" for n in names)
-    return conn.exec_driver_sql(f"EXECUTE {name}({placeholders})", {n: params[n] for n in names})
+    return names, f"PREPARE {name} AS {body}".replace("%", "%%"), f"EXECUTE {name}({placeholders})"
+
+
+def fetch_prepared(conn, name: str, sql: str, params: dict) -> tuple[list[str], list[tuple]]:
+    """Like :func:`execute_prepared`, on the DBAPI cursor: column names and all rows.
+
+    For the hottest statements (a case's intake, a lookup): SQLAlchemy's result layer costs about
+    0.3 ms a call here. Database errors are raised as SQLAlchemy's, and a lost connection is
+    invalidated, as through ``conn.execute``.
+    """
+    names, prepare, execute = _statement(name, sql)
+    key = f"prepared:{name}"
+    dbapi_conn = conn.connection.dbapi_connection
+    with dbapi_conn.cursor() as cur:
+        try:
+            if key not in conn.info:
+                cur.execute(prepare)
+                conn.info[key] = True
+            cur.execute(execute, {n: params[n] for n in names})
+            return [d[0] for d in cur.description], cur.fetchall()
+        except psycopg2.Error as e:
+            if conn.dialect.is_disconnect(e, dbapi_conn, cur):
+                conn.invalidate()
+            raise DBAPIError.instance(execute, params, e, psycopg2.Error) from e

@@ -133,3 +133,25 @@ def test_table_assignment_equals_one_by_one(db):
     assert stats["assigned"] == len(x) and stats["boundary_ties_resolved"] > 0
     assert got == {i: r["unit"]["code"] for i, r in enumerate(single)}
 
+
+def test_case_assignment_statement_follows_the_lookup_rule(db):
+    """The intake's one-statement assignment (gis/sql/case_assign.sql) picks the chain lookup_points picks,
+    on vertices, on shared edges, inside, and outside every grid."""
+    from datetime import UTC, datetime
+
+    from gis.cases import assignment
+
+    load_city(db, square_city())
+    x, y = _sample()
+    keep = np.r_[0:150, 2000 : len(x) : 3]  # some interior points, every vertex, a third of the edge points
+    x, y = np.append(x[keep], 100.0), np.append(y[keep], 30.0)
+    now = datetime.now(UTC)
+    with db.connect() as conn:
+        expected = lookup_points(conn, x, y, at=now)
+        for xi, yi, r in zip(x, y, expected, strict=True):
+            a = assignment(conn, float(xi), float(yi), now, "0102", None)
+            levels = ("district", "street", "community", "unit")
+            assert a["chain"] == {lv: r[lv]["code"] if r[lv] else None for lv in levels}, (xi, yi)
+            near = bool(r["unit"]) and r["boundary_distance_m"] <= 5
+            assert bool(a["why"]["warnings"]) == near, (xi, yi)
+            assert (a["why"].get("queue") == "unassigned") == r["outside"]

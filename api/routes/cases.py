@@ -6,7 +6,8 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Header, Query, Response
 from pydantic import BaseModel, Field
 
-from api.deps import ReaderDep, WriterDep
+from api.deps import ReaderDep, StatementWriterDep, WriterDep
+from api.responses import JSON, json_response
 from api.routes.grids import parse_bbox
 from gis import case_stats, cases
 
@@ -27,13 +28,12 @@ class CaseIn(BaseModel):
     idempotency_key: str | None = Field(default=None, max_length=200)
 
 
-@router.post("/cases", status_code=201)
+@router.post("/cases", status_code=201, response_class=Response, responses={201: {"content": {JSON: {}}}})
 async def create_case(
     body: CaseIn,
-    write: WriterDep,
-    response: Response,
+    write: StatementWriterDep,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
-) -> dict[str, Any]:
+) -> Response:
     """Take in a case: stored with its grid chain as of ``reported_at``, its responsible unit,
     gridworker(s), deadline and the ``why`` of its assignment. A retry with the same idempotency
     key (body field or ``Idempotency-Key`` header) returns the first case with status 200."""
@@ -49,12 +49,10 @@ async def create_case(
         component_code=body.component_code,
         idempotency_key=body.idempotency_key or idempotency_key,
     )
-    if not created:
-        response.status_code = 200
-    return case
+    return json_response(case, 201 if created else 200)
 
 
-@router.get("/cases")
+@router.get("/cases", response_class=Response, responses={200: {"content": {JSON: {}}}})
 async def list_cases(
     read: ReaderDep,
     state: str | None = None,
@@ -67,11 +65,11 @@ async def list_cases(
     bbox: Annotated[str | None, Query(description="minlon,minlat,maxlon,maxlat (CGCS2000)")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
-) -> dict[str, Any]:
+) -> Response:
     """Cases, newest first, with the total: by state, responsible unit, grid (any level), class
     (``NN00`` for a major class), channel, report time and bounding box."""
     box = parse_bbox(bbox) if bbox else None
-    return await read(
+    found = await read(
         cases.list_cases,
         state=state,
         unit=unit,
@@ -84,11 +82,12 @@ async def list_cases(
         limit=limit,
         offset=offset,
     )
+    return json_response(found)
 
 
-@router.get("/cases/{case_id}")
-async def read_case(case_id: int, read: ReaderDep) -> dict[str, Any]:
-    return await read(cases.get_case, case_id)
+@router.get("/cases/{case_id}", response_class=Response, responses={200: {"content": {JSON: {}}}})
+async def read_case(case_id: int, read: ReaderDep) -> Response:
+    return json_response(await read(cases.get_case, case_id))
 
 
 class ActionIn(BaseModel):
@@ -104,17 +103,17 @@ class ActionIn(BaseModel):
     class_code: str | None = Field(default=None, pattern=r"^\d{4}$")
 
 
-@router.post("/cases/{case_id}/actions")
-async def case_action(case_id: int, body: ActionIn, write: WriterDep) -> dict[str, Any]:
+@router.post("/cases/{case_id}/actions", response_class=Response, responses={200: {"content": {JSON: {}}}})
+async def case_action(case_id: int, body: ActionIn, write: WriterDep) -> Response:
     """One step of the closed loop; a step the case's state does not allow answers 409 and changes nothing."""
     data = body.model_dump(exclude={"action", "actor", "note"}, exclude_none=True)
-    return await write(cases.act, case_id, body.action, actor=body.actor, note=body.note, data=data)
+    return json_response(await write(cases.act, case_id, body.action, actor=body.actor, note=body.note, data=data))
 
 
-@router.get("/cases/{case_id}/history")
-async def case_history(case_id: int, read: ReaderDep) -> list[dict[str, Any]]:
+@router.get("/cases/{case_id}/history", response_class=Response, responses={200: {"content": {JSON: {}}}})
+async def case_history(case_id: int, read: ReaderDep) -> Response:
     """Every change of the case, append-only: who, when, from, to, note."""
-    return await read(cases.history, case_id)
+    return json_response(await read(cases.history, case_id))
 
 
 @router.get("/cases-overdue")

@@ -1,0 +1,94 @@
+-- The assignment of one case, as CTEs ending in `a` (one row): the grid chain of the point
+-- (:x, :y, storage CRS) as of :at by the lookup rule of gis/lookup.py, the responsible unit by the
+-- precedence of docs/cases.md, and the `why` of it. gis/cases.py puts it in front of the intake's
+-- INSERT (one statement, one round trip per case) or of a plain SELECT (a moved pin).
+pt AS (
+    SELECT ST_SetSRID(ST_MakePoint(CAST(:x AS float8), CAST(:y AS float8)), 4490) AS g
+), cand AS (
+    -- every grid whose closed polygon holds the point; `inside` when a piece's interior does
+    SELECT p.level, p.code, p.grid_id, bool_or(ST_Contains(p.geom, pt.g)) AS inside
+    FROM pt JOIN grid_piece p ON ST_Intersects(p.geom, pt.g)
+     AND p.valid_from <= CAST(:at AS timestamptz) AND (p.valid_to IS NULL OR p.valid_to > CAST(:at AS timestamptz))
+    GROUP BY p.level, p.code, p.grid_id
+), u AS (
+    SELECT code, grid_id FROM cand WHERE level = 4 ORDER BY NOT inside, code LIMIT 1
+), cm AS (
+    -- the decided level's parent when it is a candidate, else inside first, then the lowest code
+    SELECT code FROM cand WHERE level = 3
+    ORDER BY (code = (SELECT left(code, 12) FROM u)) IS TRUE DESC, NOT inside, code LIMIT 1
+), st AS (
+    SELECT code FROM cand WHERE level = 2
+    ORDER BY (code = (SELECT left(code, 9) FROM cm)) IS TRUE DESC, NOT inside, code LIMIT 1
+), di AS (
+    SELECT code FROM cand WHERE level = 1
+    ORDER BY (code = (SELECT left(code, 6) FROM st)) IS TRUE DESC, NOT inside, code LIMIT 1
+), chain AS (
+    SELECT (SELECT code FROM di) AS district, (SELECT code FROM st) AS street,
+           (SELECT code FROM cm) AS community, (SELECT code FROM u) AS unit,
+           (SELECT ST_Distance(ST_Boundary(g.geom)::geography, pt.g::geography)
+            FROM u JOIN grid g ON g.id = u.grid_id, pt) AS edge_m
+), comp AS (
+    SELECT c.code, k.responsible, k.minor_name,
+           CASE WHEN k.responsible = 'owner' THEN c.owner_unit ELSE c.maintainer_unit END AS unit
+    FROM component c JOIN component_class k ON k.code = c.class_code
+    WHERE c.code = CAST(:comp AS text)
+), rule AS (
+    -- the most specific area; an exact class before its major class; a time window before none
+    SELECT r.id, r.unit_code, r.area_code, r.class_code
+    FROM dispatch_rule r, chain
+    WHERE r.class_code IN (CAST(:cls AS text), left(CAST(:cls AS text), 2) || '00')
+      AND r.area_code IN (chain.unit, chain.community, chain.street, chain.district)
+      AND r.valid_from <= CAST(:at AS timestamptz)
+      AND (r.valid_to IS NULL OR r.valid_to > CAST(:at AS timestamptz))
+      AND (r.start_time IS NULL OR CASE WHEN r.start_time <= r.end_time
+             THEN (CAST(:at AS timestamptz) AT TIME ZONE 'Asia/Shanghai')::time BETWEEN r.start_time AND r.end_time
+             ELSE (CAST(:at AS timestamptz) AT TIME ZONE 'Asia/Shanghai')::time >= r.start_time
+               OR (CAST(:at AS timestamptz) AT TIME ZONE 'Asia/Shanghai')::time <= r.end_time END)
+    ORDER BY length(r.area_code) DESC, r.class_code = CAST(:cls AS text) DESC, r.start_time IS NOT NULL DESC, r.id
+    LIMIT 1
+), gov AS (
+    -- 属地兜底: the street government, else the district government
+    SELECT u.code, u.area_code, u.kind FROM resp_unit u, chain
+    WHERE (u.kind = 'street_government' AND u.area_code = chain.street)
+       OR (u.kind = 'district_government' AND u.area_code = chain.district)
+    ORDER BY u.kind = 'street_government' DESC, u.code LIMIT 1
+), decided AS (
+    SELECT chain.*,
+           chain.district IS NULL AND chain.street IS NULL AND chain.community IS NULL AND chain.unit IS NULL
+               AS outside,
+           CASE WHEN comp.unit IS NOT NULL THEN comp.unit
+                WHEN chain.district IS NULL AND chain.street IS NULL AND chain.community IS NULL
+                     AND chain.unit IS NULL THEN NULL
+                ELSE coalesce(rule.unit_code, gov.code) END AS unit_code,
+           CASE
+             WHEN comp.unit IS NOT NULL THEN jsonb_build_object(
+               'decided_by', 'component', 'component', comp.code, 'role', comp.responsible,
+               'message', format('%s %s: its %s is responsible', comp.minor_name, comp.code, comp.responsible))
+             WHEN chain.district IS NULL AND chain.street IS NULL AND chain.community IS NULL
+                  AND chain.unit IS NULL THEN jsonb_build_object(
+               'decided_by', 'none', 'message', 'no responsible unit found for this place and class')
+             WHEN rule.unit_code IS NOT NULL THEN jsonb_build_object(
+               'decided_by', 'rule', 'rule_id', rule.id, 'area', rule.area_code, 'class', rule.class_code,
+               'message', format('dispatch rule %s for class %s in area %s', rule.id, rule.class_code, rule.area_code))
+             WHEN gov.code IS NOT NULL THEN jsonb_build_object(
+               'decided_by', 'fallback', 'area', gov.area_code,
+               'message', format('no rule or component: the %s government of %s (属地兜底)',
+                                 split_part(gov.kind, '_', 1), gov.area_code))
+             ELSE jsonb_build_object('decided_by', 'none', 'message', 'no responsible unit found for this place and class')
+           END AS why,
+           (SELECT count(*) FROM comp) AS component_found
+    FROM chain LEFT JOIN comp ON true LEFT JOIN rule ON true LEFT JOIN gov ON true
+), a AS (
+    SELECT d.district, d.street, d.community, d.unit, d.unit_code, d.outside, d.component_found,
+           CASE WHEN d.outside THEN d.why || jsonb_build_object(
+                    'queue', 'unassigned', 'message', 'the point lies outside every grid: ' || (d.why ->> 'message'))
+                ELSE d.why END
+           || jsonb_build_object('warnings', CASE
+                WHEN d.unit IS NOT NULL AND round(d.edge_m::numeric, 3) <= CAST(:near_m AS float8) THEN
+                  jsonb_build_array(jsonb_build_object(
+                    'near_boundary', true, 'distance_m', round(d.edge_m::numeric, 3),
+                    'message', format('the point is %s m from the edge of unit grid %s',
+                                      round(d.edge_m::numeric, 1), d.unit)))
+                ELSE '[]'::jsonb END) AS why
+    FROM decided d
+)
