@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from contextlib import asynccontextmanager
 
+import anyio.to_thread
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
 
@@ -28,9 +29,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        # Routes reach the database from the thread pool. With more threads than pooled
+        # connections, an overload turns into threads queueing on the pool and fighting for the
+        # GIL, and throughput collapses (measured: 500 → 270 cases/s at 64 concurrent requests);
+        # capped, the extra requests wait on the event loop, which costs nothing.
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.db_threads
         yield
         app.state.engine.dispose()
         app.state.read_engine.dispose()
+        app.state.statement_engine.dispose()
 
     app = FastAPI(
         title="wangge", version="0.1.0", description="City grid management (网格化管理) on PostGIS", lifespan=lifespan
@@ -39,7 +46,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # No pre-ping: it costs a round trip per request; the pool recycles connections instead.
     pool = {
         "statement_timeout_ms": settings.statement_timeout_ms,
-        "pool_size": 8,
+        "pool_size": settings.db_threads,
         "max_overflow": 8,
         "pool_pre_ping": False,
         "pool_recycle": 600,
@@ -48,6 +55,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Reads run on their own autocommit pool: no BEGIN, no ROLLBACK and no isolation switch per
     # request (measured: 1.1 ms instead of 2.1 ms for a checkout, query and return).
     app.state.read_engine = make_engine(settings, **pool, isolation_level="AUTOCOMMIT", pool_reset_on_return=None)
+    app.state.statement_engine = make_engine(
+        settings,
+        statement_timeout_ms=settings.loop_statement_timeout_ms,
+        lock_timeout_ms=settings.loop_statement_timeout_ms // 2,
+        pool_size=1,
+        max_overflow=1,
+        pool_pre_ping=False,
+        pool_recycle=600,
+        isolation_level="AUTOCOMMIT",
+        pool_reset_on_return=None,
+    )
     errors.install(app)
     for module in (lookup, grids, imports, validation, cases, registry, tracks):
         app.include_router(module.router, prefix="/api/v1")

@@ -1,7 +1,9 @@
 """Case intake through the HTTP API, load sent by wrk from a separate process.
 
 Target: at least 500 cases/s sustained with p99 under 50 ms. Baseline in the same run: the same
-requests answered one at a time (one connection), which is what a naive client loop gets.
+requests answered one at a time (one connection), which is what a naive client loop gets. Then 16
+connections as fast as they go (the ceiling; the latency there is mostly queueing), and the target
+itself: 500 requests a second on a fixed schedule (open loop, 64 connections) for 30 s.
 """
 
 from __future__ import annotations
@@ -28,6 +30,27 @@ local classes = {"0102", "0104", "0402", "0505", "0601"}
 local i = 0
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
+-- BENCH_RATE > 0: each wrk thread sends on a fixed schedule of RATE/threads requests a second
+-- (an open-loop load, so queueing shows in the latency); 0: as fast as the connections allow
+local rate = %s
+local ffi = require("ffi")
+ffi.cdef[[
+typedef struct { long tv_sec; long tv_nsec; } wangge_ts;
+int clock_gettime(int clk, wangge_ts *tp);
+]]
+local ts = ffi.new("wangge_ts")
+local function now_ms()
+  ffi.C.clock_gettime(1, ts)
+  return tonumber(ts.tv_sec) * 1000 + tonumber(ts.tv_nsec) / 1e6
+end
+local next_at = nil
+delay = function()
+  if rate <= 0 then return 0 end
+  local t = now_ms()
+  if next_at == nil then next_at = t end
+  next_at = next_at + 1000 / rate
+  return math.max(0, next_at - 1000 / rate - t)
+end
 request = function()
   i = i %% #pts + 1
   local body = '{"lon":' .. pts[i][1] .. ',"lat":' .. pts[i][2] .. ',"class":"' .. classes[i %% 5 + 1] ..
@@ -47,9 +70,12 @@ def main() -> dict:
     with server(settings, 8767, workers) as base, tempfile.TemporaryDirectory() as tmp:
         pfile = Path(tmp) / "pts.txt"
         pfile.write_text("\n".join(f"{x:.6f} {y:.6f}" for x, y in pts))
-        script = Path(tmp) / "post.lua"
-        script.write_text(WRK_POST % pfile)
-        for label, conns, secs in (("one_connection", 1, 10), ("sustained_16_connections", 16, 30)):
+        rates = [int(r) for r in os.environ.get("BENCH_RATES", "500").split(",")]
+        runs = [("one_connection", 1, 10, 0), ("sustained_16_connections", 16, 30, 0)]
+        runs += [(f"paced_{r}_per_s_64_connections", 64, 30, r) for r in rates]
+        for label, conns, secs, rate in runs:
+            script = Path(tmp) / f"{label}.lua"
+            script.write_text(WRK_POST % (pfile, rate / (2 if conns > 1 else 1)))
             out = subprocess.run(
                 [
                     "wrk",

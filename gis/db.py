@@ -10,10 +10,17 @@ from sqlalchemy.engine import Engine
 from gis.settings import Settings
 
 
-def make_engine(settings: Settings, *, statement_timeout_ms: int | None = None, **kw: Any) -> Engine:
+def make_engine(
+    settings: Settings, *, statement_timeout_ms: int | None = None, lock_timeout_ms: int | None = None, **kw: Any
+) -> Engine:
     connect_args = {}
+    options = []
     if statement_timeout_ms:
-        connect_args["options"] = f"-c statement_timeout={int(statement_timeout_ms)}"
+        options.append(f"-c statement_timeout={int(statement_timeout_ms)}")
+    if lock_timeout_ms:
+        options.append(f"-c lock_timeout={int(lock_timeout_ms)}")
+    if options:
+        connect_args["options"] = " ".join(options)
     kw.setdefault("pool_pre_ping", True)
     engine = create_engine(settings.url(), connect_args=connect_args, **kw)
 

@@ -23,6 +23,10 @@ class Settings(BaseSettings):
     pg_database: str = "wangge"
     # API connections get a statement timeout so one bad query cannot hold the pool.
     statement_timeout_ms: int = 30_000
+    # The case intake's one statement runs on the event loop; this bounds how long a stall holds it.
+    loop_statement_timeout_ms: int = 5_000
+    # Per API worker process: threads that may be in the database at once (and pooled connections).
+    db_threads: int = 8
     max_batch_points: int = 10_000
     default_page_limit: int = 100
     max_page_limit: int = 10_000
