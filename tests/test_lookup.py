@@ -144,7 +144,10 @@ def test_case_assignment_statement_follows_the_lookup_rule(db):
     load_city(db, square_city())
     x, y = _sample()
     keep = np.r_[0:150, 2000 : len(x) : 3]  # some interior points, every vertex, a third of the edge points
-    x, y = np.append(x[keep], 100.0), np.append(y[keep], 30.0)
+    # and points 4.9 m and 5.1 m west of a unit grid's east edge (the warning's threshold is 5 m)
+    yc = Y0 + 7.5 * STEP
+    near = [X0 + STEP - m / (111_320 * np.cos(np.radians(yc))) for m in (4.9, 5.1)]
+    x, y = np.append(x[keep], [100.0, *near]), np.append(y[keep], [30.0, yc, yc])
     now = datetime.now(UTC)
     with db.connect() as conn:
         expected = lookup_points(conn, x, y, at=now)
@@ -155,3 +158,4 @@ def test_case_assignment_statement_follows_the_lookup_rule(db):
             near = bool(r["unit"]) and r["boundary_distance_m"] <= 5
             assert bool(a["why"]["warnings"]) == near, (xi, yi)
             assert (a["why"].get("queue") == "unassigned") == r["outside"]
+        assert [round(r["boundary_distance_m"], 1) for r in expected[-2:]] == [4.9, 5.1]
