@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import time
 from contextlib import asynccontextmanager
 
 import anyio.to_thread
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
+from starlette.concurrency import run_in_threadpool
 
 from api import errors
 from api.routes import cases, grids, imports, lookup, open311, registry, tracks, validation
 from gis.db import make_engine
+from gis.positions import LivePositions
 from gis.settings import Settings
 
+log = logging.getLogger("wangge.api")
 LANDING = """<!doctype html><html lang="zh"><head><meta charset="utf-8"><title>wangge 网格</title></head>
 <body style="font-family:sans-serif;max-width:46em;margin:2em auto">
 <h1>wangge 网格</h1><p>City grid management on PostGIS.</p>
@@ -22,6 +28,26 @@ LANDING = """<!doctype html><html lang="zh"><head><meta charset="utf-8"><title>w
 <li><a href="/api/v1/lookup?lon=110.33&lat=20.03">A point lookup</a></li>
 <li><a href="/api/v1/validation?level=unit">Validation of the unit grids</a></li>
 </ul></body></html>"""
+
+
+async def _refresh_live_positions(app: FastAPI) -> None:
+    """Keep the live positions in memory up to date while someone has asked for them in the last
+    minute, so an answer is built from memory (about 1,000 new fixes a second at 20,000 workers:
+    each refresh reads only those)."""
+    live, settings = app.state.live_positions, app.state.settings
+    while True:
+        await asyncio.sleep(settings.live_refresh_s)
+        if time.monotonic() - live.asked > 60:
+            continue
+        try:
+
+            def work() -> None:
+                with app.state.read_engine.connect() as conn:
+                    live.refresh(conn)
+
+            await run_in_threadpool(work)
+        except Exception:  # the next round tries again; a request refreshes itself if this lags
+            log.exception("refreshing the live positions failed")
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -34,7 +60,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # GIL, and throughput collapses (measured: 500 → 270 cases/s at 64 concurrent requests);
         # capped, the extra requests wait on the event loop, which costs nothing.
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.db_threads
+        refresher = asyncio.create_task(_refresh_live_positions(app))
         yield
+        refresher.cancel()
         app.state.engine.dispose()
         app.state.read_engine.dispose()
         app.state.statement_engine.dispose()
@@ -66,6 +94,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         isolation_level="AUTOCOMMIT",
         pool_reset_on_return=None,
     )
+    app.state.live_positions = LivePositions()
     errors.install(app)
     for module in (lookup, grids, imports, validation, cases, registry, tracks):
         app.include_router(module.router, prefix="/api/v1")

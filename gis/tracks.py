@@ -262,47 +262,6 @@ def on_duty(when: datetime, duty_start: time, duty_end: time, duty_days: list[in
     return local.isoweekday() in duty_days and duty_start <= local.time() < duty_end
 
 
-#: a live map polls with ``since`` = the previous answer's ``next_since``: this much earlier than
-#: the read, so a fix whose ingest transaction (well under a second) began before the read but
-#: committed after it is sent in the next poll (it may be sent twice; a map replaces features by id)
-SINCE_OVERLAP_S = 1
-
-
-def positions(conn: Connection, now: datetime | None = None, since: datetime | None = None) -> str:
-    """Everyone's latest position as GeoJSON text: worker, time, age, grid chain, on duty, inside own grid.
-
-    One read, built in SQL: the chain (of the unit grid holding the fix, at its time) was stored on
-    ingest. Duty hours are China time. With ``since``, only the positions received after it; the
-    answer's ``next_since`` is the value for the next poll.
-    """
-    return conn.execute(
-        text(
-            """WITH n AS (SELECT CAST(:now AS timestamptz) AS now, CAST(:now AS timestamptz) AT TIME ZONE 'Asia/Shanghai' AS local),
-                own AS (SELECT worker_id, array_agg(grid_code ORDER BY grid_code) AS own FROM worker_grid GROUP BY worker_id)
-           SELECT json_build_object('type', 'FeatureCollection', 'features', coalesce(json_agg(f ORDER BY id), '[]'),
-                                    'next_since', (SELECT now FROM n) - make_interval(secs => :overlap))::text
-           FROM (
-             SELECT p.worker_id AS id, json_build_object(
-               'type', 'Feature', 'id', p.worker_id, 'geometry', ST_AsGeoJSON(p.geom, 7, 0)::json,
-               'properties', json_build_object(
-                 'worker_id', p.worker_id, 'name', w.name, 'fix_time', p.fix_time,
-                 'age_s', round(extract(epoch FROM n.now - p.fix_time)::numeric, 1),
-                 'accuracy', p.accuracy, 'speed', p.speed, 'attrs', p.attrs,
-                 'chain', json_build_object('district', p.district_code, 'street', p.street_code,
-                                            'community', p.community_code, 'unit', p.grid_code),
-                 'own_grids', coalesce(o.own, '{}'),
-                 'on_duty', extract(isodow FROM n.local)::smallint = ANY(w.duty_days)
-                            AND n.local::time >= w.duty_start AND n.local::time < w.duty_end,
-                 'inside_own_grid', coalesce(p.grid_code = ANY(o.own) OR p.community_code = ANY(o.own), false))) AS f
-             FROM worker_position p JOIN worker w ON w.id = p.worker_id CROSS JOIN n
-             LEFT JOIN own o ON o.worker_id = p.worker_id
-             WHERE CAST(:since AS timestamptz) IS NULL OR p.server_time > CAST(:since AS timestamptz)
-           ) q"""
-        ),
-        {"now": now or datetime.now(UTC), "since": since, "overlap": SINCE_OVERLAP_S},
-    ).scalar_one()
-
-
 def track(
     conn: Connection,
     worker_id: str,

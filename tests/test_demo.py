@@ -5,7 +5,7 @@ import json
 from sqlalchemy import text
 
 from data.demo_city import build_demo
-from gis import tracks
+from gis import positions
 from gis.lookup import lookup_point
 from gis.validate import validate
 
@@ -25,7 +25,7 @@ def test_demo_city_builds_valid_and_idempotent(db):
     act = summary["activity"]
     assert act["track_points"] == 200 * 120 and act["cases_written"] == 3000
     with db.connect() as conn:
-        fc = json.loads(tracks.positions(conn))
+        fc = json.loads(positions.positions(conn))
         inside = [f["properties"]["inside_own_grid"] for f in fc["features"]]
         assigned = conn.execute(text('SELECT count(*) FROM "case" WHERE unit_code IS NOT NULL')).scalar_one()
     assert len(inside) == 200 and all(inside)

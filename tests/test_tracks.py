@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
+import orjson
 import pandas as pd
 import pytest
 from sqlalchemy import text
 
-from gis import tracks, workers
+from gis import positions, tracks, workers
 from gis.tracks import IngestLimits, haversine
 from tests.helpers import STEP, X0, Y0, load_city, square_city
 
@@ -367,6 +369,59 @@ def test_positions_since_returns_only_what_changed(client, db):
     assert datetime.fromisoformat(changed["next_since"]) < datetime.now(UTC)
     r = client.get("/api/v1/workers/positions", params={"since": "yesterday-ish"})
     assert r.status_code in (400, 422) and "since" in r.text
+
+
+def test_live_positions_document_stays_current(client, db):
+    """The positions document the server keeps in memory follows new fixes, new workers and
+    edits within a refresh (1 s), and equals the one built from scratch (but for the age)."""
+    load_city(db, square_city(), valid_from=datetime(2024, 1, 1, tzinfo=UTC))
+    with db.begin() as conn:
+        for w in ("w1", "w2"):
+            workers.create_worker(conn, worker_id=w, name=w, device_id=f"d-{w}", grids=["110108001001001"])
+    t0 = datetime.now(UTC) - timedelta(hours=2)
+    inside, elsewhere = (X0 + 0.5 * STEP, Y0 + 7.5 * STEP), (X0 + 6.5 * STEP, Y0 + 0.5 * STEP)
+
+    def fix(w, dt, pt):
+        with db.begin() as conn:
+            assert tracks.ingest(conn, [{"worker_id": w, "fix_time": t0 + dt, "lon": pt[0], "lat": pt[1]}]).accepted
+
+    def served(until=lambda fs: True):
+        """The served features once ``until`` holds for them (the refresher runs every second)."""
+        for _ in range(50):
+            fs = {f["id"]: f for f in client.get("/api/v1/workers/positions").json()["features"]}
+            if until(fs):
+                return fs
+            time.sleep(0.1)
+        raise AssertionError(f"the served positions did not catch up: {fs}")
+
+    def fresh():
+        with db.connect() as conn:
+            return {f["id"]: f for f in orjson.loads(positions.positions(conn))["features"]}
+
+    def same(a, b):
+        strip = lambda f: {**f, "properties": {k: v for k, v in f["properties"].items() if k != "age_s"}}  # noqa: E731
+        assert list(a) == list(b) and [strip(f) for f in a.values()] == [strip(f) for f in b.values()]
+
+    fix("w1", timedelta(0), inside)
+    fix("w2", timedelta(0), inside)
+    first = served()
+    assert list(first) == ["w1", "w2"] and first["w1"]["properties"]["inside_own_grid"] is True
+    assert 7190 < first["w1"]["properties"]["age_s"] < 7300
+    same(first, fresh())
+    # w1 walks out of its grid: within a refresh the answer has the new place, chain and flag
+    fix("w1", timedelta(hours=1), elsewhere)
+    now = served(lambda fs: fs["w1"]["geometry"]["coordinates"] == [round(c, 7) for c in elsewhere])
+    assert now["w1"]["properties"]["chain"]["unit"] == "110108002002015"
+    assert now["w1"]["properties"]["inside_own_grid"] is False
+    same(now, fresh())
+    # a new worker reports: listed in order; a renamed worker shows too
+    with db.begin() as conn:
+        workers.create_worker(conn, worker_id="w0", name="w0", device_id="d-w0", grids=[])
+    fix("w0", timedelta(hours=1), inside)
+    assert client.patch("/api/v1/workers/w2", json={"name": "张三"}).status_code == 200
+    now = served(lambda fs: "w0" in fs and fs["w2"]["properties"]["name"] == "张三")
+    assert list(now) == ["w0", "w1", "w2"]
+    same(now, fresh())
 
 
 def test_grid_daily_summary(client, db):

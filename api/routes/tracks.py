@@ -1,14 +1,17 @@
 from __future__ import annotations
 
 from datetime import date, datetime, time
+from time import monotonic
 from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
 
 from api.deps import ReaderDep, WriterDep
+from gis import positions as live
 from gis import tracks, workers
 from gis.errors import InvalidInput
 
@@ -29,17 +32,28 @@ class WorkerIn(BaseModel):
 
 
 @router.post("/workers", status_code=201)
-async def create_worker(body: WorkerIn, write: WriterDep) -> dict[str, Any]:
-    return await write(workers.create_worker, **body.model_dump())
+async def create_worker(request: Request, body: WorkerIn, write: WriterDep) -> dict[str, Any]:
+    created = await write(workers.create_worker, **body.model_dump())
+    request.app.state.live_positions.forget()
+    return created
 
 
 @router.get("/workers/positions", response_class=Response, responses={200: {"content": {GEOJSON: {}}}})
-async def positions(read: ReaderDep, since: datetime | None = None) -> Response:
+async def positions(request: Request, read: ReaderDep, since: datetime | None = None) -> Response:
     """Everyone's latest position (GeoJSON): worker, time, age, grid chain, on duty, inside own grid.
 
     A live map polls with ``since`` set to the previous answer's ``next_since`` and gets only the
-    positions received since (a position may come twice; replace features by id)."""
-    return Response(await read(tracks.positions, since=since), media_type=GEOJSON)
+    positions received since (a position may come twice; replace features by id). Without
+    ``since`` the document comes from this server process's copy in memory, brought up to date
+    every second while someone asks for it (``WANGGE_LIVE_REFRESH_S``): positions are at most
+    that old; a worker's name, grids or duty hours changed through another process show within
+    30 s."""
+    if since is not None:
+        return Response(await read(live.positions, since=since), media_type=GEOJSON)
+    cache: live.LivePositions = request.app.state.live_positions
+    if monotonic() - cache.refreshed > 2 * request.app.state.settings.live_refresh_s:
+        await read(cache.refresh)  # nobody was watching, or the refresher fell behind
+    return Response(await run_in_threadpool(cache.document), media_type=GEOJSON)
 
 
 @router.get("/workers")
@@ -70,15 +84,18 @@ class WorkerChange(BaseModel):
 
 
 @router.patch("/workers/{worker_id}")
-async def update_worker(worker_id: str, body: WorkerChange, write: WriterDep) -> dict[str, Any]:
+async def update_worker(request: Request, worker_id: str, body: WorkerChange, write: WriterDep) -> dict[str, Any]:
     """Change the fields given (``grids`` replaces the list; ``device_id: null`` takes the phone away)."""
-    return await write(workers.update_worker, worker_id, body.model_dump(exclude_unset=True))
+    changed = await write(workers.update_worker, worker_id, body.model_dump(exclude_unset=True))
+    request.app.state.live_positions.forget()
+    return changed
 
 
 @router.delete("/workers/{worker_id}", status_code=204)
-async def delete_worker(worker_id: str, write: WriterDep) -> Response:
+async def delete_worker(request: Request, worker_id: str, write: WriterDep) -> Response:
     """Remove a worker who never reported; one with track points is refused (409): history is kept."""
     await write(workers.delete_worker, worker_id)
+    request.app.state.live_positions.forget()
     return Response(status_code=204)
 
 
