@@ -26,7 +26,7 @@ from sqlalchemy.exc import IntegrityError
 
 from gis.crs import parse_crs, xy_to_storage
 from gis.errors import InvalidInput, NotFound
-from gis.sqlutil import array_literal, execute_prepared
+from gis.sqlutil import array_literal, execute_prepared, fetch_prepared
 from gis.workers import workers_in_grid
 
 ATTR_KEYS = {"battery": "percent", "altitude": "m", "satellites": "count", "provider": "text", "charging": "bool"}
@@ -79,7 +79,15 @@ def _metres(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
     return 2 * EARTH_R * math.asin(math.sqrt(a))
 
 
+#: per engine, the days whose partition this process has created or seen (a DDL statement per
+#: batch cost a round trip; a partition dropped elsewhere is noticed when an insert misses it)
+_PARTITIONS: dict[Any, set[date]] = {}
+
+
 def _partition(conn: Connection, day: date) -> None:
+    seen = _PARTITIONS.setdefault(conn.engine, set())
+    if day in seen:
+        return
     name = f"track_point_{day:%Y%m%d}"
     conn.execute(
         text(
@@ -87,6 +95,7 @@ def _partition(conn: Connection, day: date) -> None:
             f"FOR VALUES FROM ('{day.isoformat()} 00:00+00') TO ('{(day + timedelta(days=1)).isoformat()} 00:00+00')"
         )
     )
+    seen.add(day)
 
 
 def _time(value: Any, field_name: str) -> datetime:
@@ -121,9 +130,10 @@ def ingest(
     devices: dict[str, str] = {}
     last: dict[str, tuple[float, float, float]] = {}  # worker: (epoch seconds, x, y)
     piece: dict[str, int] = {}
-    for wid, dev, t, x, y, pid in execute_prepared(
+    _, rows = fetch_prepared(
         conn, "wangge_track_workers", _WORKERS, {"w": array_literal(wanted_w), "d": array_literal(wanted_d)}
-    ):
+    )
+    for wid, dev, t, x, y, pid in rows:
         known.add(wid)
         if dev is not None:
             devices[dev] = wid
@@ -223,8 +233,9 @@ def ingest(
             if r["w"] not in newest or r["fix"] > newest[r["w"]]["fix"]:
                 newest[r["w"]] = r
         r["flags"] = flags
-    for day in {int(r["fix"] // 86400) for r in ok}:
-        _partition(conn, date(1970, 1, 1) + timedelta(days=day))
+    days = {date(1970, 1, 1) + timedelta(days=int(r["fix"] // 86400)) for r in ok}
+    for day in days:
+        _partition(conn, day)
     cols = {
         "w": [r["w"] for r in ok],
         "fix": [r["fix"] for r in ok],
@@ -249,7 +260,12 @@ def ingest(
         with conn.begin_nested():
             res.accepted = execute_prepared(conn, "wangge_track_write_new", _WRITE_NEW, params).scalar_one()
     except IntegrityError as exc:
-        if getattr(exc.orig, "pgcode", None) != "23505":  # unique_violation
+        code = getattr(exc.orig, "pgcode", None)
+        if code == "23514":  # no partition for a day: dropped since this process saw it, or rolled back
+            _PARTITIONS.pop(conn.engine, None)
+            for day in days:
+                _partition(conn, day)
+        elif code != "23505":  # unique_violation: the batch repeats a stored point
             raise
         res.accepted = execute_prepared(conn, "wangge_track_write", _WRITE, params).scalar_one()
     res.duplicates = len(ok) - res.accepted
@@ -593,6 +609,7 @@ def retire_days(
                 partial.replace(final)
                 entry["archive"] = str(final)
             conn.execute(text(f"DROP TABLE {name}"))
+            _PARTITIONS.get(conn.engine, set()).discard(d)
         report["days"].append(entry)
         report["points"] += count
     return report

@@ -542,3 +542,22 @@ def test_retire_old_days_archives_then_drops(settings, db, tmp_path):
         assert conn.execute(text("SELECT count(*) FROM track_point")).scalar_one() == 60
     p = wangge(settings, "tracks", "retire", "--before", "last tuesday")
     assert p.returncode == 2 and "not a date" in p.stderr
+
+
+def test_a_day_dropped_by_another_process_is_created_again(db):
+    """This process remembers the day partitions it has made; one dropped elsewhere (another
+    server's retire) is noticed on the next insert and made again, and the batch is stored."""
+    load_city(db, square_city(), valid_from=datetime(2024, 1, 1, tzinfo=UTC))
+    with db.begin() as conn:
+        workers.create_worker(conn, worker_id="w1", name="w1", grids=["110108001001001"])
+    day = datetime(2024, 6, 3, 1, 0, tzinfo=UTC)
+    x, y = X0 + 0.5 * STEP, Y0 + 7.5 * STEP
+    with db.begin() as conn:
+        assert tracks.ingest(conn, [{"worker_id": "w1", "fix_time": day, "lon": x, "lat": y}]).accepted == 1
+    with db.begin() as conn:  # as another process would, without this process's knowledge
+        conn.execute(text("DROP TABLE track_point_20240603"))
+    with db.begin() as conn:
+        later = day + timedelta(minutes=1)
+        assert tracks.ingest(conn, [{"worker_id": "w1", "fix_time": later, "lon": x, "lat": y}]).accepted == 1
+    with db.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM track_point_20240603")).scalar_one() == 1
