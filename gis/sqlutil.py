@@ -102,7 +102,7 @@ def fetch_prepared(conn, name: str, sql: str, params: dict) -> tuple[list[str], 
     with dbapi_conn.cursor() as cur:
         try:
             if key not in conn.info:
-                cur.execute(prepare)
+                cur.execute(prepare, ())  # with parameters, so psycopg2 reads the doubled % as one
                 conn.info[key] = True
             cur.execute(execute, {n: params[n] for n in names})
             return [d[0] for d in cur.description], cur.fetchall()

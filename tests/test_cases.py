@@ -51,6 +51,7 @@ def test_precedence_component_then_specific_rule_then_broad_then_fallback(city):
     assert r.status_code == 201
     case = r.json()
     assert case["unit_code"] == "GOV-S1" and case["why"]["decided_by"] == "fallback"
+    assert case["why"]["message"] == "no rule or component: the street government of 110108001 (属地兜底)"
     assert case["chain"] == {
         "district": "110108",
         "street": "110108001",
@@ -68,6 +69,8 @@ def test_precedence_component_then_specific_rule_then_broad_then_fallback(city):
     c.post("/api/v1/rules", json={"class_code": "0102", "area_code": "110108001", "unit_code": "WATER-W"})
     case = _case(c).json()
     assert case["unit_code"] == "WATER-W" and case["why"]["area"] == "110108001"
+    rule = case["why"]["rule_id"]
+    assert case["why"]["message"] == f"dispatch rule {rule} for class 0102 in area 110108001"
     # elsewhere in the district the broad rule still applies
     assert _case(c, pt=(X0 + 6.5 * STEP, Y0 + 0.5 * STEP)).json()["unit_code"] == "CG"
     # a case about a component goes to its owner, whatever the area rules say
@@ -84,6 +87,7 @@ def test_precedence_component_then_specific_rule_then_broad_then_fallback(city):
     assert r.json()["grid_code"] == "110108001001001"
     case = _case(c, cls="0402", component_code="1101080101000001").json()
     assert case["unit_code"] == "WATER" and case["why"]["decided_by"] == "component"
+    assert case["why"]["message"].endswith("1101080101000001: its owner is responsible")
 
 
 def test_time_window_rule(city):
@@ -108,6 +112,9 @@ def test_near_boundary_warning_and_outside_queue(city):
     near = _case(city, pt=NEAR_EDGE).json()
     warning = near["why"]["warnings"][0]
     assert warning["near_boundary"] and warning["distance_m"] < 2
+    assert (
+        warning["message"] == f"the point is {warning['distance_m']:.1f} m from the edge of unit grid 110108001001001"
+    )
     far = _case(city, pt=(100.0, 30.0))
     assert far.status_code == 201
     body = far.json()
@@ -196,6 +203,7 @@ def test_moving_the_pin_reassigns_and_records_both(city):
     # street 110108002 has no government unit of its own: the district government takes it
     assert moved["chain"]["street"] == "110108002" and moved["unit_code"] == "GOV-D"
     assert moved["why"]["decided_by"] == "fallback" and moved["why"]["area"] == "110108"
+    assert moved["why"]["message"] == "no rule or component: the district government of 110108 (属地兜底)"
     last = c.get(f"/api/v1/cases/{case['id']}/history").json()[-1]
     assert last["action"] == "move"
     assert last["data"]["from"]["lon"] == pytest.approx(P[0]) and last["data"]["to"]["lon"] == pytest.approx(
