@@ -2,7 +2,7 @@
 
 Every case gets the grid chain of the boundaries valid at its own ``reported_at`` and the
 responsible unit of the rules in force then, by the same rules as one-by-one intake
-(:mod:`gis.lookup`, :func:`gis.cases.dispatch`), but computed with joins over the whole batch.
+(:mod:`gis.lookup`, ``gis/sql/case_assign.sql``), but computed with joins over the whole batch.
 """
 
 from __future__ import annotations
