@@ -87,6 +87,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         settings,
         statement_timeout_ms=settings.loop_statement_timeout_ms,
         lock_timeout_ms=settings.loop_statement_timeout_ms // 2,
+        connect_timeout_s=max(1, settings.loop_statement_timeout_ms // 2000),
         pool_size=1,
         max_overflow=1,
         pool_pre_ping=False,

@@ -11,9 +11,14 @@ from gis.settings import Settings
 
 
 def make_engine(
-    settings: Settings, *, statement_timeout_ms: int | None = None, lock_timeout_ms: int | None = None, **kw: Any
+    settings: Settings,
+    *,
+    statement_timeout_ms: int | None = None,
+    lock_timeout_ms: int | None = None,
+    connect_timeout_s: int = 10,
+    **kw: Any,
 ) -> Engine:
-    connect_args = {}
+    connect_args: dict[str, Any] = {"connect_timeout": connect_timeout_s}
     options = []
     if statement_timeout_ms:
         options.append(f"-c statement_timeout={int(statement_timeout_ms)}")

@@ -85,3 +85,26 @@ def test_openapi_and_health(client):
     assert client.get("/docs").status_code == 200
     assert "/api/v1/lookup" in client.get("/openapi.json").json()["paths"]
     assert client.get("/healthz").json()["status"] == "ok"
+
+
+def test_a_database_that_is_down_answers_503_not_a_hang():
+    """The intake runs on the event loop: with the database unreachable it must answer at once,
+    with the JSON error, and so must a read."""
+    import socket
+    import time
+
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from gis.settings import Settings
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    down = Settings(database_url=f"postgresql+psycopg2://wangge@127.0.0.1:{port}/wangge")
+    with TestClient(create_app(down)) as c:
+        t = time.perf_counter()
+        r = c.post("/api/v1/cases", json={"lon": X0, "lat": Y0, "class": "0102", "channel": "hotline"})
+        assert r.status_code == 503 and r.json()["error"] == "database_unavailable"
+        assert c.get("/api/v1/cases/1").status_code == 503
+        assert time.perf_counter() - t < 10
