@@ -9,6 +9,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
@@ -129,14 +130,14 @@ def event_class(conn: Connection, code: str) -> dict[str, Any]:
 
 def _class_limit(conn: Connection, code: str, *, fresh: bool = False) -> tuple[Decimal, str]:
     """An event class's time limit and unit, cached per process (the intake's statement checks it is current)."""
-    key = (conn.engine, code)
-    if fresh or key not in _CLASS_LIMITS:
+    limits = _CLASS_LIMITS.setdefault(conn.engine, {})
+    if fresh or code not in limits:
         cls = event_class(conn, code)
-        _CLASS_LIMITS[key] = (cls["time_limit"], cls["time_unit"])
-    return _CLASS_LIMITS[key]
+        limits[code] = (cls["time_limit"], cls["time_unit"])
+    return limits[code]
 
 
-_CLASS_LIMITS: dict[tuple[Any, str], tuple[Decimal, str]] = {}
+_CLASS_LIMITS: WeakKeyDictionary[Any, dict[str, tuple[Decimal, str]]] = WeakKeyDictionary()
 
 
 def assignment(

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
+from weakref import WeakKeyDictionary
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -49,7 +50,7 @@ class WorkCalendar:
 
 
 MONDAY_TO_FRIDAY = WorkCalendar()
-_CALENDARS: dict[Any, tuple[float, WorkCalendar]] = {}
+_CALENDARS: WeakKeyDictionary[Any, tuple[float, WorkCalendar]] = WeakKeyDictionary()  # per engine
 CALENDAR_TTL_S = 60.0  # another process's calendar import is seen within this time
 
 

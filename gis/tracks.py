@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
+from weakref import WeakKeyDictionary
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -81,7 +82,7 @@ def _metres(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
 
 #: per engine, the days whose partition this process has created or seen (a DDL statement per
 #: batch cost a round trip; a partition dropped elsewhere is noticed when an insert misses it)
-_PARTITIONS: dict[Any, set[date]] = {}
+_PARTITIONS: WeakKeyDictionary[Any, set[date]] = WeakKeyDictionary()
 
 
 def _partition(conn: Connection, day: date) -> None:
