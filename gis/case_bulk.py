@@ -100,11 +100,13 @@ SELECT id, :actor, 'import', NULL, state, '', jsonb_build_object('source', CAST(
 def stage_cases(conn: Connection, table: pa.Table) -> str:
     """COPY the batch (storage-CRS x/y) into a scratch table in Morton order; returns its name."""
     name = f"wangge_cases_{uuid.uuid4().hex[:12]}"
+    # the point is computed as the rows arrive (a generated column), not by rewriting the table after
     conn.execute(
         text(
-            f"""CREATE UNLOGGED TABLE {name}_raw (row_no int, x float8, y float8, class_code text,
+            f"""CREATE UNLOGGED TABLE {name} (row_no int, x float8, y float8, class_code text,
               reported_at timestamptz, description text, channel text, state text, idempotency_key text,
-              deadline timestamptz)"""
+              deadline timestamptz,
+              g geometry(Point, 4490) GENERATED ALWAYS AS (ST_SetSRID(ST_MakePoint(x, y), 4490)) STORED)"""
         )
     )
     order = morton_order(table["x"].to_numpy(), table["y"].to_numpy())
@@ -113,14 +115,7 @@ def stage_cases(conn: Connection, table: pa.Table) -> str:
         table.select(list(STAGE_COLUMNS)).take(pa.array(order)), buf, pacsv.WriteOptions(include_header=False)
     )
     buf.seek(0)
-    conn.connection.cursor().copy_expert(f"COPY {name}_raw FROM STDIN WITH (FORMAT csv)", buf)
-    conn.execute(
-        text(
-            f"""CREATE UNLOGGED TABLE {name} AS
-            SELECT r.*, ST_SetSRID(ST_MakePoint(x, y), 4490) AS g FROM {name}_raw r"""
-        )
-    )
-    conn.execute(text(f"DROP TABLE {name}_raw"))
+    conn.connection.cursor().copy_expert(f"COPY {name} ({', '.join(STAGE_COLUMNS)}) FROM STDIN WITH (FORMAT csv)", buf)
     conn.execute(text(f"CREATE INDEX ON {name} USING gist (g)"))
     conn.execute(text(f"ANALYZE {name}"))
     return name
