@@ -65,7 +65,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         refresher.cancel()
         app.state.engine.dispose()
         app.state.read_engine.dispose()
-        app.state.statement_engine.dispose()
 
     app = FastAPI(
         title="wangge", version="0.1.0", description="City grid management (网格化管理) on PostGIS", lifespan=lifespan
@@ -83,18 +82,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Reads run on their own autocommit pool: no BEGIN, no ROLLBACK and no isolation switch per
     # request (measured: 1.1 ms instead of 2.1 ms for a checkout, query and return).
     app.state.read_engine = make_engine(settings, **pool, isolation_level="AUTOCOMMIT", pool_reset_on_return=None)
-    app.state.statement_engine = make_engine(
-        settings,
-        statement_timeout_ms=settings.loop_statement_timeout_ms,
-        lock_timeout_ms=settings.loop_statement_timeout_ms // 2,
-        connect_timeout_s=max(1, settings.loop_statement_timeout_ms // 2000),
-        pool_size=1,
-        max_overflow=1,
-        pool_pre_ping=False,
-        pool_recycle=600,
-        isolation_level="AUTOCOMMIT",
-        pool_reset_on_return=None,
-    )
     app.state.live_positions = LivePositions()
     errors.install(app)
     for module in (lookup, grids, imports, validation, cases, registry, tracks):

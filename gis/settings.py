@@ -23,8 +23,6 @@ class Settings(BaseSettings):
     pg_database: str = "wangge"
     # API connections get a statement timeout so one bad query cannot hold the pool.
     statement_timeout_ms: int = 30_000
-    # The case intake's one statement runs on the event loop; this bounds how long a stall holds it.
-    loop_statement_timeout_ms: int = 5_000
     # The live positions document is brought up to date this often while someone asks for it.
     live_refresh_s: float = 1.0
     # Per API worker process: threads that may be in the database at once (and pooled connections).
