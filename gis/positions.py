@@ -48,8 +48,10 @@ def _duty(key: str) -> tuple[frozenset[int], int, int]:
     return frozenset(int(d) for d in days.split(",") if d), int(start), int(end)
 
 
-def assemble(features: Features, now: datetime) -> bytes:
-    """The FeatureCollection, features in the dict's order, with age and duty as of ``now``."""
+def assemble(features: Features, now: datetime, read_at: datetime) -> bytes:
+    """The FeatureCollection, features in the dict's order, with age and duty as of ``now``;
+    ``next_since`` from ``read_at``, the database's time of the read (its clock, not ours, decides
+    which fixes a later ``since`` read returns)."""
     local = now.astimezone(_CST)
     dow = local.isoweekday()
     sec = local.hour * 3600 + local.minute * 60 + local.second + local.microsecond / 1e6
@@ -63,7 +65,7 @@ def assemble(features: Features, now: datetime) -> bytes:
             days, start, end = _duty(key)
             duty = on_duty[key] = b"true" if dow in days and start <= sec < end else b"false"
         add(b'%s,"age_s":%.1f,"on_duty":%s}}' % (head, ts - fix, duty))
-    next_since = (now - timedelta(seconds=SINCE_OVERLAP_S)).isoformat().encode()
+    next_since = (read_at - timedelta(seconds=SINCE_OVERLAP_S)).isoformat().encode()
     return b'{"type":"FeatureCollection","features":[%s],"next_since":"%s"}' % (b",".join(parts), next_since)
 
 
@@ -74,8 +76,10 @@ def positions(conn: Connection, now: datetime | None = None, since: datetime | N
     China time. With ``since``, only the positions received after it; the answer's ``next_since``
     is the value for the next poll.
     """
-    features, _ = _read(conn, since)
-    return assemble(dict(sorted(features.items())), now or datetime.now(UTC))
+    features, read_at = _read(conn, since)
+    if read_at is None:  # nothing to read: the database's time all the same
+        read_at = conn.exec_driver_sql("SELECT statement_timestamp()").scalar_one()
+    return assemble(dict(sorted(features.items())), now or datetime.now(UTC), read_at)
 
 
 class LivePositions:
@@ -99,7 +103,7 @@ class LivePositions:
 
     def forget(self) -> None:
         with self._lock:
-            self._read_at = None
+            self._built = float("-inf")  # the next refresh reads everything
 
     def refresh(self, conn: Connection) -> None:
         with self._lock:
@@ -109,6 +113,8 @@ class LivePositions:
             )
             if full:
                 features, read_at = _read(conn, None)
+                if read_at is None:
+                    read_at = conn.exec_driver_sql("SELECT statement_timestamp()").scalar_one()
                 self._features = dict(sorted(features.items()))
                 self._read_at, self._built = read_at, _time.monotonic()
             else:
@@ -121,5 +127,7 @@ class LivePositions:
 
     def document(self, now: datetime | None = None) -> bytes:
         self.asked = _time.monotonic()
-        features = self._features  # replaced, never changed in place, while being read here
-        return assemble(features, now or datetime.now(UTC))
+        # both replaced, never changed in place, while being read here
+        features, read_at = self._features, self._read_at
+        now = now or datetime.now(UTC)
+        return assemble(features, now, read_at or now)
