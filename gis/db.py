@@ -14,18 +14,12 @@ def make_engine(
     settings: Settings,
     *,
     statement_timeout_ms: int | None = None,
-    lock_timeout_ms: int | None = None,
     connect_timeout_s: int = 10,
     **kw: Any,
 ) -> Engine:
     connect_args: dict[str, Any] = {"connect_timeout": connect_timeout_s}
-    options = []
     if statement_timeout_ms:
-        options.append(f"-c statement_timeout={int(statement_timeout_ms)}")
-    if lock_timeout_ms:
-        options.append(f"-c lock_timeout={int(lock_timeout_ms)}")
-    if options:
-        connect_args["options"] = " ".join(options)
+        connect_args["options"] = f"-c statement_timeout={int(statement_timeout_ms)}"
     kw.setdefault("pool_pre_ping", True)
     engine = create_engine(settings.url(), connect_args=connect_args, **kw)
 

@@ -93,11 +93,15 @@ def fetch_prepared(conn, name: str, sql: str, params: dict) -> tuple[list[str], 
     """Like :func:`execute_prepared`, on the DBAPI cursor: column names and all rows.
 
     For the hottest statements (a case's intake, a lookup): SQLAlchemy's result layer costs about
-    0.3 ms a call here. Database errors are raised as SQLAlchemy's, and a lost connection is
-    invalidated, as through ``conn.execute``.
+    0.3 ms a call here. As through ``conn.execute``: the connection's transaction is begun,
+    database errors are raised as SQLAlchemy's, and a lost connection is invalidated.
     """
     names, prepare, execute = _statement(name, sql)
     key = f"prepared:{name}"
+    if not conn.in_transaction():
+        # what conn.execute does first (autobegin): without it the caller's conn.commit() would
+        # find no transaction and do nothing, and the write would be rolled back on close
+        conn.begin()
     dbapi_conn = conn.connection.dbapi_connection
     with dbapi_conn.cursor() as cur:
         try:

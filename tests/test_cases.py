@@ -542,3 +542,24 @@ def test_list_cases_with_filters(city):
     r = c.get("/api/v1/cases", params={"state": "lost"})
     assert r.status_code == 400 and r.json()["field"] == "state" and "closed" in r.json()["allowed"]
     assert c.get("/api/v1/cases", params={"grid": "1101"}).json()["field"] == "grid"
+
+
+def test_intake_is_committed_by_the_callers_commit(city, db):
+    """The intake's statement goes through the DBAPI cursor; it must still join the caller's
+    transaction, so that ``conn.commit()`` stores the case (and a rollback does not)."""
+    from gis import cases as cases_mod
+
+    def count():
+        with db.connect() as c:
+            return c.execute(text('SELECT count(*) FROM "case"')).scalar_one()
+
+    with db.connect() as conn:  # the first call fills the per-process caches
+        cases_mod.intake(conn, lon=P[0], lat=P[1], class_code="0102", channel="hotline")
+        conn.commit()
+    with db.connect() as conn:
+        cases_mod.intake(conn, lon=P[0], lat=P[1], class_code="0102", channel="hotline")
+        conn.commit()
+    with db.connect() as conn:
+        cases_mod.intake(conn, lon=P[0], lat=P[1], class_code="0102", channel="hotline")
+        conn.rollback()
+    assert count() == 2
