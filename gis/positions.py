@@ -35,9 +35,13 @@ def _features_sql() -> str:
     return (Path(__file__).parent / "sql" / "position_features.sql").read_text()
 
 
-def _read(conn: Connection, since: datetime | None) -> tuple[Features, datetime | None]:
+def _read(conn: Connection, since: datetime | None) -> tuple[Features, datetime]:
+    """The features received after ``since`` (all without it), and the database's time of the read."""
     _, rows = fetch_prepared(conn, "wangge_position_features", _features_sql(), {"since": since})
-    read_at = datetime.fromtimestamp(rows[0][4], UTC) if rows else None
+    if rows:
+        read_at = datetime.fromtimestamp(rows[0][4], UTC)
+    else:
+        read_at = conn.exec_driver_sql("SELECT statement_timestamp()").scalar_one()
     return {wid: (head.encode(), fix, duty) for wid, head, fix, duty, _ in rows}, read_at
 
 
@@ -77,8 +81,6 @@ def positions(conn: Connection, now: datetime | None = None, since: datetime | N
     is the value for the next poll.
     """
     features, read_at = _read(conn, since)
-    if read_at is None:  # nothing to read: the database's time all the same
-        read_at = conn.exec_driver_sql("SELECT statement_timestamp()").scalar_one()
     return assemble(dict(sorted(features.items())), now or datetime.now(UTC), read_at)
 
 
@@ -86,7 +88,7 @@ class LivePositions:
     """Everyone's latest position, kept in memory.
 
     :meth:`refresh` reads only the positions received since its previous read (less the overlap);
-    every ``rebuild_s``, or when the number of positions differs from the table's, it reads
+    every ``rebuild_s``, or when positions have vanished from the table, it reads
     everything again, which also brings in what changed without a new fix (a renamed worker, new
     grids or duty hours; :meth:`forget` does it at the next refresh). :meth:`document` answers from
     memory, as of the last refresh.
@@ -113,8 +115,6 @@ class LivePositions:
             )
             if full:
                 features, read_at = _read(conn, None)
-                if read_at is None:
-                    read_at = conn.exec_driver_sql("SELECT statement_timestamp()").scalar_one()
                 self._features = dict(sorted(features.items()))
                 self._read_at, self._built = read_at, _time.monotonic()
             else:
@@ -122,7 +122,7 @@ class LivePositions:
                 new = any(k not in self._features for k in features)
                 merged = {**self._features, **features}
                 self._features = dict(sorted(merged.items())) if new else merged
-                self._read_at = read_at or self._read_at
+                self._read_at = read_at
             self.refreshed = _time.monotonic()
 
     def document(self, now: datetime | None = None) -> bytes:
