@@ -11,16 +11,15 @@ from __future__ import annotations
 
 import threading
 import time as _time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from functools import cache
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import Connection
 
 from gis.sqlutil import fetch_prepared
+from gis.tracks import on_duty
 
-_CST = ZoneInfo("Asia/Shanghai")
 #: a read with ``since`` starts this much before it: a fix whose ingest transaction began before
 #: the previous read but committed after it comes in the next one (a map replaces features by id)
 SINCE_OVERLAP_S = 1
@@ -46,28 +45,26 @@ def _read(conn: Connection, since: datetime | None) -> tuple[Features, datetime]
 
 
 @cache
-def _duty(key: str) -> tuple[frozenset[int], int, int]:
-    """``"1,2,3,4,5|30600|63000"`` → ISO weekdays, start and end in seconds of the day."""
+def _duty(key: str) -> tuple[list[int], time, time]:
+    """``"1,2,3,4,5|30600|63000"`` → ISO weekdays, start and end of duty."""
     days, start, end = key.split("|")
-    return frozenset(int(d) for d in days.split(",") if d), int(start), int(end)
+    clock = lambda s: (datetime.min + timedelta(seconds=int(s))).time()  # noqa: E731
+    return [int(d) for d in days.split(",") if d], clock(start), clock(end)
 
 
 def assemble(features: Features, now: datetime, read_at: datetime) -> bytes:
     """The FeatureCollection, features in the dict's order, with age and duty as of ``now``;
     ``next_since`` from ``read_at``, the database's time of the read (its clock, not ours, decides
     which fixes a later ``since`` read returns)."""
-    local = now.astimezone(_CST)
-    dow = local.isoweekday()
-    sec = local.hour * 3600 + local.minute * 60 + local.second + local.microsecond / 1e6
-    on_duty: dict[str, bytes] = {}
+    duty_now: dict[str, bytes] = {}  # few distinct duty hours: decided once each
     ts = now.timestamp()
     parts = []
     add = parts.append
     for head, fix, key in features.values():
-        duty = on_duty.get(key)
+        duty = duty_now.get(key)
         if duty is None:
             days, start, end = _duty(key)
-            duty = on_duty[key] = b"true" if dow in days and start <= sec < end else b"false"
+            duty = duty_now[key] = b"true" if on_duty(now, start, end, days) else b"false"
         add(b'%s,"age_s":%.1f,"on_duty":%s}}' % (head, ts - fix, duty))
     next_since = (read_at - timedelta(seconds=SINCE_OVERLAP_S)).isoformat().encode()
     return b'{"type":"FeatureCollection","features":[%s],"next_since":"%s"}' % (b",".join(parts), next_since)

@@ -561,3 +561,35 @@ def test_a_day_dropped_by_another_process_is_created_again(db):
         assert tracks.ingest(conn, [{"worker_id": "w1", "fix_time": later, "lon": x, "lat": y}]).accepted == 1
     with db.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM track_point_20240603")).scalar_one() == 1
+
+
+def test_positions_say_who_is_on_duty(db):
+    """``on_duty`` follows each worker's duty days and hours, China time (08:30-17:30, Monday to
+    Friday by default; the night worker 20:00-23:59 every day)."""
+    load_city(db, square_city(), valid_from=datetime(2024, 1, 1, tzinfo=UTC))
+    with db.begin() as conn:
+        workers.create_worker(conn, worker_id="day", name="day", grids=["110108001001001"])
+        workers.create_worker(
+            conn,
+            worker_id="night",
+            name="night",
+            grids=["110108001001001"],
+            duty_start=datetime(2000, 1, 1, 20).time(),
+            duty_end=datetime(2000, 1, 1, 23, 59).time(),
+            duty_days=[1, 2, 3, 4, 5, 6, 7],
+        )
+        x, y = X0 + 0.5 * STEP, Y0 + 7.5 * STEP
+        fix = datetime(2024, 6, 3, 1, 0, tzinfo=UTC)
+        assert tracks.ingest(
+            conn, [{"worker_id": w, "fix_time": fix, "lon": x, "lat": y} for w in ("day", "night")]
+        ).accepted
+
+    def duty(now):
+        with db.connect() as conn:
+            fc = orjson.loads(positions.positions(conn, now=now))
+        return {f["id"]: f["properties"]["on_duty"] for f in fc["features"]}
+
+    monday_10 = datetime(2024, 6, 3, 2, 0, tzinfo=UTC)  # 10:00 China time
+    assert duty(monday_10) == {"day": True, "night": False}
+    assert duty(monday_10 + timedelta(hours=11)) == {"day": False, "night": True}  # 21:00
+    assert duty(monday_10 + timedelta(days=6)) == {"day": False, "night": False}  # Sunday 10:00
