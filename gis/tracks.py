@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -112,6 +111,22 @@ def _time(value: Any, field_name: str) -> datetime:
     return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
+def _epoch(value: Any, field_name: str) -> float:
+    """A fix or device time as epoch seconds (ISO 8601 text, epoch seconds or milliseconds, datetime)."""
+    if type(value) is str and value[4:5] == "-":  # the common case first: ISO 8601 text
+        try:
+            dt = datetime.fromisoformat(value)
+        except ValueError:
+            pass
+        else:
+            return (dt if dt.tzinfo else dt.replace(tzinfo=UTC)).timestamp()
+    return _time(value, field_name).timestamp()
+
+
+def _float(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
 def ingest(
     conn: Connection, points: list[dict[str, Any]], limits: IngestLimits | None = None, now: datetime | None = None
 ) -> IngestResult:
@@ -121,12 +136,12 @@ def ingest(
     ``device_time``, ``accuracy`` (m), ``speed`` (m/s), ``course`` (degrees), ``attrs``.
     """
     limits = limits or IngestLimits()
-    now_s = (now or datetime.now(UTC)).timestamp()
+    latest_ok = (now or datetime.now(UTC)).timestamp() + limits.max_future_s
     res = IngestResult()
-    objects = [p if isinstance(p, dict) else {} for p in points]
+    rejected = res.rejected
     # one read: the workers this batch names, and where each was last seen (for the jump check)
-    wanted_w = list({str(p["worker_id"]) for p in objects if p.get("worker_id")})
-    wanted_d = list({str(p["device_id"]) for p in objects if p.get("device_id")})
+    wanted_w = list({str(p["worker_id"]) for p in points if isinstance(p, dict) and p.get("worker_id")})
+    wanted_d = list({str(p["device_id"]) for p in points if isinstance(p, dict) and p.get("device_id")})
     known: set[str] = set()
     devices: dict[str, str] = {}
     last: dict[str, tuple[float, float, float]] = {}  # worker: (epoch seconds, x, y)
@@ -141,53 +156,60 @@ def ingest(
         if t is not None:
             last[wid] = (t, x, y)
             piece[wid] = pid
-    ok: list[dict[str, Any]] = []
+    # the point-by-point part: what each point says, as columns (times as epoch seconds from here on)
+    c_i: list[int] = []
+    c_w: list[str] = []
+    c_fix: list[float] = []
+    c_dev: list[float | None] = []
+    c_x: list[float] = []
+    c_y: list[float] = []
+    c_crs: list[str] = []
+    c_acc: list[float | None] = []
+    c_spd: list[float | None] = []
+    c_course: list[float | None] = []
+    c_attrs: list[dict[str, Any]] = []
     unknown: list[dict[str, Any]] = []
-    for i, p in enumerate(objects):
-        if p is not points[i]:
-            res.rejected.append({"index": i, "field": "points", "reason": "a point must be a JSON object"})
+    for i, p in enumerate(points):
+        if not isinstance(p, dict):
+            rejected.append({"index": i, "field": "points", "reason": "a point must be a JSON object"})
             continue
         wid = str(p.get("worker_id") or devices.get(str(p.get("device_id"))) or "")
         if wid not in known:
-            res.rejected.append({"index": i, "field": "device_id", "reason": "unknown worker or device"})
+            rejected.append({"index": i, "field": "device_id", "reason": "unknown worker or device"})
             unknown.append(p)
             continue
         try:
-            # times as epoch seconds from here on: cheaper to compare, subtract and send
-            fix = _time(p.get("fix_time"), "fix_time").timestamp()
-            dev = _time(p["device_time"], "device_time").timestamp() if p.get("device_time") else None
+            fix = _epoch(p.get("fix_time"), "fix_time")
+            dev = p.get("device_time")
+            dev = _epoch(dev, "device_time") if dev else None
             lon, lat = float(p["lon"]), float(p["lat"])
-            acc, spd, course = (None if p.get(k) is None else float(p[k]) for k in ("accuracy", "speed", "course"))
+            acc, spd, course = _float(p.get("accuracy")), _float(p.get("speed")), _float(p.get("course"))
         except (KeyError, TypeError, ValueError) as exc:
-            res.rejected.append(
+            rejected.append(
                 {"index": i, "field": "fix_time/lon/lat/accuracy/speed/course", "reason": f"unreadable point: {exc}"}
             )
             continue
-        if fix - now_s > limits.max_future_s:
-            res.rejected.append({"index": i, "field": "fix_time", "reason": "fix time in the future"})
+        if fix > latest_ok:
+            rejected.append({"index": i, "field": "fix_time", "reason": "fix time in the future"})
             continue
         if lon == 0 and lat == 0:
-            res.rejected.append({"index": i, "field": "lon", "reason": "(0, 0) is a missing fix"})
+            rejected.append({"index": i, "field": "lon", "reason": "(0, 0) is a missing fix"})
             continue
         attrs = p.get("attrs") or {}
         if not isinstance(attrs, dict):
-            res.rejected.append({"index": i, "field": "attrs", "reason": "attrs must be an object"})
+            rejected.append({"index": i, "field": "attrs", "reason": "attrs must be an object"})
             continue
-        ok.append(
-            {
-                "i": i,
-                "w": wid,
-                "fix": fix,
-                "dev": dev,
-                "x": lon,
-                "y": lat,
-                "crs": p.get("crs") or "EPSG:4326",
-                "acc": acc,
-                "spd": spd,
-                "crs_": course,
-                "attrs": attrs,
-            }
-        )
+        c_i.append(i)
+        c_w.append(wid)
+        c_fix.append(fix)
+        c_dev.append(dev)
+        c_x.append(lon)
+        c_y.append(lat)
+        c_crs.append(p.get("crs") or "EPSG:4326")
+        c_acc.append(acc)
+        c_spd.append(spd)
+        c_course.append(course)
+        c_attrs.append(attrs)
     if unknown:
         conn.execute(
             text(
@@ -197,62 +219,86 @@ def ingest(
             ),
             {"p": json.dumps(unknown, default=str)},
         )
-    # coordinates to CGCS2000, one vectorised call per CRS in the batch
-    by_crs: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for r in ok:
-        by_crs[r["crs"]].append(r)
-    for crs, group in by_crs.items():
-        xs, ys = xy_to_storage(np.array([r["x"] for r in group]), np.array([r["y"] for r in group]), parse_crs(crs))
-        for r, x, y in zip(
-            group, np.asarray(xs, dtype=float).tolist(), np.asarray(ys, dtype=float).tolist(), strict=True
-        ):
-            r["x"], r["y"] = x, y
-    kept = []
-    for r in ok:
-        if not (-180 <= r["x"] <= 180 and -90 <= r["y"] <= 90) or math.isnan(r["x"]):
-            res.rejected.append({"index": r["i"], "field": "lon", "reason": "coordinates out of range"})
-        else:
-            kept.append(r)
-    ok = kept
-    res.rejected.sort(key=lambda r: r["index"])
-    if not ok:
+    # from here on whole columns at a time: coordinates to CGCS2000, one call per CRS in the batch
+    x, y = np.array(c_x, dtype=float), np.array(c_y, dtype=float)
+    crss = set(c_crs)
+    for crs in crss:
+        sel = slice(None) if len(crss) == 1 else np.array([c == crs for c in c_crs], dtype=bool)
+        x[sel], y[sel] = xy_to_storage(x[sel], y[sel], parse_crs(crs))
+    with np.errstate(invalid="ignore"):
+        good = (x >= -180) & (x <= 180) & (y >= -90) & (y <= 90)  # NaN is not good
+    for k in np.flatnonzero(~good).tolist():
+        rejected.append({"index": c_i[k], "field": "lon", "reason": "coordinates out of range"})
+    rejected.sort(key=lambda r: r["index"])
+    keep = np.flatnonzero(good)
+    if not len(keep):
         return res
-    # jumps: implied speed from the previous kept point of the same worker (stored or in this batch)
-    ok.sort(key=lambda r: (r["w"], r["fix"]))
-    newest: dict[str, dict[str, Any]] = {}
-    for r in ok:
-        flags = []
-        if r["acc"] is not None and float(r["acc"]) > limits.max_accuracy_m:
-            flags.append("poor_accuracy")
-        prev = last.get(r["w"])
-        if prev is not None and r["fix"] > prev[0]:
-            dt = r["fix"] - prev[0]
-            if _metres(prev[1], prev[2], r["x"], r["y"]) / dt > limits.max_speed_ms:
-                flags.append("jump")
-        if not flags:
-            last[r["w"]] = (r["fix"], r["x"], r["y"])
-            if r["w"] not in newest or r["fix"] > newest[r["w"]]["fix"]:
-                newest[r["w"]] = r
-        r["flags"] = flags
-    days = {date(1970, 1, 1) + timedelta(days=int(r["fix"] // 86400)) for r in ok}
+    # order by worker id, then fix time (stable: of two equal fixes the first sent comes first);
+    # every batch locks worker_position rows in worker id order, so concurrent batches never deadlock
+    names = {w: k for k, w in enumerate(sorted(set(c_w)))}
+    code = np.array([names[w] for w in c_w], dtype=np.int64)
+    fix_all = np.array(c_fix, dtype=float)
+    order = keep[np.lexsort((fix_all[keep], code[keep]))]
+    ws, fs, xs, ys = code[order], fix_all[order], x[order], y[order]
+    rows_ = order.tolist()
+    acc = np.array([np.nan if c_acc[k] is None else c_acc[k] for k in rows_], dtype=float)
+    n = len(rows_)
+    first = np.ones(n, dtype=bool)
+    first[1:] = ws[1:] != ws[:-1]
+    # jumps: implied speed from the previous kept point of the same worker (stored or in this
+    # batch), first taking the previous point of the batch as kept, then walking the few workers
+    # where it was not
+    worker_names = list(names)
+    stored = np.array([last.get(w, (np.nan, np.nan, np.nan)) for w in worker_names], dtype=float).reshape(-1, 3)
+    pt = np.where(first, stored[ws, 0], np.r_[np.nan, fs[:-1]])
+    px = np.where(first, stored[ws, 1], np.r_[np.nan, xs[:-1]])
+    py = np.where(first, stored[ws, 2], np.r_[np.nan, ys[:-1]])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        poor = acc > limits.max_accuracy_m
+        dt = fs - pt
+        jump = (dt > 0) & (haversine(px, py, xs, ys) / dt > limits.max_speed_ms)
+    flagged = poor | jump
+    redo = np.unique(ws[1:][~first[1:] & flagged[:-1]])
+    for w in redo.tolist():
+        ks = np.flatnonzero(ws == w).tolist()
+        prev = last.get(worker_names[w])
+        for k in ks:
+            j = False
+            if prev is not None and fs[k] > prev[0]:
+                j = _metres(prev[1], prev[2], xs[k], ys[k]) / (fs[k] - prev[0]) > limits.max_speed_ms
+            jump[k] = j
+            if not (j or poor[k]):
+                prev = (fs[k], xs[k], ys[k])
+    flagged = poor | jump
+    # each worker's newest clean fix goes to worker_position (of equal fixes, the first sent)
+    clean = np.flatnonzero(~flagged)
+    newest = clean[np.r_[ws[clean][1:] != ws[clean][:-1], True]] if len(clean) else clean
+    latest = np.zeros(n, dtype=bool)
+    for k in newest.tolist():
+        while k > 0 and ws[k - 1] == ws[k] and fs[k - 1] == fs[k] and not flagged[k - 1]:
+            k -= 1
+        latest[k] = True
+    days = {date(1970, 1, 1) + timedelta(days=d) for d in np.unique(fs // 86400).astype(int).tolist()}
     for day in days:
         _partition(conn, day)
+    flag_text = np.where(poor & jump, "poor_accuracy,jump", np.where(poor, "poor_accuracy", np.where(jump, "jump", "")))
+    w_sorted = [worker_names[c] for c in ws.tolist()]
     cols = {
-        "w": [r["w"] for r in ok],
-        "fix": [r["fix"] for r in ok],
-        "dev": [r["dev"] for r in ok],
-        "x": [r["x"] for r in ok],
-        "y": [r["y"] for r in ok],
-        "acc": [r["acc"] for r in ok],
-        "spd": [r["spd"] for r in ok],
-        "crs_": [r["crs_"] for r in ok],
+        "w": w_sorted,
+        "fix": fs.tolist(),
+        "dev": [c_dev[k] for k in rows_],
+        "x": xs.tolist(),
+        "y": ys.tolist(),
+        "acc": [c_acc[k] for k in rows_],
+        "spd": [c_spd[k] for k in rows_],
+        "crs_": [c_course[k] for k in rows_],
         "attrs": [
-            orjson.dumps(r["attrs"], default=str, option=orjson.OPT_NON_STR_KEYS).decode() if r["attrs"] else None
-            for r in ok
+            orjson.dumps(c_attrs[k], default=str, option=orjson.OPT_NON_STR_KEYS).decode() if c_attrs[k] else None
+            for k in rows_
         ],
-        "flags": [",".join(r["flags"]) for r in ok],
-        "latest": ["t" if newest.get(r["w"]) is r else "f" for r in ok],
-        "piece": [piece.get(r["w"]) for r in ok],
+        "flags": flag_text.tolist(),
+        "latest": np.where(latest, "t", "f").tolist(),
+        "piece": [piece.get(w) for w in w_sorted],
     }
     params = {k: array_literal(v) for k, v in cols.items()}
     try:
@@ -261,16 +307,16 @@ def ingest(
         with conn.begin_nested():
             res.accepted = execute_prepared(conn, "wangge_track_write_new", _WRITE_NEW, params).scalar_one()
     except IntegrityError as exc:
-        code = getattr(exc.orig, "pgcode", None)
-        if code == "23514":  # no partition for a day: dropped since this process saw it, or rolled back
+        code_ = getattr(exc.orig, "pgcode", None)
+        if code_ == "23514":  # no partition for a day: dropped since this process saw it, or rolled back
             _PARTITIONS.pop(conn.engine, None)
             for day in days:
                 _partition(conn, day)
-        elif code != "23505":  # unique_violation: the batch repeats a stored point
+        elif code_ != "23505":  # unique_violation: the batch repeats a stored point
             raise
         res.accepted = execute_prepared(conn, "wangge_track_write", _WRITE, params).scalar_one()
-    res.duplicates = len(ok) - res.accepted
-    res.flagged = sum(1 for r in ok if r["flags"])
+    res.duplicates = n - res.accepted
+    res.flagged = int(flagged.sum())
     return res
 
 

@@ -593,3 +593,86 @@ def test_positions_say_who_is_on_duty(db):
     assert duty(monday_10) == {"day": True, "night": False}
     assert duty(monday_10 + timedelta(hours=11)) == {"day": False, "night": True}  # 21:00
     assert duty(monday_10 + timedelta(days=6)) == {"day": False, "night": False}  # Sunday 10:00
+
+
+def test_jumps_within_one_batch_compare_with_the_last_kept_point(db):
+    """Points of one worker in one batch, sent out of order: each is checked against the last
+    kept point before it (a jump or a poor fix is not a place to measure from); the newest clean
+    fix, the first sent of two at the same time, becomes the position."""
+    load_city(db, square_city(), valid_from=datetime(2024, 1, 1, tzinfo=UTC))
+    with db.begin() as conn:
+        workers.create_worker(conn, worker_id="w1", name="w1", grids=["110108001001001"])
+        workers.create_worker(conn, worker_id="w2", name="w2", grids=["110108001001001"])
+    t0 = datetime(2024, 6, 3, 1, 0, tzinfo=UTC)
+    x, y = X0 + 0.5 * STEP, Y0 + 7.5 * STEP
+    far = 0.05  # about 4 km in 10 s: a jump
+    seq = [  # (seconds after t0, dx, accuracy) in time order; sent shuffled below
+        (0, 0, None),  # kept
+        (10, far, None),  # jump from 0
+        (20, 0.0001, None),  # measured from 0 (not from the jump): kept
+        (30, -far, 500),  # poor accuracy and a jump from 20
+        (40, 0.0002, None),  # measured from 20: kept
+        (40, 0.0003, None),  # the same time again: stored once, the first sent wins
+    ]
+    pts = [
+        {"worker_id": "w1", "fix_time": t0 + timedelta(seconds=s), "lon": x + dx, "lat": y, "accuracy": a}
+        for s, dx, a in seq
+    ]
+    other = {"worker_id": "w2", "fix_time": t0, "lon": x, "lat": y}
+    with db.begin() as conn:
+        res = tracks.ingest(conn, [pts[4], other, pts[1], pts[3], pts[0], pts[5], pts[2]])
+    assert res.accepted == 6 and res.duplicates == 1 and res.flagged == 2 and res.rejected == []
+    with db.connect() as conn:
+        flags = dict(
+            conn.execute(
+                text(
+                    "SELECT extract(epoch FROM fix_time - :t0)::int, array_to_string(flags, ',') FROM track_point "
+                    "WHERE worker_id = 'w1'"
+                ),
+                {"t0": t0},
+            ).all()
+        )
+        pos = conn.execute(text("SELECT fix_time, ST_X(geom) FROM worker_position WHERE worker_id = 'w1'")).one()
+    assert flags == {0: "", 10: "jump", 20: "", 30: "poor_accuracy,jump", 40: ""}
+    assert pos[0] == t0 + timedelta(seconds=40) and pos[1] == pytest.approx(x + 0.0002)
+    # the next batch is measured from the stored position: a jump from it is flagged
+    with db.begin() as conn:
+        nxt = {"worker_id": "w1", "fix_time": t0 + timedelta(seconds=50), "lon": x + far, "lat": y}
+        assert tracks.ingest(conn, [nxt]).flagged == 1
+
+
+def test_concurrent_batches_naming_the_same_workers_in_opposite_orders_do_not_deadlock(db):
+    """Each batch updates worker_position in worker id order, whatever order its points come in."""
+    import threading
+
+    load_city(db, square_city(), valid_from=datetime(2024, 1, 1, tzinfo=UTC))
+    ids = [f"w{i:03d}" for i in range(300)]
+    with db.begin() as conn:
+        for w in ids:
+            workers.create_worker(conn, worker_id=w, name=w, grids=["110108001001001"])
+    x, y = X0 + 0.5 * STEP, Y0 + 7.5 * STEP
+    t0 = datetime(2024, 6, 3, 1, 0, tzinfo=UTC)
+    errors: list[Exception] = []
+
+    def send(order: list[str], second: int, gate: threading.Barrier) -> None:
+        pts = [{"worker_id": w, "fix_time": t0 + timedelta(seconds=second), "lon": x, "lat": y} for w in order]
+        gate.wait()
+        try:
+            with db.begin() as conn:
+                tracks.ingest(conn, pts)
+        except Exception as exc:  # noqa: BLE001 - a deadlock is what this test looks for
+            errors.append(exc)
+
+    for r in range(15):
+        gate = threading.Barrier(2)
+        threads = [
+            threading.Thread(target=send, args=(ids, 2 * r, gate)),
+            threading.Thread(target=send, args=(ids[::-1], 2 * r + 1, gate)),
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert errors == []
+    with db.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM track_point")).scalar_one() == 30 * len(ids)
