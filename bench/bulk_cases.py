@@ -57,6 +57,7 @@ def main() -> dict:
     res["wangge_import_s"] = round(time.perf_counter() - t, 2)
     res["stages_s"] = report.get("stages_s")
     res["written"] = report["written"]
+    res["write_s"] = report.get("write_s")
     sample = pd.read_csv(src, nrows=SAMPLE, dtype=str)
     t = time.perf_counter()
     with engine.connect() as conn:

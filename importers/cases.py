@@ -43,6 +43,7 @@ class CaseImportOptions:
     crs: str | None = None
     layer: str | None = None
     timezone: str = "UTC"
+    indexes: str = "auto"  # see gis.case_bulk._rebuild_indexes
     dry_run: bool = False
     actor: str = "import"
 
@@ -154,12 +155,14 @@ def import_cases(engine: Engine, path: str | Path, opts: CaseImportOptions | Non
         }
     )
     with all_or_nothing(engine) as (conn, trans):
+        # one session sorting and hashing millions of rows: in memory, not in temporary files
+        conn.execute(text("SET LOCAL work_mem = '512MB'"))
         stages = {"checked": round(time.perf_counter() - t0, 2)}
         staged = case_bulk.stage_cases(conn, table)
         stages["staged"] = round(time.perf_counter() - t0, 2)
         case_bulk.assign_staged(conn, staged)
         stages["assigned"] = round(time.perf_counter() - t0, 2)
-        report.update(case_bulk.write_cases(conn, staged, opts.actor, str(path)))
+        report.update(case_bulk.write_cases(conn, staged, opts.actor, str(path), opts.indexes))
         stages["written"] = round(time.perf_counter() - t0, 2)
         report["stages_s"] = stages
         if opts.dry_run:

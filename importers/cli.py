@@ -136,6 +136,7 @@ def cmd_import_cases(args: argparse.Namespace, settings: Settings) -> int:
         crs=args.crs,
         layer=args.layer,
         timezone=args.timezone,
+        indexes=args.indexes,
         dry_run=args.dry_run,
     )
     try:
@@ -378,6 +379,28 @@ def build_parser() -> argparse.ArgumentParser:
     tk.add_argument("--lat-field", default="lat")
     tk.add_argument("--json", action="store_true")
     tk.set_defaults(func=cmd_import_tracks, what="tracks")
+    cs = imp_sub.add_parser(
+        "cases", help="historical cases (CSV, Parquet or a point file), assigned with the boundaries of their time"
+    )
+    cs.add_argument("file")
+    cs.add_argument("--lon-field", default="lon")
+    cs.add_argument("--lat-field", default="lat")
+    cs.add_argument("--class-field", default="class", help="event class code (e.g. 0102)")
+    cs.add_argument("--time-field", default="reported_at")
+    cs.add_argument("--id-field", help="an external id, stored as the idempotency key: a re-run skips what is stored")
+    cs.add_argument("--crs", help="override the file's CRS (also gcj02, bd09); CSV default CGCS2000 lon/lat")
+    cs.add_argument("--layer")
+    cs.add_argument("--timezone", default="UTC", help="of times written without an offset")
+    cs.add_argument(
+        "--indexes",
+        choices=["auto", "rebuild", "keep"],
+        default="auto",
+        help="rebuild the case indexes after the load (auto: when the file holds at least as many cases as "
+        "are stored; other writers to cases wait until the import commits) or insert into them as they are",
+    )
+    cs.add_argument("--dry-run", action="store_true", help="check, assign and roll back")
+    cs.add_argument("--json", action="store_true")
+    cs.set_defaults(func=cmd_import_cases)
 
     for what, helptext in (
         ("units", "responsible units: CSV code,name,kind[,area_code]"),

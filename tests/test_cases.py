@@ -415,6 +415,61 @@ def test_bulk_import_equals_one_by_one_intake(city, db, tmp_path):
     assert info.value.details["rejected"] == [{"row": 251, "reason": "unknown event class"}]
 
 
+
+def _case_indexes(db) -> set[str]:
+    with db.connect() as conn:
+        return set(
+            conn.execute(text("SELECT indexname FROM pg_indexes WHERE tablename IN ('case', 'case_event')")).scalars()
+        )
+
+
+def test_import_cases_from_the_command_line_rebuilds_or_keeps_the_indexes(city, db, settings, tmp_path):
+    """``wangge import cases``: a first load builds the case indexes after the rows (every index is
+    there afterwards, and used); a dry run rolls the dropped indexes back with the rows; a bad file
+    exits non-zero naming the row."""
+    from tests.test_cli import wangge
+
+    before = _case_indexes(db)
+    assert {"case_geom", "case_grid", "case_unit_state", "case_state_deadline", "case_event_case"} <= before
+    frame = pd.DataFrame(
+        {
+            "no": [f"c-{i}" for i in range(40)],
+            "lon": X0 + (np.arange(40) % 8 + 0.5) * STEP,
+            "lat": Y0 + (np.arange(40) // 8 + 0.5) * STEP,
+            "class": "0102",
+            "reported_at": "2024-06-03 09:00:00",
+            "channel": "app",
+        }
+    )
+    path = tmp_path / "history.csv"
+    frame.to_csv(path, index=False)
+    p = wangge(settings, "import", "cases", str(path), "--id-field", "no", "--dry-run", "--indexes", "rebuild", "--json")
+    assert p.returncode == 0, p.stderr
+    assert json.loads(p.stdout)["indexes_rebuilt"] == 5 and _case_indexes(db) == before
+    with db.connect() as conn:
+        assert conn.execute(text('SELECT count(*) FROM "case"')).scalar_one() == 0
+    p = wangge(settings, "import", "cases", str(path), "--id-field", "no", "--json")
+    assert p.returncode == 0, p.stderr
+    report = json.loads(p.stdout)
+    assert report["written"] == 40 and report["indexes_rebuilt"] == 5 and _case_indexes(db) == before
+    with db.connect() as conn:
+        code = conn.execute(text("SELECT grid_code FROM \"case\" WHERE idempotency_key = 'c-0'")).scalar_one()
+        by_scan = conn.execute(text('SELECT count(*) FROM "case" WHERE grid_code = :g'), {"g": code}).scalar()
+        conn.execute(text("SET LOCAL enable_seqscan = off"))
+        query = text('SELECT count(*) FROM "case" WHERE grid_code = :g')
+        plan = "\n".join(conn.execute(text("EXPLAIN " + query.text), {"g": code}).scalars())
+        assert "case_grid" in plan and conn.execute(query, {"g": code}).scalar() == by_scan == 1
+    # a smaller load into a fuller table keeps the indexes and inserts into them
+    frame.assign(no=[f"d-{i}" for i in range(40)]).head(10).to_csv(path, index=False)
+    p = wangge(settings, "import", "cases", str(path), "--id-field", "no", "--json")
+    assert p.returncode == 0, p.stderr
+    assert json.loads(p.stdout)["indexes_rebuilt"] == 0 and json.loads(p.stdout)["written"] == 10
+    frame.loc[3, "channel"] = "fax"
+    frame.to_csv(path, index=False)
+    p = wangge(settings, "import", "cases", str(path), "--id-field", "no")
+    assert p.returncode == 1 and "row 4: channel must be one of" in p.stderr, p.stdout + p.stderr
+
+
 def test_units_event_classes_and_components_are_editable(city):
     c = city
     # units: change, refuse a bad kind, delete one nothing names, refuse one a case names
