@@ -48,22 +48,25 @@ class CaseImportOptions:
     actor: str = "import"
 
 
-def _read(path: Path, opts: CaseImportOptions) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, str | None]:
-    """Rows as text columns, plus raw x/y and the CRS the file declares (None: use --crs or lon/lat)."""
+def _read(path: Path, opts: CaseImportOptions) -> tuple[pa.Table, np.ndarray, np.ndarray, str | None]:
+    """The rows as an Arrow table, plus raw x/y and the CRS the file declares (None: use --crs or lon/lat)."""
     ext = path.suffix.lower()
     if ext in (".csv", ".parquet"):
-        table = (
-            pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(strings_can_be_null=False))
-            if ext == ".csv"
-            else pq.read_table(path)
-        )
+        if ext == ".csv":
+            # codes stay text (a class 0102 read as a number would lose its zero)
+            as_text = {
+                c: pa.string() for c in (opts.class_field, opts.id_field, "channel", "state", "description") if c
+            }
+            options = pacsv.ConvertOptions(strings_can_be_null=False, column_types=as_text)
+            table = pacsv.read_csv(path, convert_options=options)
+        else:
+            table = pq.read_table(path)
         for f, flag in ((opts.lon_field, "lon_field"), (opts.lat_field, "lat_field")):
             if f not in table.column_names:
                 raise InvalidInput(f"no column {f!r} in {path.name}", field=flag, allowed=table.column_names)
         x = pd.to_numeric(table[opts.lon_field].to_pandas(), errors="coerce").to_numpy(dtype=float)
         y = pd.to_numeric(table[opts.lat_field].to_pandas(), errors="coerce").to_numpy(dtype=float)
-        frame = pa.table({c: pc.cast(table[c], pa.string()) for c in table.column_names}).to_pandas()
-        return frame, x, y, None
+        return table, x, y, None
     gdf = read_frame(path, opts.layer)
     geoms = gdf.geometry.to_numpy()
     kinds = shapely.get_type_id(geoms)
@@ -71,7 +74,45 @@ def _read(path: Path, opts: CaseImportOptions) -> tuple[pd.DataFrame, np.ndarray
     y = np.where(kinds == 0, shapely.get_y(geoms), np.nan)
     crs = opts.crs or str(resolve_crs(gdf, None))
     frame = pd.DataFrame(gdf.drop(columns=gdf.geometry.name)).astype(str)
-    return frame, x, y, crs
+    return pa.Table.from_pandas(frame, preserve_index=False), x, y, crs
+
+
+def _text(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    return column if pa.types.is_string(column.type) else pc.cast(column, pa.string())
+
+
+def _times(column: pa.ChunkedArray, timezone: str) -> np.ndarray:
+    """Instants as UTC ``datetime64[us]`` (NaT where unreadable). Times without an offset are in
+    ``timezone``. Parsed by Arrow when the whole column is ISO 8601, else row by row by pandas."""
+    ts = None
+    if pa.types.is_timestamp(column.type):
+        ts = column
+    else:
+        for target in (pa.timestamp("us"), pa.timestamp("us", tz="UTC")):
+            try:
+                ts = pc.cast(_text(column), target)
+                break
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                continue
+    if ts is not None:
+        try:
+            if ts.type.tz is None:
+                ts = pc.assume_timezone(ts, timezone)
+            return pc.cast(ts, pa.timestamp("us", tz="UTC")).to_numpy(zero_copy_only=False).astype("datetime64[us]")
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):  # e.g. a time that a DST change skips
+            pass
+    values = _text(column).to_pandas()
+    try:
+        parsed = pd.to_datetime(values, format="ISO8601")
+    except (ValueError, TypeError):
+        parsed = pd.to_datetime(values, errors="coerce", format="mixed")
+    if parsed.dt.tz is None:
+        parsed = parsed.dt.tz_localize(timezone)
+    return parsed.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy(dtype="datetime64[us]")
+
+
+def _not_in(values: pa.ChunkedArray | pa.Array, allowed) -> np.ndarray:
+    return ~pc.is_in(values, value_set=pa.array(sorted(allowed), pa.string())).to_numpy(zero_copy_only=False)
 
 
 def import_cases(engine: Engine, path: str | Path, opts: CaseImportOptions | None = None) -> dict[str, Any]:
@@ -86,38 +127,34 @@ def import_cases(engine: Engine, path: str | Path, opts: CaseImportOptions | Non
             field="file",
             allowed=[".csv", ".parquet", ".gpkg", ".geojson", ".shp", ".zip"],
         )
-    frame, x, y, file_crs = _read(path, opts)
-    n = len(frame)
-    for f, flag in ((opts.class_field, "class_field"), (opts.time_field, "time_field")):
-        if f not in frame.columns:
-            raise InvalidInput(f"no column {f!r} in {path.name}", field=flag, allowed=list(frame.columns))
+    table, x, y, file_crs = _read(path, opts)
+    n = table.num_rows
+    for f, flag in ((opts.class_field, "class_field"), (opts.time_field, "time_field"), (opts.id_field, "id_field")):
+        if f is not None and f not in table.column_names:
+            raise InvalidInput(f"no column {f!r} in {path.name}", field=flag, allowed=table.column_names)
     x, y = xy_to_storage(x, y, parse_crs(opts.crs or file_crs or "EPSG:4490"))
     x, y = np.array(x, dtype=float), np.array(y, dtype=float)
     reasons: list[tuple[np.ndarray, str]] = []
     bad_xy = ~(np.isfinite(x) & np.isfinite(y) & (np.abs(x) <= 180) & (np.abs(y) <= 90) & ((x != 0) | (y != 0)))
     reasons.append((bad_xy, "coordinates missing, not numbers, (0,0) or out of range"))
-    try:  # the fast path: ISO 8601 throughout
-        ts = pd.to_datetime(frame[opts.time_field], format="ISO8601")
-    except (ValueError, TypeError):
-        ts = pd.to_datetime(frame[opts.time_field], errors="coerce", format="mixed")
-    if ts.dt.tz is None:
-        ts = ts.dt.tz_localize(opts.timezone)
-    ts = ts.dt.tz_convert("UTC")
-    reasons.append((ts.isna().to_numpy(), f"{opts.time_field} is not a date-time"))
-    reasons.append(
-        (
-            (ts > pd.Timestamp.now(tz="UTC") + pd.Timedelta(minutes=5)).to_numpy(),
-            f"{opts.time_field} lies in the future",
-        )
-    )
-    classes = frame[opts.class_field].str.strip().str.zfill(4).to_numpy()
+    reported = _times(table[opts.time_field], opts.timezone)
+    reasons.append((np.isnat(reported), f"{opts.time_field} is not a date-time"))
+    soon = np.datetime64(pd.Timestamp.now(tz="UTC").tz_localize(None) + pd.Timedelta(minutes=5), "us")
+    reasons.append((reported > soon, f"{opts.time_field} lies in the future"))
+    classes = pc.utf8_lpad(pc.utf8_trim_whitespace(_text(table[opts.class_field])), width=4, padding="0")
     with engine.connect() as conn:
         known = set(conn.execute(text("SELECT code FROM event_class")).scalars())
-    reasons.append((~np.isin(classes, list(known)), "unknown event class"))
-    channel = frame["channel"].to_numpy() if "channel" in frame else np.full(n, "other", dtype=object)
-    reasons.append((~np.isin(channel, CHANNELS), f"channel must be one of {', '.join(CHANNELS)}"))
-    state = frame["state"].replace("", None).to_numpy() if "state" in frame else np.full(n, None, dtype=object)
-    reasons.append((~pd.isna(state) & ~np.isin(state.astype(str), STATES), f"state must be one of {', '.join(STATES)}"))
+    reasons.append((_not_in(classes, known), "unknown event class"))
+    channel = _text(table["channel"]) if "channel" in table.column_names else pa.array(["other"] * n, pa.string())
+    reasons.append((_not_in(channel, CHANNELS), f"channel must be one of {', '.join(CHANNELS)}"))
+    state = _text(table["state"]) if "state" in table.column_names else pa.nulls(n, pa.string())
+    state = pc.if_else(pc.equal(state, ""), pa.scalar(None, pa.string()), state)
+    reasons.append(
+        (
+            pc.is_valid(state).to_numpy(zero_copy_only=False) & _not_in(state, STATES),
+            f"state must be one of {', '.join(STATES)}",
+        )
+    )
     rejected = []
     for mask, why in reasons:
         for i in np.flatnonzero(mask)[:MAX_REASONS]:
@@ -134,23 +171,24 @@ def import_cases(engine: Engine, path: str | Path, opts: CaseImportOptions | Non
     if report["rejected_count"]:
         report["seconds"] = round(time.perf_counter() - t0, 3)
         raise ImportRejected(f"{report['rejected_count']} of {n} rows rejected; nothing was written", details=report)
-    reported = ts.dt.tz_localize(None).to_numpy(dtype="datetime64[us]")
+    class_codes = classes.to_numpy(zero_copy_only=False)
     with engine.connect() as conn:
-        limits, units = case_bulk.deadline_inputs(conn, classes)
+        limits, units = case_bulk.deadline_inputs(conn, class_codes)
         calendar = load_calendar(conn)
     due = deadlines_array(reported, limits, units.astype(str), calendar)
-    keys = frame[opts.id_field].to_numpy() if opts.id_field else np.full(n, None, dtype=object)
     table = pa.table(
         {
             "row_no": np.arange(1, n + 1, dtype=np.int32),
             "x": x,
             "y": y,
-            "class_code": classes.astype(str),
+            "class_code": classes,
             "reported_at": pa.array(reported, pa.timestamp("us", tz="UTC")),
-            "description": frame["description"].to_numpy() if "description" in frame else np.full(n, ""),
-            "channel": channel.astype(str),
-            "state": pa.array(state, pa.string()),
-            "idempotency_key": pa.array(keys, pa.string()),
+            "description": _text(table["description"])
+            if "description" in table.column_names
+            else pa.nulls(n, pa.string()),
+            "channel": channel,
+            "state": state,
+            "idempotency_key": _text(table[opts.id_field]) if opts.id_field else pa.nulls(n, pa.string()),
             "deadline": pa.array(due, pa.timestamp("us", tz="UTC")),
         }
     )

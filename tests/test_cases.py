@@ -618,3 +618,34 @@ def test_intake_is_committed_by_the_callers_commit(city, db):
         cases_mod.intake(conn, lon=P[0], lat=P[1], class_code="0102", channel="hotline")
         conn.rollback()
     assert count() == 2
+
+
+def test_import_cases_reads_local_times_and_refuses_unreadable_ones(city, db, tmp_path):
+    """Times without an offset are in ``--timezone``; one unreadable time refuses the file, naming
+    its row (the whole column then goes through the row-by-row parser)."""
+    from importers.cases import import_cases
+
+    frame = pd.DataFrame(
+        {
+            "lon": [X0 + 0.5 * STEP, X0 + 1.5 * STEP],
+            "lat": [Y0 + 0.5 * STEP, Y0 + 0.5 * STEP],
+            "class": ["102", "0102"],  # a code that lost its zero in a spreadsheet
+            "reported_at": ["2024-06-03 09:00:00", "2024-06-03T10:30:00"],
+            "channel": ["app", "hotline"],
+        }
+    )
+    path = tmp_path / "local.csv"
+    frame.to_csv(path, index=False)
+    report = import_cases(db, path, CaseImportOptions(timezone="Asia/Shanghai"))
+    assert report["written"] == 2
+    with db.connect() as conn:
+        got = conn.execute(text('SELECT reported_at, class_code FROM "case" ORDER BY reported_at')).all()
+    assert [(t, c) for t, c in got] == [
+        (datetime(2024, 6, 3, 1, 0, tzinfo=UTC), "0102"),
+        (datetime(2024, 6, 3, 2, 30, tzinfo=UTC), "0102"),
+    ]
+    frame.loc[1, "reported_at"] = "yesterday at noon"
+    frame.to_csv(path, index=False)
+    with pytest.raises(ImportRejected) as info:
+        import_cases(db, path, CaseImportOptions(timezone="Asia/Shanghai"))
+    assert info.value.details["rejected"] == [{"row": 2, "reason": "reported_at is not a date-time"}]
