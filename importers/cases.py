@@ -194,7 +194,7 @@ def import_cases(engine: Engine, path: str | Path, opts: CaseImportOptions | Non
     )
     with all_or_nothing(engine) as (conn, trans):
         # one session sorting and hashing millions of rows: in memory, not in temporary files
-        conn.execute(text("SET LOCAL work_mem = '512MB'"))
+        conn.execute(text("SET LOCAL work_mem = '2GB'"))
         stages = {"checked": round(time.perf_counter() - t0, 2)}
         staged = case_bulk.stage_cases(conn, table)
         stages["staged"] = round(time.perf_counter() - t0, 2)
