@@ -25,11 +25,12 @@ def assign_unit_grids(
     id_column: str = "id",
     geom_column: str = "geom",
     time_column: str | None = None,
+    with_code: bool = False,
 ) -> dict[str, int]:
     """Create ``target (id, grid_id)`` for every point of ``source`` that lies in a unit grid.
 
     ``grid_id`` is the ``grid.id`` of the unit grid version (narrower than the code, which a join
-    to ``grid`` gives when needed).
+    to ``grid`` gives when needed); ``with_code`` adds the unit grid's ``code`` from the join itself.
 
     ``source`` needs a GiST index on its geometry (the join is driven from the polygons). The
     grid versions are those valid at ``at``, or, with ``time_column``, at each point's own time.
@@ -44,7 +45,7 @@ def assign_unit_grids(
     joined = conn.execute(
         text(
             f"""CREATE TABLE {dst} AS
-            SELECT c.{id_col} AS id, p.grid_id, ST_Contains(p.geom, c.{geom}) AS inside
+            SELECT c.{id_col} AS id, p.grid_id,{" p.code," if with_code else ""} ST_Contains(p.geom, c.{geom}) AS inside
             FROM grid_piece p
             JOIN {src} c ON ST_Intersects(p.geom, c.{geom})
             WHERE p.level = 4 AND p.valid_from <= {when} AND (p.valid_to IS NULL OR p.valid_to > {when})"""

@@ -43,7 +43,7 @@ RULES_SQL = """
 CREATE UNLOGGED TABLE {s}_rule AS
 SELECT DISTINCT ON (s.row_no) s.row_no, r.id AS rule_id, r.unit_code, r.area_code, r.class_code
 FROM {s} s
-JOIN {s}_chain c USING (row_no)
+JOIN {s}_codes c USING (row_no)
 JOIN dispatch_rule r
   ON r.class_code IN (s.class_code, left(s.class_code, 2) || '00')
  AND r.area_code IN (c.district_code, c.street_code, c.community_code, c.grid_code)
@@ -80,7 +80,7 @@ WITH gov AS (
              ELSE jsonb_build_object('decided_by', 'none', 'warnings', '[]'::jsonb,
                                      'message', 'no responsible unit found for this place and class') END) AS why
     FROM {s} s
-    LEFT JOIN {s}_chain c USING (row_no)
+    LEFT JOIN {s}_codes c USING (row_no)
     LEFT JOIN {s}_rule r USING (row_no)
     LEFT JOIN rule_why rw ON rw.id = r.rule_id
     LEFT JOIN gov sg ON sg.kind = 'street_government' AND sg.area_code = c.street_code
@@ -138,16 +138,24 @@ def assign_staged(conn: Connection, s: str) -> None:
     Nothing is updated in place: rewriting millions of staged rows costs far more than building
     side tables and joining them once in :func:`write_cases`.
     """
-    assign_unit_grids(conn, s, f"{s}_unit", id_column="row_no", geom_column="g", time_column="reported_at")
+    # the chain: the unit grid's code from the join itself (its prefixes are the upper levels);
+    # the upper codes are filled only for cases in no unit grid, below
+    assign_unit_grids(
+        conn, s, f"{s}_chain", id_column="row_no", geom_column="g", time_column="reported_at", with_code=True
+    )
     conn.execute(
         text(
-            f"""CREATE UNLOGGED TABLE {s}_chain AS
-            SELECT u.id AS row_no, g.code AS grid_code, left(g.code, 12) AS community_code,
-                   left(g.code, 9) AS street_code, left(g.code, 6) AS district_code
-            FROM {s}_unit u JOIN grid g ON g.id = u.grid_id"""
+            f"""ALTER TABLE {s}_chain RENAME COLUMN id TO row_no;
+            ALTER TABLE {s}_chain RENAME COLUMN code TO grid_code;
+            ALTER TABLE {s}_chain DROP COLUMN grid_id, ADD COLUMN community_code text,
+              ADD COLUMN street_code text, ADD COLUMN district_code text;
+            CREATE VIEW {s}_codes AS SELECT row_no, grid_code,
+              coalesce(community_code, left(grid_code, 12)) AS community_code,
+              coalesce(street_code, left(grid_code, 9)) AS street_code,
+              coalesce(district_code, left(grid_code, 6)) AS district_code
+            FROM {s}_chain"""
         )
     )
-    conn.execute(text(f"DROP TABLE {s}_unit"))
     # cases in no unit grid: the per-point rule over the upper levels, driven from each point (few)
     conn.execute(
         text(
@@ -180,6 +188,7 @@ def assign_staged(conn: Connection, s: str) -> None:
         )
     conn.execute(text(f"ANALYZE {s}_chain"))
     conn.execute(text(RULES_SQL.format(s=s)))
+    conn.execute(text(f"ANALYZE {s}_rule"))  # often few rows: hash them, not the cases
 
 
 def _foreign_keys_checked_once(conn: Connection, s: str) -> bool:
@@ -227,7 +236,7 @@ def write_cases(conn: Connection, s: str, actor: str, source: str, indexes: str 
             conn.execute(text(definition))
     if skipped:
         conn.execute(text("SET LOCAL session_replication_role = origin"))
-    conn.execute(text(f"DROP TABLE {s}, {s}_chain, {s}_rule"))
+    conn.execute(text(f"DROP VIEW {s}_codes; DROP TABLE {s}, {s}_chain, {s}_rule"))
     return {
         "written": inserted,
         "skipped_existing": total - inserted,
