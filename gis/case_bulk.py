@@ -265,7 +265,14 @@ def _empty_tables_renewed(conn: Connection) -> bool:
     is lost, but the load then fills new files, which PostgreSQL with ``wal_level = minimal`` (the
     embedded cluster) writes without WAL and syncs at commit. Called with the tables' indexes
     dropped, so the lock is already exclusive."""
-    empty = conn.execute(text('SELECT NOT EXISTS (SELECT FROM "case") AND NOT EXISTS (SELECT FROM case_event)'))
+    empty = conn.execute(
+        text(
+            """SELECT NOT EXISTS (SELECT FROM "case") AND NOT EXISTS (SELECT FROM case_event)
+                  AND NOT EXISTS (SELECT FROM pg_constraint  -- a table TRUNCATE would have to include
+                                  WHERE confrelid IN ('"case"'::regclass, 'case_event'::regclass)
+                                    AND conrelid NOT IN ('"case"'::regclass, 'case_event'::regclass))"""
+        )
+    )
     if not empty.scalar():
         return False
     conn.execute(text('TRUNCATE "case", case_event'))

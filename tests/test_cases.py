@@ -415,12 +415,16 @@ def test_bulk_import_equals_one_by_one_intake(city, db, tmp_path):
     assert info.value.details["rejected"] == [{"row": 251, "reason": "unknown event class"}]
 
 
-
 def _case_indexes(db) -> set[str]:
     with db.connect() as conn:
         return set(
             conn.execute(text("SELECT indexname FROM pg_indexes WHERE tablename IN ('case', 'case_event')")).scalars()
         )
+
+
+def _case_filenode(db) -> int:
+    with db.connect() as conn:
+        return conn.execute(text("SELECT pg_relation_filenode('\"case\"')")).scalar_one()
 
 
 def test_import_cases_from_the_command_line_rebuilds_or_keeps_the_indexes(city, db, settings, tmp_path):
@@ -443,15 +447,20 @@ def test_import_cases_from_the_command_line_rebuilds_or_keeps_the_indexes(city, 
     )
     path = tmp_path / "history.csv"
     frame.to_csv(path, index=False)
-    p = wangge(settings, "import", "cases", str(path), "--id-field", "no", "--dry-run", "--indexes", "rebuild", "--json")
+    p = wangge(
+        settings, "import", "cases", str(path), "--id-field", "no", "--dry-run", "--indexes", "rebuild", "--json"
+    )
     assert p.returncode == 0, p.stderr
     assert json.loads(p.stdout)["indexes_rebuilt"] == 5 and _case_indexes(db) == before
     with db.connect() as conn:
         assert conn.execute(text('SELECT count(*) FROM "case"')).scalar_one() == 0
+    filenode = _case_filenode(db)
     p = wangge(settings, "import", "cases", str(path), "--id-field", "no", "--json")
     assert p.returncode == 0, p.stderr
     report = json.loads(p.stdout)
     assert report["written"] == 40 and report["indexes_rebuilt"] == 5 and _case_indexes(db) == before
+    assert _case_filenode(db) != filenode  # empty tables are truncated first: new files, no WAL
+    filenode = _case_filenode(db)
     with db.connect() as conn:
         code = conn.execute(text("SELECT grid_code FROM \"case\" WHERE idempotency_key = 'c-0'")).scalar_one()
         by_scan = conn.execute(text('SELECT count(*) FROM "case" WHERE grid_code = :g'), {"g": code}).scalar()
@@ -464,6 +473,7 @@ def test_import_cases_from_the_command_line_rebuilds_or_keeps_the_indexes(city, 
     p = wangge(settings, "import", "cases", str(path), "--id-field", "no", "--json")
     assert p.returncode == 0, p.stderr
     assert json.loads(p.stdout)["indexes_rebuilt"] == 0 and json.loads(p.stdout)["written"] == 10
+    assert _case_filenode(db) == filenode  # stored cases are never truncated
     frame.loc[3, "channel"] = "fax"
     frame.to_csv(path, index=False)
     p = wangge(settings, "import", "cases", str(path), "--id-field", "no")
