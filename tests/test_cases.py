@@ -659,3 +659,48 @@ def test_import_cases_reads_local_times_and_refuses_unreadable_ones(city, db, tm
     with pytest.raises(ImportRejected) as info:
         import_cases(db, path, CaseImportOptions(timezone="Asia/Shanghai"))
     assert info.value.details["rejected"] == [{"row": 2, "reason": "reported_at is not a date-time"}]
+
+
+def test_import_cases_from_parquet_and_geopackage(city, db, tmp_path):
+    """The same cases from Parquet (lon/lat columns, times as timestamps) and from a GeoPackage in
+    Web Mercator (points, a date-time field) get the same grids and times as from CSV."""
+    from importers.cases import import_cases
+
+    pts = [(X0 + (i % 8 + 0.5) * STEP, Y0 + (i // 8 + 0.5) * STEP) for i in range(16)]
+    times = pd.date_range("2024-06-03 01:00", periods=16, freq="h", tz="UTC")
+    frame = pd.DataFrame(
+        {
+            "no": [f"p-{i}" for i in range(16)],
+            "lon": [p[0] for p in pts],
+            "lat": [p[1] for p in pts],
+            "class": "0102",
+            "reported_at": times,
+            "channel": "wechat",
+        }
+    )
+    csv = tmp_path / "cases.csv"
+    frame.assign(no=[f"c-{i}" for i in range(16)]).to_csv(csv, index=False)
+    parquet = tmp_path / "cases.parquet"
+    frame.to_parquet(parquet)
+    gpkg = tmp_path / "cases.gpkg"
+    gpd.GeoDataFrame(
+        frame.drop(columns=["lon", "lat"]).assign(no=[f"g-{i}" for i in range(16)]),
+        geometry=[Point(p) for p in pts],
+        crs="EPSG:4490",
+    ).to_crs(3857).to_file(gpkg)
+    for path in (csv, parquet, gpkg):
+        assert import_cases(db, path, CaseImportOptions(id_field="no"))["written"] == 16, path
+    with db.connect() as conn:
+        rows = conn.execute(
+            text(
+                """SELECT substr(idempotency_key, 3)::int AS i, left(idempotency_key, 1) AS src, grid_code, reported_at
+                   FROM "case" ORDER BY 1, 2"""
+            )
+        ).all()
+    by_source: dict[str, list] = {}
+    for i, src, grid, at in rows:
+        by_source.setdefault(src, []).append((i, grid, at))
+    assert set(by_source) == {"c", "p", "g"}
+    assert by_source["c"] == by_source["p"] == by_source["g"]
+    assert [at for _, _, at in by_source["c"]] == list(times.to_pydatetime())
+    assert len({grid for _, grid, _ in by_source["c"]}) == 16 and all(by_source["c"][k][1] for k in range(16))
