@@ -128,6 +128,9 @@ def event_class(conn: Connection, code: str) -> dict[str, Any]:
     return dict(row)
 
 
+_CLASS_LIMITS: WeakKeyDictionary[Any, dict[str, tuple[Decimal, str]]] = WeakKeyDictionary()  # per engine
+
+
 def _class_limit(conn: Connection, code: str, *, fresh: bool = False) -> tuple[Decimal, str]:
     """An event class's time limit and unit, cached per process (the intake's statement checks it is current)."""
     limits = _CLASS_LIMITS.setdefault(conn.engine, {})
@@ -135,9 +138,6 @@ def _class_limit(conn: Connection, code: str, *, fresh: bool = False) -> tuple[D
         cls = event_class(conn, code)
         limits[code] = (cls["time_limit"], cls["time_unit"])
     return limits[code]
-
-
-_CLASS_LIMITS: WeakKeyDictionary[Any, dict[str, tuple[Decimal, str]]] = WeakKeyDictionary()
 
 
 def assignment(

@@ -259,16 +259,16 @@ def ingest(
         jump = (dt > 0) & (haversine(px, py, xs, ys) / dt > limits.max_speed_ms)
     flagged = poor | jump
     redo = np.unique(ws[1:][~first[1:] & flagged[:-1]])
-    for w in redo.tolist():
-        ks = np.flatnonzero(ws == w).tolist()
+    for w, a, b in zip(redo, np.searchsorted(ws, redo), np.searchsorted(ws, redo, side="right"), strict=True):
         prev = last.get(worker_names[w])
-        for k in ks:
+        seg = zip(range(a, b), fs[a:b].tolist(), xs[a:b].tolist(), ys[a:b].tolist(), poor[a:b].tolist(), strict=True)
+        for k, t, x_, y_, bad in seg:  # plain floats: numpy scalars cost several times more a step
             j = False
-            if prev is not None and fs[k] > prev[0]:
-                j = _metres(prev[1], prev[2], xs[k], ys[k]) / (fs[k] - prev[0]) > limits.max_speed_ms
+            if prev is not None and t > prev[0]:
+                j = _metres(prev[1], prev[2], x_, y_) / (t - prev[0]) > limits.max_speed_ms
             jump[k] = j
-            if not (j or poor[k]):
-                prev = (fs[k], xs[k], ys[k])
+            if not (j or bad):
+                prev = (t, x_, y_)
     flagged = poor | jump
     # each worker's newest clean fix goes to worker_position (of equal fixes, the first sent)
     clean = np.flatnonzero(~flagged)
