@@ -92,12 +92,9 @@ def assign_codes(conn: Connection, x: np.ndarray, y: np.ndarray, at: datetime) -
     if not len(ids):
         return [pa.nulls(n, pa.string()) for _ in OUT_COLUMNS]
     pts = stage_points(conn, x[ok], y[ok], ids)
-    assign_unit_grids(conn, pts, f"{pts}_unit", at=at, id_column="i", geom_column="g")
+    assign_unit_grids(conn, pts, f"{pts}_unit", at=at, id_column="i", geom_column="g", with_code=True)
     buf = io.BytesIO()
-    conn.connection.cursor().copy_expert(
-        f"COPY (SELECT u.id, g.code FROM {pts}_unit u JOIN grid g ON g.id = u.grid_id) TO STDOUT WITH (FORMAT csv)",
-        buf,
-    )
+    conn.connection.cursor().copy_expert(f"COPY (SELECT id, code FROM {pts}_unit) TO STDOUT WITH (FORMAT csv)", buf)
     pos = np.full(n, -1, dtype=np.int64)
     unit_codes = pa.array([], pa.string())
     if buf.tell():
