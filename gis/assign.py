@@ -8,11 +8,13 @@ code is kept, as in :mod:`gis.lookup`.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from datetime import UTC, datetime
 
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
+from gis.lookup import LevelHit, choose
 from gis.sqlutil import ident
 
 
@@ -67,3 +69,36 @@ def assign_unit_grids(
     ).rowcount
     conn.execute(text(f"ALTER TABLE {dst} DROP COLUMN inside"))
     return {"assigned": joined - ties, "boundary_ties_resolved": ties}
+
+
+def choose_per_point(
+    conn: Connection,
+    points: str,
+    *,
+    at: datetime | None = None,
+    id_column: str = "id",
+    geom_column: str = "geom",
+    time_column: str | None = None,
+) -> dict[int, dict[int, LevelHit]]:
+    """The per-point rule of :mod:`gis.lookup` (all four levels) for every point of ``points``.
+
+    For the few points :func:`assign_unit_grids` leaves without a unit grid (outside every unit
+    grid, in a district or street with none yet): driven from each point, so meant for small
+    tables. Grid versions as in :func:`assign_unit_grids`. Returns ``{id: {level: hit}}`` for the
+    points inside at least one grid.
+    """
+    id_col, geom = ident(id_column), ident(geom_column)
+    when = f"t.{ident(time_column)}" if time_column else ":at"
+    rows = conn.execute(
+        text(
+            f"""SELECT t.{id_col}, p.level, p.code, p.grid_id, ST_Contains(p.geom, t.{geom})
+            FROM {ident(points)} t CROSS JOIN LATERAL (
+              SELECT * FROM grid_piece p WHERE ST_Intersects(p.geom, t.{geom})
+                 AND p.valid_from <= {when} AND (p.valid_to IS NULL OR p.valid_to > {when})) p"""
+        ),
+        {"at": at or datetime.now(UTC)},
+    ).all()
+    per: dict[int, list[tuple[int, str, int, bool]]] = defaultdict(list)
+    for i, level, code, grid_id, inside in rows:
+        per[i].append((level, code, grid_id, inside))
+    return {i: choose(c) for i, c in sorted(per.items())}

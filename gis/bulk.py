@@ -13,7 +13,6 @@ import csv
 import io
 import time
 import uuid
-from collections import defaultdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -25,11 +24,10 @@ import pyarrow.csv as pacsv
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
-from gis.assign import assign_unit_grids
+from gis.assign import assign_unit_grids, choose_per_point
 from gis.crs import parse_crs, xy_to_storage
 from gis.errors import InvalidInput
 from gis.hierarchy import CODE_LENGTH
-from gis.lookup import choose
 
 OUT_COLUMNS = ("district_code", "street_code", "community_code", "unit_code")
 
@@ -111,20 +109,11 @@ def assign_codes(conn: Connection, x: np.ndarray, y: np.ndarray, at: datetime) -
     cols = [pc.utf8_slice_codeunits(unit, 0, CODE_LENGTH[level]) for level in (1, 2, 3)] + [unit]
     rest = np.flatnonzero(ok & (pos < 0))
     if len(rest):
-        rows = conn.execute(
-            text(
-                f"""SELECT t.i, p.level, p.code, p.grid_id, ST_Contains(p.geom, t.g)
-                FROM (SELECT i, g FROM {pts} WHERE i = ANY(:rest)) t
-                CROSS JOIN LATERAL (
-                  SELECT * FROM grid_piece p WHERE ST_Intersects(p.geom, t.g)
-                     AND p.valid_from <= :at AND (p.valid_to IS NULL OR p.valid_to > :at)) p"""
-            ),
-            {"at": at, "rest": rest.tolist()},
-        ).all()
-        per: dict[int, list[tuple[int, str, int, bool]]] = defaultdict(list)
-        for i, level, code, grid_id, inside in rows:
-            per[i].append((level, code, grid_id, inside))
-        chosen = {i: choose(c) for i, c in sorted(per.items())}
+        conn.execute(
+            text(f"CREATE TEMP TABLE {pts}_rest ON COMMIT DROP AS SELECT i, g FROM {pts} WHERE i = ANY(:rest)"),
+            {"rest": rest.tolist()},
+        )
+        chosen = choose_per_point(conn, f"{pts}_rest", at=at, id_column="i", geom_column="g")
         for col, level in enumerate((1, 2, 3, 4)):
             found = [(i, c[level].code) for i, c in chosen.items() if level in c]
             if found:

@@ -11,7 +11,6 @@ import io
 import json
 import time
 import uuid
-from collections import defaultdict
 from typing import Any
 
 import numpy as np
@@ -21,10 +20,9 @@ import pyarrow.csv as pacsv
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from gis.assign import assign_unit_grids
+from gis.assign import assign_unit_grids, choose_per_point
 from gis.bulk import morton_order
 from gis.errors import InvalidInput
-from gis.lookup import choose
 
 STAGE_COLUMNS = (
     "row_no",
@@ -164,20 +162,9 @@ def assign_staged(conn: Connection, s: str) -> None:
             WHERE NOT EXISTS (SELECT 1 FROM {s}_chain c WHERE c.row_no = s.row_no)"""
         )
     )
-    rows = conn.execute(
-        text(
-            f"""SELECT s.row_no, p.level, p.code, p.grid_id, ST_Contains(p.geom, s.g)
-            FROM {s}_rest s CROSS JOIN LATERAL (
-              SELECT * FROM grid_piece p WHERE ST_Intersects(p.geom, s.g)
-                 AND p.valid_from <= s.reported_at AND (p.valid_to IS NULL OR p.valid_to > s.reported_at)) p"""
-        )
-    ).all()
-    per: dict[int, list[tuple[int, str, int, bool]]] = defaultdict(list)
-    for row_no, level, code, grid_id, inside in rows:
-        per[row_no].append((level, code, grid_id, inside))
+    per = choose_per_point(conn, f"{s}_rest", id_column="row_no", geom_column="g", time_column="reported_at")
     upper = []
-    for row_no, cands in per.items():
-        c = choose(cands)
+    for row_no, c in per.items():
         upper.append(
             {"r": row_no, **{k: (c[lv].code if lv in c else None) for k, lv in (("d", 1), ("s", 2), ("c", 3))}}
         )

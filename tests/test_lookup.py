@@ -91,6 +91,23 @@ def test_bulk_assignment_equals_one_by_one(db):
         assert list(row) == expected
 
 
+def test_bulk_assignment_where_no_unit_grids_exist_yet(db):
+    """Points in streets without unit grids get their upper levels by the per-point rule."""
+    load_city(db, square_city(), upto=2)
+    from datetime import UTC, datetime
+
+    x, y = _sample()
+    with db.connect() as conn:
+        single = lookup_points(conn, x, y)
+    with db.connect() as conn, conn.begin():
+        cols = assign_codes(conn, x, y, datetime.now(UTC))
+    bulk = list(zip(*[c.to_pylist() for c in cols], strict=True))
+    assert any(row[1] for row in bulk) and not any(row[3] for row in bulk)
+    for r, row in zip(single, bulk, strict=True):
+        expected = [r[level]["code"] if r[level] else None for level in ("district", "street", "community", "unit")]
+        assert list(row) == expected
+
+
 def test_lookup_crs_offsets(db):
     load_city(db, square_city())
     from gis.crs import gcj02_to_bd09, wgs84_to_gcj02
