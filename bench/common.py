@@ -9,6 +9,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from sqlalchemy import text
 
@@ -121,3 +122,38 @@ def parse_wrk(out: str) -> dict:
         if "Non-2xx" in line:
             res["non_2xx"] = int(parts[-1])
     return res
+
+
+def process_cpu() -> dict[str, float]:
+    """CPU seconds used so far by this machine's processes, summed by kind: ``postgres``,
+    ``server`` (Python processes other than this one: the ``wangge serve`` workers), ``wrk``,
+    ``pgbench``. Read from /proc; exited processes drop out, so measure around long-lived ones."""
+    tick = os.sysconf("SC_CLK_TCK")
+    me = os.getpid()
+    out: dict[str, float] = {}
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit() or int(pid) == me:
+            continue
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            continue
+        name = stat[stat.index("(") + 1 : stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2 :].split()
+        kind = "server" if name.startswith(("python", "wangge")) else name
+        out[kind] = out.get(kind, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+    return out
+
+
+def run_measured(cmd: list[str], secs: float, **kw) -> tuple[subprocess.CompletedProcess, dict[str, float]]:
+    """Run a load generator for about ``secs`` and measure, in its middle, the cores each kind of
+    process uses (see :func:`process_cpu`; kinds under 5% of a core are left out)."""
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+    edge = min(3.0, secs / 4)
+    time.sleep(edge)
+    a, t = process_cpu(), time.perf_counter()
+    time.sleep(max(0.5, secs - 2 * edge))
+    b, el = process_cpu(), time.perf_counter() - t
+    out, err = proc.communicate()
+    cores = {k: round((v - a.get(k, 0)) / el, 2) for k, v in b.items() if v - a.get(k, 0) > 0.05 * el}
+    return subprocess.CompletedProcess(cmd, proc.returncode, out, err), cores

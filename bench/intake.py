@@ -10,15 +10,18 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
+import re
 import tempfile
 from pathlib import Path
 
+import numpy as np
 from sqlalchemy import text
 
-from bench.common import big_city_engine, parse_wrk, server
+from bench.common import big_city_engine, parse_wrk, run_measured, server
 from bench.lookup_single import sample_points
 from data.demo_city import add_governments
+from gis import cases
+from gis.cluster import _bindir
 
 WRK_POST = """
 local pts = {}
@@ -60,6 +63,79 @@ end
 """
 
 
+def database_only(settings, engine, rate: int, secs: int = 30) -> dict:
+    """The intake's own statement sent by ``pgbench`` (C, next to no CPU) on the same schedule:
+    what PostgreSQL alone allows, with no HTTP and no Python. Latency counted from each
+    transaction's scheduled start, as wrk's paced runs count it."""
+    with engine.connect() as conn:
+        code, limit, unit = conn.execute(
+            text("SELECT code, time_limit, time_unit FROM event_class WHERE code = '0102'")
+        ).one()
+    literal = {
+        "at": "'now'",
+        "cls": f"'{code}'",
+        "comp": "NULL",
+        "near_m": "5",
+        "k": "NULL",
+        "d": "'pgbench'",
+        "ch": "'app'",
+        "actor": "'pgbench'",
+        "lim": f"'{limit}'",
+        "lim_unit": f"'{unit}'",
+        "due": "'2030-01-01T00:00:00Z'",
+    }
+    sql = re.sub(r"(?<!:):([a-z_]+)", lambda m: literal.get(m.group(1), m.group(0)), cases._INTAKE)
+    sql = re.sub(r"--[^\n]*", "", sql)  # one line for pgbench: the comments go
+    with tempfile.TemporaryDirectory() as tmp:
+        script = Path(tmp) / "intake.sql"
+        script.write_text(
+            "\\set i random(0, 4999)\n\\set x 116.25 + (:i % 70) * 0.005\n\\set y 39.80 + (:i / 70) * 0.003\n"
+            + " ".join(sql.split())
+            + ";\n"
+        )
+        env = {**os.environ, "PGOPTIONS": "-c plan_cache_mode=force_generic_plan"}
+        url = settings.url().replace("postgresql+psycopg2://", "postgresql://")
+        run, cores = run_measured(
+            [
+                str(_bindir() / "pgbench"),
+                "-n",
+                "-M",
+                "prepared",
+                "-c",
+                "16",
+                "-j",
+                "2",
+                "-R",
+                str(rate),
+                "-T",
+                str(secs),
+                "-f",
+                str(script),
+                "-l",
+                "--log-prefix",
+                str(Path(tmp) / "log"),
+                url,
+            ],
+            secs,
+            env=env,
+        )
+        if run.returncode:
+            raise RuntimeError(f"pgbench failed: {run.stderr[-2000:]}")
+        rows = np.array(
+            [line.split() for log in Path(tmp).glob("log*") for line in log.read_text().splitlines()], dtype=float
+        )
+    end = rows[:, 4] + rows[:, 5] / 1e6
+    lat = (rows[:, 2] + rows[:, 6]) / 1000  # time + schedule lag, ms
+    # each client prepares and plans the statement on its first transaction: the first 2 s are warm-up
+    steady = lat[end - end.min() > 2]
+    return {
+        "cases_per_s": round(len(lat) / secs, 1),
+        **{f"p{q}_ms": round(float(np.percentile(steady, q)), 2) for q in (50, 90, 99)},
+        "p99_with_warm_up_ms": round(float(np.percentile(lat, 99)), 2),
+        "cores_used": cores,
+    }
+
+
 def main() -> dict:
     settings, engine = big_city_engine()
     add_governments(engine)
@@ -76,7 +152,7 @@ def main() -> dict:
         for label, conns, secs, rate in runs:
             script = Path(tmp) / f"{label}.lua"
             script.write_text(WRK_POST % (pfile, rate / (2 if conns > 1 else 1)))
-            out = subprocess.run(
+            run, cores = run_measured(
                 [
                     "wrk",
                     "-t2" if conns > 1 else "-t1",
@@ -87,11 +163,14 @@ def main() -> dict:
                     str(script),
                     base,
                 ],
-                capture_output=True,
-                text=True,
-                check=True,
-            ).stdout
-            res[label] = parse_wrk(out)
+                secs,
+            )
+            if run.returncode:
+                raise RuntimeError(f"wrk failed: {run.stderr[-2000:]}")
+            res[label] = parse_wrk(run.stdout)
+            res[label]["cores_used"] = cores  # server: the wangge worker processes
+    for r in rates:
+        res[f"database_only_pgbench_{r}_per_s_16_clients"] = database_only(settings, engine, r)
     with engine.connect() as conn:
         res["cases_stored"] = conn.execute(text('SELECT count(*) FROM "case"')).scalar_one()
     return res
