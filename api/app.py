@@ -84,7 +84,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.read_engine = make_engine(settings, **pool, isolation_level="AUTOCOMMIT", pool_reset_on_return=None)
     app.state.live_positions = LivePositions()
     errors.install(app)
-    for module in (lookup, grids, imports, validation, cases, registry, tracks):
+    # Routers are matched in order: the busiest paths (intake, track batches, lookups) first.
+    for module in (cases, tracks, lookup, grids, imports, validation, registry):
         app.include_router(module.router, prefix="/api/v1")
 
     app.include_router(open311.router)
