@@ -15,6 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from gis import deadlines
+from gis.dates import parse_at
 from gis.errors import Conflict, InvalidInput, NotFound
 from gis.lookup import sql, to_storage_points
 from gis.sqlutil import execute_prepared, fetch_prepared
@@ -182,7 +183,7 @@ def intake(
     if channel not in CHANNELS:
         raise InvalidInput(f"unknown channel {channel!r}", field="channel", allowed=list(CHANNELS))
     now = datetime.now(UTC)
-    reported_at = reported_at or now
+    reported_at = parse_at(reported_at, "reported_at") or now  # a time without offset is UTC, as everywhere
     if reported_at > now + timedelta(minutes=5):
         raise InvalidInput("reported_at lies in the future", field="reported_at")
     xs, ys = to_storage_points([lon], [lat], crs)

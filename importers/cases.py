@@ -58,9 +58,10 @@ def _read(path: Path, opts: CaseImportOptions) -> tuple[pa.Table, np.ndarray, np
                 c: pa.string() for c in (opts.class_field, opts.id_field, "channel", "state", "description") if c
             }
             options = pacsv.ConvertOptions(strings_can_be_null=False, column_types=as_text)
-            table = pacsv.read_csv(path, convert_options=options)
-        else:
-            table = pq.read_table(path)
+        try:
+            table = pacsv.read_csv(path, convert_options=options) if ext == ".csv" else pq.read_table(path)
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise InvalidInput(f"cannot read {path.name}: {exc}", field="file") from None
         for f, flag in ((opts.lon_field, "lon_field"), (opts.lat_field, "lat_field")):
             if f not in table.column_names:
                 raise InvalidInput(f"no column {f!r} in {path.name}", field=flag, allowed=table.column_names)

@@ -40,15 +40,27 @@ WKT_COLUMNS = ("wkt", "geometry", "geom", "the_geom", "shape")
 def _ogr_path(path: Path) -> str:
     if path.suffix.lower() != ".zip":
         return str(path)
-    with zipfile.ZipFile(path) as zf:
-        shps = [n for n in zf.namelist() if n.lower().endswith(".shp")]
+    try:
+        with zipfile.ZipFile(path) as zf:
+            shps = [n for n in zf.namelist() if n.lower().endswith(".shp")]
+    except zipfile.BadZipFile:
+        raise InvalidInput(f"{path.name} is not a readable zip file", field="file") from None
     if not shps:
         raise InvalidInput(f"{path.name}: the zip holds no .shp file", field="file")
     return f"/vsizip/{path}/{shps[0]}"
 
 
 def list_layers(path: Path) -> list[str]:
-    return [str(row[0]) for row in pyogrio.list_layers(_ogr_path(path))]
+    try:
+        return [str(row[0]) for row in pyogrio.list_layers(_ogr_path(path))]
+    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
+        raise InvalidInput(f"cannot read {path.name}: {_gdal_message(exc, path)}", field="file") from None
+
+
+def _gdal_message(exc: Exception, path: Path) -> str:
+    """GDAL's reason, naming the file as the user knows it (an upload lives in a temporary
+    directory) and without its advice on driver prefixes, which a wangge user cannot act on."""
+    return str(exc).split(";")[0].replace(str(path), path.name).strip()
 
 
 def read_frame(path: str | Path, layer: str | None = None, wkt_field: str | None = None) -> gpd.GeoDataFrame:
@@ -72,7 +84,7 @@ def read_frame(path: str | Path, layer: str | None = None, wkt_field: str | None
     try:
         frame = gpd.read_file(src, layer=layer, engine="pyogrio")
     except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
-        raise InvalidInput(f"cannot read {path.name}: {exc}", field="file") from None
+        raise InvalidInput(f"cannot read {path.name}: {_gdal_message(exc, path)}", field="file") from None
     if ext == ".kml":
         # LIBKML adds its styling fields to every placemark; keep only those that carry data
         drop = [
@@ -84,8 +96,18 @@ def read_frame(path: str | Path, layer: str | None = None, wkt_field: str | None
     return frame
 
 
+def read_text_csv(path: Path) -> pd.DataFrame:
+    """A CSV as text columns (codes keep their leading zeros); an empty or unreadable file is refused."""
+    try:
+        return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    except pd.errors.EmptyDataError:
+        raise InvalidInput(f"{path.name} is empty", field="file") from None
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise InvalidInput(f"cannot read {path.name} as UTF-8 CSV: {exc}", field="file") from None
+
+
 def _read_csv(path: Path, wkt_field: str | None) -> gpd.GeoDataFrame:
-    frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    frame = read_text_csv(path)
     if wkt_field is None:
         lower = {c.lower(): c for c in frame.columns}
         wkt_field = next((lower[c] for c in WKT_COLUMNS if c in lower), None)

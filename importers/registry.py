@@ -20,7 +20,7 @@ from gis import registry
 from gis.dates import parse_at
 from gis.errors import ImportRejected, InvalidInput, WanggeError
 from importers.core import all_or_nothing, resolve_crs
-from importers.readers import read_frame
+from importers.readers import read_frame, read_text_csv
 
 UNIT_COLUMNS = ("code", "name", "kind")
 RULE_COLUMNS = ("class_code", "area_code", "unit_code")
@@ -30,7 +30,7 @@ COMPONENT_UNIT_FIELDS = ("owner_unit", "manager_unit", "maintainer_unit")
 def _read_csv(path: Path, required: tuple[str, ...]) -> pd.DataFrame:
     if not path.exists():
         raise InvalidInput(f"no such file: {path}", field="file")
-    frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    frame = read_text_csv(path)
     missing = [c for c in required if c not in frame.columns]
     if missing:
         raise InvalidInput(f"{path.name} lacks column(s) {', '.join(missing)}", field="file", allowed=list(required))
@@ -79,7 +79,7 @@ def _run(engine: Engine, source: str, kind: str, rows: list[tuple[int, Any]], wr
 def import_units(engine: Engine, path: str | Path, *, dry_run: bool = False) -> dict[str, Any]:
     """CSV with ``code,name,kind[,area_code]``."""
     frame = _read_csv(Path(path), UNIT_COLUMNS)
-    rows = [(i + 2, r) for i, r in enumerate(frame.to_dict("records"))]  # row 1 is the header
+    rows = [(i + 1, r) for i, r in enumerate(frame.to_dict("records"))]  # data rows from 1, as every importer
     return _run(
         engine,
         str(path),
@@ -98,7 +98,7 @@ def import_calendar(engine: Engine, path: str | Path, *, dry_run: bool = False) 
     from gis import deadlines
 
     frame = _read_csv(Path(path), ("day", "workday"))
-    rows = [(i + 2, r) for i, r in enumerate(frame.to_dict("records"))]
+    rows = [(i + 1, r) for i, r in enumerate(frame.to_dict("records"))]
     return _run(
         engine,
         str(path),
@@ -112,7 +112,7 @@ def import_calendar(engine: Engine, path: str | Path, *, dry_run: bool = False) 
 def import_rules(engine: Engine, path: str | Path, *, dry_run: bool = False) -> dict[str, Any]:
     """CSV with ``class_code,area_code,unit_code[,start_time,end_time,valid_from]``."""
     frame = _read_csv(Path(path), RULE_COLUMNS)
-    rows = [(i + 2, r) for i, r in enumerate(frame.to_dict("records"))]
+    rows = [(i + 1, r) for i, r in enumerate(frame.to_dict("records"))]
     return _run(
         engine,
         str(path),

@@ -12,6 +12,7 @@ from sqlalchemy.engine import Engine
 from gis import tracks, workers
 from gis.errors import ImportRejected, InvalidInput
 from importers.core import all_or_nothing
+from importers.readers import list_layers, read_text_csv
 from importers.registry import _read_csv, _run
 
 BATCH = 5000
@@ -21,7 +22,7 @@ WORKER_COLUMNS = ("worker_id", "name", "device_id", "grids")
 def import_workers(engine: Engine, path: str | Path, *, dry_run: bool = False) -> dict[str, Any]:
     """CSV with at least ``worker_id,name,device_id,grids`` (grids: codes separated by ``;``)."""
     frame = _read_csv(Path(path), WORKER_COLUMNS)
-    rows = [(i + 2, r) for i, r in enumerate(frame.to_dict("records"))]
+    rows = [(i + 1, r) for i, r in enumerate(frame.to_dict("records"))]
     return _run(
         engine,
         str(path),
@@ -56,6 +57,8 @@ def import_tracks(
     if path.suffix.lower() == ".gpx":
         if not worker_id:
             raise InvalidInput("a GPX file needs --worker", field="worker")
+        if "track_points" not in list_layers(path):
+            raise InvalidInput(f"{path.name} has no track points", field="file")
         pts = gpd.read_file(path, layer="track_points", engine="pyogrio")
         points = [
             {
@@ -69,7 +72,7 @@ def import_tracks(
             for t, g, e in zip(pts["time"], pts.geometry, pts.get("ele", [None] * len(pts)), strict=True)
         ]
     elif path.suffix.lower() == ".csv" or path.name.lower().endswith(".csv.gz"):
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+        frame = read_text_csv(path)
         for f in (time_field, lon_field, lat_field):
             if f not in frame.columns:
                 raise InvalidInput(f"no column {f!r} in {path.name}", field="file", allowed=list(frame.columns))
@@ -85,7 +88,7 @@ def import_tracks(
             }
             for f in ("accuracy", "speed", "course"):
                 if r.get(f):
-                    p[f] = float(r[f])
+                    p[f] = r[f]  # checked with the rest of the point by tracks.ingest
             points.append(p)
     else:
         raise InvalidInput(f"unsupported file type {path.suffix}", field="file", allowed=[".csv", ".gpx"])
@@ -96,7 +99,8 @@ def import_tracks(
             report["accepted"] += res.accepted
             report["duplicates"] += res.duplicates
             report["flagged"] += res.flagged
-            report["rejected"] += [{**r, "index": r["index"] + i} for r in res.rejected]
+            # rows of the file from 1, as every importer numbers them
+            report["rejected"] += [{"row": r.pop("index") + i + 1, **r} for r in res.rejected]
         if report["rejected"]:
             trans.rollback()
             raise ImportRejected(

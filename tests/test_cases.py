@@ -318,7 +318,7 @@ def test_import_units_rules_components_all_or_nothing(settings, db, tmp_path):
     p = wangge(settings, "import", "rules", str(rules), "--json")
     assert p.returncode == 1
     rejected = {r["row"]: r for r in json.loads(p.stdout)["rejected"]}
-    assert set(rejected) == {3, 4} and rejected[4]["field"] == "area_code"
+    assert set(rejected) == {2, 3} and rejected[3]["field"] == "area_code"  # data rows, from 1
     comps = gpd.GeoDataFrame(
         {
             "code": ["1101080101000001", "1101080108000002"],

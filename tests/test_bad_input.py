@@ -1,0 +1,76 @@
+"""Unreadable files and loosely written values get a clear answer naming the field, never a crash."""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import text
+
+from tests.helpers import STEP, X0, Y0, load_city, square_city
+from tests.test_cli import wangge
+
+GARBAGE = {
+    "u.geojson": b"{not json",
+    "u.zip": b"PK\x03\x04 not a zip",
+    "u.gpkg": b"SQLite format 3\x00 not a database",
+    "u.kml": b"<kml/>",
+}
+
+
+@pytest.mark.parametrize("name", sorted(GARBAGE))
+def test_an_unreadable_upload_is_refused_naming_the_file(client, db, name):
+    load_city(db, square_city(), upto=3)
+    r = client.post("/api/v1/imports/grids", data={"level": "unit"}, files={"file": (name, io.BytesIO(GARBAGE[name]))})
+    assert r.status_code == 400, r.text
+    body = r.json()
+    assert body["field"] == "file" and name in body["message"]
+    assert "/tmp" not in body["message"]  # the upload's temporary path is not the user's file name
+    with db.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM grid WHERE level = 4")).scalar() == 0
+
+
+def test_unreadable_files_on_the_command_line(settings, db, tmp_path):
+    cases = tmp_path / "cases.parquet"
+    cases.write_bytes(b"not parquet at all")
+    gpx = tmp_path / "walk.gpx"
+    gpx.write_bytes(b"<gpx")
+    empty = tmp_path / "units.csv"
+    empty.write_bytes(b"")
+    latin = tmp_path / "rules.csv"
+    latin.write_bytes("class_code,area_code,unit_code\n0102,110108,城管\n".encode("gb18030"))
+    for args, says in (
+        (("import", "cases", str(cases)), "cannot read cases.parquet"),
+        (("import", "tracks", str(gpx), "--worker", "w1"), "cannot read walk.gpx"),
+        (("import", "units", str(empty)), "units.csv is empty"),
+        (("import", "rules", str(latin)), "cannot read rules.csv as UTF-8 CSV"),
+    ):
+        p = wangge(settings, *args)
+        assert p.returncode == 2 and says in p.stderr and "Traceback" not in p.stderr, (args, p.stderr)
+
+
+def test_rejected_rows_are_numbered_from_one_in_every_importer(settings, db, tmp_path):
+    load_city(db, square_city())
+    units = tmp_path / "units.csv"
+    units.write_text("code,name,kind\nOK,好,water\nBAD,坏,no_such_kind\n", encoding="utf-8")
+    points = tmp_path / "points.csv"
+    points.write_text(
+        "worker_id,lon,lat,fix_time\n"
+        f"nobody,{X0 + 0.5 * STEP},{Y0 + 0.5 * STEP},2024-05-01T08:00:00Z\n",
+        encoding="utf-8",
+    )
+    p = wangge(settings, "import", "units", str(units))
+    assert p.returncode == 1 and "row 2: unknown unit kind" in p.stderr, p.stderr
+    p = wangge(settings, "import", "tracks", str(points))
+    assert p.returncode == 1 and "row 1: unknown worker" in p.stderr, p.stderr
+
+
+def test_a_reported_time_without_offset_is_utc(client, db):
+    load_city(db, square_city(), valid_from=datetime(2024, 1, 1, tzinfo=UTC))
+    body = {"lon": X0 + 0.5 * STEP, "lat": Y0 + 0.5 * STEP, "class": "0102", "channel": "app"}
+    r = client.post("/api/v1/cases", json={**body, "reported_at": "2024-05-01T10:00:00"})
+    assert r.status_code == 201, r.text
+    assert r.json()["reported_at"] == "2024-05-01T10:00:00+00:00"
+    r = client.post("/api/v1/cases", json={**body, "reported_at": "2024-05-01T10:00:00+08:00"})
+    assert r.json()["reported_at"] == "2024-05-01T02:00:00+00:00"
