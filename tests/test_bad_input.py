@@ -56,8 +56,7 @@ def test_rejected_rows_are_numbered_from_one_in_every_importer(settings, db, tmp
     units.write_text("code,name,kind\nOK,好,water\nBAD,坏,no_such_kind\n", encoding="utf-8")
     points = tmp_path / "points.csv"
     points.write_text(
-        "worker_id,lon,lat,fix_time\n"
-        f"nobody,{X0 + 0.5 * STEP},{Y0 + 0.5 * STEP},2024-05-01T08:00:00Z\n",
+        f"worker_id,lon,lat,fix_time\nnobody,{X0 + 0.5 * STEP},{Y0 + 0.5 * STEP},2024-05-01T08:00:00Z\n",
         encoding="utf-8",
     )
     p = wangge(settings, "import", "units", str(units))
