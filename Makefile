@@ -18,7 +18,13 @@ test: venv
 system:
 	@bash scripts/install-system.sh
 
-venv: system $(VENV)/.installed
+venv: system $(VENV)/.installed node_modules/.installed
+
+# Front-end assets come from the npm registry at set-up, pinned by package-lock.json; nothing is
+# fetched from a CDN at run time. --ignore-scripts: no install-time analytics (@scarf/scarf).
+node_modules/.installed: package.json package-lock.json
+	npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	@touch $@
 
 $(VENV)/.installed: pyproject.toml
 	@test -x $(BIN)/python || python3 -m venv $(VENV)

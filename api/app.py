@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
-from api import errors
+from api import docs, errors
 from api.routes import cases, grids, imports, lookup, open311, registry, tracks, validation
 from gis.db import make_engine
 from gis.positions import LivePositions
@@ -67,7 +67,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.read_engine.dispose()
 
     app = FastAPI(
-        title="wangge", version="0.1.0", description="City grid management (网格化管理) on PostGIS", lifespan=lifespan
+        title="wangge",
+        version="0.1.0",
+        description="City grid management (网格化管理) on PostGIS",
+        lifespan=lifespan,
+        docs_url=None,  # served from the project's own assets by api.docs, not from a CDN
+        redoc_url=None,
     )
     app.state.settings = settings
     # No pre-ping: it costs a round trip per request; the pool recycles connections instead.
@@ -84,6 +89,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.read_engine = make_engine(settings, **pool, isolation_level="AUTOCOMMIT", pool_reset_on_return=None)
     app.state.live_positions = LivePositions()
     errors.install(app)
+    docs.install(app)
     # Routers are matched in order: the busiest paths (intake, track batches, lookups) first.
     for module in (cases, tracks, lookup, grids, imports, validation, registry):
         app.include_router(module.router, prefix="/api/v1")

@@ -36,5 +36,12 @@ if [ -z "$pg_major" ] || [ -n "$missing" ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends \
     "${base[@]}" "postgresql-$pg_major" "postgresql-$pg_major-postgis-3" >&2
 fi
+# npm fetches the front-end assets (package-lock.json). Only when there is none: a Node.js from
+# elsewhere (NodeSource) brings its own npm and conflicts with Debian's package.
+if ! command -v npm >/dev/null; then
+  echo "install-system: installing npm ..." >&2
+  $SUDO apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends npm >&2
+fi
 # Debian starts a system-wide cluster on 5432; wangge runs its own, so that one is left as it is.
 exit 0

@@ -87,6 +87,23 @@ def test_openapi_and_health(client):
     assert client.get("/healthz").json()["status"] == "ok"
 
 
+def test_api_docs_load_nothing_from_outside(client):
+    """Command halls run on intranets: /docs and everything it loads come from wangge itself."""
+    import re
+
+    page = client.get("/docs")
+    assert page.status_code == 200 and "swagger-ui-bundle.js" in page.text
+    urls = re.findall(r"""(?:src|href)=["']([^"']+)["']|url: ?'([^']+)'""", page.text)
+    urls = [a or b for a, b in urls]
+    assert urls and all(u.startswith("/") and not u.startswith("//") for u in urls), urls
+    for u in urls:
+        r = client.get(u)
+        assert r.status_code == 200 and len(r.content) > 100, u
+    bundle = client.get(next(u for u in urls if u.endswith(".js")))
+    assert "javascript" in bundle.headers["content-type"] and "SwaggerUIBundle" in bundle.text
+    assert "cdn." not in page.text
+
+
 def test_a_database_that_is_down_answers_503_not_a_hang():
     """The intake runs on the event loop: with the database unreachable it must answer at once,
     with the JSON error, and so must a read."""
