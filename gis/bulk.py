@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import time
 import uuid
 from datetime import UTC, datetime
@@ -141,6 +142,13 @@ def lookup_csv(
     path = Path(input_path)
     if not path.exists():
         raise InvalidInput(f"no such file: {path}", field="input")
+    out = Path(output_path)
+    if out.resolve() == path.resolve():
+        raise InvalidInput(
+            "--output must not be the input file: it is read while the answer is written", field="output"
+        )
+    if not out.parent.is_dir():
+        raise InvalidInput(f"no such directory: {out.parent}", field="output")
     with path.open("r", encoding="utf-8-sig") as f:
         header = next(csv.reader([f.readline()]), [])
     for flag, name in (("lon_field", lon_field), ("lat_field", lat_field)):
@@ -164,7 +172,15 @@ def lookup_csv(
         cols = assign_codes(conn, x, y, at)
     for name, col in zip(OUT_COLUMNS, cols, strict=True):
         table = table.append_column(name, col)
-    pacsv.write_csv(table, output_path, pacsv.WriteOptions(quoting_style="needed"))
+    # written beside the target and renamed: a failure leaves no half-written file (nor a half-
+    # overwritten earlier answer)
+    part = out.with_name(f".{out.name}.{uuid.uuid4().hex[:8]}.part")
+    try:
+        pacsv.write_csv(table, part, pacsv.WriteOptions(quoting_style="needed"))
+        os.replace(part, out)
+    except OSError as exc:
+        part.unlink(missing_ok=True)
+        raise InvalidInput(f"cannot write {out}: {exc.strerror or exc}", field="output") from None
     in_none = pc.is_null(cols[0]).to_numpy(zero_copy_only=False)  # no district means no grid at all
     return {
         "rows": table.num_rows,

@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 import pandas as pd
@@ -128,6 +129,12 @@ def import_cases(engine: Engine, path: str | Path, opts: CaseImportOptions | Non
             field="file",
             allowed=[".csv", ".parquet", ".gpkg", ".geojson", ".shp", ".zip"],
         )
+    try:
+        ZoneInfo(opts.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InvalidInput(
+            f"unknown time zone {opts.timezone!r}", field="timezone", allowed="an IANA name: UTC, Asia/Shanghai, …"
+        ) from None
     table, x, y, file_crs = _read(path, opts)
     n = table.num_rows
     for f, flag in ((opts.class_field, "class_field"), (opts.time_field, "time_field"), (opts.id_field, "id_field")):

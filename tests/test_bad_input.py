@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from datetime import UTC, datetime
 
 import pytest
@@ -73,3 +74,26 @@ def test_a_reported_time_without_offset_is_utc(client, db):
     assert r.json()["reported_at"] == "2024-05-01T10:00:00+00:00"
     r = client.post("/api/v1/cases", json={**body, "reported_at": "2024-05-01T10:00:00+08:00"})
     assert r.json()["reported_at"] == "2024-05-01T02:00:00+00:00"
+
+
+def test_lookup_output_never_clobbers_the_input_or_leaves_a_partial_file(settings, db, tmp_path):
+    load_city(db, square_city())
+    src = tmp_path / "cases.csv"
+    src.write_text(f"id,lon,lat\n1,{X0 + 0.5 * STEP},{Y0 + 0.5 * STEP}\n", encoding="utf-8")
+    before = src.read_bytes()
+    args = ("lookup", "--input", str(src), "--lon-field", "lon", "--lat-field", "lat", "--output")
+    p = wangge(settings, *args, str(src))
+    assert p.returncode == 2 and "must not be the input" in p.stderr and src.read_bytes() == before
+    p = wangge(settings, *args, str(tmp_path / "no" / "such" / "dir.csv"))
+    assert p.returncode == 2 and "no such directory" in p.stderr and "Traceback" not in p.stderr
+    p = wangge(settings, *args, str(tmp_path / "out.csv"))
+    assert p.returncode == 0, p.stderr
+    assert sorted(f.name for f in tmp_path.iterdir()) == ["cases.csv", "out.csv"]  # no .part left behind
+    assert re.search(r',"110108\d{9}"$', (tmp_path / "out.csv").read_text().splitlines()[1])
+
+
+def test_an_unknown_time_zone_is_refused(settings, db, tmp_path):
+    src = tmp_path / "history.csv"
+    src.write_text("lon,lat,class,reported_at\n116.3,39.9,0102,2024-05-01 10:00\n", encoding="utf-8")
+    p = wangge(settings, "import", "cases", str(src), "--timezone", "Mars/Olympus")
+    assert p.returncode == 2 and "unknown time zone 'Mars/Olympus'" in p.stderr and "Traceback" not in p.stderr
