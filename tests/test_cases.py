@@ -704,3 +704,46 @@ def test_import_cases_from_parquet_and_geopackage(city, db, tmp_path):
     assert by_source["c"] == by_source["p"] == by_source["g"]
     assert [at for _, _, at in by_source["c"]] == list(times.to_pydatetime())
     assert len({grid for _, grid, _ in by_source["c"]}) == 16 and all(by_source["c"][k][1] for k in range(16))
+
+
+def test_components_are_listed_by_class_area_unit_state_and_box(city):
+    c = city
+    pts = {
+        "1101080101000001": (X0 + 0.5 * STEP, Y0 + 0.5 * STEP),  # unit 110108001001001, west street
+        "1101080102000002": (X0 + 1.5 * STEP, Y0 + 0.5 * STEP),
+        "1101080201000003": (X0 + 6.5 * STEP, Y0 + 0.5 * STEP),  # east street
+    }
+    owners = {"1101080101000001": "WATER", "1101080102000002": "WATER", "1101080201000003": "CG"}
+    for code, pt in pts.items():
+        body = {"code": code, "geometry": {"type": "Point", "coordinates": list(pt)}, "owner_unit": owners[code]}
+        assert c.post("/api/v1/components", json=body).status_code == 201
+    c.patch("/api/v1/components/1101080102000002", json={"state": "damaged", "maintainer_unit": "CG"})
+
+    def codes(**params):
+        r = c.get("/api/v1/components", params=params)
+        assert r.status_code == 200 and r.headers["content-type"].startswith("application/geo+json"), r.text
+        fc = r.json()
+        assert fc["numberReturned"] == len(fc["features"])
+        return [f["properties"]["code"] for f in fc["features"]]
+
+    assert codes() == sorted(pts)
+    assert codes(**{"class": "0101"}) == ["1101080101000001"]
+    assert codes(**{"class": "01"}) == ["1101080101000001", "1101080102000002"]
+    west = c.get("/api/v1/components/1101080101000001").json()
+    for level in ("grid_code", "community_code", "street_code"):
+        assert "1101080101000001" in codes(area=west[level])
+    assert codes(area=west["street_code"]) == ["1101080101000001", "1101080102000002"]
+    assert codes(area="110108") == sorted(pts)
+    assert codes(unit="CG") == ["1101080102000002", "1101080201000003"]  # maintainer or owner
+    assert codes(state="damaged") == ["1101080102000002"]
+    box = f"{X0},{Y0},{X0 + 2 * STEP},{Y0 + STEP}"
+    assert codes(bbox=box) == ["1101080101000001", "1101080102000002"]
+    page = c.get("/api/v1/components", params={"limit": 2}).json()
+    assert page["numberMatched"] == 3 and len(page["features"]) == 2
+    rest = c.get(page["links"][0]["href"]).json()
+    assert [f["properties"]["code"] for f in rest["features"]] == ["1101080201000003"]
+    feature = rest["features"][0]
+    assert feature["geometry"]["type"] == "Point" and feature["properties"]["major_name"]
+    for params, field in (({"class": "1"}, "class"), ({"area": "1101"}, "area"), ({"bbox": "1,2"}, "bbox")):
+        r = c.get("/api/v1/components", params=params)
+        assert r.status_code == 400 and r.json()["field"] == field, r.text

@@ -7,8 +7,8 @@ from fastapi import APIRouter, Header, Query, Response
 from pydantic import BaseModel, Field
 
 from api.deps import ReaderDep, StatementWriterDep, WriterDep
+from api.params import parse_bbox
 from api.responses import JSON, json_response
-from api.routes.grids import parse_bbox
 from gis import case_stats, cases
 
 router = APIRouter(tags=["cases"])

@@ -6,25 +6,14 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from api.deps import AtDep, ReaderDep, SettingsDep
+from api.params import parse_bbox, parse_page_limit
+from api.responses import GEOJSON, geojson_page
 from gis.errors import InvalidInput, NotFound
 from gis.grid_query import get_grid_feature, list_grid_features
 from gis.hierarchy import LEVELS
 
 router = APIRouter(tags=["grids"])
-GEOJSON = "application/geo+json"
 LevelName = Literal["district", "street", "community", "unit"]
-
-
-def parse_bbox(bbox: str | None) -> tuple[float, float, float, float] | None:
-    if bbox is None:
-        return None
-    try:
-        parts = tuple(float(v) for v in bbox.split(","))
-    except ValueError:
-        parts = ()
-    if len(parts) != 4 or not (parts[0] <= parts[2] and parts[1] <= parts[3]):
-        raise InvalidInput(f"bad bbox {bbox!r}", field="bbox", allowed="minlon,minlat,maxlon,maxlat")
-    return parts  # type: ignore[return-value]
 
 
 @router.get("/grids", response_class=Response, responses={200: {"content": {GEOJSON: {}}}})
@@ -40,9 +29,7 @@ async def list_grids(
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> Response:
     """Grids as a GeoJSON FeatureCollection, paged."""
-    limit = limit or settings.default_page_limit
-    if limit > settings.max_page_limit:
-        raise InvalidInput(f"limit {limit} too large", field="limit", allowed=f"1..{settings.max_page_limit}")
+    limit = parse_page_limit(limit, settings)
     body, matched, returned = await read(
         list_grid_features,
         level=LEVELS[level] if level else None,
@@ -52,15 +39,7 @@ async def list_grids(
         limit=limit,
         offset=offset,
     )
-    links = ""
-    if offset + returned < matched:
-        nxt = request.url.include_query_params(offset=offset + limit, limit=limit)
-        links = f',"links":[{{"rel":"next","type":"{GEOJSON}","href":"{nxt}"}}]'
-    text = (
-        f'{{"type":"FeatureCollection","numberMatched":{matched},"numberReturned":{returned}'
-        f'{links},"features":[{body}]}}'
-    )
-    return Response(text, media_type=GEOJSON)
+    return geojson_page(request, body, matched, returned, offset, limit)
 
 
 @router.get("/grids/{code}", response_class=Response, responses={200: {"content": {GEOJSON: {}}}})

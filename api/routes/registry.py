@@ -1,14 +1,17 @@
 from __future__ import annotations
 
 from datetime import datetime, time
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import text
 
-from api.deps import AtDep, ReaderDep, WriterDep
+from api.deps import AtDep, ReaderDep, SettingsDep, WriterDep
+from api.params import parse_bbox, parse_page_limit
+from api.responses import GEOJSON, geojson_page
 from gis import deadlines, registry
+from gis.component_query import list_component_features
 
 router = APIRouter(tags=["units, rules, components"])
 
@@ -133,6 +136,36 @@ class ComponentIn(BaseModel):
     maintainer_unit: str | None = None
     state: str = "normal"
     attrs: dict[str, Any] = Field(default_factory=dict)
+
+
+@router.get("/components", response_class=Response, responses={200: {"content": {GEOJSON: {}}}})
+async def list_components(
+    request: Request,
+    read: ReaderDep,
+    settings: SettingsDep,
+    class_code: Annotated[
+        str | None, Query(alias="class", description="minor class (4 digits, e.g. 0101) or major class (2)")
+    ] = None,
+    area: Annotated[str | None, Query(description="a grid code at any level: components inside it")] = None,
+    unit: Annotated[str | None, Query(description="a unit that owns, manages or maintains them")] = None,
+    state: str | None = None,
+    bbox: Annotated[str | None, Query(description="minlon,minlat,maxlon,maxlat")] = None,
+    limit: Annotated[int | None, Query(ge=1)] = None,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> Response:
+    """Components (部件) as a GeoJSON FeatureCollection, paged, ordered by code."""
+    limit = parse_page_limit(limit, settings)
+    body, matched, returned = await read(
+        list_component_features,
+        class_code=class_code,
+        area=area,
+        unit=unit,
+        state=state,
+        bbox=parse_bbox(bbox),
+        limit=limit,
+        offset=offset,
+    )
+    return geojson_page(request, body, matched, returned, offset, limit)
 
 
 @router.post("/components", status_code=201)
