@@ -148,6 +148,25 @@ def find_outside_parent(conn: Connection, at: datetime, tolerance_m: float) -> l
     return [dict(r) for r in rows]
 
 
+def find_sibling_overlaps(conn: Connection, level: int, at: datetime, min_m2: float = 1.0) -> list[dict[str, Any]]:
+    """Changed rows that overlap a current grid of their level which this import leaves as it is
+    (a redraw that takes in part of a neighbour), in m². Overlaps among the imported rows are
+    for ``wangge validate``. Cheap for a whole level (nothing is left as it is) and for a redraw."""
+    rows = conn.execute(
+        text(
+            f"""SELECT s.row_no, s.code, g.code AS other,
+                   round(ST_Area(ST_Intersection(s.geom, g.geom)::geography)::numeric, 1) AS overlap_m2
+            FROM stage s JOIN stage_change c USING (row_no)
+            JOIN grid g ON g.level = :level AND {valid_at("g")} AND ST_Intersects(g.geom, s.geom)
+            WHERE NOT c.unchanged
+              AND NOT EXISTS (SELECT 1 FROM stage o WHERE o.code = g.code)
+            ORDER BY s.row_no, g.code"""
+        ),
+        {"level": level, "at": at},
+    ).mappings()
+    return [dict(r) for r in rows if r["overlap_m2"] >= min_m2]
+
+
 def generate_unit_codes(conn: Connection) -> list[dict[str, Any]]:
     """Number unit grids inside each community west→east, then north→south (GB/T 30428.1).
 

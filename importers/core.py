@@ -16,6 +16,7 @@ from typing import Any
 
 import geopandas as gpd
 import shapely
+from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine, RootTransaction
 from tqdm import tqdm
 
@@ -259,6 +260,11 @@ def import_grid_frame(
                     outside_m2=float(r["outside_m2"]),
                 )
         grids.compare_versions(conn)
+        for r in grids.find_sibling_overlaps(conn, level, valid_from):
+            report.warnings.append(
+                f"row {r['row_no']} ({r['code']}) overlaps {LEVEL_NAMES[level]} grid {r['other']} "
+                f"by {float(r['overlap_m2']):.0f} m²"
+            )
         for r in grids.find_bad_versions(conn, valid_from):
             report.reject(
                 r["row_no"],
@@ -285,3 +291,73 @@ def import_grid_frame(
             trans.commit()
             report.committed = True
     return report
+
+
+#: properties of a grid's GeoJSON answer that a redraw ignores (derived or set by the platform)
+READ_ONLY = ("level", "parent_code", "area_m2", "valid_from", "valid_to")
+GEOMETRY_TYPES = ("Polygon", "MultiPolygon")
+
+
+def redraw_grid(
+    engine: Engine,
+    code: str,
+    feature: dict[str, Any],
+    *,
+    crs: str | None = None,
+    fix_invalid: bool = False,
+    dry_run: bool = False,
+    valid_from: datetime | None = None,
+    tolerance_m: float = 10.0,
+) -> ImportReport:
+    """Redraw one grid (or draw a new one) from a GeoJSON Feature, as a boundary editor sends it.
+
+    The same checks, versioning and report as a file import of one row: the current version is
+    closed and a new one opened. Properties left out keep their current values, so a client may
+    send the feature it read back with only the geometry changed.
+    """
+    level = next((lv for lv, n in CODE_LENGTH.items() if n == len(code)), None)
+    if level is None or not code.isdigit():
+        raise InvalidInput(f"bad grid code {code!r}", field="code", allowed="6, 9, 12 or 15 digits")
+    if not isinstance(feature, dict) or feature.get("type") not in ("Feature", *GEOMETRY_TYPES):
+        raise InvalidInput("the body must be a GeoJSON Feature (or geometry)", field="body")
+    geometry = feature.get("geometry") if feature["type"] == "Feature" else feature
+    props = dict(feature.get("properties") or {}) if feature["type"] == "Feature" else {}
+    if props.get("code", code) != code:
+        raise InvalidInput(f"the feature's code {props['code']!r} is not {code}", field="properties.code")
+    try:
+        geom = shapely.geometry.shape(geometry)
+    except (ValueError, TypeError, AttributeError, KeyError, IndexError):
+        raise InvalidInput("geometry is not GeoJSON", field="geometry") from None
+    with engine.connect() as conn:
+        current = (
+            conn.execute(
+                text(
+                    "SELECT name, resp_unit, resp_person, resp_phone, attrs FROM grid "
+                    "WHERE code = :c AND valid_to IS NULL"
+                ),
+                {"c": code},
+            )
+            .mappings()
+            .first()
+        )
+    row: dict[str, Any] = dict(current or {"name": "", "attrs": {}})
+    kept_attrs = row.pop("attrs") or {}
+    new_attrs = props.pop("attrs", None)
+    for key in ("code", *READ_ONLY):
+        props.pop(key, None)
+    # free attributes travel as extra columns, as in a file; sent ones replace the stored ones
+    row.update(new_attrs if isinstance(new_attrs, dict) else kept_attrs)
+    row.update(props)
+    row["code"] = code
+    frame = gpd.GeoDataFrame([row], geometry=[geom], crs=None)
+    opts = GridImportOptions(
+        level=level,
+        code_field="code",
+        name_field="name",
+        crs=crs or "EPSG:4490",
+        fix_invalid=fix_invalid,
+        dry_run=dry_run,
+        valid_from=valid_from,
+        tolerance_m=tolerance_m,
+    )
+    return import_grid_frame(engine, frame, opts, source=f"redraw of {code}")

@@ -125,3 +125,59 @@ def test_a_database_that_is_down_answers_503_not_a_hang():
         assert r.status_code == 503 and r.json()["error"] == "database_unavailable"
         assert c.get("/api/v1/cases/1").status_code == 503
         assert time.perf_counter() - t < 10
+
+
+def test_redraw_one_grid_as_a_boundary_editor_saves_it(client, db):
+    from datetime import UTC, datetime
+
+    import numpy as np
+    import shapely
+    from shapely.geometry import mapping, shape
+
+    from gis.crs import wgs84_to_gcj02
+
+    load_city(db, square_city(), valid_from=datetime(2024, 1, 1, tzinfo=UTC))
+    code = "110108001001001"
+    old = client.get(f"/api/v1/grids/{code}").json()
+    smaller = shape(old["geometry"]).buffer(-0.1 * STEP, join_style="mitre")
+    r = client.put(f"/api/v1/grids/{code}", json={**old, "geometry": mapping(smaller)})
+    assert r.status_code == 200, r.text
+    assert r.json()["written"] == 1 and r.json()["closed"] == 1 and r.json()["committed"] is True
+    now = client.get(f"/api/v1/grids/{code}").json()
+    assert now["properties"]["name"] == old["properties"]["name"]  # kept
+    assert now["properties"]["area_m2"] < 0.7 * old["properties"]["area_m2"]
+    before = client.get(f"/api/v1/grids/{code}", params={"at": "2024-06-01"}).json()
+    assert before["properties"]["area_m2"] == old["properties"]["area_m2"]  # history kept
+    # the lookup follows at once: a point in the strip given up is in no unit grid now
+    minx, miny, _, maxy = shape(old["geometry"]).bounds
+    edge = client.get("/api/v1/lookup", params={"lon": minx + 0.02 * STEP, "lat": (miny + maxy) / 2}).json()
+    assert edge["unit"] is None and edge["community"]["code"] == code[:12]
+
+    # rejected: sticking out of the community; nothing changes
+    moved = shapely.affinity.translate(smaller, xoff=20 * STEP)
+    r = client.put(f"/api/v1/grids/{code}", json={"type": "Feature", "geometry": mapping(moved)})
+    assert r.status_code == 422 and "outside parent" in r.json()["details"]["rejected"][0]["reason"], r.text
+    assert client.get(f"/api/v1/grids/{code}").json()["properties"]["area_m2"] == now["properties"]["area_m2"]
+    r = client.put(f"/api/v1/grids/{code}", json={**old, "properties": {"code": "110108001001002"}})
+    assert r.status_code == 400 and r.json()["field"] == "properties.code"
+    r = client.put(f"/api/v1/grids/{code}", json={"type": "Point", "coordinates": [X0, Y0]})
+    assert r.status_code == 400 and r.json()["field"] == "body"
+
+    # taking in part of a neighbour: saved (validation lists overlaps), with a warning naming it
+    wider = shapely.affinity.scale(shape(old["geometry"]), xfact=1.2, origin=(minx, miny))
+    r = client.put(
+        f"/api/v1/grids/{code}", params={"dry_run": "true"}, json={"type": "Feature", "geometry": mapping(wider)}
+    )
+    assert r.status_code == 200 and r.json()["committed"] is False, r.text
+    (warning,) = r.json()["warnings"]
+    assert "overlaps unit grid 1101080010" in warning and "m²" in warning
+
+    # drawn on a GCJ-02 web map: sent with crs=gcj02, stored where it belongs
+    ring = np.array(shape(old["geometry"]).geoms[0].exterior.coords)
+    gx, gy = wgs84_to_gcj02(ring[:, 0], ring[:, 1])
+    drawn = {"type": "Polygon", "coordinates": [np.column_stack([gx, gy]).tolist()]}
+    r = client.put(f"/api/v1/grids/{code}", params={"crs": "gcj02"}, json={"type": "Feature", "geometry": drawn})
+    assert r.status_code == 200, r.text
+    back = shape(client.get(f"/api/v1/grids/{code}").json()["geometry"])
+    # the conversion back from GCJ-02 is iterative: within a few centimetres along the whole edge
+    assert back.symmetric_difference(shape(old["geometry"])).area < 1e-11

@@ -1,16 +1,19 @@
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Body, Query, Request
 from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
 
-from api.deps import AtDep, ReaderDep, SettingsDep
+from api.deps import AtDep, EngineDep, ReaderDep, SettingsDep
 from api.params import parse_bbox, parse_page_limit
 from api.responses import GEOJSON, geojson_page
+from gis.dates import parse_at
 from gis.errors import InvalidInput, NotFound
 from gis.grid_query import get_grid_feature, list_grid_features
 from gis.hierarchy import LEVELS
+from importers.core import redraw_grid as redraw
 
 router = APIRouter(tags=["grids"])
 LevelName = Literal["district", "street", "community", "unit"]
@@ -51,3 +54,34 @@ async def get_grid(code: str, read: ReaderDep, at: AtDep) -> Response:
     if feature is None:
         raise NotFound(f"no grid {code}" + (f" at {at.isoformat()}" if at else ""), field="code")
     return Response(feature, media_type=GEOJSON)
+
+
+@router.put("/grids/{code}")
+async def redraw_grid(
+    code: str,
+    feature: Annotated[
+        dict[str, Any], Body(description="a GeoJSON Feature (or geometry); properties left out are kept")
+    ],
+    engine: EngineDep,
+    crs: Annotated[
+        str | None, Query(description="CRS of the geometry; default CGCS2000 lon/lat (gcj02, bd09 …)")
+    ] = None,
+    fix_invalid: bool = False,
+    dry_run: bool = False,
+    valid_from: Annotated[str | None, Query(description="when the new version starts; default now")] = None,
+    tolerance: Annotated[float, Query(ge=0, description="metres a grid may stick out of its parent")] = 10.0,
+) -> dict[str, Any]:
+    """Redraw one grid (a boundary editor's save), or draw a new one: the current version is closed
+    and a new one opened, with the checks and the report of a file import (422 when rejected)."""
+    report = await run_in_threadpool(
+        redraw,
+        engine,
+        code,
+        feature,
+        crs=crs,
+        fix_invalid=fix_invalid,
+        dry_run=dry_run,
+        valid_from=parse_at(valid_from, "valid_from"),
+        tolerance_m=tolerance,
+    )
+    return report.to_dict()
