@@ -224,6 +224,8 @@ def _print_report(d: dict[str, Any], headline: str) -> None:
         out.write(f"  row {r['row']}{' (' + r['code'] + ')' if r.get('code') else ''}: {r['reason']}\n")
     if len(d["rejected"]) > 50:
         out.write(f"  … and {len(d['rejected']) - 50} more (use --json for all)\n")
+    for w in d.get("warnings", [])[:50]:
+        out.write(f"  warning: {w}\n")
     out.write(headline + "\n")
 
 
