@@ -74,3 +74,18 @@ def get_grid_feature(conn: Connection, code: str, at: datetime | None = None) ->
         text(f"SELECT {FEATURE} FROM grid g WHERE g.code = :code AND {valid_at('g')}"),
         {"code": code, "at": at or datetime.now(UTC)},
     ).scalar_one_or_none()
+
+
+def grid_versions(conn: Connection, code: str) -> str:
+    """Every version of a grid, oldest first, as a FeatureCollection's features; each says which
+    import or redraw wrote it (``source``)."""
+    return ",".join(
+        conn.execute(
+            text(
+                f"""SELECT jsonb_set({FEATURE}::jsonb, '{{properties,source}}', to_jsonb(r.source))::text
+                FROM grid g LEFT JOIN import_run r ON r.id = g.import_id
+                WHERE g.code = :code ORDER BY g.valid_from"""
+            ),
+            {"code": code},
+        ).scalars()
+    )

@@ -172,6 +172,15 @@ def test_redraw_one_grid_as_a_boundary_editor_saves_it(client, db):
     (warning,) = r.json()["warnings"]
     assert "overlaps unit grid 1101080010" in warning and "m²" in warning
 
+    versions = client.get(f"/api/v1/grids/{code}/versions").json()["features"]
+    assert [v["properties"]["area_m2"] for v in versions] == [
+        old["properties"]["area_m2"],
+        now["properties"]["area_m2"],
+    ]
+    assert versions[0]["properties"]["valid_to"] == versions[1]["properties"]["valid_from"]
+    assert versions[1]["properties"]["source"] == f"redraw of {code}" and versions[1]["properties"]["valid_to"] is None
+    assert client.get("/api/v1/grids/110108999999999/versions").status_code == 404
+
     # drawn on a GCJ-02 web map: sent with crs=gcj02, stored where it belongs
     ring = np.array(shape(old["geometry"]).geoms[0].exterior.coords)
     gx, gy = wgs84_to_gcj02(ring[:, 0], ring[:, 1])

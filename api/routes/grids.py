@@ -11,7 +11,7 @@ from api.params import parse_bbox, parse_page_limit
 from api.responses import GEOJSON, geojson_page
 from gis.dates import parse_at
 from gis.errors import InvalidInput, NotFound
-from gis.grid_query import get_grid_feature, list_grid_features
+from gis.grid_query import get_grid_feature, grid_versions, list_grid_features
 from gis.hierarchy import LEVELS
 from importers.core import redraw_grid as redraw
 
@@ -54,6 +54,18 @@ async def get_grid(code: str, read: ReaderDep, at: AtDep) -> Response:
     if feature is None:
         raise NotFound(f"no grid {code}" + (f" at {at.isoformat()}" if at else ""), field="code")
     return Response(feature, media_type=GEOJSON)
+
+
+@router.get("/grids/{code}/versions", response_class=Response, responses={200: {"content": {GEOJSON: {}}}})
+async def get_grid_versions(code: str, read: ReaderDep) -> Response:
+    """Every version of a grid, oldest first (``valid_from``/``valid_to``; ``source``: the import or
+    redraw that wrote it): what changed when."""
+    if not code.isdigit() or len(code) not in (6, 9, 12, 15):
+        raise InvalidInput(f"bad grid code {code!r}", field="code", allowed="6, 9, 12 or 15 digits")
+    features = await read(grid_versions, code)
+    if not features:
+        raise NotFound(f"no grid {code}", field="code")
+    return Response(f'{{"type":"FeatureCollection","features":[{features}]}}', media_type=GEOJSON)
 
 
 @router.put("/grids/{code}")
