@@ -248,6 +248,22 @@ def geoms_to_storage(geoms: np.ndarray, crs: Crs) -> np.ndarray:
     return shapely.set_coordinates(shapely.force_2d(geoms).copy(), np.column_stack([lon, lat]))
 
 
+def geoms_from_storage(geoms: np.ndarray, crs: Crs) -> np.ndarray:
+    """Convert stored CGCS2000 lon/lat geometries to ``crs`` (an EPSG code, ``gcj02`` or ``bd09``)."""
+    geoms = np.asarray(geoms, dtype=object)
+    if crs.epsg in (4326, STORAGE_SRID):
+        return geoms
+    coords = shapely.get_coordinates(geoms)
+    lon, lat = coords[:, 0], coords[:, 1]
+    if crs.offset is not None:
+        x, y = wgs84_to_gcj02(lon, lat)
+        if crs.offset == "bd09":
+            x, y = gcj02_to_bd09(x, y)
+    else:
+        x, y = _transformer(STORAGE_SRID, crs.epsg).transform(lon, lat)
+    return shapely.set_coordinates(geoms.copy(), np.column_stack([x, y]))
+
+
 def describe_unplausible(bounds: tuple[float, float, float, float]) -> str:
     """A message for a file without CRS whose numbers are not lon/lat, with a guess where possible."""
     minx, miny, maxx, maxy = bounds

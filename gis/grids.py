@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import shapely
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
@@ -282,8 +283,12 @@ def finish_import_run(conn: Connection, import_id: int, report: dict[str, Any]) 
 
 
 def json_safe(value: Any) -> Any:
-    """Make a property value JSON-serialisable (numpy scalars, NaN, timestamps)."""
-    if value is None:
+    """Make a property value JSON-serialisable (numpy scalars, NaN, timestamps); missing is None.
+
+    >>> [json_safe(v) for v in (float("nan"), pd.NA, pd.NaT, np.int64(3), "a")]
+    [None, None, None, 3, 'a']
+    """
+    if value is None or value is pd.NA or value is pd.NaT:
         return None
     if isinstance(value, float | np.floating):
         return None if value != value else float(value)

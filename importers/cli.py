@@ -229,6 +229,19 @@ def _print_report(d: dict[str, Any], headline: str) -> None:
     out.write(headline + "\n")
 
 
+# --- export -----------------------------------------------------------------------------------
+def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
+    from gis.dates import parse_at
+    from importers.export import export_grids
+
+    result = export_grids(
+        _engine(settings), args.file, level=LEVELS[args.level], at=parse_at(args.at), crs=args.crs, layer=args.layer
+    )
+    human = f"wrote {result['written']} {result['level']} grids to {result['file']} ({result['crs']})"
+    _emit(result, args.json, "\n".join([human, *(f"  warning: {w}" for w in result["warnings"])]))
+    return 0
+
+
 # --- validate ---------------------------------------------------------------------------------
 def cmd_validate(args: argparse.Namespace, settings: Settings) -> int:
     from gis.dates import parse_at
@@ -366,6 +379,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     g.add_argument("--json", action="store_true")
     g.set_defaults(func=cmd_import)
+
+    ex = sub.add_parser("export", help="write grids to a file (imports back unchanged)")
+    ex_sub = ex.add_subparsers(dest="what", required=True)
+    eg = ex_sub.add_parser("grids", help="the grids of one level: .gpkg, .geojson, .shp, .kml or .csv (WKT)")
+    eg.add_argument("file")
+    eg.add_argument("--level", required=True, choices=list(LEVELS))
+    eg.add_argument("--at", help="the versions valid at this date (default: now)")
+    eg.add_argument("--crs", help="EPSG:xxxx, gcj02 or bd09 (default: EPSG:4490)")
+    eg.add_argument("--layer", help="GeoPackage layer name (default: the level)")
+    eg.add_argument("--json", action="store_true")
+    eg.set_defaults(func=cmd_export)
 
     wk = imp_sub.add_parser("workers", help="gridworkers: CSV worker_id,name,device_id,grids (grids split by ;)")
     wk.add_argument("file")

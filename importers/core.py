@@ -156,7 +156,7 @@ def import_grid_frame(
 
     code_col = _pick_field(frame, opts.code_field, CODE_FIELDS, "code_field")
     name_col = _pick_field(frame, opts.name_field, NAME_FIELDS, "name_field")
-    parent_col = _pick_field(frame, opts.parent_field, (), "parent_field")
+    parent_col = _pick_field(frame, opts.parent_field, ("parent_code",), "parent_field")
     if code_col is None and level != 4:
         raise InvalidInput(
             f"no code field found (tried {', '.join(CODE_FIELDS)}); name it with --code-field",
@@ -229,8 +229,9 @@ def import_grid_frame(
                 name="" if name is None else str(name),
                 parent_code=parent,
                 geom=geom,
-                attrs={c: grids.json_safe(rec[c]) for c in extra_cols},
-                **{c: (None if rec[c] is None else str(rec[c])) for c in resp_cols},
+                # an empty cell is no attribute (a file's column spans every row)
+                attrs={c: v for c in extra_cols if (v := grids.json_safe(rec[c])) is not None},
+                **{c: (None if (v := grids.json_safe(rec[c])) is None else str(v)) for c in resp_cols},
             )
         )
     bar.close()

@@ -85,6 +85,10 @@ def read_frame(path: str | Path, layer: str | None = None, wkt_field: str | None
         frame = gpd.read_file(src, layer=layer, engine="pyogrio")
     except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
         raise InvalidInput(f"cannot read {path.name}: {_gdal_message(exc, path)}", field="file") from None
+    if ext in (".shp", ".zip"):
+        # a Shapefile cuts field names to 10 characters: read wangge's own exports back by their names
+        cut = {"parent_cod": "parent_code", "resp_perso": "resp_person"}
+        frame = frame.rename(columns={k: v for k, v in cut.items() if k in frame.columns and v not in frame.columns})
     if ext == ".kml":
         # LIBKML adds its styling fields to every placemark; keep only those that carry data
         drop = [
@@ -114,6 +118,7 @@ def _read_csv(path: Path, wkt_field: str | None) -> gpd.GeoDataFrame:
     if wkt_field is None or wkt_field not in frame.columns:
         raise InvalidInput(f"{path.name}: no WKT column found", field="wkt_field", allowed=list(frame.columns))
     texts = frame.pop(wkt_field).replace("", None)
+    frame = frame.replace("", None)  # a CSV cannot tell an empty value from none: none
     geoms = shapely.from_wkt(texts.to_numpy(), on_invalid="ignore")
     # a CSV has no CRS of its own; plausibility is checked later
     return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geoms, index=frame.index), crs=None)

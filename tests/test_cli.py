@@ -98,3 +98,34 @@ def test_run_fails_not_skips_without_postgis(tmp_path):
     assert p.returncode != 0
     assert "PostGIS is required" in p.stdout + p.stderr
     assert "skipped" not in p.stdout
+
+
+def test_export_imports_back_unchanged_in_every_format(settings, db, tmp_path):
+    import geopandas as gpd
+
+    city = square_city()
+    city[4]["resp_person"] = "张三"
+    # a free attribute travels as a column; rows without it stay without it
+    city[4]["team"] = ["一组" if i % 2 else None for i in range(len(city[4]))]
+    load_city(db, city)
+    for name in ("unit.gpkg", "unit.geojson", "unit.shp", "unit.csv"):
+        out = tmp_path / name
+        p = wangge(settings, "export", "grids", str(out), "--level", "unit", "--json")
+        assert p.returncode == 0, p.stderr
+        assert json.loads(p.stdout)["written"] == 64
+        p = wangge(settings, "import", "grids", str(out), "--level", "unit", "--crs", "EPSG:4490", "--json")
+        report = json.loads(p.stdout)
+        assert p.returncode == 0 and report["unchanged"] == 64 and report["written"] == 0, (name, report["closed"])
+    # in a Gauss-Krüger zone (metres, northing second): back to the same grids
+    gk = tmp_path / "unit_gk.gpkg"
+    assert wangge(settings, "export", "grids", str(gk), "--level", "unit", "--crs", "EPSG:4547").returncode == 0
+    frame = gpd.read_file(gk)
+    assert frame.crs.to_epsg() == 4547 and frame.total_bounds[0] > 100_000
+    assert (frame["team"] == "一组").sum() == 32 and set(frame["resp_person"]) == {"张三"}
+    p = wangge(settings, "import", "grids", str(gk), "--level", "unit", "--json")
+    assert json.loads(p.stdout)["unchanged"] == 64, p.stdout
+    # an earlier date with no grids, and a format it does not write, are refused
+    p = wangge(settings, "export", "grids", str(tmp_path / "x.gpkg"), "--level", "unit", "--at", "2000-01-01")
+    assert p.returncode == 2 and "no unit grids" in p.stderr
+    p = wangge(settings, "export", "grids", str(tmp_path / "x.xlsx"), "--level", "unit")
+    assert p.returncode == 2 and "unsupported file type" in p.stderr
