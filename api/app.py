@@ -6,6 +6,7 @@ import asyncio
 import logging
 import time
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
 
 import anyio.to_thread
 from fastapi import FastAPI
@@ -27,6 +28,11 @@ LANDING = """<!doctype html><html lang="zh"><head><meta charset="utf-8"><title>w
 <li><a href="/api/v1/grids?level=district">Districts (GeoJSON)</a></li>
 <li><a href="/api/v1/lookup?lon=110.33&lat=20.03">A point lookup</a></li>
 <li><a href="/api/v1/validation?level=unit">Validation of the unit grids</a></li>
+<li><a href="/api/v1/cases?limit=20">Cases, newest first</a> ·
+<a href="/api/v1/cases-statistics?by=street&amp;from={since}&amp;to={until}">statistics by street, last 90 days</a> ·
+<a href="/api/v1/cases-overdue?by=unit">overdue by unit</a></li>
+<li><a href="/api/v1/workers/positions">Gridworkers' live positions (GeoJSON)</a></li>
+<li><a href="/api/v1/components?limit=50">City components (部件, GeoJSON)</a></li>
 </ul></body></html>"""
 
 
@@ -99,7 +105,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def landing() -> str:
-        return LANDING
+        today = datetime.now(UTC).date()
+        return LANDING.replace("{since}", str(today - timedelta(days=90))).replace(
+            "{until}", str(today + timedelta(days=1))
+        )
 
     @app.get("/healthz", tags=["meta"])
     def healthz() -> dict[str, str]:

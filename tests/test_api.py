@@ -87,6 +87,16 @@ def test_openapi_and_health(client):
     assert client.get("/healthz").json()["status"] == "ok"
 
 
+def test_every_link_of_the_landing_page_answers(client, db):
+    import re
+
+    page = client.get("/")
+    links = [u.replace("&amp;", "&") for u in re.findall(r'href="([^"]+)"', page.text)]
+    assert len(links) >= 9
+    for u in links:
+        assert client.get(u).status_code == 200, u
+
+
 def test_api_docs_load_nothing_from_outside(client):
     """Command halls run on intranets: /docs and everything it loads come from wangge itself."""
     import re
