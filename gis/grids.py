@@ -168,6 +168,26 @@ def find_sibling_overlaps(conn: Connection, level: int, at: datetime, min_m2: fl
     return [dict(r) for r in rows if r["overlap_m2"] >= min_m2]
 
 
+def find_children_left_outside(conn: Connection, level: int, at: datetime, tolerance_m: float) -> list[dict[str, Any]]:
+    """Current children of changed rows that the new boundary leaves outside by more than
+    ``tolerance_m`` (as an average band along the child's edge), in m²: a redrawn street that cuts
+    off part of a community. Children wholly covered are passed over by one cheap test."""
+    rows = conn.execute(
+        text(
+            f"""SELECT s.row_no, s.code, g.code AS child,
+                   round((ST_Area(g.geom::geography)
+                          - ST_Area(ST_Intersection(g.geom, s.geom)::geography))::numeric, 1) AS outside_m2,
+                   ST_Perimeter(g.geom::geography) AS perimeter_m
+            FROM stage s JOIN stage_change c USING (row_no)
+            JOIN grid g ON g.parent_code = s.code AND g.level = :child_level AND {valid_at("g")}
+            WHERE NOT c.unchanged AND NOT ST_CoveredBy(g.geom, s.geom)
+            ORDER BY s.row_no, g.code"""
+        ),
+        {"child_level": level + 1, "at": at},
+    ).mappings()
+    return [dict(r) for r in rows if float(r["outside_m2"]) > tolerance_m * r["perimeter_m"]]
+
+
 def generate_unit_codes(conn: Connection) -> list[dict[str, Any]]:
     """Number unit grids inside each community west→east, then north→south (GB/T 30428.1).
 

@@ -261,6 +261,12 @@ def import_grid_frame(
                     outside_m2=float(r["outside_m2"]),
                 )
         grids.compare_versions(conn)
+        if level < 4:
+            for r in grids.find_children_left_outside(conn, level, valid_from, opts.tolerance_m):
+                report.warnings.append(
+                    f"row {r['row_no']} ({r['code']}) leaves {float(r['outside_m2']):.0f} m² of its "
+                    f"{LEVEL_NAMES[level + 1]} grid {r['child']} outside"
+                )
         for r in grids.find_sibling_overlaps(conn, level, valid_from):
             report.warnings.append(
                 f"row {r['row_no']} ({r['code']}) overlaps {LEVEL_NAMES[level]} grid {r['other']} "

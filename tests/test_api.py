@@ -191,6 +191,18 @@ def test_redraw_one_grid_as_a_boundary_editor_saves_it(client, db):
     assert versions[1]["properties"]["source"] == f"redraw of {code}" and versions[1]["properties"]["valid_to"] is None
     assert client.get("/api/v1/grids/110108999999999/versions").status_code == 404
 
+    # a community redrawn smaller leaves part of its unit grids outside: saved, with a warning each
+    community = client.get(f"/api/v1/grids/{code[:12]}").json()
+    cut = shape(community["geometry"]).buffer(-0.3 * STEP, join_style="mitre")
+    r = client.put(
+        f"/api/v1/grids/{code[:12]}", params={"dry_run": "true"}, json={"type": "Feature", "geometry": mapping(cut)}
+    )
+    assert r.status_code == 200, r.text
+    outside = [w for w in r.json()["warnings"] if "outside" in w]
+    assert outside and all(f"unit grid {code[:12]}" in w for w in outside)
+    units = client.get("/api/v1/grids", params={"parent": code[:12]}).json()["features"]
+    assert len(units) == 16 and len(outside) == 12  # a 4 × 4 block: the 4 inner ones are still inside
+
     # drawn on a GCJ-02 web map: sent with crs=gcj02, stored where it belongs
     ring = np.array(shape(old["geometry"]).geoms[0].exterior.coords)
     gx, gy = wgs84_to_gcj02(ring[:, 0], ring[:, 1])
