@@ -325,4 +325,65 @@ def add_activity(engine: Engine, seed: int = 7) -> dict[str, int]:
         path = Path(tmp) / "demo_cases.csv"
         frame.to_csv(path, index=False)
         report = import_cases(engine, path, CaseImportOptions(id_field="case_no", actor="demo"))
-    return {"workers_created": created, "track_points": ingested, "cases_written": report["written"]}
+    components = add_components(engine, units, shapes, rng)
+    return {
+        "workers_created": created,
+        "track_points": ingested,
+        "cases_written": report["written"],
+        "components": components,
+    }
+
+
+#: demo components: (class, owner unit, maintainer unit) for each kind placed in a unit grid
+DEMO_COMPONENTS = (
+    ("0101", "DEMO-WATER", "DEMO-WATER"),  # 上水井盖: the water company owns and maintains them
+    ("0103", "DEMO-DRAIN", "DEMO-DRAIN"),  # 雨水井盖
+    ("0107", "DEMO-WATER", "DEMO-FIRE"),  # 消防栓: a case goes to the maintainer
+    ("0108", "DEMO-POWER", "DEMO-LIGHT"),  # 路灯
+    ("0301", "DEMO-SANITATION", "DEMO-SANITATION"),  # 垃圾箱
+)
+DEMO_UNITS = (
+    ("DEMO-WATER", "海口市供水公司（演示）", "water"),
+    ("DEMO-DRAIN", "排水管理所（演示）", "municipal"),
+    ("DEMO-FIRE", "消防设施维护中心（演示）", "municipal"),
+    ("DEMO-POWER", "海口供电局（演示）", "power"),
+    ("DEMO-LIGHT", "路灯管理所（演示）", "municipal"),
+    ("DEMO-SANITATION", "环卫所（演示）", "sanitation"),
+)
+
+
+def add_components(engine: Engine, units: list, shapes: list, rng: np.random.Generator) -> int:
+    """Synthetic components (部件) in the demo's first unit grids, with owners and maintainers, through
+    the components importer; already there from an earlier build: left as they are."""
+    import tempfile
+
+    from importers.registry import import_components
+
+    with engine.begin() as conn:
+        for code, name, kind in DEMO_UNITS:
+            conn.execute(
+                text("INSERT INTO resp_unit (code, name, kind) VALUES (:c, :n, :k) ON CONFLICT (code) DO NOTHING"),
+                {"c": code, "n": name, "k": kind},
+            )
+        if conn.execute(text("SELECT count(*) FROM component WHERE name = '演示部件（合成数据）'")).scalar():
+            return 0
+    rows, geoms = [], []
+    serial: dict[str, int] = {}
+    for (unit_code, _), shape in zip(units, shapes, strict=True):
+        for cls, owner, maintainer in DEMO_COMPONENTS:
+            for xy in _sample_inside(shape, int(rng.integers(1, 4)), rng):
+                key = unit_code[:6] + cls
+                serial[key] = serial.get(key, 0) + 1
+                rows.append(
+                    {
+                        "code": f"{key}{serial[key]:06d}",
+                        "name": "演示部件（合成数据）",
+                        "owner_unit": owner,
+                        "maintainer_unit": maintainer,
+                    }
+                )
+                geoms.append(shapely.Point(xy))
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "demo_components.geojson"
+        gpd.GeoDataFrame(rows, geometry=geoms, crs="EPSG:4490").to_file(path, driver="GeoJSON")
+        return import_components(engine, path)["written"]

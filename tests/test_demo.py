@@ -30,6 +30,22 @@ def test_demo_city_builds_valid_and_idempotent(db):
         assigned = conn.execute(text('SELECT count(*) FROM "case" WHERE unit_code IS NOT NULL')).scalar_one()
     assert len(inside) == 200 and all(inside)
     assert assigned == 3000  # every demo case reached a government at least (属地兜底)
+    # synthetic components with owners and maintainers; a case about one goes to the right unit
+    assert 200 * 5 <= act["components"] <= 200 * 5 * 3
+    with db.connect() as conn:
+        hydrant, lon, lat = conn.execute(
+            text("SELECT code, ST_X(geom), ST_Y(geom) FROM component WHERE class_code = '0107' LIMIT 1")
+        ).one()
+        inside = conn.execute(
+            text("SELECT count(*) FROM component c JOIN grid g ON g.code = c.grid_code AND g.valid_to IS NULL")
+        ).scalar_one()
+    assert inside == act["components"]  # each in the unit grid its chain names
+    from gis.cases import intake
+
+    with db.begin() as conn:
+        case, _ = intake(conn, lon=lon, lat=lat, class_code="0402", channel="app", component_code=hydrant)
+    assert case["unit_code"] == "DEMO-FIRE" and case["why"]["decided_by"] == "component"  # the maintainer
     again = build_demo(db)
     assert again["written"] == 0  # a second build changes no boundary
     assert again["activity"]["workers_created"] == 0 and again["activity"]["cases_written"] == 0
+    assert again["activity"]["components"] == 0
