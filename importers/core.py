@@ -350,7 +350,7 @@ def redraw_grid(
     row: dict[str, Any] = dict(current or {"name": "", "attrs": {}})
     kept_attrs = row.pop("attrs") or {}
     new_attrs = props.pop("attrs", None)
-    for key in ("code", *READ_ONLY):
+    for key in ("code", "geometry", *READ_ONLY):
         props.pop(key, None)
     # free attributes travel as extra columns, as in a file; sent ones replace the stored ones
     row.update(new_attrs if isinstance(new_attrs, dict) else kept_attrs)
