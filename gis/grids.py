@@ -174,16 +174,25 @@ def find_children_left_outside(conn: Connection, level: int, at: datetime, toler
     off part of a community. Children wholly covered are passed over by one cheap test."""
     rows = conn.execute(
         text(
-            f"""SELECT s.row_no, s.code, g.code AS child,
-                   round((ST_Area(g.geom::geography)
-                          - ST_Area(ST_Intersection(g.geom, s.geom)::geography))::numeric, 1) AS outside_m2,
-                   ST_Perimeter(g.geom::geography) AS perimeter_m
+            f"""SELECT s.row_no, s.code, k.child, k.outside_m2, k.perimeter_m
             FROM stage s JOIN stage_change c USING (row_no)
-            JOIN grid g ON g.parent_code = s.code AND g.level = :child_level AND {valid_at("g")}
-            WHERE NOT c.unchanged AND NOT ST_CoveredBy(g.geom, s.geom)
-            ORDER BY s.row_no, g.code"""
+            -- the parent grown by the tolerance, once per parent: children inside it (nearly all,
+            -- shared edges included) are passed over without an overlay; the rest are measured
+            CROSS JOIN LATERAL (SELECT ST_Buffer(s.geom, :tol_deg, 'join=mitre') AS grown) b
+            CROSS JOIN LATERAL (
+              SELECT g.code AS child,
+                     round((ST_Area(g.geom::geography)
+                            - ST_Area(ST_Intersection(g.geom, s.geom)::geography))::numeric, 1) AS outside_m2,
+                     ST_Perimeter(g.geom::geography) AS perimeter_m
+              FROM grid g
+              WHERE g.parent_code = s.code AND g.level = :child_level AND {valid_at("g")}
+                AND NOT ST_CoveredBy(g.geom, b.grown)) k
+            WHERE NOT c.unchanged
+            ORDER BY s.row_no, k.child"""
         ),
-        {"child_level": level + 1, "at": at},
+        # a degree of longitude is shorter than 111.32 km away from the equator: the band is narrower
+        # than the tolerance, so nothing beyond it is passed over
+        {"child_level": level + 1, "at": at, "tol_deg": tolerance_m / 111_320},
     ).mappings()
     return [dict(r) for r in rows if float(r["outside_m2"]) > tolerance_m * r["perimeter_m"]]
 
