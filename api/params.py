@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
+from fastapi import Query
+
 from gis.errors import InvalidInput
 from gis.settings import Settings
+
+#: the paging and box parameters every listing takes
+BBox = Annotated[str | None, Query(description="minlon,minlat,maxlon,maxlat (CGCS2000)")]
+Limit = Annotated[int | None, Query(ge=1, description="page size; default and maximum in the settings")]
+Offset = Annotated[int, Query(ge=0)]
 
 
 def parse_page_limit(limit: int | None, settings: Settings) -> int:

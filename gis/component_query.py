@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from gis.errors import InvalidInput
+from gis.sqlutil import feature_page
 
 FEATURE = """json_build_object(
     'type', 'Feature', 'id', c.code,
@@ -83,8 +83,4 @@ def list_component_features(
         "limit": limit,
         "offset": offset,
     }
-    if bbox:
-        params.update(zip(("minx", "miny", "maxx", "maxy"), bbox, strict=True))
-    matched = conn.execute(text(f"SELECT count(*) FROM component c WHERE {where}"), params).scalar_one()
-    rows = conn.execute(text(query), params).scalars().all()
-    return ",".join(rows), matched, len(rows)
+    return feature_page(conn, "component c", where, query, params, bbox)

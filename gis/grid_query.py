@@ -9,6 +9,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from gis.grids import valid_at
+from gis.sqlutil import feature_page
 
 FEATURE = """json_build_object(
     'type', 'Feature', 'id', g.code,
@@ -62,11 +63,7 @@ def list_grid_features(
         "limit": limit,
         "offset": offset,
     }
-    if bbox:
-        params.update(zip(("minx", "miny", "maxx", "maxy"), bbox, strict=True))
-    matched = conn.execute(text(f"SELECT count(*) FROM grid g WHERE {where}"), params).scalar_one()
-    rows = conn.execute(text(query), params).scalars().all()
-    return ",".join(rows), matched, len(rows)
+    return feature_page(conn, "grid g", where, query, params, bbox)
 
 
 def get_grid_feature(conn: Connection, code: str, at: datetime | None = None) -> str | None:

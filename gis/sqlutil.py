@@ -6,6 +6,7 @@ import functools
 import re
 
 import psycopg2
+from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from gis.errors import InvalidInput
@@ -114,3 +115,20 @@ def fetch_prepared(conn, name: str, sql: str, params: dict) -> tuple[list[str], 
             if conn.dialect.is_disconnect(e, dbapi_conn, cur):
                 conn.invalidate()
             raise DBAPIError.instance(execute, params, e, psycopg2.Error) from e
+
+
+def feature_page(
+    conn,
+    table: str,
+    where: str,
+    page_sql: str,
+    params: dict,
+    bbox: tuple[float, float, float, float] | None = None,
+) -> tuple[str, int, int]:
+    """A listing's page: comma-joined GeoJSON features (``page_sql`` returns one text each), the
+    number ``table`` holds under ``where`` and the number returned; ``bbox`` bound as :minx … :maxy."""
+    if bbox:
+        params = {**params, **dict(zip(("minx", "miny", "maxx", "maxy"), bbox, strict=True))}
+    matched = conn.execute(text(f"SELECT count(*) FROM {table} WHERE {where}"), params).scalar_one()
+    rows = conn.execute(text(page_sql), params).scalars().all()
+    return ",".join(rows), matched, len(rows)

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Header, Query, Response
 from pydantic import BaseModel, Field
 
 from api.deps import ReaderDep, StatementWriterDep, WriterDep
-from api.params import parse_bbox
+from api.params import BBox, Offset, parse_bbox
 from api.responses import JSON, json_response
 from gis import case_stats, cases
 
@@ -62,9 +62,9 @@ async def list_cases(
     channel: str | None = None,
     from_: Annotated[datetime | None, Query(alias="from")] = None,
     to: datetime | None = None,
-    bbox: Annotated[str | None, Query(description="minlon,minlat,maxlon,maxlat (CGCS2000)")] = None,
+    bbox: BBox = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> Response:
     """Cases, newest first, with the total: by state, responsible unit, grid (any level), class
     (``NN00`` for a major class), channel, report time and bounding box."""

@@ -7,7 +7,7 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import AtDep, EngineDep, ReaderDep, SettingsDep
-from api.params import parse_bbox, parse_page_limit
+from api.params import BBox, Limit, Offset, parse_bbox, parse_page_limit
 from api.responses import GEOJSON, geojson_page
 from gis.dates import parse_at
 from gis.errors import InvalidInput, NotFound
@@ -27,9 +27,9 @@ async def list_grids(
     at: AtDep,
     level: LevelName | None = None,
     parent: Annotated[str | None, Query(pattern=r"^\d{6,12}$")] = None,
-    bbox: Annotated[str | None, Query(description="minlon,minlat,maxlon,maxlat")] = None,
-    limit: Annotated[int | None, Query(ge=1)] = None,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    bbox: BBox = None,
+    limit: Limit = None,
+    offset: Offset = 0,
 ) -> Response:
     """Grids as a GeoJSON FeatureCollection, paged."""
     limit = parse_page_limit(limit, settings)

@@ -8,7 +8,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import text
 
 from api.deps import AtDep, ReaderDep, SettingsDep, WriterDep
-from api.params import parse_bbox, parse_page_limit
+from api.params import BBox, Limit, Offset, parse_bbox, parse_page_limit
 from api.responses import GEOJSON, geojson_page
 from gis import deadlines, registry
 from gis.component_query import list_component_features
@@ -149,9 +149,9 @@ async def list_components(
     area: Annotated[str | None, Query(description="a grid code at any level: components inside it")] = None,
     unit: Annotated[str | None, Query(description="a unit that owns, manages or maintains them")] = None,
     state: str | None = None,
-    bbox: Annotated[str | None, Query(description="minlon,minlat,maxlon,maxlat")] = None,
-    limit: Annotated[int | None, Query(ge=1)] = None,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    bbox: BBox = None,
+    limit: Limit = None,
+    offset: Offset = 0,
 ) -> Response:
     """Components (部件) as a GeoJSON FeatureCollection, paged, ordered by code."""
     limit = parse_page_limit(limit, settings)

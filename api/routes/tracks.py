@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import ReaderDep, WriterDep
+from api.params import Offset
 from gis import positions as live
 from gis import tracks, workers
 from gis.errors import InvalidInput
@@ -61,7 +62,7 @@ async def list_workers(
     read: ReaderDep,
     grid: str | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> list[dict[str, Any]]:
     """Workers by id; ``grid`` keeps those assigned to that grid or to a grid inside it."""
     return await read(workers.list_workers, grid=grid, limit=limit, offset=offset)
