@@ -96,8 +96,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.live_positions = LivePositions()
     errors.install(app)
     docs.install(app)
-    # Routers are matched in order: the busiest paths (intake, track batches, lookups) first.
-    for module in (cases, tracks, lookup, grids, imports, validation, registry):
+    # Routers are matched in order, each tried costing about 0.05 ms of Python: the busiest paths
+    # first, the lookup (the cheapest request, with a latency target) before the intake and tracks.
+    for module in (lookup, cases, tracks, grids, imports, validation, registry):
         app.include_router(module.router, prefix="/api/v1")
 
     app.include_router(open311.router)
