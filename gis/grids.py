@@ -149,54 +149,6 @@ def find_outside_parent(conn: Connection, at: datetime, tolerance_m: float) -> l
     return [dict(r) for r in rows]
 
 
-def find_sibling_overlaps(conn: Connection, level: int, at: datetime, min_m2: float = 1.0) -> list[dict[str, Any]]:
-    """Changed rows that overlap a current grid of their level which this import leaves as it is
-    (a redraw that takes in part of a neighbour), in m². Overlaps among the imported rows are
-    for ``wangge validate``. Cheap for a whole level (nothing is left as it is) and for a redraw."""
-    rows = conn.execute(
-        text(
-            f"""SELECT s.row_no, s.code, g.code AS other,
-                   round(ST_Area(ST_Intersection(s.geom, g.geom)::geography)::numeric, 1) AS overlap_m2
-            FROM stage s JOIN stage_change c USING (row_no)
-            JOIN grid g ON g.level = :level AND {valid_at("g")} AND ST_Intersects(g.geom, s.geom)
-            WHERE NOT c.unchanged
-              AND NOT EXISTS (SELECT 1 FROM stage o WHERE o.code = g.code)
-            ORDER BY s.row_no, g.code"""
-        ),
-        {"level": level, "at": at},
-    ).mappings()
-    return [dict(r) for r in rows if r["overlap_m2"] >= min_m2]
-
-
-def find_children_left_outside(conn: Connection, level: int, at: datetime, tolerance_m: float) -> list[dict[str, Any]]:
-    """Current children of changed rows that the new boundary leaves outside by more than
-    ``tolerance_m`` (as an average band along the child's edge), in m²: a redrawn street that cuts
-    off part of a community. Children wholly covered are passed over by one cheap test."""
-    rows = conn.execute(
-        text(
-            f"""SELECT s.row_no, s.code, k.child, k.outside_m2, k.perimeter_m
-            FROM stage s JOIN stage_change c USING (row_no)
-            -- the parent grown by the tolerance, once per parent: children inside it (nearly all,
-            -- shared edges included) are passed over without an overlay; the rest are measured
-            CROSS JOIN LATERAL (SELECT ST_Buffer(s.geom, :tol_deg, 'join=mitre') AS grown) b
-            CROSS JOIN LATERAL (
-              SELECT g.code AS child,
-                     round((ST_Area(g.geom::geography)
-                            - ST_Area(ST_Intersection(g.geom, s.geom)::geography))::numeric, 1) AS outside_m2,
-                     ST_Perimeter(g.geom::geography) AS perimeter_m
-              FROM grid g
-              WHERE g.parent_code = s.code AND g.level = :child_level AND {valid_at("g")}
-                AND NOT ST_CoveredBy(g.geom, b.grown)) k
-            WHERE NOT c.unchanged
-            ORDER BY s.row_no, k.child"""
-        ),
-        # a degree of longitude is shorter than 111.32 km away from the equator: the band is narrower
-        # than the tolerance, so nothing beyond it is passed over
-        {"child_level": level + 1, "at": at, "tol_deg": tolerance_m / 111_320},
-    ).mappings()
-    return [dict(r) for r in rows if float(r["outside_m2"]) > tolerance_m * r["perimeter_m"]]
-
-
 def generate_unit_codes(conn: Connection) -> list[dict[str, Any]]:
     """Number unit grids inside each community west→east, then north→south (GB/T 30428.1).
 

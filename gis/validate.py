@@ -44,8 +44,10 @@ def validate(
     min_area_m2: float = 1.0,
     min_width_m: float = 0.1,
     kinds: tuple[str, ...] = KINDS,
+    codes: list[str] | None = None,
 ) -> dict[str, Any]:
-    """Run the checks; each finding carries its geometry as GeoJSON."""
+    """Run the checks; each finding carries its geometry as GeoJSON. ``codes``: only the findings
+    about these grids (a child outside, or an overlap, where one side is among them)."""
     params = {
         "levels": levels or [1, 2, 3, 4],
         "at": at or datetime.now(UTC),
@@ -53,6 +55,7 @@ def validate(
         "min_area": min_area_m2,
         "grid": OVERLAY_GRID_DEG,
         "min_width": min_width_m,
+        "codes": codes,
     }
     findings: list[dict[str, Any]] = []
     for kind in kinds:

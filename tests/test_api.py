@@ -180,7 +180,7 @@ def test_redraw_one_grid_as_a_boundary_editor_saves_it(client, db):
     )
     assert r.status_code == 200 and r.json()["committed"] is False, r.text
     (warning,) = r.json()["warnings"]
-    assert "overlaps unit grid 1101080010" in warning and "m²" in warning
+    assert warning.startswith(f"{code} and 1101080010") and "overlap by" in warning  # as wangge validate says it
 
     versions = client.get(f"/api/v1/grids/{code}/versions").json()["features"]
     assert [v["properties"]["area_m2"] for v in versions] == [
@@ -199,7 +199,7 @@ def test_redraw_one_grid_as_a_boundary_editor_saves_it(client, db):
     )
     assert r.status_code == 200, r.text
     outside = [w for w in r.json()["warnings"] if "outside" in w]
-    assert outside and all(f"unit grid {code[:12]}" in w for w in outside)
+    assert outside and all(w.endswith(f"outside its parent {code[:12]}") for w in outside)
     units = client.get("/api/v1/grids", params={"parent": code[:12]}).json()["features"]
     assert len(units) == 16 and len(outside) == 12  # a 4 × 4 block: the 4 inner ones are still inside
 
