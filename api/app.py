@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
 from api import docs, errors
+from api.middleware import RequestId
 from api.routes import cases, grids, imports, lookup, open311, registry, tracks, validation
 from gis.db import make_engine
 from gis.positions import LivePositions
@@ -95,6 +96,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.read_engine = make_engine(settings, **pool, isolation_level="AUTOCOMMIT", pool_reset_on_return=None)
     app.state.live_positions = LivePositions()
     errors.install(app)
+    app.add_middleware(RequestId)
     docs.install(app)
     # Routers are matched in order, each tried costing about 0.05 ms of Python: the busiest paths
     # first, the lookup (the cheapest request, with a latency target) before the intake and tracks.

@@ -7,18 +7,22 @@ half a millisecond on a two-core machine.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Query, Request
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import OperationalError
 from starlette.concurrency import run_in_threadpool
 
 from gis.dates import parse_at
+from gis.db import RETRYABLE, sqlstate
 from gis.settings import Settings
 
 T = TypeVar("T")
+log = logging.getLogger("wangge.api")
 
 
 async def get_settings(request: Request) -> Settings:
@@ -27,6 +31,18 @@ async def get_settings(request: Request) -> Settings:
 
 async def get_engine(request: Request) -> Engine:
     return request.app.state.engine
+
+
+def retried(attempt: Callable[[], T]) -> T:
+    """Run ``attempt`` (a whole transaction) again once if PostgreSQL aborted it for a deadlock or
+    a serialization failure, which a second run usually passes; a second failure is raised (409)."""
+    try:
+        return attempt()
+    except OperationalError as exc:
+        if sqlstate(exc) not in RETRYABLE:
+            raise
+        log.info("retrying after %s", sqlstate(exc))
+    return attempt()
 
 
 class Reader:
@@ -40,7 +56,7 @@ class Reader:
             with self.engine.connect() as conn:
                 return fn(conn, *args, **kwargs)
 
-        return await run_in_threadpool(work)
+        return await run_in_threadpool(retried, work)
 
 
 class Writer(Reader):
@@ -51,7 +67,7 @@ class Writer(Reader):
             with self.engine.begin() as conn:
                 return fn(conn, *args, **kwargs)
 
-        return await run_in_threadpool(work)
+        return await run_in_threadpool(retried, work)
 
 
 class StatementWriter(Reader):

@@ -1,4 +1,6 @@
-"""One table mapping each wangge exception to its HTTP status; request errors reshaped to match."""
+"""One table mapping each wangge exception to its HTTP status; request, database and unexpected
+errors reshaped to the same JSON: ``{"error", "message", "field", "allowed"}``. Nothing internal
+(SQL, a traceback) reaches a client: it goes to the log under the request's id."""
 
 from __future__ import annotations
 
@@ -7,8 +9,10 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 
+from api.middleware import HEADER, request_id
+from gis.db import QUERY_CANCELED, RETRYABLE, UNAVAILABLE, sqlstate
 from gis.errors import ClusterError, Conflict, ImportRejected, InvalidInput, NotFound, WanggeError
 
 log = logging.getLogger("wangge.api")
@@ -28,6 +32,29 @@ def status_for(exc: WanggeError) -> int:
         if cls in STATUS:
             return STATUS[cls]
     return 400
+
+
+def database_error(exc: DBAPIError, timeout_s: float) -> tuple[int, dict[str, str]] | None:
+    """Status and body for a database error a client can act on, or None for a server error.
+
+    Deadlocks and serialization failures reach here after the one retry of :mod:`api.deps`.
+    """
+    state = sqlstate(exc)
+    if state == QUERY_CANCELED:
+        return 503, {"error": "query_timeout", "message": f"the query took longer than {timeout_s:g} s"}
+    if state in RETRYABLE:
+        return 409, {"error": "conflict", "message": "the request collided with a concurrent one twice; retry it"}
+    if state == "55P03":  # lock_not_available
+        return 503, {"error": "busy", "message": "the data is locked by another operation; retry"}
+    if state is None or state.startswith("08") or state in UNAVAILABLE:
+        return 503, {"error": "database_unavailable", "message": "the database is not reachable"}
+    if isinstance(exc, DataError) or state.startswith("22"):
+        # a value the checks let through but PostgreSQL refuses: its primary message names the value only
+        primary = getattr(getattr(exc.orig, "diag", None), "message_primary", None) or "a value is out of range"
+        return 400, {"error": "invalid_input", "message": primary}
+    if isinstance(exc, IntegrityError) or state.startswith("23"):
+        return 409, {"error": "conflict", "message": "the change conflicts with stored data"}
+    return None
 
 
 def install(app: FastAPI) -> None:
@@ -55,9 +82,34 @@ def install(app: FastAPI) -> None:
         }
         return JSONResponse(body, status_code=400)
 
-    @app.exception_handler(OperationalError)
-    async def _db(request: Request, exc: OperationalError) -> JSONResponse:
-        log.error("database error on %s: %s", request.url.path, exc)
+    @app.exception_handler(DBAPIError)
+    async def _db(request: Request, exc: DBAPIError) -> JSONResponse:
+        answer = database_error(exc, request.app.state.settings.statement_timeout_ms / 1000)
+        if answer is None:
+            return await _unexpected(request, exc)
+        status, body = answer
+        log.warning(
+            "request %s %s %s: %s (%s)",
+            request_id(request.scope),
+            request.method,
+            request.url.path,
+            body["error"],
+            sqlstate(exc) or type(exc.orig).__name__,
+        )
+        return JSONResponse(body, status_code=status)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # Starlette calls this from its outermost middleware, past the one that adds the request
+        # id to answers: it is added here
+        rid = request_id(request.scope)
+        log.error("request %s %s %s failed", rid, request.method, request.url.path, exc_info=exc)
         return JSONResponse(
-            {"error": "database_unavailable", "message": "the database is not reachable"}, status_code=503
+            {
+                "error": "internal_error",
+                "message": f"an unexpected error; it is logged under request id {rid}",
+                "request_id": rid,
+            },
+            status_code=500,
+            headers={HEADER.decode(): rid},
         )

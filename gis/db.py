@@ -39,3 +39,16 @@ def check_postgis(engine: Engine) -> str:
     """Return the PostGIS version, or raise if the database has no PostGIS."""
     with engine.connect() as conn:
         return conn.execute(text("select postgis_lib_version()")).scalar_one()
+
+
+#: SQLSTATEs wangge tells apart (PostgreSQL's appendix A): a statement cut by statement_timeout,
+#: and the two a transaction may simply be run again after
+QUERY_CANCELED = "57014"
+RETRYABLE = frozenset({"40P01", "40001"})  # deadlock_detected, serialization_failure
+#: the server is going away or refuses connections: "not reachable", as a refused connection
+UNAVAILABLE = frozenset({"57P01", "57P02", "57P03", "53300"})
+
+
+def sqlstate(exc: BaseException) -> str | None:
+    """The SQLSTATE of a database error (None for a connection that never got an answer)."""
+    return getattr(getattr(exc, "orig", None), "pgcode", None)

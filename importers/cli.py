@@ -7,6 +7,8 @@ import json
 import sys
 from typing import Any
 
+from sqlalchemy.exc import DBAPIError
+
 from gis.errors import ClusterError, ImportRejected, WanggeError
 from gis.hierarchy import LEVELS, parse_level
 from gis.settings import Settings
@@ -500,6 +502,9 @@ def main(argv: list[str] | None = None) -> int:
         allowed = f"; allowed: {exc.allowed}" if exc.allowed else ""
         sys.stderr.write(f"wangge: {exc.message}{extra}{allowed}\n")
         return 2
+    except DBAPIError as exc:  # the database refused or lost us: say so, not a traceback
+        sys.stderr.write(f"wangge: database error: {str(exc.orig).strip().splitlines()[0]}\n")
+        return 3
 
 
 if __name__ == "__main__":
