@@ -25,8 +25,10 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from gis.crs import parse_crs, xy_to_storage
+from gis.dates import MAX_EPOCH, MAX_OFFSET, MAX_YEAR, MIN_EPOCH, MIN_YEAR, check_instant
 from gis.errors import InvalidInput, NotFound
 from gis.sqlutil import array_literal, execute_prepared, fetch_prepared
+from gis.text import check_json, problem, scrub
 from gis.workers import workers_in_grid
 
 ATTR_KEYS = {"battery": "percent", "altitude": "m", "satellites": "count", "provider": "text", "charging": "bool"}
@@ -101,14 +103,21 @@ def _partition(conn: Connection, day: date) -> None:
 def _time(value: Any, field_name: str) -> datetime:
     if isinstance(value, datetime):
         dt = value
-    elif isinstance(value, int | float) or (isinstance(value, str) and re.fullmatch(r"\d{9,13}(\.\d+)?", value)):
+    elif (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        or (isinstance(value, str) and re.fullmatch(r"\d{9,13}(\.\d+)?", value))
+    ):
         v = float(value)
-        dt = datetime.fromtimestamp(v / 1000 if v > 1e11 else v, UTC)  # seconds or milliseconds
+        v = v / 1000 if v > 1e11 else v  # seconds or milliseconds
+        if not MIN_EPOCH <= v < MAX_EPOCH:
+            raise ValueError(f"{field_name} outside the years {MIN_YEAR}-{MAX_YEAR}")
+        dt = datetime.fromtimestamp(v, UTC)
     elif isinstance(value, str):
         dt = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
     else:
         raise ValueError(f"{field_name} missing")
-    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+    return check_instant(dt, field_name)
 
 
 def _epoch(value: Any, field_name: str) -> float:
@@ -119,12 +128,34 @@ def _epoch(value: Any, field_name: str) -> float:
         except ValueError:
             pass
         else:
-            return (dt if dt.tzinfo else dt.replace(tzinfo=UTC)).timestamp()
+            if dt.tzinfo is None:
+                dt = dt.replace(tzinfo=UTC)
+            t = dt.timestamp()
+            if MIN_EPOCH <= t < MAX_EPOCH and abs(dt.utcoffset()) <= MAX_OFFSET:
+                return t
+            return check_instant(dt, field_name).timestamp()  # raises, naming the bound
     return _time(value, field_name).timestamp()
 
 
 def _float(value: Any) -> float | None:
-    return None if value is None else float(value)
+    """A finite number, or None for none (text digits accepted; NaN, infinities and booleans not)."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise ValueError("not a number")
+    v = float(value)
+    if not math.isfinite(v):
+        raise ValueError("not a finite number")
+    return v
+
+
+def _ident(value: Any) -> str:
+    """A worker or device id as the text it is stored as; "" for anything that cannot be one."""
+    if isinstance(value, str):
+        return "" if problem(value) else value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return ""
 
 
 def ingest(
@@ -140,8 +171,8 @@ def ingest(
     res = IngestResult()
     rejected = res.rejected
     # one read: the workers this batch names, and where each was last seen (for the jump check)
-    wanted_w = list({str(p["worker_id"]) for p in points if isinstance(p, dict) and p.get("worker_id")})
-    wanted_d = list({str(p["device_id"]) for p in points if isinstance(p, dict) and p.get("device_id")})
+    wanted_w = list({_ident(p.get("worker_id")) for p in points if isinstance(p, dict) and p.get("worker_id")} - {""})
+    wanted_d = list({_ident(p.get("device_id")) for p in points if isinstance(p, dict) and p.get("device_id")} - {""})
     known: set[str] = set()
     devices: dict[str, str] = {}
     last: dict[str, tuple[float, float, float]] = {}  # worker: (epoch seconds, x, y)
@@ -169,25 +200,41 @@ def ingest(
     c_course: list[float | None] = []
     c_attrs: list[dict[str, Any]] = []
     unknown: list[dict[str, Any]] = []
+    crs_ok: dict[Any, bool] = {}
     for i, p in enumerate(points):
         if not isinstance(p, dict):
             rejected.append({"index": i, "field": "points", "reason": "a point must be a JSON object"})
             continue
-        wid = str(p.get("worker_id") or devices.get(str(p.get("device_id"))) or "")
+        wid = _ident(p.get("worker_id")) or devices.get(_ident(p.get("device_id"))) or ""
         if wid not in known:
+            key = "device_id" if p.get("device_id") is not None else "worker_id"
+            device = p.get(key)
+            if not isinstance(device, str | int) or isinstance(device, bool) or problem(str(device)):
+                rejected.append({"index": i, "field": key, "reason": f"{key} must be plain text"})
+                continue
             rejected.append({"index": i, "field": "device_id", "reason": "unknown worker or device"})
-            unknown.append(p)
+            unknown.append(scrub(p))
             continue
+        field_name = "fix_time"
         try:
-            fix = _epoch(p.get("fix_time"), "fix_time")
+            fix = _epoch(p.get("fix_time"), field_name)
+            field_name = "device_time"
             dev = p.get("device_time")
-            dev = _epoch(dev, "device_time") if dev else None
-            lon, lat = float(p["lon"]), float(p["lat"])
+            dev = _epoch(dev, field_name) if dev else None
+            field_name = "lon"
+            lon = _float(p["lon"])
+            field_name = "lat"
+            lat = _float(p["lat"])
+            if lon is None or lat is None:
+                raise ValueError(f"{field_name} missing")
+            field_name = "accuracy/speed/course"
             acc, spd, course = _float(p.get("accuracy")), _float(p.get("speed")), _float(p.get("course"))
-        except (KeyError, TypeError, ValueError) as exc:
-            rejected.append(
-                {"index": i, "field": "fix_time/lon/lat/accuracy/speed/course", "reason": f"unreadable point: {exc}"}
-            )
+        except (KeyError, TypeError, ValueError, OverflowError, InvalidInput) as exc:
+            if isinstance(exc, InvalidInput):
+                reason = exc.message
+            else:
+                reason = f"{field_name} missing" if isinstance(exc, KeyError) else str(exc)
+            rejected.append({"index": i, "field": field_name, "reason": f"unreadable point: {reason}"})
             continue
         if fix > latest_ok:
             rejected.append({"index": i, "field": "fix_time", "reason": "fix time in the future"})
@@ -199,13 +246,30 @@ def ingest(
         if not isinstance(attrs, dict):
             rejected.append({"index": i, "field": "attrs", "reason": "attrs must be an object"})
             continue
+        crs = p.get("crs") or "EPSG:4326"
+        try:
+            if attrs:
+                check_json(attrs, "attrs")
+            if crs not in crs_ok:
+                crs_ok[crs] = isinstance(crs, str | int) and bool(parse_crs(crs))
+        except InvalidInput as exc:
+            if exc.field == "crs":
+                crs_ok[crs] = False
+            else:
+                rejected.append({"index": i, "field": "attrs", "reason": exc.message})
+                continue
+        except TypeError:
+            crs_ok[crs] = False
+        if not crs_ok[crs]:
+            rejected.append({"index": i, "field": "crs", "reason": f"unknown CRS {str(crs)[:40]!r}"})
+            continue
         c_i.append(i)
         c_w.append(wid)
         c_fix.append(fix)
         c_dev.append(dev)
         c_x.append(lon)
         c_y.append(lat)
-        c_crs.append(p.get("crs") or "EPSG:4326")
+        c_crs.append(crs)
         c_acc.append(acc)
         c_spd.append(spd)
         c_course.append(course)

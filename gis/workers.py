@@ -67,6 +67,9 @@ def _check(conn: Connection, *, role=None, duty_days=None, grids=None) -> None:
     for g in grids or []:
         if not re.match(r"^[0-9]{12}([0-9]{3})?$", g):
             raise InvalidInput(f"bad grid code {g!r}", field="grids", allowed="unit-grid (15) or community (12) codes")
+    twice = sorted({g for g in grids or [] if grids.count(g) > 1})
+    if twice:
+        raise InvalidInput(f"grid {', '.join(twice)} given twice", field="grids", allowed="each grid once")
     if grids:
         found = set(
             conn.execute(

@@ -26,6 +26,7 @@ from sqlalchemy.engine import Engine
 from gis import case_bulk
 from gis.cases import CHANNELS, STATES
 from gis.crs import parse_crs, xy_to_storage
+from gis.dates import MIN_YEAR
 from gis.deadlines import deadlines_array, load_calendar
 from gis.errors import ImportRejected, InvalidInput
 from importers.core import all_or_nothing, resolve_crs
@@ -149,6 +150,11 @@ def import_cases(engine: Engine, path: str | Path, opts: CaseImportOptions | Non
     reasons.append((np.isnat(reported), f"{opts.time_field} is not a date-time"))
     soon = np.datetime64(pd.Timestamp.now(tz="UTC").tz_localize(None) + pd.Timedelta(minutes=5), "us")
     reasons.append((reported > soon, f"{opts.time_field} lies in the future"))
+    reasons.append((reported < np.datetime64(f"{MIN_YEAR}-01-01", "us"), f"{opts.time_field} is before {MIN_YEAR}"))
+    for name in ("description", opts.id_field):
+        if name and name in table.column_names:
+            nul = pc.fill_null(pc.match_substring(_text(table[name]), "\x00"), False)
+            reasons.append((nul.to_numpy(zero_copy_only=False), f"{name} contains a NUL character"))
     classes = pc.utf8_lpad(pc.utf8_trim_whitespace(_text(table[opts.class_field])), width=4, padding="0")
     with engine.connect() as conn:
         known = set(conn.execute(text("SELECT code FROM event_class")).scalars())

@@ -31,6 +31,7 @@ from gis.crs import (
 )
 from gis.errors import ImportRejected, InvalidInput
 from gis.hierarchy import CODE_LENGTH, LEVEL_NAMES, normalize_code
+from gis.text import check_json
 from gis.validate import validate
 from importers.readers import read_frame
 
@@ -223,18 +224,23 @@ def import_grid_frame(
             elif code:
                 parent = code[: CODE_LENGTH[level - 1]]
         name = rec[name_col] if name_col else ""
-        staged.append(
-            grids.StagedRow(
-                row=row,
-                code=code,
-                name="" if name is None else str(name),
-                parent_code=parent,
-                geom=geom,
-                # an empty cell is no attribute (a file's column spans every row)
-                attrs={c: v for c in extra_cols if (v := grids.json_safe(rec[c])) is not None},
-                **{c: (None if (v := grids.json_safe(rec[c])) is None else str(v)) for c in resp_cols},
-            )
+        item = grids.StagedRow(
+            row=row,
+            code=code,
+            name="" if name is None else str(name),
+            parent_code=parent,
+            geom=geom,
+            # an empty cell is no attribute (a file's column spans every row)
+            attrs={c: v for c in extra_cols if (v := grids.json_safe(rec[c])) is not None},
+            **{c: (None if (v := grids.json_safe(rec[c])) is None else str(v)) for c in resp_cols},
         )
+        try:
+            check_json([item.name, item.resp_unit, item.resp_person, item.resp_phone], "name")
+            check_json(item.attrs, "attrs")
+        except InvalidInput as exc:
+            report.reject(row, exc.message, code)
+            continue
+        staged.append(item)
     bar.close()
 
     with all_or_nothing(engine) as (conn, trans):

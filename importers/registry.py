@@ -19,6 +19,7 @@ from sqlalchemy.engine import Engine
 from gis import registry
 from gis.dates import parse_at
 from gis.errors import ImportRejected, InvalidInput, WanggeError
+from gis.text import check_json
 from importers.core import all_or_nothing, resolve_crs
 from importers.readers import read_frame, read_text_csv
 
@@ -54,6 +55,9 @@ def _run(engine: Engine, source: str, kind: str, rows: list[tuple[int, Any]], wr
     with all_or_nothing(engine) as (conn, trans):
         for row_no, rec in rows:
             try:
+                if isinstance(rec, dict):
+                    for name, value in rec.items():
+                        check_json(value, name)
                 with conn.begin_nested():
                     write(conn, rec)
                 report["written"] += 1

@@ -1,14 +1,14 @@
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Query, Response
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from api.deps import ReaderDep, StatementWriterDep, WriterDep
 from api.params import BBox, Offset, parse_bbox
 from api.responses import JSON, json_response
+from api.schemas import Body, Instant
 from gis import case_stats, cases
 
 router = APIRouter(tags=["cases"])
@@ -16,14 +16,14 @@ Channel = Literal["hotline", "app", "wechat", "patrol", "video", "other"]
 Action = Literal[tuple(cases.ACTIONS)]  # type: ignore[valid-type]
 
 
-class CaseIn(BaseModel):
+class CaseIn(Body):
     lon: float = Field(ge=-180, le=180)
     lat: float = Field(ge=-90, le=90)
     crs: str = "EPSG:4490"
     class_code: str = Field(alias="class", pattern=r"^\d{4}$", description="event class, e.g. 0402")
     description: str = ""
     channel: Channel
-    reported_at: datetime | None = None
+    reported_at: Instant | None = None
     component_code: str | None = Field(default=None, pattern=r"^\d{16}$")
     idempotency_key: str | None = Field(default=None, max_length=200)
 
@@ -60,8 +60,8 @@ async def list_cases(
     grid: str | None = None,
     class_code: Annotated[str | None, Query(alias="class", pattern=r"^\d{4}$")] = None,
     channel: str | None = None,
-    from_: Annotated[datetime | None, Query(alias="from")] = None,
-    to: datetime | None = None,
+    from_: Annotated[Instant | None, Query(alias="from")] = None,
+    to: Instant | None = None,
     bbox: BBox = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Offset = 0,
@@ -90,7 +90,7 @@ async def read_case(case_id: int, read: ReaderDep) -> Response:
     return json_response(await read(cases.get_case, case_id))
 
 
-class ActionIn(BaseModel):
+class ActionIn(Body):
     action: Action
     actor: str = Field(min_length=1, max_length=200)
     note: str = ""
@@ -118,7 +118,7 @@ async def case_history(case_id: int, read: ReaderDep) -> Response:
 
 @router.get("/cases-overdue")
 async def overdue_cases(
-    read: ReaderDep, by: Literal["unit", "unit_grid"] = "unit", at: datetime | None = None
+    read: ReaderDep, by: Literal["unit", "unit_grid"] = "unit", at: Instant | None = None
 ) -> list[dict[str, Any]]:
     """Open cases past their deadline, by responsible unit or by unit grid."""
     return await read(case_stats.overdue, by=by, at=at)
@@ -128,8 +128,8 @@ async def overdue_cases(
 async def statistics(
     read: ReaderDep,
     by: Literal["unit_grid", "community", "street", "district", "unit"],
-    from_: Annotated[datetime, Query(alias="from")],
-    to: datetime,
+    from_: Annotated[Instant, Query(alias="from")],
+    to: Instant,
 ) -> list[dict[str, Any]]:
     """Per group over a period: counts by state and class, 结案率 (closure_rate), 按期结案率 (on_time_rate),
     返工率 (rework_rate) and the average handling time in hours."""

@@ -81,7 +81,7 @@ async def redraw_grid(
     fix_invalid: bool = False,
     dry_run: bool = False,
     valid_from: Annotated[str | None, Query(description="when the new version starts; default now")] = None,
-    tolerance: Annotated[float, Query(ge=0, description="metres a grid may stick out of its parent")] = 10.0,
+    tolerance: Annotated[float, Query(ge=0, le=10_000, description="metres a grid may stick out of its parent")] = 10.0,
 ) -> dict[str, Any]:
     """Redraw one grid (a boundary editor's save), or draw a new one: the current version is closed
     and a new one opened, with the checks and the report of a file import (422 when rejected)."""

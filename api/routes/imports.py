@@ -9,6 +9,7 @@ from fastapi import APIRouter, File, Form, UploadFile
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import EngineDep
+from api.schemas import FormText
 from gis.dates import parse_at
 from gis.errors import InvalidInput
 from gis.hierarchy import LEVELS
@@ -23,16 +24,16 @@ async def import_grid_file(
     engine: EngineDep,
     file: Annotated[UploadFile, File(description="GeoJSON, Shapefile (.zip), GeoPackage, KML or CSV with WKT")],
     level: Annotated[Literal["district", "street", "community", "unit"], Form()],
-    layer: Annotated[str | None, Form()] = None,
-    code_field: Annotated[str | None, Form()] = None,
-    name_field: Annotated[str | None, Form()] = None,
-    parent_field: Annotated[str | None, Form()] = None,
-    wkt_field: Annotated[str | None, Form()] = None,
-    crs: Annotated[str | None, Form()] = None,
+    layer: Annotated[FormText | None, Form()] = None,
+    code_field: Annotated[FormText | None, Form()] = None,
+    name_field: Annotated[FormText | None, Form()] = None,
+    parent_field: Annotated[FormText | None, Form()] = None,
+    wkt_field: Annotated[FormText | None, Form()] = None,
+    crs: Annotated[FormText | None, Form()] = None,
     fix_invalid: Annotated[bool, Form()] = False,
     dry_run: Annotated[bool, Form()] = False,
-    valid_from: Annotated[str | None, Form()] = None,
-    tolerance: Annotated[float, Form(ge=0)] = 10.0,
+    valid_from: Annotated[FormText | None, Form()] = None,
+    tolerance: Annotated[float, Form(ge=0, le=10_000)] = 10.0,
 ) -> dict[str, Any]:
     """Import one level of grid boundaries, all-or-nothing; the answer is the import report."""
     name = Path(file.filename or "upload").name

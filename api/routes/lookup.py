@@ -3,9 +3,10 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from api.deps import AtDep, ReaderDep, SettingsDep
+from api.schemas import Body
 from gis.dates import parse_at
 from gis.errors import InvalidInput
 from gis.lookup import lookup_points
@@ -27,12 +28,12 @@ async def lookup_one(
     return results[0]
 
 
-class Point(BaseModel):
+class Point(Body):
     lon: float
     lat: float
 
 
-class BatchLookup(BaseModel):
+class BatchLookup(Body):
     points: list[Point] = Field(description="up to 10,000 points, answered in order")
     crs: str = "EPSG:4490"
     at: str | None = None

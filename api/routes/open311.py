@@ -14,6 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from api.deps import ReaderDep, WriterDep
+from api.schemas import FormText, Instant
 from gis import cases
 from gis.errors import InvalidInput
 
@@ -63,15 +64,15 @@ async def services(read: ReaderDep) -> list[dict[str, Any]]:
 @router.post("/requests.json")
 async def post_request(
     write: WriterDep,
-    service_code: Annotated[str, Form()],
+    service_code: Annotated[FormText, Form()],
     lat: Annotated[float, Form(ge=-90, le=90)],
     long: Annotated[float, Form(ge=-180, le=180)],
-    description: Annotated[str, Form()] = "",
-    address_string: Annotated[str | None, Form()] = None,
-    email: Annotated[str | None, Form()] = None,
-    device_id: Annotated[str | None, Form()] = None,
-    account_id: Annotated[str | None, Form()] = None,
-    api_key: Annotated[str | None, Form()] = None,
+    description: Annotated[FormText, Form()] = "",
+    address_string: Annotated[FormText | None, Form()] = None,
+    email: Annotated[FormText | None, Form()] = None,
+    device_id: Annotated[FormText | None, Form()] = None,
+    account_id: Annotated[FormText | None, Form()] = None,
+    api_key: Annotated[FormText | None, Form()] = None,
 ) -> list[dict[str, Any]]:
     """Submit a request (form-encoded, as the specification says)."""
     text_ = description if not address_string else f"{description} ({address_string})"
@@ -130,8 +131,8 @@ async def get_requests(
     read: ReaderDep,
     service_request_id: str | None = None,
     service_code: str | None = None,
-    start_date: datetime | None = None,
-    end_date: datetime | None = None,
+    start_date: Instant | None = None,
+    end_date: Instant | None = None,
     status: Annotated[str | None, Query(pattern="^(open|closed)(,(open|closed))?$")] = None,
 ) -> list[dict[str, Any]]:
     ids = None

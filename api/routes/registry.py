@@ -1,22 +1,23 @@
 from __future__ import annotations
 
-from datetime import datetime, time
+from datetime import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
-from pydantic import BaseModel, Field
+from pydantic import Field
 from sqlalchemy import text
 
 from api.deps import AtDep, ReaderDep, SettingsDep, WriterDep
 from api.params import BBox, Limit, Offset, parse_bbox, parse_page_limit
 from api.responses import GEOJSON, geojson_page
+from api.schemas import Body, Instant
 from gis import deadlines, registry
 from gis.component_query import list_component_features
 
 router = APIRouter(tags=["units, rules, components"])
 
 
-class UnitIn(BaseModel):
+class UnitIn(Body):
     code: str
     name: str = Field(min_length=1)
     kind: str = Field(description=", ".join(registry.UNIT_KINDS))
@@ -38,7 +39,7 @@ async def get_unit(code: str, read: ReaderDep) -> dict[str, Any]:
     return await read(registry.get_unit, code)
 
 
-class UnitChange(BaseModel):
+class UnitChange(Body):
     model_config = {"extra": "forbid"}
     name: str | None = None
     kind: str | None = None
@@ -58,13 +59,13 @@ async def delete_unit(code: str, write: WriterDep) -> Response:
     return Response(status_code=204)
 
 
-class RuleIn(BaseModel):
+class RuleIn(Body):
     class_code: str
     area_code: str
     unit_code: str
     start_time: time | None = None
     end_time: time | None = None
-    valid_from: datetime | None = None
+    valid_from: Instant | None = None
 
 
 @router.post("/rules", status_code=201)
@@ -90,7 +91,7 @@ async def event_classes(read: ReaderDep) -> list[dict[str, Any]]:
     )
 
 
-class EventClassIn(BaseModel):
+class EventClassIn(Body):
     code: str
     major_name: str
     minor_name: str
@@ -99,7 +100,7 @@ class EventClassIn(BaseModel):
     urgency: str = Field(default="normal", description=", ".join(registry.URGENCIES))
 
 
-class EventClassChange(BaseModel):
+class EventClassChange(Body):
     model_config = {"extra": "forbid"}
     major_name: str | None = None
     minor_name: str | None = None
@@ -126,7 +127,7 @@ async def component_classes(read: ReaderDep) -> list[dict[str, Any]]:
     )
 
 
-class ComponentIn(BaseModel):
+class ComponentIn(Body):
     code: str
     geometry: dict[str, Any]
     crs: str = "EPSG:4490"
@@ -178,7 +179,7 @@ async def get_component(code: str, read: ReaderDep) -> dict[str, Any]:
     return await read(registry.get_component, code)
 
 
-class ComponentChange(BaseModel):
+class ComponentChange(Body):
     model_config = {"extra": "forbid"}
     name: str | None = None
     owner_unit: str | None = None
@@ -196,13 +197,15 @@ async def update_component(code: str, body: ComponentChange, write: WriterDep) -
 
 
 @router.get("/calendar")
-async def calendar(read: ReaderDep, year: int | None = None) -> list[dict[str, Any]]:
+async def calendar(
+    read: ReaderDep, year: Annotated[int | None, Query(ge=1900, le=2200)] = None
+) -> list[dict[str, Any]]:
     """The working-day calendar's exceptions to Monday-Friday: public holidays (``workday``
     false) and the weekend days worked in their place (true)."""
     return await read(deadlines.calendar_days, year)
 
 
-class CalendarDayIn(BaseModel):
+class CalendarDayIn(Body):
     workday: bool
     name: str = ""
 

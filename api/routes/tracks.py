@@ -7,11 +7,12 @@ from typing import Annotated, Any
 import orjson
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
-from pydantic import BaseModel, Field
+from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import ReaderDep, WriterDep
 from api.params import Offset
+from api.schemas import Body, Instant
 from gis import positions as live
 from gis import tracks, workers
 from gis.errors import InvalidInput
@@ -21,7 +22,7 @@ MAX_BATCH = 10_000
 GEOJSON = "application/geo+json"
 
 
-class WorkerIn(BaseModel):
+class WorkerIn(Body):
     worker_id: str
     name: str = Field(min_length=1)
     device_id: str | None = None
@@ -40,7 +41,7 @@ async def create_worker(request: Request, body: WorkerIn, write: WriterDep) -> d
 
 
 @router.get("/workers/positions", response_class=Response, responses={200: {"content": {GEOJSON: {}}}})
-async def positions(request: Request, read: ReaderDep, since: datetime | None = None) -> Response:
+async def positions(request: Request, read: ReaderDep, since: Instant | None = None) -> Response:
     """Everyone's latest position (GeoJSON): worker, time, age, grid chain, on duty, inside own grid.
 
     A live map polls with ``since`` set to the previous answer's ``next_since`` and gets only the
@@ -73,7 +74,7 @@ async def get_worker(worker_id: str, read: ReaderDep) -> dict[str, Any]:
     return await read(workers.get_worker, worker_id)
 
 
-class WorkerChange(BaseModel):
+class WorkerChange(Body):
     model_config = {"extra": "forbid"}
     name: str | None = None
     device_id: str | None = None
@@ -100,11 +101,11 @@ async def delete_worker(request: Request, worker_id: str, write: WriterDep) -> R
     return Response(status_code=204)
 
 
-class TrackPoint(BaseModel):
+class TrackPoint(Body):
     worker_id: str | None = None
     device_id: str | None = None
-    fix_time: datetime | float
-    device_time: datetime | None = None
+    fix_time: Instant | float
+    device_time: Instant | None = None
     lon: float
     lat: float
     crs: str = "EPSG:4326"
@@ -116,7 +117,7 @@ class TrackPoint(BaseModel):
     )
 
 
-class TrackBatch(BaseModel):
+class TrackBatch(Body):
     points: list[TrackPoint] = Field(max_length=MAX_BATCH)
 
 
@@ -171,7 +172,7 @@ async def post_tracks(request: Request, write: WriterDep) -> dict[str, Any]:
 
 @router.get("/workers/{worker_id}/track", response_model=None)
 async def get_track(
-    worker_id: str, read: ReaderDep, from_: Annotated[datetime, Query(alias="from")], to: datetime, raw: bool = False
+    worker_id: str, read: ReaderDep, from_: Annotated[Instant, Query(alias="from")], to: Instant, raw: bool = False
 ) -> dict[str, Any]:
     """Playback: LineStrings split at gaps, simplified, with a time per vertex (``times``)."""
     return await read(tracks.track, worker_id, from_, to, raw=raw)
@@ -194,8 +195,8 @@ async def grid_patrol(code: str, read: ReaderDep, date_: Annotated[date, Query(a
 async def grid_workers(
     code: str,
     read: ReaderDep,
-    from_: Annotated[datetime | None, Query(alias="from")] = None,
-    to: datetime | None = None,
+    from_: Annotated[Instant | None, Query(alias="from")] = None,
+    to: Instant | None = None,
 ) -> list[dict[str, Any]]:
     """Who is inside the grid now, or (with from/to) who was inside between two times."""
     if (from_ is None) != (to is None):

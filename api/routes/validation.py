@@ -16,8 +16,8 @@ async def validation(
     read: ReaderDep,
     at: AtDep,
     level: Literal["district", "street", "community", "unit"] | None = None,
-    tolerance: Annotated[float, Query(ge=0, description="metres a child may lie outside its parent")] = 10.0,
-    min_area: Annotated[float, Query(ge=0, description="ignore overlaps and gaps under this many m²")] = 1.0,
+    tolerance: Annotated[float, Query(ge=0, le=10_000, description="metres a child may lie outside its parent")] = 10.0,
+    min_area: Annotated[float, Query(ge=0, le=1e12, description="ignore overlaps and gaps under this many m²")] = 1.0,
 ) -> dict[str, Any]:
     """Children outside parents, sibling overlaps, gaps, orphans and code mismatches, with geometries."""
     levels = [LEVELS[level]] if level else None
