@@ -19,7 +19,18 @@ from gis.settings import Settings
 ROOT = Path(__file__).resolve().parent.parent
 REAL = (ROOT.parent / "shared" / "data" / "real").resolve()
 
+TEST_DATABASE = "wangge_test"
 _state: dict[str, object] = {}
+
+
+def database_url() -> str:
+    """The test database: the one ``DATABASE_URL`` names, or ``wangge_test`` in the embedded cluster."""
+    url = os.environ.get("DATABASE_URL")
+    if url:
+        return url
+    from gis.cluster import Cluster
+
+    return Cluster(Settings()).url(TEST_DATABASE)
 
 
 def _prepare() -> Settings:
@@ -30,7 +41,7 @@ def _prepare() -> Settings:
         base = Settings()
         cluster = Cluster(base)
         cluster.start()
-        url = cluster.create_database("wangge_test", drop=True)
+        url = cluster.create_database(TEST_DATABASE, drop=True)
     settings = Settings(database_url=url)
     engine = make_engine(settings)
     with engine.begin() as conn:
