@@ -9,7 +9,7 @@ from typing import Any
 
 from gis.errors import ClusterError, ImportRejected, WanggeError
 from gis.hierarchy import LEVELS, parse_level
-from gis.settings import Settings
+from gis.settings import Settings, display_url
 
 
 def _engine(settings: Settings, ensure: bool = True):
@@ -68,7 +68,7 @@ def cmd_db(args: argparse.Namespace, settings: Settings) -> int:
         with engine.begin() as conn:
             conn.execute(text("CREATE EXTENSION IF NOT EXISTS postgis"))
         migrate.upgrade(settings.url())
-        sys.stdout.write(f"migrated {engine.url.render_as_string(hide_password=True)}\n")
+        sys.stdout.write(f"migrated {display_url(settings.url())}\n")
         return 0
     if settings.database_url:
         sys.stderr.write("DATABASE_URL is set: wangge uses that database, not the embedded cluster\n")

@@ -37,7 +37,7 @@ def _prepare() -> Settings:
         conn.execute(text("CREATE EXTENSION IF NOT EXISTS postgis"))
     from gis import migrate
 
-    migrate.upgrade(url)
+    migrate.upgrade(settings.url())
     check_postgis(engine)
     engine.dispose()
     return settings
