@@ -89,7 +89,9 @@ class Settings(BaseSettings):
 
     database_url: str | None = Field(default=None, validation_alias=AliasChoices("DATABASE_URL", "WANGGE_DATABASE_URL"))
     data_dir: Path = PROJECT_ROOT / ".pgdata"
-    pg_port: int = 54329
+    # None: the port remembered in the cluster's postgresql.conf, or for a new cluster 54329 or the
+    # next free one. Set (WANGGE_PG_PORT): that port, written into the cluster's config.
+    pg_port: int | None = None
     pg_user: str = "wangge"
     pg_database: str = "wangge"
     # API connections get a statement timeout so one bad query cannot hold the pool.

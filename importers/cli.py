@@ -19,8 +19,9 @@ def _engine(settings: Settings, ensure: bool = True):
         from gis.cluster import Cluster
 
         cluster = Cluster(settings)
-        if not cluster.running():
-            cluster.start()
+        cluster.start()
+        if cluster.notice:
+            sys.stderr.write(f"wangge: {cluster.notice}\n")
     return make_engine(settings)
 
 
@@ -76,6 +77,8 @@ def cmd_db(args: argparse.Namespace, settings: Settings) -> int:
     cluster = Cluster(settings)
     if args.action == "start":
         started = cluster.start()
+        if cluster.notice:
+            sys.stderr.write(f"wangge: {cluster.notice}\n")
         sys.stdout.write(("started" if started else "already running") + f": {cluster.url(settings.pg_database)}\n")
     elif args.action == "stop":
         sys.stdout.write("stopped\n" if cluster.stop() else "not running\n")
