@@ -2,6 +2,10 @@
 
 PostgreSQL refuses to run as root, so as root the cluster runs as the ``postgres`` OS user that
 Debian's packages create, with its data directory inside the project.
+
+Its port is the one in its ``postgresql.conf``: 54329 for a new cluster, or the next free port when
+54329 is taken (by another checkout's cluster, say), or ``WANGGE_PG_PORT``, which is then written
+there, so a checkout keeps its port.
 """
 
 from __future__ import annotations
@@ -9,7 +13,9 @@ from __future__ import annotations
 import hashlib
 import os
 import pwd
+import re
 import shutil
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -17,11 +23,17 @@ from pathlib import Path
 from gis.errors import ClusterError
 from gis.settings import Settings
 
-CONF = """
-# written by wangge
-port = {port}
+#: The port of a new cluster unless it is taken or ``WANGGE_PG_PORT`` says otherwise.
+DEFAULT_PORT = 54329
+#: The first line of the block wangge appends to postgresql.conf: how another checkout's cluster is known.
+MARK = "# written by wangge"
+_PORT_LINE = re.compile(r"^[ \t]*port[ \t]*=[ \t]*(\d+)", re.MULTILINE)
+
+CONF = f"""
+{MARK}
+port = {{port}}
 listen_addresses = '127.0.0.1'
-unix_socket_directories = '{socket_dir}'
+unix_socket_directories = '{{socket_dir}}'
 shared_buffers = 1GB
 work_mem = 64MB
 maintenance_work_mem = 512MB
@@ -68,8 +80,113 @@ def _postgres_can_reach(path: Path) -> bool:
     return proc.returncode == 0
 
 
+def port_in_use(port: int) -> bool:
+    """Does something listen on 127.0.0.1:``port`` (where the cluster would listen)?"""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        # SO_REUSEADDR: a port left in TIME_WAIT by a stopped server is free to listen on again.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+    return False
+
+
+def free_port(start: int, tries: int = 100) -> int:
+    """The first port from ``start`` on that nothing listens on."""
+    for port in range(start, min(start + tries, 65536)):
+        if not port_in_use(port):
+            return port
+    raise ClusterError(f"no free port in {start}-{start + tries - 1}: set WANGGE_PG_PORT to a free one")
+
+
+def _listening_inodes(port: int) -> set[str]:
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            # local address "HEXIP:HEXPORT", state 0A is LISTEN, field 9 the socket's inode
+            if len(fields) > 9 and fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                inodes.add(fields[9])
+    return inodes
+
+
+def port_holder(port: int) -> dict[str, object] | None:
+    """The process listening on ``port``, as far as /proc shows it (all of it as root).
+
+    Returns ``pid`` and ``command``, and for a PostgreSQL server its ``data_dir`` and whether
+    wangge made that cluster (``wangge``); None when the process cannot be seen.
+    """
+    sockets = {f"socket:[{inode}]" for inode in _listening_inodes(port)}
+    if not sockets:
+        return None
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            held = any(os.readlink(fd) in sockets for fd in (proc / "fd").iterdir())
+        except OSError:  # gone, or another user's process
+            continue
+        if held:
+            return _describe(int(proc.name))
+    return None
+
+
+def _describe(pid: int) -> dict[str, object]:
+    proc = Path(f"/proc/{pid}")
+    try:
+        argv = (proc / "cmdline").read_bytes().decode(errors="replace").split("\0")
+    except OSError:
+        argv = []
+    holder: dict[str, object] = {"pid": pid, "command": " ".join(argv).strip()}
+    if argv and Path(argv[0]).name in ("postgres", "postmaster"):
+        # The postmaster works in its data directory; -D is the fallback if cwd cannot be read.
+        data_dir = None
+        try:
+            data_dir = os.readlink(proc / "cwd")
+        except OSError:
+            if "-D" in argv[:-1]:
+                data_dir = argv[argv.index("-D") + 1]
+        if data_dir:
+            holder["data_dir"] = data_dir
+            try:
+                holder["wangge"] = MARK in (Path(data_dir) / "postgresql.conf").read_text()
+            except OSError:
+                holder["wangge"] = Path(data_dir).name == "pg" and Path(data_dir).parent.name == ".pgdata"
+    return holder
+
+
+def _remembered_port(pgdata: Path) -> int | None:
+    try:
+        ports = _PORT_LINE.findall((pgdata / "postgresql.conf").read_text())
+    except OSError:
+        return None
+    return int(ports[-1]) if ports else None
+
+
+def _taken_by(holder: dict[str, object] | None) -> str:
+    if holder is None:
+        return "by a process this user cannot see"
+    if "data_dir" in holder:
+        kind = "another wangge cluster" if holder.get("wangge") else "another PostgreSQL server"
+        return f"by {kind}, data directory {holder['data_dir']}, pid {holder['pid']}"
+    return f"by pid {holder['pid']}: {str(holder['command'])[:120]}"
+
+
+def _tail(log: Path, lines: int = 12) -> str:
+    try:
+        return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
+    except OSError as exc:
+        return f"(cannot read it: {exc})"
+
+
 class Cluster:
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: Settings, first_port: int = DEFAULT_PORT):
+        """``first_port``: where a new cluster without ``WANGGE_PG_PORT`` starts looking for a free port."""
         self.settings = settings
         self.data = Path(settings.data_dir).resolve()
         if os.geteuid() == 0 and not self.data.exists() and not _postgres_can_reach(self.data.parent):
@@ -81,8 +198,17 @@ class Cluster:
             self.data.symlink_to(outside, target_is_directory=True)
             self.data = outside
         self.pgdata = self.data / "pg"
-        self.port = settings.pg_port
         self.user = settings.pg_user
+        self.first_port = first_port
+        #: What the user should be told about the port (set when a new cluster had to pick one).
+        self.notice: str | None = None
+        remembered = _remembered_port(self.pgdata)
+        if settings.pg_port is not None:
+            self.port, self.port_source = settings.pg_port, "WANGGE_PG_PORT"
+        elif remembered is not None:
+            self.port, self.port_source = remembered, f"remembered in {self.pgdata / 'postgresql.conf'}"
+        else:
+            self.port, self.port_source = first_port, "default (a new cluster takes the next free port if it is in use)"
 
     @property
     def socket_dir(self) -> Path:
@@ -120,6 +246,14 @@ class Cluster:
         return (self.pgdata / "PG_VERSION").exists()
 
     def init(self) -> None:
+        if self.settings.pg_port is None and port_in_use(self.port):
+            taken = _taken_by(port_holder(self.port))
+            self.port = free_port(self.port + 1)
+            self.port_source = f"chosen at initdb: {self.first_port} is in use ({taken})"
+            self.notice = (
+                f"port {self.first_port} is in use ({taken}): this cluster listens on {self.port} instead, "
+                f"remembered in {self.pgdata / 'postgresql.conf'} (WANGGE_PG_PORT=N moves it)"
+            )
         bindir = _bindir()
         self._own(self.data)
         self._own(self.pgdata)
@@ -145,18 +279,61 @@ class Cluster:
         proc = self._run(str(_bindir() / "pg_ctl"), "-D", str(self.pgdata), "status", check=False)
         return proc.returncode == 0
 
+    def running_port(self) -> int | None:
+        """The port the running server listens on (line 4 of postmaster.pid)."""
+        try:
+            return int((self.pgdata / "postmaster.pid").read_text().splitlines()[3])
+        except (OSError, IndexError, ValueError):
+            return None
+
     def start(self) -> bool:
         """Start the cluster (initialising it on first use). Returns False if it was running."""
-        if not self.initialised():
-            self.init()
         if self.running():
+            actual = self.running_port()
+            if actual is not None and actual != self.port:
+                raise ClusterError(
+                    f"the cluster in {self.pgdata} is running on port {actual}, and WANGGE_PG_PORT asks for "
+                    f"{self.port}: stop it first (`wangge db stop`), then start it again"
+                )
             return False
+        new = not self.initialised()
+        if not (new and self.settings.pg_port is None):  # a new cluster without WANGGE_PG_PORT picks a free port
+            self._check_port()
+        if new:
+            self.init()
+        elif _remembered_port(self.pgdata) != self.port:
+            conf = self.pgdata / "postgresql.conf"
+            text, found = _PORT_LINE.subn(f"port = {self.port}", conf.read_text())
+            conf.write_text(text if found else f"{text}\nport = {self.port}\n")
         self._own(self.socket_dir)
         log = self.data / "postgres.log"
-        self._run(str(_bindir() / "pg_ctl"), "-D", str(self.pgdata), "-l", str(log), "-w", "-t", "60", "start")
+        proc = self._run(
+            str(_bindir() / "pg_ctl"), "-D", str(self.pgdata), "-l", str(log), "-w", "-t", "60", "start", check=False
+        )
+        if proc.returncode != 0:
+            said = (proc.stderr.strip() or proc.stdout.strip()).splitlines()
+            raise ClusterError(
+                f"PostgreSQL did not start ({said[0] if said else f'pg_ctl exit {proc.returncode}'}); "
+                f"the end of {log}:\n{_tail(log)}"
+            )
         self._wait()
         self._ensure_database(self.settings.pg_database)
         return True
+
+    def _check_port(self) -> None:
+        """Raise, saying who holds it and what to do, if the cluster's port is taken."""
+        if not port_in_use(self.port):
+            return
+        holder = port_holder(self.port)
+        fix = (
+            f"give this checkout another port, e.g. WANGGE_PG_PORT={free_port(self.port + 1)} make test "
+            f"(or make demo; the cluster then keeps it)"
+        )
+        if holder and holder.get("wangge"):
+            other = Path(str(holder["data_dir"]))
+            checkout = other.parent.parent if other.parent.name == ".pgdata" else other.parent
+            fix = f"stop that cluster (`wangge db stop` in {checkout}), or {fix}"
+        raise ClusterError(f"port {self.port} is in use {_taken_by(holder)}: {fix}")
 
     def stop(self) -> bool:
         if not self.running():
@@ -207,11 +384,17 @@ class Cluster:
         return self.url(name)
 
     def status(self) -> dict[str, object]:
-        return {
+        running = self.running()
+        status: dict[str, object] = {
             "data_dir": str(self.pgdata),
             "initialised": self.initialised(),
-            "running": self.running(),
+            "running": running,
             "port": self.port,
+            "port_source": self.port_source,
             "socket_dir": str(self.socket_dir),
             "url": self.url(self.settings.pg_database),
         }
+        actual = self.running_port() if running else None
+        if actual is not None and actual != self.port:
+            status["running_on_port"] = actual  # WANGGE_PG_PORT applies at the next start
+        return status

@@ -7,10 +7,13 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 
+from gis.settings import normalise_url
+
 HERE = Path(__file__).resolve().parent
 
 
 def alembic_config(url: str) -> Config:
+    url = normalise_url(url)
     cfg = Config(str(HERE / "alembic.ini"))
     cfg.set_main_option("script_location", str(HERE / "migrations"))
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))

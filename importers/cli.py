@@ -11,7 +11,7 @@ from sqlalchemy.exc import DBAPIError
 
 from gis.errors import ClusterError, ImportRejected, WanggeError
 from gis.hierarchy import LEVELS, parse_level
-from gis.settings import Settings
+from gis.settings import Settings, display_url
 
 
 def _engine(settings: Settings, ensure: bool = True):
@@ -21,8 +21,9 @@ def _engine(settings: Settings, ensure: bool = True):
         from gis.cluster import Cluster
 
         cluster = Cluster(settings)
-        if not cluster.running():
-            cluster.start()
+        cluster.start()
+        if cluster.notice:
+            sys.stderr.write(f"wangge: {cluster.notice}\n")
     return make_engine(settings)
 
 
@@ -70,7 +71,7 @@ def cmd_db(args: argparse.Namespace, settings: Settings) -> int:
         with engine.begin() as conn:
             conn.execute(text("CREATE EXTENSION IF NOT EXISTS postgis"))
         migrate.upgrade(settings.url())
-        sys.stdout.write(f"migrated {engine.url.render_as_string(hide_password=True)}\n")
+        sys.stdout.write(f"migrated {display_url(settings.url())}\n")
         return 0
     if settings.database_url:
         sys.stderr.write("DATABASE_URL is set: wangge uses that database, not the embedded cluster\n")
@@ -78,6 +79,8 @@ def cmd_db(args: argparse.Namespace, settings: Settings) -> int:
     cluster = Cluster(settings)
     if args.action == "start":
         started = cluster.start()
+        if cluster.notice:
+            sys.stderr.write(f"wangge: {cluster.notice}\n")
         sys.stdout.write(("started" if started else "already running") + f": {cluster.url(settings.pg_database)}\n")
     elif args.action == "stop":
         sys.stdout.write("stopped\n" if cluster.stop() else "not running\n")

@@ -33,7 +33,7 @@ def database_url() -> str:
     return Cluster(Settings()).url(TEST_DATABASE)
 
 
-def _prepare() -> Settings:
+def _prepare(session: pytest.Session) -> Settings:
     url = os.environ.get("DATABASE_URL")
     if not url:
         from gis.cluster import Cluster
@@ -41,6 +41,9 @@ def _prepare() -> Settings:
         base = Settings()
         cluster = Cluster(base)
         cluster.start()
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if cluster.notice and reporter:
+            reporter.write_line(f"wangge: {cluster.notice}")
         url = cluster.create_database(TEST_DATABASE, drop=True)
     settings = Settings(database_url=url)
     engine = make_engine(settings)
@@ -48,7 +51,7 @@ def _prepare() -> Settings:
         conn.execute(text("CREATE EXTENSION IF NOT EXISTS postgis"))
     from gis import migrate
 
-    migrate.upgrade(url)
+    migrate.upgrade(settings.url())
     check_postgis(engine)
     engine.dispose()
     return settings
@@ -58,7 +61,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     if os.environ.get("WANGGE_TESTS_NO_DB"):
         return
     try:
-        _state["settings"] = _prepare()
+        _state["settings"] = _prepare(session)
     except Exception as exc:  # noqa: BLE001 - any failure to reach PostGIS must stop the run
         pytest.exit(f"PostGIS is required for the tests and could not be reached: {exc}", returncode=3)
 
