@@ -7,6 +7,7 @@ import logging
 import time
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import anyio.to_thread
 from fastapi import FastAPI
@@ -114,9 +115,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
 
     @app.get("/healthz", tags=["meta"])
-    def healthz() -> dict[str, str]:
+    def healthz() -> dict[str, Any]:
         from gis.db import check_postgis
+        from gis.deadlines import calendar_health
 
-        return {"status": "ok", "postgis": check_postgis(app.state.engine)}
+        with app.state.engine.connect() as conn:
+            calendar = calendar_health(conn)  # a year it lacks is a warning: the service still works
+        return {"status": "ok", "postgis": check_postgis(app.state.engine), "calendar": calendar}
 
     return app

@@ -71,7 +71,8 @@ cls AS (
                         district_code, street_code, community_code, grid_code, unit_code, state, deadline, why)
     SELECT CAST(:k AS text), pt.g, CAST(:cls AS text), CAST(:d AS text), CAST(:ch AS text), CAST(:at AS timestamptz),
            CAST(:comp AS text), ok.district, ok.street, ok.community, ok.unit, ok.unit_code,
-           CASE WHEN ok.unit_code IS NULL THEN 'received' ELSE 'dispatched' END, CAST(:due AS timestamptz), ok.why
+           CASE WHEN ok.unit_code IS NULL THEN 'received' ELSE 'dispatched' END, CAST(:due AS timestamptz),
+           ok.why || jsonb_build_object('warnings', (ok.why -> 'warnings') || CAST(:cal_warn AS jsonb))
     FROM ok, pt
     ON CONFLICT (idempotency_key) DO NOTHING
     RETURNING *
@@ -202,7 +203,12 @@ def intake(
     calendar = deadlines.load_calendar(conn)
     for fresh in (False, True):
         limit, unit = _class_limit(conn, class_code, fresh=fresh)
-        params.update(lim=limit, lim_unit=unit, due=deadlines.deadline(reported_at, limit, unit, calendar))
+        due = deadlines.deadline(reported_at, limit, unit, calendar)
+        # a deadline over a year the calendar does not know says so in the case's why
+        warn = deadlines.coverage_warnings(calendar, reported_at, due, unit)
+        params.update(
+            lim=limit, lim_unit=unit, due=due, cal_warn=json.dumps(warn, ensure_ascii=False) if warn else "[]"
+        )
         columns, rows = fetch_prepared(conn, "wangge_case_intake", _INTAKE, params)
         row = dict(zip(columns, rows[0], strict=True))
         if row["class_current"]:
@@ -256,7 +262,7 @@ def act(
     row = (
         conn.execute(
             text(
-                "SELECT state, deadline, reported_at, class_code, component_code, ST_X(geom) x, ST_Y(geom) y "
+                "SELECT state, deadline, reported_at, class_code, component_code, why, ST_X(geom) x, ST_Y(geom) y "
                 'FROM "case" WHERE id = :id FOR UPDATE'
             ),
             {"id": case_id},
@@ -299,6 +305,8 @@ def act(
         event_class(conn, cls)
         xs, ys = to_storage_points([lon], [lat], data.get("crs", "EPSG:4490"))
         a = assignment(conn, float(xs[0]), float(ys[0]), row["reported_at"], cls, row["component_code"])
+        # the deadline stays, and so does what its calendar lacked
+        a["why"]["warnings"] += [w for w in (row["why"] or {}).get("warnings", []) if "calendar_not_covered" in w]
         data = {
             "from": {"lon": row["x"], "lat": row["y"], "class_code": row["class_code"]},
             "to": {"lon": a["x"], "lat": a["y"], "class_code": cls},

@@ -2,12 +2,16 @@
 
 Working time is 09:00-17:00 China Standard Time (8 working hours a day) on working days: Monday to
 Friday, except the public holidays, plus the weekend days worked in their place (调休), as the
-State Council publishes them each year. The calendar lives in the ``work_calendar`` table (shipped
-for 2024-2025 in ``data/work_calendar.csv``; ``wangge import calendar`` adds later years).
+State Council publishes them each year. The calendar lives in the ``work_calendar`` table, seeded
+from the ``chinese-calendar`` package (:func:`seed_calendar`, run by ``wangge db migrate``) for
+every year the package knows; ``wangge import calendar`` and ``PUT /api/v1/calendar/{day}`` add
+overrides and the years the package does not know yet. A deadline in a year the table has no row
+of counts Monday-Friday and says so (:func:`coverage_warnings`).
 """
 
 from __future__ import annotations
 
+import logging
 import time as _time
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -21,6 +25,9 @@ import numpy as np
 CST = ZoneInfo("Asia/Shanghai")
 DAY_START, DAY_END = time(9, 0), time(17, 0)
 HOURS_PER_DAY = 8
+#: the units whose deadlines depend on the calendar
+WORKING_UNITS = ("working_days", "working_hours")
+log = logging.getLogger("wangge.deadlines")
 
 
 @dataclass(frozen=True)
@@ -29,6 +36,8 @@ class WorkCalendar:
 
     off: frozenset[date] = field(default_factory=frozenset)
     on: frozenset[date] = field(default_factory=frozenset)
+    #: the years the calendar knows (has a row of: China has public holidays every year)
+    years: frozenset[int] = field(default_factory=frozenset)
 
     def is_workday(self, d: date) -> bool:
         """
@@ -63,7 +72,11 @@ def load_calendar(conn: Any) -> WorkCalendar:
     from sqlalchemy import text
 
     rows = conn.execute(text("SELECT day, workday FROM work_calendar")).all()
-    cal = WorkCalendar(off=frozenset(d for d, w in rows if not w), on=frozenset(d for d, w in rows if w))
+    cal = WorkCalendar(
+        off=frozenset(d for d, w in rows if not w),
+        on=frozenset(d for d, w in rows if w),
+        years=frozenset(d.year for d, _ in rows),
+    )
     _CALENDARS[key] = (_time.monotonic(), cal)
     return cal
 
@@ -238,3 +251,110 @@ def calendar_days(conn: Any, year: int | None = None) -> list[dict[str, Any]]:
         {"y": year},
     ).mappings()
     return [dict(r) for r in rows]
+
+
+# --- the package's calendar, and saying where the calendar ends ---------------------------------
+#: the names the State Council's notices use (the package's Chinese names are shortened: 清明, 端午, 中秋)
+HOLIDAY_NAMES = {
+    "New Year's Day": "元旦",
+    "Spring Festival": "春节",
+    "Tomb-sweeping Day": "清明节",
+    "Labour Day": "劳动节",
+    "Dragon Boat Festival": "端午节",
+    "National Day": "国庆节",
+    "Mid-autumn Festival": "中秋节",
+}
+#: /healthz warns about next year from this many days before it starts (the notice comes out in
+#: October or November; a case with a long limit reported in December is due in January)
+NEXT_YEAR_NOTICE_DAYS = 60
+_WARNED_YEARS: set[int] = set()  # logged once per process
+
+
+def package_calendar() -> list[tuple[date, bool, str]]:
+    """The ``chinese-calendar`` package's days: every public holiday (weekend days of a holiday
+    too, as the notice lists them) and the weekend days worked in their place (调休), sorted."""
+    from chinese_calendar.constants import Holiday, holidays, workdays
+
+    def name(value: str) -> str:
+        return HOLIDAY_NAMES.get(value) or Holiday(value).chinese
+
+    days = [(d, False, name(v)) for d, v in holidays.items()]
+    days += [(d, True, name(v) + "调休上班") for d, v in workdays.items()]
+    return sorted(days)
+
+
+def seed_calendar(conn: Any) -> int:
+    """Add the package's days (:func:`package_calendar`) to ``work_calendar`` for every year the
+    package knows. A day already stored is kept: an import or a PUT overrides the package. Returns
+    the number of days added. Does not commit."""
+    from sqlalchemy import text
+
+    days = package_calendar()
+    added = conn.execute(
+        text(
+            """INSERT INTO work_calendar (day, workday, name)
+               SELECT * FROM unnest(CAST(:d AS date[]), CAST(:w AS boolean[]), CAST(:n AS text[]))
+               ON CONFLICT (day) DO NOTHING"""
+        ),
+        {"d": [d for d, _, _ in days], "w": [w for _, w, _ in days], "n": [n for _, _, n in days]},
+    ).rowcount
+    forget_calendars()
+    return added
+
+
+def not_covered(year: int) -> dict[str, Any]:
+    """The warning for a year the calendar does not know; logged the first time in this process."""
+    message = (
+        f"the working-day calendar has no holidays for {year}: its days are counted Monday–Friday; "
+        f"import the State Council's calendar for {year} (wangge import calendar FILE.csv, or "
+        "PUT /api/v1/calendar/{day}), or run wangge db migrate after upgrading chinese-calendar"
+    )
+    if year not in _WARNED_YEARS:
+        _WARNED_YEARS.add(year)
+        log.warning(message)
+    return {"calendar_not_covered": year, "message": message}
+
+
+def uncovered_years(cal: WorkCalendar, first: date, last: date) -> list[int]:
+    """The years from ``first`` to ``last`` the calendar has no day of.
+
+    >>> uncovered_years(WorkCalendar(years=frozenset({2026})), date(2026, 12, 20), date(2027, 1, 8))
+    [2027]
+    """
+    return [y for y in range(first.year, last.year + 1) if y not in cal.years]
+
+
+def coverage_warnings(cal: WorkCalendar, reported_at: datetime, due: datetime | None, unit: str | None) -> list:
+    """Warnings for a deadline counted over a year the calendar does not know (a natural-days
+    deadline does not depend on the calendar)."""
+    if due is None or unit not in WORKING_UNITS:
+        return []
+    return [
+        not_covered(y) for y in uncovered_years(cal, reported_at.astimezone(CST).date(), due.astimezone(CST).date())
+    ]
+
+
+def coverage_warnings_array(
+    cal: WorkCalendar, reported_utc: np.ndarray, due_utc: np.ndarray, units: np.ndarray
+) -> list:
+    """:func:`coverage_warnings` for a bulk import (the arrays of :func:`deadlines_array`), one per year."""
+    work = np.isin(units, WORKING_UNITS)
+    if not work.any():
+        return []
+    offset = np.timedelta64(8, "h")  # the year in China Standard Time
+    first = (reported_utc[work].astype("datetime64[us]") + offset).astype("datetime64[Y]").astype(np.int64) + 1970
+    last = (due_utc[work].astype("datetime64[us]") + offset).astype("datetime64[Y]").astype(np.int64) + 1970
+    spans = np.unique(np.stack([first, last], axis=1), axis=0)
+    years = {y for a, b in spans.tolist() for y in range(a, b + 1)}
+    return [not_covered(y) for y in sorted(years - cal.years)]
+
+
+def calendar_health(conn: Any, today: date | None = None) -> dict[str, Any]:
+    """For /healthz: the years the calendar covers, and a warning when this year, or next year
+    from :data:`NEXT_YEAR_NOTICE_DAYS` before its start, is not covered."""
+    today = today or datetime.now(CST).date()
+    cal = load_calendar(conn)
+    years = [today.year]
+    if (date(today.year + 1, 1, 1) - today).days <= NEXT_YEAR_NOTICE_DAYS:
+        years.append(today.year + 1)
+    return {"covered_years": sorted(cal.years), "warnings": [not_covered(y) for y in years if y not in cal.years]}

@@ -27,7 +27,7 @@ from gis import case_bulk
 from gis.cases import CHANNELS, STATES
 from gis.crs import parse_crs, xy_to_storage
 from gis.dates import MIN_YEAR
-from gis.deadlines import deadlines_array, load_calendar
+from gis.deadlines import coverage_warnings_array, deadlines_array, load_calendar
 from gis.errors import ImportRejected, InvalidInput
 from importers.core import all_or_nothing, resolve_crs
 from importers.readers import read_frame
@@ -190,6 +190,8 @@ def import_cases(engine: Engine, path: str | Path, opts: CaseImportOptions | Non
         limits, units = case_bulk.deadline_inputs(conn, class_codes)
         calendar = load_calendar(conn)
     due = deadlines_array(reported, limits, units.astype(str), calendar)
+    # years the calendar does not know: their deadlines count Monday-Friday
+    report["warnings"] = coverage_warnings_array(calendar, reported, due, units.astype(str))
     table = pa.table(
         {
             "row_no": np.arange(1, n + 1, dtype=np.int32),

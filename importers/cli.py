@@ -70,8 +70,10 @@ def cmd_db(args: argparse.Namespace, settings: Settings) -> int:
         engine = _engine(settings)
         with engine.begin() as conn:
             conn.execute(text("CREATE EXTENSION IF NOT EXISTS postgis"))
-        migrate.upgrade(settings.url())
-        sys.stdout.write(f"migrated {display_url(settings.url())}\n")
+        added = migrate.upgrade(settings.url())
+        sys.stdout.write(
+            f"migrated {display_url(settings.url())} ({added} working-calendar days added from chinese-calendar)\n"
+        )
         return 0
     if settings.database_url:
         sys.stderr.write("DATABASE_URL is set: wangge uses that database, not the embedded cluster\n")
@@ -151,8 +153,13 @@ def cmd_import_cases(args: argparse.Namespace, settings: Settings) -> int:
     _emit(
         report,
         args.json,
-        f"cases: read {report['read']}, wrote {report['written']}, "
-        f"skipped {report['skipped_existing']} already stored, {report['seconds']:.1f} s",
+        "\n".join(
+            [
+                f"cases: read {report['read']}, wrote {report['written']}, "
+                f"skipped {report['skipped_existing']} already stored, {report['seconds']:.1f} s",
+                *(f"  warning: {w['message']}" for w in report["warnings"]),
+            ]
+        ),
     )
     return 0
 

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import text
 
 from gis.db import check_postgis, make_engine
-from gis.deadlines import forget_calendars
+from gis.deadlines import forget_calendars, seed_calendar
 from gis.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -89,21 +89,11 @@ def db(engine):
                 "RESTART IDENTITY CASCADE"
             )
         )
-        # the working-day calendar as shipped (tests add days to it)
+        # the working-day calendar as `wangge db migrate` seeds it (tests add days to it)
         conn.execute(text("TRUNCATE work_calendar"))
-        conn.execute(
-            text("INSERT INTO work_calendar (day, workday, name) VALUES (CAST(:d AS date), CAST(:w AS boolean), :n)"),
-            [{"d": r["day"], "w": r["workday"], "n": r["name"]} for r in _shipped_calendar()],
-        )
+        seed_calendar(conn)
     forget_calendars()
     return engine
-
-
-def _shipped_calendar() -> list[dict[str, str]]:
-    import csv
-
-    path = Path(__file__).parents[1] / "data" / "work_calendar.csv"
-    return list(csv.DictReader(path.read_text(encoding="utf-8").splitlines()))
 
 
 @pytest.fixture

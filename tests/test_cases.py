@@ -535,14 +535,7 @@ def test_deadlines_follow_the_holiday_calendar(city, settings, tmp_path):
     from tests.test_cli import wangge
 
     c = city
-    body = {
-        "code": "0198",
-        "major_name": "市容环境",
-        "minor_name": "测试",
-        "time_limit": 2,
-        "time_unit": "working_days",
-    }
-    assert c.post("/api/v1/event-classes", json=body).status_code == 201
+    _class(c, "0198", 2, "working_days")
     # reported on the eve of the 2025 National Day holiday (Oct 1-8; Saturday Oct 11 worked)
     case = _case(c, cls="0198", reported_at="2025-09-30T08:00:00Z").json()
     assert datetime.fromisoformat(case["deadline"]).astimezone(CST).isoformat() == "2025-10-10T16:00:00+08:00"
@@ -550,22 +543,113 @@ def test_deadlines_follow_the_holiday_calendar(city, settings, tmp_path):
         "2025-01-01",
         "2025-01-26",
     ]
-    # a later year comes from a file, all or nothing
-    path = tmp_path / "calendar-2026.csv"
-    path.write_text("day,workday,name\n2026-03-02,false,测试假日\n2026-02-30,false,坏日期\n")
+    # a year the package does not know yet comes from a file, all or nothing
+    path = tmp_path / "calendar-2027.csv"
+    path.write_text("day,workday,name\n2027-03-02,false,测试假日\n2027-02-30,false,坏日期\n")
     p = wangge(settings, "import", "calendar", str(path))
-    assert p.returncode == 1 and "2026-02-30" in p.stderr
-    assert c.get("/api/v1/calendar", params={"year": 2026}).json() == []
-    path.write_text("day,workday,name\n2026-03-02,false,测试假日\n2026-03-07,true,测试调休\n")
+    assert p.returncode == 1 and "2027-02-30" in p.stderr
+    assert c.get("/api/v1/calendar", params={"year": 2027}).json() == []
+    path.write_text("day,workday,name\n2027-03-02,false,测试假日\n2027-03-07,true,测试调休\n")
     p = wangge(settings, "import", "calendar", str(path))
     assert p.returncode == 0, p.stderr
-    assert [d["day"] for d in c.get("/api/v1/calendar", params={"year": 2026}).json()] == ["2026-03-02", "2026-03-07"]
+    assert [d["day"] for d in c.get("/api/v1/calendar", params={"year": 2027}).json()] == ["2027-03-02", "2027-03-07"]
     # the API writes a day too, and new deadlines follow at once in this process
     assert c.put("/api/v1/calendar/2025-09-29", json={"workday": False, "name": "测试"}).status_code == 200
     assert c.put("/api/v1/calendar/2025-13-01", json={"workday": False}).status_code == 400
     case = _case(c, cls="0198", reported_at="2025-09-26T08:00:00Z").json()  # a Friday, 16:00
     # Sat 27 off, Sun 28 worked (1), Mon 29 now off, Sep 30 (2)
     assert datetime.fromisoformat(case["deadline"]).astimezone(CST).isoformat() == "2025-09-30T16:00:00+08:00"
+
+
+def _class(client, code: str, limit: float, unit: str) -> None:
+    """An event class with this limit (classes outlive a test: the tables the db fixture empties keep them)."""
+    body = {"code": code, "major_name": "市容环境", "minor_name": "测试", "time_limit": limit, "time_unit": unit}
+    r = client.post("/api/v1/event-classes", json=body)
+    if r.status_code == 409:
+        r = client.patch(f"/api/v1/event-classes/{code}", json={"time_limit": limit, "time_unit": unit})
+    assert r.status_code in (200, 201), r.text
+
+
+def _due(case: dict) -> str:
+    return datetime.fromisoformat(case["deadline"]).astimezone(CST).isoformat()
+
+
+def test_2026_holidays_and_weekend_working_days_come_from_the_package(city):
+    c = city
+    _class(c, "0196", 5, "working_days")
+    _class(c, "0195", 2, "working_hours")
+    # reported on Thursday 2026-09-24, 10:00: Mid-autumn (Sep 25-27) and National Day (Oct 1-7) are off
+    case = _case(c, cls="0196", reported_at="2026-09-24T02:00:00Z").json()
+    assert _due(case) == "2026-10-09T10:00:00+08:00"  # Sep 28, 29, 30, Oct 8, 9
+    assert case["why"]["warnings"] == []
+    # Saturday 2026-10-10 is worked (调休): 2 working hours from Friday 16:00 end on Saturday at 10:00
+    case = _case(c, cls="0195", reported_at="2026-10-09T08:00:00Z").json()
+    assert _due(case) == "2026-10-10T10:00:00+08:00"
+    days = {d["day"]: d for d in c.get("/api/v1/calendar", params={"year": 2026}).json()}
+    assert days["2026-10-10"] == {"day": "2026-10-10", "workday": True, "name": "国庆节调休上班"}
+    assert days["2026-10-01"] == {"day": "2026-10-01", "workday": False, "name": "国庆节"}
+
+
+def test_a_deadline_in_a_year_the_calendar_lacks_says_so_until_it_is_imported(city, db, caplog, monkeypatch):
+    import logging
+    from datetime import date
+
+    from gis import deadlines
+
+    monkeypatch.setattr(deadlines, "_WARNED_YEARS", set())  # logged once per process: count from here
+    c = city
+    _class(c, "0197", 60, "working_days")
+    _class(c, "0194", 60, "natural_days")
+    with caplog.at_level(logging.WARNING, logger="wangge.deadlines"):
+        # reported on Monday 2026-10-12 10:00; the 60th working day is in January 2027
+        first = _case(c, cls="0197", reported_at="2026-10-12T02:00:00Z").json()
+        again = _case(c, cls="0197", reported_at="2026-10-12T03:00:00Z").json()
+    assert _due(first) == "2027-01-04T10:00:00+08:00"  # Friday 2027-01-01 counted as a working day
+    (warning,) = first["why"]["warnings"]
+    assert warning["calendar_not_covered"] == 2027 and "wangge import calendar" in warning["message"]
+    assert again["why"]["warnings"] == [warning]
+    assert [r.getMessage() for r in caplog.records if r.name == "wangge.deadlines"] == [warning["message"]]
+    # a natural-days deadline does not depend on the calendar
+    assert _case(c, cls="0194", reported_at="2026-10-12T02:00:00Z").json()["why"]["warnings"] == []
+    # the health check: still ok, with the covered years, and 2027 missing from November on
+    health = c.get("/healthz").json()
+    assert health["status"] == "ok" and health["calendar"]["covered_years"] == list(range(2004, 2027))
+    with db.connect() as conn:
+        assert health["calendar"] == deadlines.calendar_health(conn)
+        nov = deadlines.calendar_health(conn, today=date(2026, 11, 29))
+        assert [(w["calendar_not_covered"], w["message"]) for w in nov["warnings"]] == [(2027, warning["message"])]
+        assert deadlines.calendar_health(conn, today=date(2026, 6, 1))["warnings"] == []
+    # moving the pin keeps the deadline, and the warning about it
+    r = c.post(
+        f"/api/v1/cases/{first['id']}/actions",
+        json={"action": "move", "actor": "坐席", "lon": X0 + 6.5 * STEP, "lat": Y0 + 0.5 * STEP},
+    )
+    assert r.status_code == 200 and r.json()["why"]["warnings"] == [warning] and _due(r.json()) == _due(first)
+    # 2027 imported (元旦 on Friday Jan 1): new deadlines count it and say nothing
+    assert c.put("/api/v1/calendar/2027-01-01", json={"workday": False, "name": "元旦"}).status_code == 200
+    second = _case(c, cls="0197", reported_at="2026-10-12T02:00:00Z").json()
+    assert _due(second) == "2027-01-05T10:00:00+08:00" and second["why"]["warnings"] == []
+    assert 2027 in c.get("/healthz").json()["calendar"]["covered_years"]
+    with db.connect() as conn:
+        assert deadlines.calendar_health(conn, today=date(2026, 11, 29))["warnings"] == []
+    # the first case's deadline was counted without the holiday: its warning stays
+    assert c.get(f"/api/v1/cases/{first['id']}").json()["why"]["warnings"] == [warning]
+
+
+def test_the_bulk_import_reports_the_years_the_calendar_lacks(city, db, tmp_path):
+    from importers.cases import import_cases
+
+    _class(city, "0197", 60, "working_days")
+    path = tmp_path / "cases.csv"
+    path.write_text(
+        "ext_id,lon,lat,class,reported_at\n"
+        f"a,{P[0]},{P[1]},0197,2026-10-12T02:00:00Z\n"
+        f"b,{P[0]},{P[1]},0197,2026-03-02T02:00:00Z\n"
+    )
+    report = import_cases(db, path, CaseImportOptions(id_field="ext_id", dry_run=True))
+    assert [w["calendar_not_covered"] for w in report["warnings"]] == [2027]
+    path.write_text(f"ext_id,lon,lat,class,reported_at\nb,{P[0]},{P[1]},0197,2026-03-02T02:00:00Z\n")
+    assert import_cases(db, path, CaseImportOptions(id_field="ext_id", dry_run=True))["warnings"] == []
 
 
 def test_a_case_names_the_gridworkers_of_its_grid(city):
