@@ -2,20 +2,28 @@
 
 A plain polygon-driven join into a new table, which PostgreSQL runs in parallel, instead of the
 point-driven ``UPDATE … FROM`` the planner picks for an in-place update (20-30× slower, see
-docs/benchmarks.md). Points on a shared edge or vertex match two grids in the join; the lowest
-code is kept, as in :mod:`gis.lookup`.
+docs/benchmarks.md). A point inside a lookup piece's interior is inside that grid; the few points
+on a piece's edge (a grid's edge, or a cut line of ``ST_Subdivide``) are decided by the lookup rule
+itself (``wangge_grid_chain``), as every other path decides them.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from gis.lookup import LevelHit, choose
 from gis.sqlutil import ident
+
+
+@dataclass
+class LevelHit:
+    """The grid the rule chose at one level for one point."""
+
+    code: str
+    grid_id: int
 
 
 def assign_unit_grids(
@@ -50,25 +58,35 @@ def assign_unit_grids(
             SELECT c.{id_col} AS id, p.grid_id,{" p.code," if with_code else ""} ST_Contains(p.geom, c.{geom}) AS inside
             FROM grid_piece p
             JOIN {src} c ON ST_Intersects(p.geom, c.{geom})
-            WHERE p.level = 4 AND p.valid_from <= {when} AND (p.valid_to IS NULL OR p.valid_to > {when})"""
+            WHERE p.level = 4 AND wangge_valid(p.valid_from, p.valid_to, {when})"""
         ),
         {"at": at or datetime.now(UTC)},
     ).rowcount
-    # Only points on an edge or vertex (not strictly inside) can have two rows; keep the lowest code.
-    ties = conn.execute(
+    # Points on a piece's edge matched it (and their other pieces) without being inside: each gets
+    # the one unit grid the rule gives, or none. They are few, so the rule runs point by point.
+    edge = ident(f"{target.split('.')[-1]}_edge")
+    conn.execute(text(f"CREATE TEMP TABLE {edge} ON COMMIT DROP AS SELECT id FROM {dst} WITH NO DATA"))
+    deleted, rows = conn.execute(
         text(
-            f"""DELETE FROM {dst} t USING (
-              SELECT DISTINCT ON (b.id) b.id, b.grid_id AS keep
-              FROM {dst} b JOIN grid g ON g.id = b.grid_id
-              WHERE NOT b.inside AND b.id IN (
-                SELECT id FROM {dst} WHERE NOT inside GROUP BY id HAVING count(*) > 1)
-              ORDER BY b.id, g.code
-            ) d
-            WHERE t.id = d.id AND t.grid_id <> d.keep"""
+            f"""WITH gone AS (DELETE FROM {dst} WHERE NOT inside RETURNING id),
+                 kept AS (INSERT INTO {edge} SELECT DISTINCT id FROM gone RETURNING id)
+            SELECT (SELECT count(*) FROM gone), (SELECT count(*) FROM kept)"""
         )
-    ).rowcount
+    ).one()
+    decided = 0
+    if rows:
+        decided = conn.execute(
+            text(
+                f"""INSERT INTO {dst} (id, grid_id,{" code," if with_code else ""} inside)
+                SELECT c.{id_col}, r.unit_id,{" r.unit," if with_code else ""} true
+                FROM {edge} e JOIN {src} c ON c.{id_col} = e.id
+                CROSS JOIN LATERAL wangge_grid_chain(c.{geom}, {when}) r
+                WHERE r.unit_id IS NOT NULL"""
+            ),
+            {"at": at or datetime.now(UTC)},
+        ).rowcount
     conn.execute(text(f"ALTER TABLE {dst} DROP COLUMN inside"))
-    return {"assigned": joined - ties, "boundary_ties_resolved": ties}
+    return {"assigned": joined - deleted + decided, "on_edges": rows}
 
 
 def choose_per_point(
@@ -80,7 +98,7 @@ def choose_per_point(
     geom_column: str = "geom",
     time_column: str | None = None,
 ) -> dict[int, dict[int, LevelHit]]:
-    """The per-point rule of :mod:`gis.lookup` (all four levels) for every point of ``points``.
+    """The lookup rule (``wangge_grid_chain``, all four levels) for every point of ``points``.
 
     For the few points :func:`assign_unit_grids` leaves without a unit grid (outside every unit
     grid, in a district or street with none yet): driven from each point, so meant for small
@@ -91,14 +109,14 @@ def choose_per_point(
     when = f"t.{ident(time_column)}" if time_column else ":at"
     rows = conn.execute(
         text(
-            f"""SELECT t.{id_col}, p.level, p.code, p.grid_id, ST_Contains(p.geom, t.{geom})
-            FROM {ident(points)} t CROSS JOIN LATERAL (
-              SELECT * FROM grid_piece p WHERE ST_Intersects(p.geom, t.{geom})
-                 AND p.valid_from <= {when} AND (p.valid_to IS NULL OR p.valid_to > {when})) p"""
+            f"""SELECT t.{id_col}, c.district, c.street, c.community, c.unit,
+                   c.district_id, c.street_id, c.community_id, c.unit_id
+            FROM {ident(points)} t CROSS JOIN LATERAL wangge_grid_chain(t.{geom}, {when}) c
+            WHERE c.district IS NOT NULL OR c.street IS NOT NULL OR c.community IS NOT NULL OR c.unit IS NOT NULL
+            ORDER BY 1"""
         ),
         {"at": at or datetime.now(UTC)},
     ).all()
-    per: dict[int, list[tuple[int, str, int, bool]]] = defaultdict(list)
-    for i, level, code, grid_id, inside in rows:
-        per[i].append((level, code, grid_id, inside))
-    return {i: choose(c) for i, c in sorted(per.items())}
+    return {
+        r[0]: {level: LevelHit(r[level], r[4 + level]) for level in (1, 2, 3, 4) if r[level] is not None} for r in rows
+    }

@@ -1,12 +1,15 @@
 """Point → grid at each of the four levels.
 
-The rule, deterministic for points on shared edges and vertices:
+The rule, deterministic for points on shared edges and vertices, is defined once, in SQL
+(``wangge_grid_chain``, migration 0009; docs/lookup-rule.md) and used by every path: this lookup,
+the case intake, the bulk assignment and the GPS ingest.
 
 1. Candidates at a level are the grids whose closed polygon (interior or boundary) holds the point.
 2. Levels are decided from the unit grid upwards. Once a level is decided, the level above is
    its parent (the code prefix) whenever that parent is a candidate, so the chain never splits.
 3. Otherwise a grid whose interior contains the point wins; among grids the point only touches
-   (shared edge or vertex), the one with the lowest code wins.
+   (shared edge or vertex), the one with the lowest code wins. The cut lines of the subdivided
+   lookup pieces are no edge: a point on one is inside its grid.
 
 Because codes are hierarchical, "lowest code" at a fine level agrees with "lowest code" at the
 coarse levels, so a point on a street boundary lands in the same street whichever level decides.
@@ -14,8 +17,6 @@ coarse levels, so a point on a street boundary lands in the same street whicheve
 
 from __future__ import annotations
 
-from collections import defaultdict
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
@@ -27,10 +28,10 @@ from sqlalchemy.engine import Connection
 
 from gis.crs import Crs, parse_crs, xy_to_storage
 from gis.errors import InvalidInput
-from gis.hierarchy import CODE_LENGTH, LEVEL_NAMES
 from gis.sqlutil import array_literal, fetch_prepared
 
 SQL_DIR = Path(__file__).parent / "sql"
+LEVELS = ("district", "street", "community", "unit")
 
 
 @cache
@@ -42,46 +43,6 @@ def sql(name: str) -> str:
 def _query(name: str) -> TextClause:
     # built once so SQLAlchemy's compiled cache is hit on every call
     return text(sql(name))
-
-
-@dataclass
-class LevelHit:
-    code: str
-    grid_id: int
-    inside: bool
-
-
-def choose(candidates: list[tuple[int, str, int, bool]]) -> dict[int, LevelHit]:
-    """Pick one grid per level from ``(level, code, grid_id, inside)`` candidates.
-
-    >>> c = [(4, "460106001001002", 7, False), (4, "460106001001001", 6, False), (3, "460106001001", 3, True)]
-    >>> choose(c)[4].code
-    '460106001001001'
-    >>> choose([])
-    {}
-    """
-    by_level: dict[int, dict[str, LevelHit]] = defaultdict(dict)
-    for level, code, grid_id, inside in candidates:
-        hit = by_level[level].get(code)
-        if hit is None:
-            by_level[level][code] = LevelHit(code, grid_id, inside)
-        elif inside:
-            hit.inside = True
-    chosen: dict[int, LevelHit] = {}
-    below: str | None = None
-    for level in (4, 3, 2, 1):
-        hits = by_level.get(level)
-        if not hits:
-            below = None
-            continue
-        pick = None
-        if below is not None:
-            pick = hits.get(below[: CODE_LENGTH[level]])
-        if pick is None:
-            pick = min(hits.values(), key=lambda h: (not h.inside, h.code))
-        chosen[level] = pick
-        below = pick.code
-    return chosen
 
 
 def to_storage_points(lons: Any, lats: Any, crs: str | Crs | None) -> tuple[np.ndarray, np.ndarray]:
@@ -118,49 +79,36 @@ def lookup_points(
     if n == 0:
         return []
     ids = list(range(n))
-    per_point: dict[int, list[tuple[int, str, int, bool]]] = defaultdict(list)
-    names: dict[int, str] = {}
-    unit_distance: dict[tuple[int, int], float] = {}
-    _, cand = fetch_prepared(
+    _, rows = fetch_prepared(
         conn,
-        "wangge_lookup_candidates",
-        sql("lookup_candidates"),
+        "wangge_lookup",
+        sql("lookup"),
         {"ids": array_literal(ids), "xs": array_literal(x), "ys": array_literal(y), "at": at},
     )
-    for i, level, code, grid_id, inside, name, dist in cand:
-        per_point[i].append((level, code, grid_id, inside))
-        names[grid_id] = name
-        if dist is not None:
-            unit_distance[i, grid_id] = dist
-    chosen = [choose(per_point.get(i, [])) for i in ids]
-    distance = {i: unit_distance.get((i, c[4].grid_id)) for i, c in enumerate(chosen) if 4 in c}
-    missing = [i for i in ids if i not in distance]
+    found = {r[0]: r for r in rows}
+    missing = [i for i in ids if found[i][7] is None]  # in no unit grid: how far is the nearest one
+    nearest: dict[int, float] = {}
     if missing:
-        distance.update(
+        nearest = dict(
             conn.execute(
                 _query("lookup_nearest"),
-                {
-                    "ids": missing,
-                    "xs": [x[i] for i in missing],
-                    "ys": [y[i] for i in missing],
-                    "at": at,
-                },
+                {"ids": missing, "xs": [x[i] for i in missing], "ys": [y[i] for i in missing], "at": at},
             ).all()
         )
     out = []
     for i in ids:
-        c = chosen[i]
-        d = distance.get(i)
+        r = found[i]
+        d = r[10] if r[7] is not None else nearest.get(i)
         out.append(
             {
                 "lon": x[i],
                 "lat": y[i],
                 **{
-                    LEVEL_NAMES[lv]: ({"code": c[lv].code, "name": names.get(c[lv].grid_id, "")} if lv in c else None)
-                    for lv in (1, 2, 3, 4)
+                    level: ({"code": r[1 + 2 * k], "name": r[2 + 2 * k] or ""} if r[1 + 2 * k] else None)
+                    for k, level in enumerate(LEVELS)
                 },
-                "outside": not c,
-                "on_boundary": bool(4 in c and (not c[4].inside or (d is not None and d <= tolerance_m))),
+                "outside": r[1] is None,
+                "on_boundary": bool(r[7] is not None and (not r[9] or (d is not None and d <= tolerance_m))),
                 "boundary_distance_m": None if d is None else round(float(d), 3),
             }
         )

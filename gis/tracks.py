@@ -355,7 +355,7 @@ def ingest(
         "y": ys.tolist(),
         "acc": [c_acc[k] for k in rows_],
         "spd": [c_spd[k] for k in rows_],
-        "crs_": [c_course[k] for k in rows_],
+        "course": [c_course[k] for k in rows_],
         "attrs": [
             orjson.dumps(c_attrs[k], default=str, option=orjson.OPT_NON_STR_KEYS).decode() if c_attrs[k] else None
             for k in rows_

@@ -67,3 +67,24 @@ def write_geojson(frame: gpd.GeoDataFrame, path: Path) -> Path:
 
 def shapes(frame: gpd.GeoDataFrame) -> list[shapely.Geometry]:
     return list(frame.geometry)
+
+
+def dense_square_city(per_edge: int = 40) -> dict[int, gpd.GeoDataFrame]:
+    """The square city with every edge cut into ``per_edge`` segments: unit grids of 4 × ``per_edge``
+    vertices, more than the 128 of a lookup piece, so ``ST_Subdivide`` cuts every grid. Vertices
+    come from one shared list per axis, so neighbours still share them bit for bit."""
+    fx = [X0 + k * STEP / per_edge for k in range(8 * per_edge + 1)]
+    fy = [Y0 + k * STEP / per_edge for k in range(8 * per_edge + 1)]
+
+    def dense(cell: shapely.Geometry) -> shapely.Polygon:
+        x0, y0, x1, y1 = (round((v - o) / STEP) * per_edge for v, o in zip(cell.bounds, (X0, Y0, X0, Y0), strict=True))
+        ring = (
+            [(fx[k], fy[y0]) for k in range(x0, x1)]
+            + [(fx[x1], fy[k]) for k in range(y0, y1)]
+            + [(fx[k], fy[y1]) for k in range(x1, x0, -1)]
+            + [(fx[x0], fy[k]) for k in range(y1, y0, -1)]
+        )
+        return shapely.Polygon(ring)
+
+    city = square_city()
+    return {level: frame.set_geometry([dense(g) for g in frame.geometry]) for level, frame in city.items()}

@@ -147,7 +147,7 @@ def test_table_assignment_equals_one_by_one(db):
         stats = assign_unit_grids(conn, "pts", "pts_assigned")
         got = dict(conn.execute(text("SELECT a.id, g.code FROM pts_assigned a JOIN grid g ON g.id = a.grid_id")).all())
         conn.execute(text("DROP TABLE pts_assigned"))
-    assert stats["assigned"] == len(x) and stats["boundary_ties_resolved"] > 0
+    assert stats["assigned"] == len(x) and stats["on_edges"] > 0
     assert got == {i: r["unit"]["code"] for i, r in enumerate(single)}
 
 

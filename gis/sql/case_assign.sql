@@ -1,36 +1,19 @@
 -- The assignment of one case, as CTEs ending in `a` (one row): the grid chain of the point
--- (:x, :y, storage CRS) as of :at by the lookup rule of gis/lookup.py, the responsible unit by the
+-- (:x, :y, storage CRS) as of :at by the lookup rule (wangge_grid_chain), the responsible unit by the
 -- precedence of docs/cases.md, and the `why` of it. gis/cases.py puts it in front of the intake's
 -- INSERT (one statement, one round trip per case) or of a plain SELECT (a moved pin).
 pt AS (
     SELECT ST_SetSRID(ST_MakePoint(CAST(:x AS float8), CAST(:y AS float8)), 4490) AS g
-), cand AS (
-    -- every grid whose closed polygon holds the point; `inside` when a piece's interior does
-    SELECT p.level, p.code, p.grid_id, bool_or(ST_Contains(p.geom, pt.g)) AS inside
-    FROM pt JOIN grid_piece p ON ST_Intersects(p.geom, pt.g)
-     AND p.valid_from <= CAST(:at AS timestamptz) AND (p.valid_to IS NULL OR p.valid_to > CAST(:at AS timestamptz))
-    GROUP BY p.level, p.code, p.grid_id
-), u AS (
-    SELECT code, grid_id FROM cand WHERE level = 4 ORDER BY NOT inside, code LIMIT 1
-), cm AS (
-    -- the decided level's parent when it is a candidate, else inside first, then the lowest code
-    SELECT code FROM cand WHERE level = 3
-    ORDER BY (code = (SELECT left(code, 12) FROM u)) IS TRUE DESC, NOT inside, code LIMIT 1
-), st AS (
-    SELECT code FROM cand WHERE level = 2
-    ORDER BY (code = (SELECT left(code, 9) FROM cm)) IS TRUE DESC, NOT inside, code LIMIT 1
-), di AS (
-    SELECT code FROM cand WHERE level = 1
-    ORDER BY (code = (SELECT left(code, 6) FROM st)) IS TRUE DESC, NOT inside, code LIMIT 1
 ), chain AS (
-    SELECT (SELECT code FROM di) AS district, (SELECT code FROM st) AS street,
-           (SELECT code FROM cm) AS community, (SELECT code FROM u) AS unit,
+    SELECT c.district, c.street, c.community, c.unit,
            -- metres to the unit grid's edge, only when it can be within :near_m: a planar test in
            -- degrees first (3 µs), as the geodesic distance to a whole boundary costs about 80 µs
            (SELECT ST_Distance(ST_Boundary(g.geom)::geography, pt.g::geography)
-            FROM u JOIN grid g ON g.id = u.grid_id, pt
-            WHERE ST_DWithin(ST_Boundary(g.geom), pt.g,
+            FROM grid g
+            WHERE g.id = c.unit_id
+              AND ST_DWithin(ST_Boundary(g.geom), pt.g,
                              CAST(:near_m AS float8) / (110000 * cos(radians(least(abs(ST_Y(pt.g)), 89)))))) AS edge_m
+    FROM pt CROSS JOIN LATERAL wangge_grid_chain(pt.g, CAST(:at AS timestamptz)) c
 ), comp AS (
     SELECT c.code, k.responsible, k.minor_name,
            CASE WHEN k.responsible = 'owner' THEN c.owner_unit ELSE c.maintainer_unit END AS unit
@@ -42,8 +25,7 @@ pt AS (
     FROM dispatch_rule r, chain
     WHERE r.class_code IN (CAST(:cls AS text), left(CAST(:cls AS text), 2) || '00')
       AND r.area_code IN (chain.unit, chain.community, chain.street, chain.district)
-      AND r.valid_from <= CAST(:at AS timestamptz)
-      AND (r.valid_to IS NULL OR r.valid_to > CAST(:at AS timestamptz))
+      AND wangge_valid(r.valid_from, r.valid_to, CAST(:at AS timestamptz))
       AND (r.start_time IS NULL OR CASE WHEN r.start_time <= r.end_time
              THEN (CAST(:at AS timestamptz) AT TIME ZONE 'Asia/Shanghai')::time BETWEEN r.start_time AND r.end_time
              ELSE (CAST(:at AS timestamptz) AT TIME ZONE 'Asia/Shanghai')::time >= r.start_time

@@ -6,6 +6,6 @@ WITH pts AS (
 SELECT pts.i,
        (SELECT ST_Distance(n.geom::geography, pts.g::geography)
         FROM grid_piece n
-        WHERE n.level = 4 AND n.valid_from <= :at AND (n.valid_to IS NULL OR n.valid_to > :at)
+        WHERE n.level = 4 AND wangge_valid(n.valid_from, n.valid_to, CAST(:at AS timestamptz))
         ORDER BY n.geom <-> pts.g LIMIT 1) AS distance_m
 FROM pts
