@@ -191,7 +191,84 @@ def test_osmand_positions_and_refusals(client, db):
     body = r.json()
     assert [x["index"] for x in body["rejected"]] == [0, 1] and body["accepted"] == 1 and body["flagged"] == 1
     with db.connect() as conn:
-        assert conn.execute(text("SELECT count(*) FROM device_reject")).scalar_one() == 1
+        rows = conn.execute(text("SELECT device_id, count, samples FROM device_reject")).all()
+    assert [(d, c) for d, c, _ in rows] == [("unknown-phone", 1)]
+    assert rows[0][2][0]["payload"]["device_id"] == "unknown-phone"
+
+
+def _rejects(conn) -> dict[str, tuple[int, list]]:
+    rows = conn.execute(text("SELECT device_id, count, samples FROM device_reject")).all()
+    return {d: (c, [s["payload"]["n"] for s in samples]) for d, c, samples in rows}
+
+
+def test_a_flood_of_unknown_devices_keeps_exact_counts_in_bounded_rows(db):
+    """Each unknown device is counted exactly; at most ``reject_samples`` newest payloads per
+    device are kept, none past retention, and at most ``reject_devices`` devices (the least
+    recently seen are forgotten). A good point in the same batch is stored as ever."""
+    load_city(db, square_city(), valid_from=datetime(2024, 1, 1, tzinfo=UTC))
+    with db.begin() as conn:
+        workers.create_worker(conn, worker_id="w1", name="w1", device_id="d-w1", grids=["110108001001001"])
+    limits = IngestLimits(reject_samples=3, reject_devices=5, reject_retention_s=86400)
+    t0 = datetime(2024, 6, 3, 1, 0, tzinfo=UTC)
+    x, y = X0 + 0.5 * STEP, Y0 + 7.5 * STEP
+    n = iter(range(10_000))
+
+    def report(device, k=1):
+        return [{"device_id": device, "fix_time": t0.isoformat(), "lon": x, "lat": y, "n": next(n)} for _ in range(k)]
+
+    with db.begin() as conn:
+        # 40 reports from "old" (0..39), then a flood of 20 one-off ids, all in one batch
+        pts = report("old", 40) + [p for i in range(20) for p in report(f"flood-{i:02d}")]
+        res = tracks.ingest(conn, pts, limits, now=t0)
+        assert res.accepted == 0 and len(res.rejected) == 60
+        got = _rejects(conn)
+    # the batch named 21 devices: the 5 named last are kept, each with its own count and samples
+    assert got == {f"flood-{i:02d}": (1, [40 + i]) for i in range(15, 20)}
+    with db.begin() as conn:
+        for k in range(4):  # "a" reports in four batches, 7 times in all, with a good point each time
+            pts = report("a", 1 + k % 2) + [
+                {"worker_id": "w1", "fix_time": t0 + timedelta(seconds=k), "lon": x, "lat": y}
+            ]
+            assert tracks.ingest(conn, pts, limits, now=t0 + timedelta(minutes=k)).accepted == 1
+        got = _rejects(conn)
+        first, last = conn.execute(text("SELECT first_seen, last_seen FROM device_reject WHERE device_id = 'a'")).one()
+    assert got["a"] == (6, [65, 64, 63]) and len(got) == 5  # newest first; the oldest flood id went
+    assert (first, last) == (t0, t0 + timedelta(minutes=3))
+    assert set(got) == {"a", "flood-16", "flood-17", "flood-18", "flood-19"}
+    # a day and a bit later, another device's report prunes the samples past retention (counts stay)
+    with db.begin() as conn:
+        tracks.ingest(conn, report("b"), limits, now=t0 + timedelta(days=1, minutes=2, seconds=30))
+        got = _rejects(conn)
+    assert got["a"] == (6, [65, 64])  # sent at minute 3, less than a day before; 63 at minute 2
+    assert got["flood-19"] == (1, []) and got["b"] == (1, [66]) and len(got) == 5
+    with db.begin() as conn:
+        tracks.ingest(conn, report("a"), limits, now=t0 + timedelta(days=1, minutes=3, seconds=30))
+        got = _rejects(conn)
+    assert got["a"] == (7, [67])  # "a"'s own write drops its samples past retention, too
+    assert got["flood-18"] == (1, []) and len(got) == 5
+    with db.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM track_point")).scalar_one() == 4
+
+
+def test_the_default_bounds_hold_against_ten_thousand_made_up_device_ids(db):
+    """12,000 distinct made-up ids in two batches keep 10,000 rows, the newest; a huge payload is
+    sampled by its size."""
+    t0 = datetime(2024, 6, 3, 1, 0, tzinfo=UTC)
+    flood = [
+        {"device_id": f"fake-{i:05d}", "fix_time": t0.isoformat(), "lon": 116.3, "lat": 39.9} for i in range(12_000)
+    ]
+    flood[-1]["attrs"] = {"junk": "x" * 100_000}
+    with db.begin() as conn:
+        tracks.ingest(conn, flood[:6000], now=t0)
+        tracks.ingest(conn, flood[6000:], now=t0 + timedelta(seconds=1))
+        count, total, newest = conn.execute(
+            text("SELECT count(*), sum(count), count(*) FILTER (WHERE last_seen > :t) FROM device_reject"), {"t": t0}
+        ).one()
+        big = conn.execute(text("SELECT samples FROM device_reject WHERE device_id = 'fake-11999'")).scalar_one()
+        size = conn.execute(text("SELECT max(octet_length(samples::text)) FROM device_reject")).scalar_one()
+    assert (count, total, newest) == (10_000, 10_000, 6000)
+    assert big[0]["payload"] == {"truncated_bytes": pytest.approx(100_100, abs=200)}
+    assert size < 2048 + 100
 
 
 def test_import_workers_csv(settings, db, tmp_path):
