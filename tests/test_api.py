@@ -237,3 +237,30 @@ def test_redraw_one_grid_as_a_boundary_editor_saves_it(client, db):
     back = shape(client.get(f"/api/v1/grids/{code}").json()["geometry"])
     # the conversion back from GCJ-02 is iterative: within a few centimetres along the whole edge
     assert back.symmetric_difference(shape(old["geometry"])).area < 1e-11
+
+
+def test_the_access_log_keeps_osmand_query_strings_out(client):
+    """uvicorn's access line for /osmand loses its query (device id and coordinates); others keep theirs."""
+    import logging
+
+    access = logging.getLogger("uvicorn.access")
+    assert access.filters  # create_app installed it
+
+    def logged(path: str) -> str:
+        record = access.makeRecord(
+            "uvicorn.access",
+            logging.INFO,
+            __file__,
+            1,
+            '%s - "%s %s HTTP/%s" %d',
+            ("127.0.0.1:5000", "GET", path, "1.1", 200),
+            None,
+        )
+        assert access.filter(record)
+        return record.getMessage()
+
+    secret = "/osmand?id=864000000000007&lat=39.9123&lon=116.3123&timestamp=1717376400"
+    assert logged(secret) == '127.0.0.1:5000 - "GET /osmand HTTP/1.1" 200'
+    assert logged("/wangge/osmand/?id=864000000000007") == '127.0.0.1:5000 - "GET /wangge/osmand/ HTTP/1.1" 200'
+    assert logged("/api/v1/lookup?lon=116.3&lat=39.9").endswith('"GET /api/v1/lookup?lon=116.3&lat=39.9 HTTP/1.1" 200')
+    assert logged("/osmand") == '127.0.0.1:5000 - "GET /osmand HTTP/1.1" 200'
