@@ -62,22 +62,25 @@ def install_log_filter() -> None:
         access.addFilter(PrivateQueryFilter())
 
 
+def refresh_live_positions(app: FastAPI) -> bool:
+    """One step of the refresher: bring the live positions in memory up to date if someone asked
+    for them in the last minute. True when it refreshed."""
+    live = app.state.live_positions
+    if time.monotonic() - live.asked > 60:
+        return False
+    with app.state.read_engine.connect() as conn:
+        live.refresh(conn)
+    return True
+
+
 async def _refresh_live_positions(app: FastAPI) -> None:
     """Keep the live positions in memory up to date while someone has asked for them in the last
     minute, so an answer is built from memory (about 2,000 new fixes a second at 20,000 workers
     reporting every 10 s: each refresh reads only those)."""
-    live, settings = app.state.live_positions, app.state.settings
     while True:
-        await asyncio.sleep(settings.live_refresh_s)
-        if time.monotonic() - live.asked > 60:
-            continue
+        await asyncio.sleep(app.state.settings.live_refresh_s)
         try:
-
-            def work() -> None:
-                with app.state.read_engine.connect() as conn:
-                    live.refresh(conn)
-
-            await run_in_threadpool(work)
+            await run_in_threadpool(refresh_live_positions, app)
         except Exception:  # the next round tries again; a request refreshes itself if this lags
             log.exception("refreshing the live positions failed")
 

@@ -448,9 +448,14 @@ def test_positions_since_returns_only_what_changed(client, db):
     assert r.status_code in (400, 422) and "since" in r.text
 
 
-def test_live_positions_document_stays_current(client, db):
+def test_live_positions_document_stays_current(settings, db):
     """The positions document the server keeps in memory follows new fixes, new workers and
-    edits within a refresh (1 s), and equals the one built from scratch (but for the age)."""
+    edits at the refresher's next step, and equals the one built from scratch (but for the age).
+    The refresher's steps are taken here, one at a time (its own period is set beyond the test)."""
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app, refresh_live_positions
+
     load_city(db, square_city(), valid_from=datetime(2024, 1, 1, tzinfo=UTC))
     with db.begin() as conn:
         for w in ("w1", "w2"):
@@ -462,15 +467,6 @@ def test_live_positions_document_stays_current(client, db):
         with db.begin() as conn:
             assert tracks.ingest(conn, [{"worker_id": w, "fix_time": t0 + dt, "lon": pt[0], "lat": pt[1]}]).accepted
 
-    def served(until=lambda fs: True):
-        """The served features once ``until`` holds for them (the refresher runs every second)."""
-        for _ in range(50):
-            fs = {f["id"]: f for f in client.get("/api/v1/workers/positions").json()["features"]}
-            if until(fs):
-                return fs
-            time.sleep(0.1)
-        raise AssertionError(f"the served positions did not catch up: {fs}")
-
     def fresh():
         with db.connect() as conn:
             return {f["id"]: f for f in orjson.loads(positions.positions(conn))["features"]}
@@ -479,26 +475,41 @@ def test_live_positions_document_stays_current(client, db):
         strip = lambda f: {**f, "properties": {k: v for k, v in f["properties"].items() if k != "age_s"}}  # noqa: E731
         assert list(a) == list(b) and [strip(f) for f in a.values()] == [strip(f) for f in b.values()]
 
-    fix("w1", timedelta(0), inside)
-    fix("w2", timedelta(0), inside)
-    first = served()
-    assert list(first) == ["w1", "w2"] and first["w1"]["properties"]["inside_own_grid"] is True
-    assert 7190 < first["w1"]["properties"]["age_s"] < 7300
-    same(first, fresh())
-    # w1 walks out of its grid: within a refresh the answer has the new place, chain and flag
-    fix("w1", timedelta(hours=1), elsewhere)
-    now = served(lambda fs: fs["w1"]["geometry"]["coordinates"] == [round(c, 7) for c in elsewhere])
-    assert now["w1"]["properties"]["chain"]["unit"] == "110108002002015"
-    assert now["w1"]["properties"]["inside_own_grid"] is False
-    same(now, fresh())
-    # a new worker reports: listed in order; a renamed worker shows too
-    with db.begin() as conn:
-        workers.create_worker(conn, worker_id="w0", name="w0", device_id="d-w0", grids=[])
-    fix("w0", timedelta(hours=1), inside)
-    assert client.patch("/api/v1/workers/w2", json={"name": "张三"}).status_code == 200
-    now = served(lambda fs: "w0" in fs and fs["w2"]["properties"]["name"] == "张三")
-    assert list(now) == ["w0", "w1", "w2"]
-    same(now, fresh())
+    with TestClient(create_app(settings.model_copy(update={"live_refresh_s": 3600.0}))) as client:
+
+        def served():
+            return {f["id"]: f for f in client.get("/api/v1/workers/positions").json()["features"]}
+
+        def step():
+            assert refresh_live_positions(client.app)  # someone asked in the last minute: it refreshes
+
+        fix("w1", timedelta(0), inside)
+        fix("w2", timedelta(0), inside)
+        served()  # someone watches: the refresher refreshes only then
+        step()
+        first = served()
+        assert list(first) == ["w1", "w2"] and first["w1"]["properties"]["inside_own_grid"] is True
+        assert 7190 < first["w1"]["properties"]["age_s"] < 7300
+        same(first, fresh())
+        # w1 walks out of its grid: the answer is from memory until the next step, which has the
+        # new place, chain and flag
+        fix("w1", timedelta(hours=1), elsewhere)
+        same(served(), first)
+        step()
+        now = served()
+        assert now["w1"]["geometry"]["coordinates"] == [round(c, 7) for c in elsewhere]
+        assert now["w1"]["properties"]["chain"]["unit"] == "110108002002015"
+        assert now["w1"]["properties"]["inside_own_grid"] is False
+        same(now, fresh())
+        # a new worker reports: listed in order; a renamed worker shows too
+        with db.begin() as conn:
+            workers.create_worker(conn, worker_id="w0", name="w0", device_id="d-w0", grids=[])
+        fix("w0", timedelta(hours=1), inside)
+        assert client.patch("/api/v1/workers/w2", json={"name": "张三"}).status_code == 200
+        step()
+        now = served()
+        assert list(now) == ["w0", "w1", "w2"] and now["w2"]["properties"]["name"] == "张三"
+        same(now, fresh())
 
 
 def test_grid_daily_summary(client, db):
@@ -719,37 +730,67 @@ def test_jumps_within_one_batch_compare_with_the_last_kept_point(db):
 
 
 def test_concurrent_batches_naming_the_same_workers_in_opposite_orders_do_not_deadlock(db):
-    """Each batch updates worker_position in worker id order, whatever order its points come in."""
+    """Each batch updates worker_position in worker id order, whatever order its points come in.
+
+    The interleaving is forced, not hoped for: a third transaction holds w150's position while a
+    batch naming the workers in reverse order and one naming them in order both run. Each must
+    wait on w150 holding only the rows before it; then both finish. Locked in the order the
+    points came, the reversed batch would hold w151..w299 and the two would deadlock."""
     import threading
 
     load_city(db, square_city(), valid_from=datetime(2024, 1, 1, tzinfo=UTC))
     ids = [f"w{i:03d}" for i in range(300)]
+    x, y = X0 + 0.5 * STEP, Y0 + 7.5 * STEP
+    t0 = datetime(2024, 6, 3, 1, 0, tzinfo=UTC)
     with db.begin() as conn:
         for w in ids:
             workers.create_worker(conn, worker_id=w, name=w, grids=["110108001001001"])
-    x, y = X0 + 0.5 * STEP, Y0 + 7.5 * STEP
-    t0 = datetime(2024, 6, 3, 1, 0, tzinfo=UTC)
+        # everyone has a position already, so each batch updates (and locks) existing rows
+        tracks.ingest(conn, [{"worker_id": w, "fix_time": t0, "lon": x, "lat": y} for w in ids])
     errors: list[Exception] = []
 
-    def send(order: list[str], second: int, gate: threading.Barrier) -> None:
+    def send(order: list[str], second: int) -> None:
         pts = [{"worker_id": w, "fix_time": t0 + timedelta(seconds=second), "lon": x, "lat": y} for w in order]
-        gate.wait()
         try:
             with db.begin() as conn:
                 tracks.ingest(conn, pts)
         except Exception as exc:  # noqa: BLE001 - a deadlock is what this test looks for
             errors.append(exc)
 
-    for r in range(15):
-        gate = threading.Barrier(2)
-        threads = [
-            threading.Thread(target=send, args=(ids, 2 * r, gate)),
-            threading.Thread(target=send, args=(ids[::-1], 2 * r + 1, gate)),
-        ]
+    def waiting() -> int:
+        with db.connect() as conn:
+            return conn.execute(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
+                )
+            ).scalar_one()
+
+    threads = [threading.Thread(target=send, args=(ids[::-1], 1)), threading.Thread(target=send, args=(ids, 2))]
+    with db.connect() as holder:
+        holder_tx = holder.begin()
+        holder.execute(text("SELECT 1 FROM worker_position WHERE worker_id = 'w150' FOR UPDATE"))
         for t in threads:
             t.start()
-        for t in threads:
-            t.join()
+        # both batches are blocked: one on w150 (ours), the other on w000 (the first batch's)
+        for _ in range(600):
+            if waiting() == 2:
+                break
+            assert errors == [] and all(t.is_alive() for t in threads)
+            time.sleep(0.05)  # polling for a state the database reports, not betting on a timing
+        else:
+            raise AssertionError("the two batches did not both wait for a lock")
+        with db.connect() as probe:
+            free = probe.execute(
+                text("SELECT worker_id FROM worker_position ORDER BY worker_id FOR UPDATE SKIP LOCKED")
+            ).scalars()
+            assert list(free) == ids[151:]  # the batch in front holds exactly w000..w149
+            probe.rollback()
+        holder_tx.commit()
+    for t in threads:
+        t.join()
     assert errors == []
     with db.connect() as conn:
-        assert conn.execute(text("SELECT count(*) FROM track_point")).scalar_one() == 30 * len(ids)
+        assert conn.execute(text("SELECT count(*) FROM track_point")).scalar_one() == 3 * len(ids)
+        times = conn.execute(text("SELECT DISTINCT fix_time FROM worker_position")).scalars().all()
+    assert times == [t0 + timedelta(seconds=2)]
