@@ -38,28 +38,58 @@ LANDING = """<!doctype html><html lang="zh"><head><meta charset="utf-8"><title>w
 </ul></body></html>"""
 
 
+#: paths whose query string says who is where (the OsmAnd protocol's device id and coordinates)
+PRIVATE_QUERY_PATHS = ("/osmand",)
+
+
+class PrivateQueryFilter(logging.Filter):
+    """Drops the query string of :data:`PRIVATE_QUERY_PATHS` from uvicorn's access log lines,
+    whose args are ``(client_addr, method, full_path, http_version, status_code)``."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) == 5 and isinstance(args[2], str) and "?" in args[2]:
+            path = args[2].split("?", 1)[0]
+            if path.rstrip("/").endswith(PRIVATE_QUERY_PATHS):  # also under a root path
+                record.args = (args[0], args[1], path, *args[3:])
+        return True
+
+
+def install_log_filter() -> None:
+    """Install :class:`PrivateQueryFilter` on uvicorn's access logger, once per process. Called by
+    :func:`create_app`, which every server process runs (``--workers N`` builds the app from the
+    factory in each worker); uvicorn's logging setup keeps a logger's filters."""
+    access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, PrivateQueryFilter) for f in access.filters):
+        access.addFilter(PrivateQueryFilter())
+
+
+def refresh_live_positions(app: FastAPI) -> bool:
+    """One step of the refresher: bring the live positions in memory up to date if someone asked
+    for them in the last minute. True when it refreshed."""
+    live = app.state.live_positions
+    if time.monotonic() - live.asked > 60:
+        return False
+    with app.state.read_engine.connect() as conn:
+        live.refresh(conn)
+    return True
+
+
 async def _refresh_live_positions(app: FastAPI) -> None:
     """Keep the live positions in memory up to date while someone has asked for them in the last
     minute, so an answer is built from memory (about 2,000 new fixes a second at 20,000 workers
     reporting every 10 s: each refresh reads only those)."""
-    live, settings = app.state.live_positions, app.state.settings
     while True:
-        await asyncio.sleep(settings.live_refresh_s)
-        if time.monotonic() - live.asked > 60:
-            continue
+        await asyncio.sleep(app.state.settings.live_refresh_s)
         try:
-
-            def work() -> None:
-                with app.state.read_engine.connect() as conn:
-                    live.refresh(conn)
-
-            await run_in_threadpool(work)
+            await run_in_threadpool(refresh_live_positions, app)
         except Exception:  # the next round tries again; a request refreshes itself if this lags
             log.exception("refreshing the live positions failed")
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
+    install_log_filter()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):

@@ -39,6 +39,7 @@ _WRITE = (Path(__file__).parent / "sql" / "track_write.sql").read_text()
 _WRITE_NEW = _WRITE.replace("ON CONFLICT (worker_id, fix_time) DO NOTHING", "")
 if _WRITE_NEW == _WRITE:
     raise RuntimeError("track_write.sql lost its ON CONFLICT clause")
+_REJECT = text((Path(__file__).parent / "sql" / "device_reject.sql").read_text())
 # the workers a batch names, by id or by device, each with where it was last seen
 _WORKERS = """SELECT w.id, w.device_id, extract(epoch FROM p.fix_time)::float8, ST_X(p.geom), ST_Y(p.geom), p.piece_id
        FROM worker w LEFT JOIN worker_position p ON p.worker_id = w.id WHERE w.device_id = ANY(:d)
@@ -52,6 +53,11 @@ class IngestLimits:
     max_speed_ms: float = 55.0  # faster than this from the previous point is a jump (flagged, kept)
     max_accuracy_m: float = 100.0  # worse than this is flagged, kept, left out of metrics
     max_future_s: float = 300.0  # fix times further ahead than this are refused
+    # reports from unknown devices: counted per device id, a few kept as samples, all bounded
+    reject_samples: int = 5  # newest payloads kept per device
+    reject_retention_s: float = 7 * 86400.0  # samples older than this are dropped
+    reject_devices: int = 10_000  # distinct device ids kept; the least recently seen are forgotten
+    reject_sample_bytes: int = 2048  # a larger payload is sampled as its size only
 
 
 @dataclass
@@ -276,12 +282,16 @@ def ingest(
         c_attrs.append(attrs)
     if unknown:
         conn.execute(
-            text(
-                """INSERT INTO device_reject (device_id, reason, payload)
-                   SELECT coalesce(p->>'device_id', p->>'worker_id'), 'unknown worker or device', p
-                   FROM jsonb_array_elements(CAST(:p AS jsonb)) p"""
-            ),
-            {"p": json.dumps(unknown, default=str)},
+            _REJECT,
+            {
+                "p": json.dumps(unknown, default=str),
+                "now": now or datetime.now(UTC),
+                "reason": "unknown worker or device",
+                "samples": limits.reject_samples,
+                "retention_s": limits.reject_retention_s,
+                "devices": limits.reject_devices,
+                "max_bytes": limits.reject_sample_bytes,
+            },
         )
     # from here on whole columns at a time: coordinates to CGCS2000, one call per CRS in the batch
     x, y = np.array(c_x, dtype=float), np.array(c_y, dtype=float)

@@ -137,9 +137,14 @@ def _polygonal(geom: shapely.Geometry) -> shapely.Geometry | None:
     return None
 
 
-def import_grids(engine: Engine, path: str | Path, opts: GridImportOptions, *, progress: bool = False) -> ImportReport:
+def import_grids(
+    engine: Engine, path: str | Path, opts: GridImportOptions, *, source: str | None = None, progress: bool = False
+) -> ImportReport:
+    """Read ``path`` and import it. ``source`` is what the import run records and the report and
+    messages name (default: the path as given; an upload gives its own file name, not where the
+    server keeps it)."""
     frame = read_frame(path, opts.layer, opts.wkt_field)
-    return import_grid_frame(engine, frame, opts, source=str(path), progress=progress)
+    return import_grid_frame(engine, frame, opts, source=str(path) if source is None else source, progress=progress)
 
 
 def import_grid_frame(

@@ -6,6 +6,8 @@ The database is ``wangge_test`` in the project's embedded cluster (started if ne
 
 from __future__ import annotations
 
+import csv
+import json
 import os
 from pathlib import Path
 
@@ -85,15 +87,30 @@ def db(engine):
         conn.execute(
             text(
                 "TRUNCATE track_point, worker_position, device_reject, worker_grid, worker, "
-                'case_event, "case", dispatch_rule, component, resp_unit, grid_piece, grid, import_run '
-                "RESTART IDENTITY CASCADE"
+                'case_event, "case", dispatch_rule, component, resp_unit, grid_piece, grid, import_run, '
+                "event_class, component_class RESTART IDENTITY CASCADE"
             )
         )
+        # the event and component classes as shipped (tests add and edit classes), as migration 0002 loads them
+        for table, rows in _SHIPPED_CLASSES.items():
+            conn.execute(
+                text(
+                    f"INSERT INTO {table} SELECT * FROM jsonb_populate_recordset(NULL::{table}, CAST(:rows AS jsonb))"
+                ),
+                {"rows": json.dumps(rows)},
+            )
         # the working-day calendar as `wangge db migrate` seeds it (tests add days to it)
         conn.execute(text("TRUNCATE work_calendar"))
         seed_calendar(conn)
     forget_calendars()
     return engine
+
+
+def _shipped(filename: str) -> list[dict[str, str]]:
+    return list(csv.DictReader((ROOT / "data" / filename).read_text(encoding="utf-8").splitlines()))
+
+
+_SHIPPED_CLASSES = {"event_class": _shipped("event_classes.csv"), "component_class": _shipped("component_classes.csv")}
 
 
 @pytest.fixture

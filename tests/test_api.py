@@ -1,6 +1,9 @@
 from __future__ import annotations
 
 import io
+import tempfile
+
+from sqlalchemy import text
 
 from tests.helpers import STEP, X0, Y0, load_city, square_city
 
@@ -79,6 +82,28 @@ def test_import_upload_and_validation(client, db, tmp_path):
     assert r.status_code == 400 and r.json()["field"] == "file" and ".geojson" in r.json()["allowed"]
     r = client.get("/api/v1/validation")
     assert r.status_code == 200 and r.json()["ok"] is True
+
+
+def test_an_upload_is_recorded_by_its_own_file_name_not_the_servers_temporary_path(client, db):
+    """The import run, the report and the versions a grid lists name the file the user sent."""
+    city = square_city()
+    load_city(db, city, upto=2)
+    buf = io.BytesIO(city[3].to_json().encode())
+    name = "社区 boundaries.geojson"
+    r = client.post("/api/v1/imports/grids", data={"level": "community"}, files={"file": (f"../x/{name}", buf)})
+    assert r.status_code == 200, r.text
+    assert r.json()["source"] == name
+    versions = client.get("/api/v1/grids/110108001001/versions")
+    assert versions.status_code == 200
+    assert [v["properties"]["source"] for v in versions.json()["features"]] == [name]
+    assert "wangge-upload" not in versions.text and tempfile.gettempdir() not in versions.text
+    with db.connect() as conn:
+        assert conn.execute(text("SELECT source FROM import_run ORDER BY id DESC LIMIT 1")).scalar_one() == name
+    # a refused upload's report names the file too
+    bad = city[4].assign(code="1")
+    r = client.post("/api/v1/imports/grids", data={"level": "unit"}, files={"file": ("u.geojson", bad.to_json())})
+    assert r.status_code == 422 and r.json()["details"]["source"] == "u.geojson"
+    assert "wangge-upload" not in r.text and tempfile.gettempdir() not in r.text
 
 
 def test_openapi_and_health(client):
@@ -212,3 +237,30 @@ def test_redraw_one_grid_as_a_boundary_editor_saves_it(client, db):
     back = shape(client.get(f"/api/v1/grids/{code}").json()["geometry"])
     # the conversion back from GCJ-02 is iterative: within a few centimetres along the whole edge
     assert back.symmetric_difference(shape(old["geometry"])).area < 1e-11
+
+
+def test_the_access_log_keeps_osmand_query_strings_out(client):
+    """uvicorn's access line for /osmand loses its query (device id and coordinates); others keep theirs."""
+    import logging
+
+    access = logging.getLogger("uvicorn.access")
+    assert access.filters  # create_app installed it
+
+    def logged(path: str) -> str:
+        record = access.makeRecord(
+            "uvicorn.access",
+            logging.INFO,
+            __file__,
+            1,
+            '%s - "%s %s HTTP/%s" %d',
+            ("127.0.0.1:5000", "GET", path, "1.1", 200),
+            None,
+        )
+        assert access.filter(record)
+        return record.getMessage()
+
+    secret = "/osmand?id=864000000000007&lat=39.9123&lon=116.3123&timestamp=1717376400"
+    assert logged(secret) == '127.0.0.1:5000 - "GET /osmand HTTP/1.1" 200'
+    assert logged("/wangge/osmand/?id=864000000000007") == '127.0.0.1:5000 - "GET /wangge/osmand/ HTTP/1.1" 200'
+    assert logged("/api/v1/lookup?lon=116.3&lat=39.9").endswith('"GET /api/v1/lookup?lon=116.3&lat=39.9 HTTP/1.1" 200')
+    assert logged("/osmand") == '127.0.0.1:5000 - "GET /osmand HTTP/1.1" 200'

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import re
+import tempfile
+import zipfile
 from datetime import UTC, datetime
 
 import pytest
@@ -12,11 +14,27 @@ from sqlalchemy import text
 from tests.helpers import STEP, X0, Y0, load_city, square_city
 from tests.test_cli import wangge
 
+
+def _zip(**members: bytes) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    return buf.getvalue()
+
+
 GARBAGE = {
     "u.geojson": b"{not json",
     "u.zip": b"PK\x03\x04 not a zip",
     "u.gpkg": b"SQLite format 3\x00 not a database",
     "u.kml": b"<kml/>",
+    # every reader's own refusals too: none may name the directory the upload was kept in
+    "empty.geojson": b'{"type": "FeatureCollection", "features": []}',
+    "empty.csv": b"",
+    "latin.csv": "code,wkt\n1,caf\u00e9\n".encode("latin-1"),
+    "nowkt.csv": b"code,name\n1,x\n",
+    "noshp.zip": _zip(**{"readme.txt": b"no shapefile here"}),
+    "badshp.zip": _zip(**{"u.shp": b"not a shapefile", "u.dbf": b"nor a dbf", "u.shx": b"nor an index"}),
 }
 
 
@@ -26,8 +44,9 @@ def test_an_unreadable_upload_is_refused_naming_the_file(client, db, name):
     r = client.post("/api/v1/imports/grids", data={"level": "unit"}, files={"file": (name, io.BytesIO(GARBAGE[name]))})
     assert r.status_code == 400, r.text
     body = r.json()
-    assert body["field"] == "file" and name in body["message"]
-    assert "/tmp" not in body["message"]  # the upload's temporary path is not the user's file name
+    assert body["field"] == ("wkt_field" if name == "nowkt.csv" else "file") and name in body["message"]
+    # the upload's temporary path is not the user's file name
+    assert "wangge-upload" not in r.text and tempfile.gettempdir() not in r.text
     with db.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM grid WHERE level = 4")).scalar() == 0
 

@@ -129,3 +129,42 @@ def test_export_imports_back_unchanged_in_every_format(settings, db, tmp_path):
     assert p.returncode == 2 and "no unit grids" in p.stderr
     p = wangge(settings, "export", "grids", str(tmp_path / "x.xlsx"), "--level", "unit")
     assert p.returncode == 2 and "unsupported file type" in p.stderr
+
+
+def test_serve_with_workers_keeps_device_ids_and_coordinates_out_of_the_access_log(settings, db):
+    """``wangge serve --workers 2`` as a user runs it: an OsmAnd report's id and coordinates, sent
+    in the query string, are not in the server's output; other requests are logged in full."""
+    import socket
+    import time
+    import urllib.error
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "DATABASE_URL": settings.url()}
+    args = [sys.executable, "-m", "importers.cli", "serve", "--port", str(port), "--workers", "2"]
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=ROOT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60  # a readiness wait, not a timing the test depends on
+        while True:
+            try:
+                with urllib.request.urlopen(f"{base}/healthz?probe=1", timeout=5) as r:
+                    assert r.status == 200
+                break
+            except (urllib.error.URLError, ConnectionError):
+                assert proc.poll() is None and time.monotonic() < deadline, "the server did not start"
+                time.sleep(0.2)
+        for _ in range(4):  # reach both workers
+            query = "id=phone-8640017&lat=39.912345&lon=116.312345&timestamp=1717376400"
+            try:
+                urllib.request.urlopen(f"{base}/osmand?{query}", timeout=10)
+            except urllib.error.HTTPError as exc:
+                assert exc.code == 400  # an unknown device
+    finally:
+        proc.terminate()
+        out, _ = proc.communicate(timeout=60)
+    assert '"GET /healthz?probe=1 HTTP/1.1" 200' in out  # the access log is on
+    assert out.count('"GET /osmand HTTP/1.1" 400') == 4
+    assert "phone-8640017" not in out and "39.912345" not in out and "116.312345" not in out

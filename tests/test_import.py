@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import json
 import zipfile
 from datetime import UTC, datetime
 
@@ -218,6 +217,9 @@ def test_geojson_properties_become_attributes(db, tmp_path):
     d = city[1].assign(population=123456, note="测试")
     import_grids(db, write_geojson(d, tmp_path / "d.geojson"), GridImportOptions(level=1))
     with db.connect() as conn:
-        attrs = conn.execute(text("SELECT attrs FROM grid")).scalar_one()
+        attrs, note, kind, stored = conn.execute(
+            text("SELECT attrs, attrs->>'note', jsonb_typeof(attrs->'population'), attrs::text FROM grid")
+        ).one()
     assert attrs == {"population": 123456, "note": "测试"}
-    assert json.dumps(attrs, ensure_ascii=False)
+    # stored as a JSON number and as the characters themselves, not as escapes
+    assert (note, kind) == ("测试", "number") and "测试" in stored and "\\u" not in stored

@@ -191,7 +191,84 @@ def test_osmand_positions_and_refusals(client, db):
     body = r.json()
     assert [x["index"] for x in body["rejected"]] == [0, 1] and body["accepted"] == 1 and body["flagged"] == 1
     with db.connect() as conn:
-        assert conn.execute(text("SELECT count(*) FROM device_reject")).scalar_one() == 1
+        rows = conn.execute(text("SELECT device_id, count, samples FROM device_reject")).all()
+    assert [(d, c) for d, c, _ in rows] == [("unknown-phone", 1)]
+    assert rows[0][2][0]["payload"]["device_id"] == "unknown-phone"
+
+
+def _rejects(conn) -> dict[str, tuple[int, list]]:
+    rows = conn.execute(text("SELECT device_id, count, samples FROM device_reject")).all()
+    return {d: (c, [s["payload"]["n"] for s in samples]) for d, c, samples in rows}
+
+
+def test_a_flood_of_unknown_devices_keeps_exact_counts_in_bounded_rows(db):
+    """Each unknown device is counted exactly; at most ``reject_samples`` newest payloads per
+    device are kept, none past retention, and at most ``reject_devices`` devices (the least
+    recently seen are forgotten). A good point in the same batch is stored as ever."""
+    load_city(db, square_city(), valid_from=datetime(2024, 1, 1, tzinfo=UTC))
+    with db.begin() as conn:
+        workers.create_worker(conn, worker_id="w1", name="w1", device_id="d-w1", grids=["110108001001001"])
+    limits = IngestLimits(reject_samples=3, reject_devices=5, reject_retention_s=86400)
+    t0 = datetime(2024, 6, 3, 1, 0, tzinfo=UTC)
+    x, y = X0 + 0.5 * STEP, Y0 + 7.5 * STEP
+    n = iter(range(10_000))
+
+    def report(device, k=1):
+        return [{"device_id": device, "fix_time": t0.isoformat(), "lon": x, "lat": y, "n": next(n)} for _ in range(k)]
+
+    with db.begin() as conn:
+        # 40 reports from "old" (0..39), then a flood of 20 one-off ids, all in one batch
+        pts = report("old", 40) + [p for i in range(20) for p in report(f"flood-{i:02d}")]
+        res = tracks.ingest(conn, pts, limits, now=t0)
+        assert res.accepted == 0 and len(res.rejected) == 60
+        got = _rejects(conn)
+    # the batch named 21 devices: the 5 named last are kept, each with its own count and samples
+    assert got == {f"flood-{i:02d}": (1, [40 + i]) for i in range(15, 20)}
+    with db.begin() as conn:
+        for k in range(4):  # "a" reports in four batches, 7 times in all, with a good point each time
+            pts = report("a", 1 + k % 2) + [
+                {"worker_id": "w1", "fix_time": t0 + timedelta(seconds=k), "lon": x, "lat": y}
+            ]
+            assert tracks.ingest(conn, pts, limits, now=t0 + timedelta(minutes=k)).accepted == 1
+        got = _rejects(conn)
+        first, last = conn.execute(text("SELECT first_seen, last_seen FROM device_reject WHERE device_id = 'a'")).one()
+    assert got["a"] == (6, [65, 64, 63]) and len(got) == 5  # newest first; the oldest flood id went
+    assert (first, last) == (t0, t0 + timedelta(minutes=3))
+    assert set(got) == {"a", "flood-16", "flood-17", "flood-18", "flood-19"}
+    # a day and a bit later, another device's report prunes the samples past retention (counts stay)
+    with db.begin() as conn:
+        tracks.ingest(conn, report("b"), limits, now=t0 + timedelta(days=1, minutes=2, seconds=30))
+        got = _rejects(conn)
+    assert got["a"] == (6, [65, 64])  # sent at minute 3, less than a day before; 63 at minute 2
+    assert got["flood-19"] == (1, []) and got["b"] == (1, [66]) and len(got) == 5
+    with db.begin() as conn:
+        tracks.ingest(conn, report("a"), limits, now=t0 + timedelta(days=1, minutes=3, seconds=30))
+        got = _rejects(conn)
+    assert got["a"] == (7, [67])  # "a"'s own write drops its samples past retention, too
+    assert got["flood-18"] == (1, []) and len(got) == 5
+    with db.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM track_point")).scalar_one() == 4
+
+
+def test_the_default_bounds_hold_against_ten_thousand_made_up_device_ids(db):
+    """12,000 distinct made-up ids in two batches keep 10,000 rows, the newest; a huge payload is
+    sampled by its size."""
+    t0 = datetime(2024, 6, 3, 1, 0, tzinfo=UTC)
+    flood = [
+        {"device_id": f"fake-{i:05d}", "fix_time": t0.isoformat(), "lon": 116.3, "lat": 39.9} for i in range(12_000)
+    ]
+    flood[-1]["attrs"] = {"junk": "x" * 100_000}
+    with db.begin() as conn:
+        tracks.ingest(conn, flood[:6000], now=t0)
+        tracks.ingest(conn, flood[6000:], now=t0 + timedelta(seconds=1))
+        count, total, newest = conn.execute(
+            text("SELECT count(*), sum(count), count(*) FILTER (WHERE last_seen > :t) FROM device_reject"), {"t": t0}
+        ).one()
+        big = conn.execute(text("SELECT samples FROM device_reject WHERE device_id = 'fake-11999'")).scalar_one()
+        size = conn.execute(text("SELECT max(octet_length(samples::text)) FROM device_reject")).scalar_one()
+    assert (count, total, newest) == (10_000, 10_000, 6000)
+    assert big[0]["payload"] == {"truncated_bytes": pytest.approx(100_100, abs=200)}
+    assert size < 2048 + 100
 
 
 def test_import_workers_csv(settings, db, tmp_path):
@@ -371,9 +448,14 @@ def test_positions_since_returns_only_what_changed(client, db):
     assert r.status_code in (400, 422) and "since" in r.text
 
 
-def test_live_positions_document_stays_current(client, db):
+def test_live_positions_document_stays_current(settings, db):
     """The positions document the server keeps in memory follows new fixes, new workers and
-    edits within a refresh (1 s), and equals the one built from scratch (but for the age)."""
+    edits at the refresher's next step, and equals the one built from scratch (but for the age).
+    The refresher's steps are taken here, one at a time (its own period is set beyond the test)."""
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app, refresh_live_positions
+
     load_city(db, square_city(), valid_from=datetime(2024, 1, 1, tzinfo=UTC))
     with db.begin() as conn:
         for w in ("w1", "w2"):
@@ -385,15 +467,6 @@ def test_live_positions_document_stays_current(client, db):
         with db.begin() as conn:
             assert tracks.ingest(conn, [{"worker_id": w, "fix_time": t0 + dt, "lon": pt[0], "lat": pt[1]}]).accepted
 
-    def served(until=lambda fs: True):
-        """The served features once ``until`` holds for them (the refresher runs every second)."""
-        for _ in range(50):
-            fs = {f["id"]: f for f in client.get("/api/v1/workers/positions").json()["features"]}
-            if until(fs):
-                return fs
-            time.sleep(0.1)
-        raise AssertionError(f"the served positions did not catch up: {fs}")
-
     def fresh():
         with db.connect() as conn:
             return {f["id"]: f for f in orjson.loads(positions.positions(conn))["features"]}
@@ -402,26 +475,41 @@ def test_live_positions_document_stays_current(client, db):
         strip = lambda f: {**f, "properties": {k: v for k, v in f["properties"].items() if k != "age_s"}}  # noqa: E731
         assert list(a) == list(b) and [strip(f) for f in a.values()] == [strip(f) for f in b.values()]
 
-    fix("w1", timedelta(0), inside)
-    fix("w2", timedelta(0), inside)
-    first = served()
-    assert list(first) == ["w1", "w2"] and first["w1"]["properties"]["inside_own_grid"] is True
-    assert 7190 < first["w1"]["properties"]["age_s"] < 7300
-    same(first, fresh())
-    # w1 walks out of its grid: within a refresh the answer has the new place, chain and flag
-    fix("w1", timedelta(hours=1), elsewhere)
-    now = served(lambda fs: fs["w1"]["geometry"]["coordinates"] == [round(c, 7) for c in elsewhere])
-    assert now["w1"]["properties"]["chain"]["unit"] == "110108002002015"
-    assert now["w1"]["properties"]["inside_own_grid"] is False
-    same(now, fresh())
-    # a new worker reports: listed in order; a renamed worker shows too
-    with db.begin() as conn:
-        workers.create_worker(conn, worker_id="w0", name="w0", device_id="d-w0", grids=[])
-    fix("w0", timedelta(hours=1), inside)
-    assert client.patch("/api/v1/workers/w2", json={"name": "张三"}).status_code == 200
-    now = served(lambda fs: "w0" in fs and fs["w2"]["properties"]["name"] == "张三")
-    assert list(now) == ["w0", "w1", "w2"]
-    same(now, fresh())
+    with TestClient(create_app(settings.model_copy(update={"live_refresh_s": 3600.0}))) as client:
+
+        def served():
+            return {f["id"]: f for f in client.get("/api/v1/workers/positions").json()["features"]}
+
+        def step():
+            assert refresh_live_positions(client.app)  # someone asked in the last minute: it refreshes
+
+        fix("w1", timedelta(0), inside)
+        fix("w2", timedelta(0), inside)
+        served()  # someone watches: the refresher refreshes only then
+        step()
+        first = served()
+        assert list(first) == ["w1", "w2"] and first["w1"]["properties"]["inside_own_grid"] is True
+        assert 7190 < first["w1"]["properties"]["age_s"] < 7300
+        same(first, fresh())
+        # w1 walks out of its grid: the answer is from memory until the next step, which has the
+        # new place, chain and flag
+        fix("w1", timedelta(hours=1), elsewhere)
+        same(served(), first)
+        step()
+        now = served()
+        assert now["w1"]["geometry"]["coordinates"] == [round(c, 7) for c in elsewhere]
+        assert now["w1"]["properties"]["chain"]["unit"] == "110108002002015"
+        assert now["w1"]["properties"]["inside_own_grid"] is False
+        same(now, fresh())
+        # a new worker reports: listed in order; a renamed worker shows too
+        with db.begin() as conn:
+            workers.create_worker(conn, worker_id="w0", name="w0", device_id="d-w0", grids=[])
+        fix("w0", timedelta(hours=1), inside)
+        assert client.patch("/api/v1/workers/w2", json={"name": "张三"}).status_code == 200
+        step()
+        now = served()
+        assert list(now) == ["w0", "w1", "w2"] and now["w2"]["properties"]["name"] == "张三"
+        same(now, fresh())
 
 
 def test_grid_daily_summary(client, db):
@@ -642,37 +730,67 @@ def test_jumps_within_one_batch_compare_with_the_last_kept_point(db):
 
 
 def test_concurrent_batches_naming_the_same_workers_in_opposite_orders_do_not_deadlock(db):
-    """Each batch updates worker_position in worker id order, whatever order its points come in."""
+    """Each batch updates worker_position in worker id order, whatever order its points come in.
+
+    The interleaving is forced, not hoped for: a third transaction holds w150's position while a
+    batch naming the workers in reverse order and one naming them in order both run. Each must
+    wait on w150 holding only the rows before it; then both finish. Locked in the order the
+    points came, the reversed batch would hold w151..w299 and the two would deadlock."""
     import threading
 
     load_city(db, square_city(), valid_from=datetime(2024, 1, 1, tzinfo=UTC))
     ids = [f"w{i:03d}" for i in range(300)]
+    x, y = X0 + 0.5 * STEP, Y0 + 7.5 * STEP
+    t0 = datetime(2024, 6, 3, 1, 0, tzinfo=UTC)
     with db.begin() as conn:
         for w in ids:
             workers.create_worker(conn, worker_id=w, name=w, grids=["110108001001001"])
-    x, y = X0 + 0.5 * STEP, Y0 + 7.5 * STEP
-    t0 = datetime(2024, 6, 3, 1, 0, tzinfo=UTC)
+        # everyone has a position already, so each batch updates (and locks) existing rows
+        tracks.ingest(conn, [{"worker_id": w, "fix_time": t0, "lon": x, "lat": y} for w in ids])
     errors: list[Exception] = []
 
-    def send(order: list[str], second: int, gate: threading.Barrier) -> None:
+    def send(order: list[str], second: int) -> None:
         pts = [{"worker_id": w, "fix_time": t0 + timedelta(seconds=second), "lon": x, "lat": y} for w in order]
-        gate.wait()
         try:
             with db.begin() as conn:
                 tracks.ingest(conn, pts)
         except Exception as exc:  # noqa: BLE001 - a deadlock is what this test looks for
             errors.append(exc)
 
-    for r in range(15):
-        gate = threading.Barrier(2)
-        threads = [
-            threading.Thread(target=send, args=(ids, 2 * r, gate)),
-            threading.Thread(target=send, args=(ids[::-1], 2 * r + 1, gate)),
-        ]
+    def waiting() -> int:
+        with db.connect() as conn:
+            return conn.execute(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
+                )
+            ).scalar_one()
+
+    threads = [threading.Thread(target=send, args=(ids[::-1], 1)), threading.Thread(target=send, args=(ids, 2))]
+    with db.connect() as holder:
+        holder_tx = holder.begin()
+        holder.execute(text("SELECT 1 FROM worker_position WHERE worker_id = 'w150' FOR UPDATE"))
         for t in threads:
             t.start()
-        for t in threads:
-            t.join()
+        # both batches are blocked: one on w150 (ours), the other on w000 (the first batch's)
+        for _ in range(600):
+            if waiting() == 2:
+                break
+            assert errors == [] and all(t.is_alive() for t in threads)
+            time.sleep(0.05)  # polling for a state the database reports, not betting on a timing
+        else:
+            raise AssertionError("the two batches did not both wait for a lock")
+        with db.connect() as probe:
+            free = probe.execute(
+                text("SELECT worker_id FROM worker_position ORDER BY worker_id FOR UPDATE SKIP LOCKED")
+            ).scalars()
+            assert list(free) == ids[151:]  # the batch in front holds exactly w000..w149
+            probe.rollback()
+        holder_tx.commit()
+    for t in threads:
+        t.join()
     assert errors == []
     with db.connect() as conn:
-        assert conn.execute(text("SELECT count(*) FROM track_point")).scalar_one() == 30 * len(ids)
+        assert conn.execute(text("SELECT count(*) FROM track_point")).scalar_one() == 3 * len(ids)
+        times = conn.execute(text("SELECT DISTINCT fix_time FROM worker_position")).scalars().all()
+    assert times == [t0 + timedelta(seconds=2)]

@@ -57,5 +57,7 @@ async def import_grid_file(
         path = Path(tmp) / name
         with path.open("wb") as out:
             shutil.copyfileobj(file.file, out)
-        report = await run_in_threadpool(import_grids, engine, path, opts)
+        # the upload's own name is what the import run records and messages name, never where
+        # the server kept it (``GET /grids/{code}/versions`` publishes the source)
+        report = await run_in_threadpool(import_grids, engine, path, opts, source=name)
     return report.to_dict()
