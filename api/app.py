@@ -18,8 +18,8 @@ from api import docs, errors
 from api.middleware import RequestId
 from api.routes import cases, grids, imports, lookup, open311, registry, tracks, validation
 from gis.db import make_engine
-from gis.positions import LivePositions
 from gis.settings import Settings
+from gis.tracks.positions import LivePositions
 
 log = logging.getLogger("wangge.api")
 LANDING = """<!doctype html><html lang="zh"><head><meta charset="utf-8"><title>wangge 网格</title></head>
@@ -146,8 +146,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/healthz", tags=["meta"])
     def healthz() -> dict[str, Any]:
+        from gis.cases.calendar import calendar_health
         from gis.db import check_postgis
-        from gis.deadlines import calendar_health
 
         with app.state.engine.connect() as conn:
             calendar = calendar_health(conn)  # a year it lacks is a warning: the service still works

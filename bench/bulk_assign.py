@@ -14,7 +14,7 @@ from sqlalchemy import text
 
 from bench.common import big_city_engine
 from bench.points import city_outline, clustered_points, load_cases
-from gis.assign import assign_unit_grids
+from gis.grids.assign import assign_unit_grids
 
 N = int(os.environ.get("BENCH_POINTS", "4000000"))
 

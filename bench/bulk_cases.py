@@ -18,7 +18,7 @@ from sqlalchemy import text
 from bench.common import big_city_engine
 from bench.points import city_outline, clustered_points
 from data.demo_city import add_governments
-from gis import cases
+from gis.cases import intake
 from importers.cases import import_cases
 
 N = int(os.environ.get("BENCH_CASES", "4000000"))
@@ -95,7 +95,7 @@ def main() -> dict:
     with engine.connect() as conn:
         for r in sample.itertuples():
             with conn.begin():
-                cases.intake(
+                intake.intake(
                     conn,
                     lon=float(r.lon),
                     lat=float(r.lat),

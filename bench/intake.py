@@ -20,7 +20,7 @@ from sqlalchemy import text
 from bench.common import big_city_engine, parse_wrk, run_measured, server
 from bench.lookup_single import sample_points
 from data.demo_city import add_governments
-from gis import cases
+from gis.cases import intake
 from gis.cluster import _bindir
 
 WRK_POST = """
@@ -84,7 +84,7 @@ def database_only(settings, engine, rate: int, secs: int = 30) -> dict:
         "lim_unit": f"'{unit}'",
         "due": "'2030-01-01T00:00:00Z'",
     }
-    sql = re.sub(r"(?<!:):([a-z_]+)", lambda m: literal.get(m.group(1), m.group(0)), cases._INTAKE)
+    sql = re.sub(r"(?<!:):([a-z_]+)", lambda m: literal.get(m.group(1), m.group(0)), intake._INTAKE)
     sql = re.sub(r"--[^\n]*", "", sql)  # one line for pgbench: the comments go
     with tempfile.TemporaryDirectory() as tmp:
         script = Path(tmp) / "intake.sql"

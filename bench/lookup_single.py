@@ -19,7 +19,7 @@ import shapely
 
 from bench.common import big_city_engine, parse_wrk, server, summary, timings
 from bench.points import city_outline
-from gis.lookup import lookup_point
+from gis.grids.lookup import lookup_point
 
 N = int(os.environ.get("BENCH_N", "2000"))
 

@@ -24,7 +24,7 @@ import pyarrow.csv as pacsv
 from sqlalchemy import text
 
 from bench.common import big_city_engine, parse_wrk, server, summary, timings
-from gis import positions, tracks
+from gis.tracks import ingest, playback, positions
 
 WORKERS = int(os.environ.get("BENCH_WORKERS_N", "20000"))
 # wrk posts the prepared batches in turn, each thread its share, for a fixed time; the bench has
@@ -92,7 +92,7 @@ def load_stored(conn, n: int) -> float:
         + np.datetime64(30600, "s").astype("timedelta64[us]")
         + (secs * 1e6).astype("timedelta64[us]")
     )
-    tracks._partition(conn, DAY.date())
+    ingest._partition(conn, DAY.date())
     conn.execute(text("CREATE TEMP TABLE tp_raw (w text, fix timestamp, x float8, y float8)"))
     buf = io.BytesIO()
     pacsv.write_csv(
@@ -234,7 +234,7 @@ def main() -> dict:
             timings(lambda: positions.positions(conn, since=since), 5, warmup=1)
         )
         res["playback_one_worker_day"] = summary(
-            timings(lambda: tracks.track(conn, "w123", DAY, DAY + timedelta(days=1)), 50, warmup=5)
+            timings(lambda: playback.track(conn, "w123", DAY, DAY + timedelta(days=1)), 50, warmup=5)
         )
     res["positions_endpoint_live"] = live_positions_http(settings, engine)
     return res

@@ -25,7 +25,7 @@ import shapely
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-from gis.deadlines import seed_calendar
+from gis.cases.calendar import seed_calendar
 from importers.core import GridImportOptions, import_grid_frame
 
 HERE = Path(__file__).resolve().parent
@@ -253,8 +253,8 @@ def add_activity(engine: Engine, seed: int = 7) -> dict[str, int]:
 
     import pandas as pd
 
-    from gis import tracks, workers
     from gis.errors import Conflict
+    from gis.tracks import ingest, workers
     from importers.cases import CaseImportOptions, import_cases
 
     rng = np.random.default_rng(seed)
@@ -301,7 +301,7 @@ def add_activity(engine: Engine, seed: int = 7) -> dict[str, int]:
                 }
             )
     with engine.begin() as conn:
-        ingested = tracks.ingest(conn, points).accepted
+        ingested = ingest.ingest(conn, points).accepted
     # three months of cases anywhere in the city (a 12345 hotline's mix of channels)
     with engine.connect() as conn:
         outline = shapely.from_wkb(

@@ -8,9 +8,13 @@ real time zones) are refused here, before PostgreSQL refuses them with a server 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from gis.errors import InvalidInput
 
+#: the platform's local time: duty hours, working days, deadlines and dispatch rules' daily windows
+#: are China Standard Time (no daylight saving); the SQL functions of migration 0011 say the same
+CHINA = ZoneInfo("Asia/Shanghai")
 MIN_YEAR, MAX_YEAR = 1900, 2200
 MAX_OFFSET = timedelta(hours=14)
 #: the same bounds as epoch seconds, for columns of times checked at once (GPS fixes)

@@ -32,7 +32,7 @@ def seed(url: str) -> int:
     days already stored, imported or overridden, are kept. Returns the number added."""
     from sqlalchemy import create_engine
 
-    from gis.deadlines import seed_calendar
+    from gis.cases.calendar import seed_calendar
 
     engine = create_engine(url)
     try:

@@ -23,11 +23,13 @@ import shapely
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-from gis import case_bulk
-from gis.cases import CHANNELS, STATES
+from gis.cases import bulk as case_bulk
+from gis.cases.calendar import coverage_warnings_array, load_calendar
+from gis.cases.deadlines import deadlines_array
+from gis.cases.intake import CHANNELS
+from gis.cases.workflow import STATES
 from gis.crs import parse_crs, xy_to_storage
 from gis.dates import MIN_YEAR
-from gis.deadlines import coverage_warnings_array, deadlines_array, load_calendar
 from gis.errors import ImportRejected, InvalidInput
 from importers.core import all_or_nothing, resolve_crs
 from importers.readers import read_frame

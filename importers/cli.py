@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy.exc import DBAPIError
 
 from gis.errors import ClusterError, ImportRejected, WanggeError
-from gis.hierarchy import LEVELS, parse_level
+from gis.grids.hierarchy import LEVELS, parse_level
 from gis.settings import Settings, display_url
 
 
@@ -46,11 +46,11 @@ def _emit(obj: Any, as_json: bool, human: str | None = None) -> None:
 def cmd_tracks(args: argparse.Namespace, settings: Settings) -> int:
     from pathlib import Path
 
-    from gis import tracks
+    from gis.tracks import retention
 
     engine = _engine(settings)
     with engine.begin() as conn:
-        report = tracks.retire_days(
+        report = retention.retire_days(
             conn, args.before, Path(args.archive) if args.archive else None, dry_run=args.dry_run
         )
     verb = "would drop" if args.dry_run else ("archived and dropped" if args.archive else "dropped")
@@ -257,7 +257,7 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
 # --- validate ---------------------------------------------------------------------------------
 def cmd_validate(args: argparse.Namespace, settings: Settings) -> int:
     from gis.dates import parse_at
-    from gis.validate import validate
+    from gis.grids.validate import validate
 
     engine = _engine(settings)
     levels = [parse_level(args.level)] if args.level else None
@@ -285,7 +285,7 @@ def cmd_lookup(args: argparse.Namespace, settings: Settings) -> int:
     engine = _engine(settings)
     at = parse_at(args.at)
     if args.input:
-        from gis.bulk import lookup_csv
+        from gis.grids.bulk import lookup_csv
 
         for flag in ("output", "lon_field", "lat_field"):
             if not getattr(args, flag):
@@ -302,7 +302,7 @@ def cmd_lookup(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     if args.lon is None or args.lat is None:
         raise WanggeError("give LON LAT, or --input FILE.csv", field="lon")
-    from gis.lookup import lookup_point
+    from gis.grids.lookup import lookup_point
 
     with engine.connect() as conn:
         result = lookup_point(conn, args.lon, args.lat, crs=args.crs, at=at, tolerance_m=settings.boundary_tolerance_m)

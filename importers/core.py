@@ -20,7 +20,6 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine, RootTransaction
 from tqdm import tqdm
 
-from gis import grids
 from gis.crs import (
     Crs,
     crs_from_pyproj,
@@ -30,9 +29,10 @@ from gis.crs import (
     plausible_lonlat,
 )
 from gis.errors import ImportRejected, InvalidInput
-from gis.hierarchy import CODE_LENGTH, LEVEL_NAMES, normalize_code
+from gis.grids import versions
+from gis.grids.hierarchy import CODE_LENGTH, LEVEL_NAMES, normalize_code
+from gis.grids.validate import validate
 from gis.text import check_json
-from gis.validate import validate
 from importers.readers import read_frame
 
 CODE_FIELDS = ("code", "adcode", "grid_code", "CODE", "ADCODE", "编码", "代码")
@@ -182,7 +182,7 @@ def import_grid_frame(
     resp_cols = [c for c in RESP_FIELDS if c in frame.columns]
     records = frame.drop(columns=frame.geometry.name).to_dict("records")
 
-    staged: list[grids.StagedRow] = []
+    staged: list[versions.StagedRow] = []
     seen: dict[str, int] = {}
     for i, rec in enumerate(records):
         row = i + 1
@@ -229,15 +229,15 @@ def import_grid_frame(
             elif code:
                 parent = code[: CODE_LENGTH[level - 1]]
         name = rec[name_col] if name_col else ""
-        item = grids.StagedRow(
+        item = versions.StagedRow(
             row=row,
             code=code,
             name="" if name is None else str(name),
             parent_code=parent,
             geom=geom,
             # an empty cell is no attribute (a file's column spans every row)
-            attrs={c: v for c in extra_cols if (v := grids.json_safe(rec[c])) is not None},
-            **{c: (None if (v := grids.json_safe(rec[c])) is None else str(v)) for c in resp_cols},
+            attrs={c: v for c in extra_cols if (v := versions.json_safe(rec[c])) is not None},
+            **{c: (None if (v := versions.json_safe(rec[c])) is None else str(v)) for c in resp_cols},
         )
         try:
             check_json([item.name, item.resp_unit, item.resp_person, item.resp_phone], "name")
@@ -249,22 +249,22 @@ def import_grid_frame(
     bar.close()
 
     with all_or_nothing(engine) as (conn, trans):
-        grids.stage_rows(conn, staged)
+        versions.stage_rows(conn, staged)
         if level > 1:
-            for r in grids.find_missing_parents(conn, level, valid_from):
+            for r in versions.find_missing_parents(conn, level, valid_from):
                 report.reject(
                     r["row_no"],
                     f"parent {r['parent_code']} not found among the {LEVEL_NAMES[level - 1]} grids",
                     r["code"],
                 )
-            for row in grids.assign_spatial_parents(conn, level, valid_from):
+            for row in versions.assign_spatial_parents(conn, level, valid_from):
                 report.reject(row, f"no {LEVEL_NAMES[level - 1]} grid overlaps it")
             if code_col is None:
-                left = grids.generate_unit_codes(conn)
+                left = versions.generate_unit_codes(conn)
                 for r in left:
                     report.reject(r["row_no"], f"more than 999 unit grids in community {r['parent_code']}")
                 report.generated_codes = len(staged) - len(left)
-            for r in grids.find_outside_parent(conn, valid_from, opts.tolerance_m):
+            for r in versions.find_outside_parent(conn, valid_from, opts.tolerance_m):
                 report.reject(
                     r["row_no"],
                     f"{float(r['outside_m2']):.0f} m² lies outside parent "
@@ -272,8 +272,8 @@ def import_grid_frame(
                     r["code"],
                     outside_m2=float(r["outside_m2"]),
                 )
-        grids.compare_versions(conn)
-        for r in grids.find_bad_versions(conn, valid_from):
+        versions.compare_versions(conn)
+        for r in versions.find_bad_versions(conn, valid_from):
             report.reject(
                 r["row_no"],
                 f"current version starts {r['valid_from'].isoformat()}, not before valid_from",
@@ -287,8 +287,8 @@ def import_grid_frame(
                 f"{len(report.rejected)} of {report.read} rows rejected; nothing was written",
                 details=report.to_dict(),
             )
-        import_id = grids.new_import_run(conn, "grids", level, source)
-        counts = grids.write_versions(conn, level, valid_from, import_id)
+        import_id = versions.new_import_run(conn, "grids", level, source)
+        counts = versions.write_versions(conn, level, valid_from, import_id)
         report.warnings += _warnings(conn, level, valid_from, import_id, opts.tolerance_m)
         report.written, report.closed, report.unchanged = counts["written"], counts["closed"], counts["unchanged"]
         report.seconds = round(time.perf_counter() - t0, 3)
@@ -296,7 +296,7 @@ def import_grid_frame(
             trans.rollback()
         else:
             report.import_id = import_id
-            grids.finish_import_run(conn, import_id, report.to_dict())
+            versions.finish_import_run(conn, import_id, report.to_dict())
             trans.commit()
             report.committed = True
     return report

@@ -22,8 +22,8 @@ from sqlalchemy.engine import Engine
 
 from gis.crs import geoms_from_storage, parse_crs
 from gis.errors import InvalidInput
-from gis.grids import valid_at
-from gis.hierarchy import LEVEL_NAMES
+from gis.grids.hierarchy import LEVEL_NAMES
+from gis.grids.versions import valid_at
 
 #: a Shapefile's field names have at most 10 characters; the importer reads these back
 SHAPEFILE_NAMES = {"parent_code": "parent_cod", "resp_person": "resp_perso"}

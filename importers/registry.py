@@ -16,9 +16,9 @@ import pandas as pd
 import shapely
 from sqlalchemy.engine import Engine
 
-from gis import registry
 from gis.dates import parse_at
 from gis.errors import ImportRejected, InvalidInput, WanggeError
+from gis.registry import components, rules, units
 from gis.text import check_json
 from importers.core import all_or_nothing, resolve_crs
 from importers.readers import read_frame, read_text_csv
@@ -89,7 +89,7 @@ def import_units(engine: Engine, path: str | Path, *, dry_run: bool = False) -> 
         str(path),
         "units",
         rows,
-        lambda conn, r: registry.create_unit(
+        lambda conn, r: units.create_unit(
             conn, code=r["code"], name=r["name"], kind=r["kind"], area_code=r.get("area_code") or None
         ),
         dry_run,
@@ -99,7 +99,7 @@ def import_units(engine: Engine, path: str | Path, *, dry_run: bool = False) -> 
 def import_calendar(engine: Engine, path: str | Path, *, dry_run: bool = False) -> dict[str, Any]:
     """CSV with ``day,workday[,name]``: the public holidays (workday false) and the weekend days
     worked in their place (workday true) of a year, as the State Council publishes them."""
-    from gis import deadlines
+    from gis.cases import calendar
 
     frame = _read_csv(Path(path), ("day", "workday"))
     rows = [(i + 1, r) for i, r in enumerate(frame.to_dict("records"))]
@@ -108,7 +108,7 @@ def import_calendar(engine: Engine, path: str | Path, *, dry_run: bool = False) 
         str(path),
         "calendar",
         rows,
-        lambda conn, r: deadlines.set_calendar_day(conn, r["day"], r["workday"], r.get("name") or ""),
+        lambda conn, r: calendar.set_calendar_day(conn, r["day"], r["workday"], r.get("name") or ""),
         dry_run,
     )
 
@@ -122,7 +122,7 @@ def import_rules(engine: Engine, path: str | Path, *, dry_run: bool = False) -> 
         str(path),
         "rules",
         rows,
-        lambda conn, r: registry.create_rule(
+        lambda conn, r: rules.create_rule(
             conn,
             class_code=r["class_code"],
             area_code=r["area_code"],
@@ -164,7 +164,7 @@ def import_components(
             raise InvalidInput("empty or missing geometry", field="geometry")
         units = {f: (str(rec[f]) if rec.get(f) not in (None, "") else None) for f in COMPONENT_UNIT_FIELDS}
         extra = {k: v for k, v in rec.items() if k not in (code_field, "name", "state", *COMPONENT_UNIT_FIELDS)}
-        registry.create_component(
+        components.create_component(
             conn,
             code=str(rec[code_field]),
             geometry=shapely.geometry.mapping(geom),

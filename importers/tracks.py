@@ -9,8 +9,8 @@ import geopandas as gpd
 import pandas as pd
 from sqlalchemy.engine import Engine
 
-from gis import tracks, workers
 from gis.errors import ImportRejected, InvalidInput
+from gis.tracks import ingest, workers
 from importers.core import all_or_nothing
 from importers.readers import list_layers, read_text_csv
 from importers.registry import _read_csv, _run
@@ -88,14 +88,14 @@ def import_tracks(
             }
             for f in ("accuracy", "speed", "course"):
                 if r.get(f):
-                    p[f] = r[f]  # checked with the rest of the point by tracks.ingest
+                    p[f] = r[f]  # checked with the rest of the point by ingest.ingest
             points.append(p)
     else:
         raise InvalidInput(f"unsupported file type {path.suffix}", field="file", allowed=[".csv", ".gpx"])
     report = {"source": str(path), "read": len(points), "accepted": 0, "duplicates": 0, "flagged": 0, "rejected": []}
     with all_or_nothing(engine) as (conn, trans):
         for i in range(0, len(points), BATCH):
-            res = tracks.ingest(conn, points[i : i + BATCH])
+            res = ingest.ingest(conn, points[i : i + BATCH])
             report["accepted"] += res.accepted
             report["duplicates"] += res.duplicates
             report["flagged"] += res.flagged

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
+from gis.cases.calendar import forget_calendars, seed_calendar
 from gis.db import check_postgis, make_engine
-from gis.deadlines import forget_calendars, seed_calendar
 from gis.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -12,7 +12,7 @@ import pytest
 from shapely.geometry import Point, box
 from sqlalchemy import text
 
-from gis.deadlines import CST
+from gis.cases.deadlines import CST
 from gis.errors import ImportRejected
 from importers.cases import CaseImportOptions
 from importers.core import GridImportOptions, import_grid_frame
@@ -340,7 +340,7 @@ def test_import_units_rules_components_all_or_nothing(settings, db, tmp_path):
 
 
 def test_bulk_import_equals_one_by_one_intake(city, db, tmp_path):
-    from gis import cases as cases_mod
+    from gis.cases import intake as cases_mod
     from importers.cases import import_cases
 
     c = city
@@ -594,9 +594,9 @@ def test_a_deadline_in_a_year_the_calendar_lacks_says_so_until_it_is_imported(ci
     import logging
     from datetime import date
 
-    from gis import deadlines
+    from gis.cases import calendar
 
-    monkeypatch.setattr(deadlines, "_WARNED_YEARS", set())  # logged once per process: count from here
+    monkeypatch.setattr(calendar, "_WARNED_YEARS", set())  # logged once per process: count from here
     c = city
     _class(c, "0197", 60, "working_days")
     _class(c, "0194", 60, "natural_days")
@@ -615,10 +615,10 @@ def test_a_deadline_in_a_year_the_calendar_lacks_says_so_until_it_is_imported(ci
     health = c.get("/healthz").json()
     assert health["status"] == "ok" and health["calendar"]["covered_years"] == list(range(2004, 2027))
     with db.connect() as conn:
-        assert health["calendar"] == deadlines.calendar_health(conn)
-        nov = deadlines.calendar_health(conn, today=date(2026, 11, 29))
+        assert health["calendar"] == calendar.calendar_health(conn)
+        nov = calendar.calendar_health(conn, today=date(2026, 11, 29))
         assert [(w["calendar_not_covered"], w["message"]) for w in nov["warnings"]] == [(2027, warning["message"])]
-        assert deadlines.calendar_health(conn, today=date(2026, 6, 1))["warnings"] == []
+        assert calendar.calendar_health(conn, today=date(2026, 6, 1))["warnings"] == []
     # moving the pin keeps the deadline, and the warning about it
     r = c.post(
         f"/api/v1/cases/{first['id']}/actions",
@@ -631,7 +631,7 @@ def test_a_deadline_in_a_year_the_calendar_lacks_says_so_until_it_is_imported(ci
     assert _due(second) == "2027-01-05T10:00:00+08:00" and second["why"]["warnings"] == []
     assert 2027 in c.get("/healthz").json()["calendar"]["covered_years"]
     with db.connect() as conn:
-        assert deadlines.calendar_health(conn, today=date(2026, 11, 29))["warnings"] == []
+        assert calendar.calendar_health(conn, today=date(2026, 11, 29))["warnings"] == []
     # the first case's deadline was counted without the holiday: its warning stays
     assert c.get(f"/api/v1/cases/{first['id']}").json()["why"]["warnings"] == [warning]
 
@@ -696,7 +696,7 @@ def test_list_cases_with_filters(city):
 def test_intake_is_committed_by_the_callers_commit(city, db):
     """The intake's statement goes through the DBAPI cursor; it must still join the caller's
     transaction, so that ``conn.commit()`` stores the case (and a rollback does not)."""
-    from gis import cases as cases_mod
+    from gis.cases import intake as cases_mod
 
     def count():
         with db.connect() as c:

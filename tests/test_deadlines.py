@@ -5,18 +5,16 @@ from datetime import UTC, date, datetime, timedelta
 import numpy as np
 from sqlalchemy import text
 
-from gis.deadlines import (
-    CST,
+from gis.cases.calendar import (
     WorkCalendar,
     calendar_days,
     coverage_warnings,
     coverage_warnings_array,
-    deadline,
-    deadlines_array,
     package_calendar,
     seed_calendar,
     set_calendar_day,
 )
+from gis.cases.deadlines import CST, deadline, deadlines_array
 
 
 def test_vectorised_deadlines_equal_the_reference():

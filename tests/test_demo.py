@@ -5,9 +5,9 @@ import json
 from sqlalchemy import text
 
 from data.demo_city import build_demo
-from gis import positions
-from gis.lookup import lookup_point
-from gis.validate import validate
+from gis.grids.lookup import lookup_point
+from gis.grids.validate import validate
+from gis.tracks import positions
 
 
 def test_demo_city_builds_valid_and_idempotent(db):
@@ -40,7 +40,7 @@ def test_demo_city_builds_valid_and_idempotent(db):
             text("SELECT count(*) FROM component c JOIN grid g ON g.code = c.grid_code AND g.valid_to IS NULL")
         ).scalar_one()
     assert inside == act["components"]  # each in the unit grid its chain names
-    from gis.cases import intake
+    from gis.cases.intake import intake
 
     with db.begin() as conn:
         case, _ = intake(conn, lon=lon, lat=lat, class_code="0402", channel="app", component_code=hydrant)

@@ -15,8 +15,10 @@ from schemathesis.checks import not_a_server_error
 from sqlalchemy import text
 
 from api.app import create_app
-from gis import cases, registry, tracks, workers
+from gis.cases import intake
+from gis.registry import components, rules, units
 from gis.settings import Settings
+from gis.tracks import ingest, workers
 from tests.conftest import database_url
 from tests.helpers import load_city, square_city
 
@@ -40,17 +42,17 @@ def city(engine):
         )
     load_city(engine, square_city())
     with engine.begin() as conn:
-        registry.create_unit(conn, code="U1", name="市政", kind="municipal", area_code="110108")
-        registry.create_rule(conn, class_code="0101", area_code="110108001", unit_code="U1")
-        registry.create_component(
+        units.create_unit(conn, code="U1", name="市政", kind="municipal", area_code="110108")
+        rules.create_rule(conn, class_code="0101", area_code="110108001", unit_code="U1")
+        components.create_component(
             conn,
             code="1101080101000001",
             geometry={"type": "Point", "coordinates": [116.302, 39.902]},
             owner_unit="U1",
         )
         workers.create_worker(conn, worker_id="w1", name="网格员", device_id="dev1", grids=["110108001001001"])
-        tracks.ingest(conn, [{"worker_id": "w1", "fix_time": "2024-05-01T01:00:00Z", "lon": 116.301, "lat": 39.929}])
-        cases.intake(conn, lon=116.301, lat=39.929, class_code="0101", channel="hotline")
+        ingest.ingest(conn, [{"worker_id": "w1", "fix_time": "2024-05-01T01:00:00Z", "lon": 116.301, "lat": 39.929}])
+        intake.intake(conn, lon=116.301, lat=39.929, class_code="0101", channel="hotline")
     return engine
 
 

@@ -11,9 +11,10 @@ import numpy as np
 import pytest
 from sqlalchemy import text
 
-from gis import cases, tracks, workers
-from gis.bulk import assign_codes
-from gis.lookup import lookup_points
+from gis.cases import intake
+from gis.grids.bulk import assign_codes
+from gis.grids.lookup import lookup_points
+from gis.tracks import ingest, workers
 from tests.helpers import STEP, X0, Y0, dense_square_city, load_city
 
 PER_EDGE = 40
@@ -84,7 +85,7 @@ def test_a_point_on_a_cut_line_is_inside_its_grid(dense):
             assert r["on_boundary"] is False, r
             assert d > 50 and r["boundary_distance_m"] == pytest.approx(d, abs=0.01)
             # and the intake's one-statement assignment agrees, with no near-edge warning
-            a = cases.assignment(conn, r["lon"], r["lat"], datetime.now(UTC), "0102", None)
+            a = intake.assignment(conn, r["lon"], r["lat"], datetime.now(UTC), "0102", None)
             assert tuple(a["chain"].values()) == _chain(r)
             assert a["why"]["warnings"] == []
 
@@ -97,7 +98,7 @@ def test_every_path_gives_the_same_chain(dense):
         now = datetime.now(UTC)
         single = [_chain(r) for r in lookup_points(conn, x, y, at=now)]
         for xi, yi, expected in zip(x, y, single, strict=True):
-            a = cases.assignment(conn, float(xi), float(yi), now, "0102", None)
+            a = intake.assignment(conn, float(xi), float(yi), now, "0102", None)
             assert tuple(a["chain"].values()) == expected, (xi, yi)
     # points on a shared edge or corner get the lowest code of the unit grids touching them
     on_edges = single[len(cx) : -1]
@@ -108,7 +109,7 @@ def test_every_path_gives_the_same_chain(dense):
 
 
 def test_the_table_assignment_keeps_one_row_per_point(dense):
-    from gis.assign import assign_unit_grids
+    from gis.grids.assign import assign_unit_grids
 
     with dense.connect() as conn, conn.begin():
         cx, cy, codes = _cut_points(conn, 4)
@@ -150,7 +151,7 @@ def test_a_gridworker_on_a_cut_line_is_placed_in_its_grid(dense):
     with dense.begin() as conn:
         x, y, codes = _cut_points(conn, 4)
         workers.create_worker(conn, worker_id="w1", name="网格员")
-        res = tracks.ingest(
+        res = ingest.ingest(
             conn,
             [
                 {

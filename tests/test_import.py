@@ -10,7 +10,7 @@ from shapely.geometry import Polygon, box
 from sqlalchemy import text
 
 from gis.errors import ImportRejected, InvalidInput
-from gis.lookup import lookup_point
+from gis.grids.lookup import lookup_point
 from importers.core import GridImportOptions, import_grids
 from tests.helpers import STEP, X0, Y0, load_city, square_city, write_geojson
 
@@ -40,12 +40,12 @@ def test_failure_while_writing_rolls_back(db, tmp_path, monkeypatch):
     city = square_city()
     load_city(db, city, upto=3)
     before = _count(db, "grid")
-    from gis import grids
+    from gis.grids import versions
 
     def boom(*a, **k):  # the rows are already inserted when this runs
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(grids, "finish_import_run", boom)
+    monkeypatch.setattr(versions, "finish_import_run", boom)
     with pytest.raises(RuntimeError):
         import_grids(db, write_geojson(city[4], tmp_path / "u.geojson"), GridImportOptions(level=4))
     assert _count(db, "grid") == before

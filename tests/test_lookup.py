@@ -3,8 +3,8 @@ from __future__ import annotations
 import numpy as np
 import shapely
 
-from gis.bulk import assign_codes
-from gis.lookup import lookup_point, lookup_points
+from gis.grids.bulk import assign_codes
+from gis.grids.lookup import lookup_point, lookup_points
 from tests.helpers import STEP, X0, Y0, load_city, square_city
 
 
@@ -128,7 +128,7 @@ def test_lookup_crs_offsets(db):
 def test_table_assignment_equals_one_by_one(db):
     from sqlalchemy import text
 
-    from gis.assign import assign_unit_grids
+    from gis.grids.assign import assign_unit_grids
 
     load_city(db, square_city())
     x, y = _sample()
@@ -156,7 +156,7 @@ def test_case_assignment_statement_follows_the_lookup_rule(db):
     on vertices, on shared edges, inside, and outside every grid."""
     from datetime import UTC, datetime
 
-    from gis.cases import assignment
+    from gis.cases.intake import assignment
 
     load_city(db, square_city())
     x, y = _sample()

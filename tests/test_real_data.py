@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 from sqlalchemy import text
 
-from gis.bulk import lookup_csv
 from gis.errors import ImportRejected
+from gis.grids.bulk import lookup_csv
 from importers.core import GridImportOptions, import_grids
 
 CITIES = {"haikou_4601": 4, "foshan_4406": 5, "beijing_1101": 16, "shenzhen_4403": 9}

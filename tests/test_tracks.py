@@ -11,8 +11,9 @@ import pandas as pd
 import pytest
 from sqlalchemy import text
 
-from gis import positions, tracks, workers
-from gis.tracks import IngestLimits, haversine
+from gis.tracks import ingest, patrol, playback, positions, retention, workers
+from gis.tracks.distance import haversine
+from gis.tracks.ingest import IngestLimits
 from tests.helpers import STEP, X0, Y0, load_city, square_city
 
 
@@ -32,12 +33,12 @@ def _points(frame: pd.DataFrame) -> list[dict]:
     ]
 
 
-def _ingest_all(db, frame: pd.DataFrame) -> tracks.IngestResult:
-    total = tracks.IngestResult()
+def _ingest_all(db, frame: pd.DataFrame) -> ingest.IngestResult:
+    total = ingest.IngestResult()
     pts = _points(frame)
     with db.begin() as conn:
         for i in range(0, len(pts), 20_000):
-            r = tracks.ingest(conn, pts[i : i + 20_000])
+            r = ingest.ingest(conn, pts[i : i + 20_000])
             total.accepted += r.accepted
             total.duplicates += r.duplicates
             total.flagged += r.flagged
@@ -82,7 +83,7 @@ def test_playback_splits_at_gaps_and_distance_matches_haversine(db, geolife):
     _ingest_all(db, day)
     start, end = datetime(2008, 10, 27, tzinfo=UTC), datetime(2008, 10, 28, tzinfo=UTC)
     with db.connect() as conn:
-        fc = tracks.track(conn, "u003", start, end, raw=True)
+        fc = playback.track(conn, "u003", start, end, raw=True)
         kept = conn.execute(
             text(
                 "SELECT fix_time, ST_X(geom), ST_Y(geom) FROM track_point WHERE worker_id = 'u003' AND flags = '{}' "
@@ -100,8 +101,8 @@ def test_playback_splits_at_gaps_and_distance_matches_haversine(db, geolife):
     reference = float(haversine(x[:-1], y[:-1], x[1:], y[1:]).sum())
     with db.connect() as conn:
         # GeoLife is UTC; the patrol day is a China day, so take both China days this UTC day touches
-        d1 = tracks.patrol(conn, "u003", datetime(2008, 10, 27).date())["distance_m"]
-        d2 = tracks.patrol(conn, "u003", datetime(2008, 10, 28).date())["distance_m"]
+        d1 = patrol.patrol(conn, "u003", datetime(2008, 10, 27).date())["distance_m"]
+        d2 = patrol.patrol(conn, "u003", datetime(2008, 10, 28).date())["distance_m"]
     assert (d1 + d2) == pytest.approx(reference, rel=0.05)
 
 
@@ -129,9 +130,9 @@ def test_coverage_duty_and_alerts_on_a_hand_checked_grid(db):
             }
         )
     with db.begin() as conn:
-        assert tracks.ingest(conn, pts, IngestLimits(max_speed_ms=100)).accepted == len(pts)
+        assert ingest.ingest(conn, pts, IngestLimits(max_speed_ms=100)).accepted == len(pts)
     with db.connect() as conn:
-        p = tracks.patrol(conn, "w1", monday_9.date())
+        p = patrol.patrol(conn, "w1", monday_9.date())
     # by hand: a 60 m wide band across the cell, clipped by the cell: 60 m / cell height
     height_m = float(haversine(X0, Y0 + 7 * STEP, X0, Y0 + 8 * STEP))
     assert p["coverage"] == pytest.approx(60 / height_m, rel=0.02)
@@ -219,7 +220,7 @@ def test_a_flood_of_unknown_devices_keeps_exact_counts_in_bounded_rows(db):
     with db.begin() as conn:
         # 40 reports from "old" (0..39), then a flood of 20 one-off ids, all in one batch
         pts = report("old", 40) + [p for i in range(20) for p in report(f"flood-{i:02d}")]
-        res = tracks.ingest(conn, pts, limits, now=t0)
+        res = ingest.ingest(conn, pts, limits, now=t0)
         assert res.accepted == 0 and len(res.rejected) == 60
         got = _rejects(conn)
     # the batch named 21 devices: the 5 named last are kept, each with its own count and samples
@@ -229,7 +230,7 @@ def test_a_flood_of_unknown_devices_keeps_exact_counts_in_bounded_rows(db):
             pts = report("a", 1 + k % 2) + [
                 {"worker_id": "w1", "fix_time": t0 + timedelta(seconds=k), "lon": x, "lat": y}
             ]
-            assert tracks.ingest(conn, pts, limits, now=t0 + timedelta(minutes=k)).accepted == 1
+            assert ingest.ingest(conn, pts, limits, now=t0 + timedelta(minutes=k)).accepted == 1
         got = _rejects(conn)
         first, last = conn.execute(text("SELECT first_seen, last_seen FROM device_reject WHERE device_id = 'a'")).one()
     assert got["a"] == (6, [65, 64, 63]) and len(got) == 5  # newest first; the oldest flood id went
@@ -237,12 +238,12 @@ def test_a_flood_of_unknown_devices_keeps_exact_counts_in_bounded_rows(db):
     assert set(got) == {"a", "flood-16", "flood-17", "flood-18", "flood-19"}
     # a day and a bit later, another device's report prunes the samples past retention (counts stay)
     with db.begin() as conn:
-        tracks.ingest(conn, report("b"), limits, now=t0 + timedelta(days=1, minutes=2, seconds=30))
+        ingest.ingest(conn, report("b"), limits, now=t0 + timedelta(days=1, minutes=2, seconds=30))
         got = _rejects(conn)
     assert got["a"] == (6, [65, 64])  # sent at minute 3, less than a day before; 63 at minute 2
     assert got["flood-19"] == (1, []) and got["b"] == (1, [66]) and len(got) == 5
     with db.begin() as conn:
-        tracks.ingest(conn, report("a"), limits, now=t0 + timedelta(days=1, minutes=3, seconds=30))
+        ingest.ingest(conn, report("a"), limits, now=t0 + timedelta(days=1, minutes=3, seconds=30))
         got = _rejects(conn)
     assert got["a"] == (7, [67])  # "a"'s own write drops its samples past retention, too
     assert got["flood-18"] == (1, []) and len(got) == 5
@@ -259,8 +260,8 @@ def test_the_default_bounds_hold_against_ten_thousand_made_up_device_ids(db):
     ]
     flood[-1]["attrs"] = {"junk": "x" * 100_000}
     with db.begin() as conn:
-        tracks.ingest(conn, flood[:6000], now=t0)
-        tracks.ingest(conn, flood[6000:], now=t0 + timedelta(seconds=1))
+        ingest.ingest(conn, flood[:6000], now=t0)
+        ingest.ingest(conn, flood[6000:], now=t0 + timedelta(seconds=1))
         count, total, newest = conn.execute(
             text("SELECT count(*), sum(count), count(*) FILTER (WHERE last_seen > :t) FROM device_reject"), {"t": t0}
         ).one()
@@ -305,7 +306,7 @@ def test_shenzhen_taxi_gps_counts_duplicates_and_jumps(db, real):
         )
     ]
     with db.begin() as conn:
-        res = tracks.ingest(conn, pts)
+        res = ingest.ingest(conn, pts)
     dupes = int(frame.duplicated(["plate", "time"]).sum())
     assert res.rejected == [] and res.duplicates == dupes and res.accepted == len(frame) - dupes
     with db.connect() as conn:
@@ -318,14 +319,14 @@ def test_shenzhen_taxi_gps_counts_duplicates_and_jumps(db, real):
         assert {"track_point_20190831", "track_point_20190901"} <= names  # a China day spans two UTC days
         assert conn.execute(text("SELECT count(*) FROM worker_position")).scalar_one() == 10
     with db.begin() as conn:
-        again = tracks.ingest(conn, pts)
+        again = ingest.ingest(conn, pts)
     assert again.accepted == 0 and again.duplicates == len(frame)
 
 
 def test_position_chain_follows_the_worker_across_edges_and_redraws(db):
     """The stored chain is reused while a worker stays inside one grid; crossing an edge, standing
     exactly on one, and a redraw of the grid all give what a fresh lookup gives."""
-    from gis.lookup import lookup_point
+    from gis.grids.lookup import lookup_point
 
     load_city(db, square_city())
     with db.begin() as conn:
@@ -345,7 +346,7 @@ def test_position_chain_follows_the_worker_across_edges_and_redraws(db):
     seen = []
     for k, (x, y) in enumerate(walk):
         with db.begin() as conn:
-            res = tracks.ingest(
+            res = ingest.ingest(
                 conn, [{"worker_id": "w1", "fix_time": t0 + timedelta(seconds=30 * k), "lon": x, "lat": y}]
             )
             assert res.accepted == 1 and res.flagged == 0
@@ -370,7 +371,7 @@ def test_position_chain_follows_the_worker_across_edges_and_redraws(db):
     def fix_at(x: float, when: datetime) -> str | None:
         with db.begin() as conn:
             pt = {"worker_id": "w1", "fix_time": when, "lon": x, "lat": ytop}
-            assert tracks.ingest(conn, [pt], IngestLimits(max_future_s=3600)).accepted == 1
+            assert ingest.ingest(conn, [pt], IngestLimits(max_future_s=3600)).accepted == 1
             return conn.execute(text("SELECT grid_code FROM worker_position WHERE worker_id = 'w1'")).scalar_one()
 
     x = X0 + 0.6 * STEP
@@ -400,7 +401,7 @@ def test_who_was_inside_a_grid_between_two_times(client, db):
         ("w3", 400, X0 + 0.5 * STEP, y),  # in 001, but after the window
     ]
     with db.begin() as conn:
-        res = tracks.ingest(
+        res = ingest.ingest(
             conn,
             [{"worker_id": w, "fix_time": t0 + timedelta(seconds=s), "lon": x, "lat": yy} for w, s, x, yy in pts],
             IngestLimits(max_future_s=3600),
@@ -431,7 +432,7 @@ def test_positions_since_returns_only_what_changed(client, db):
     x, y = X0 + 0.5 * STEP, Y0 + 7.5 * STEP
     with db.begin() as conn:
         pts = [{"worker_id": w, "fix_time": t0, "lon": x, "lat": y} for w in ("w1", "w2")]
-        assert tracks.ingest(conn, pts).accepted == 2
+        assert ingest.ingest(conn, pts).accepted == 2
         conn.execute(text("UPDATE worker_position SET server_time = now() - interval '1 hour'"))
     full = client.get("/api/v1/workers/positions").json()
     assert [f["id"] for f in full["features"]] == ["w1", "w2"]
@@ -439,7 +440,7 @@ def test_positions_since_returns_only_what_changed(client, db):
     assert client.get("/api/v1/workers/positions", params={"since": since}).json()["features"] == []
     with db.begin() as conn:
         pt = {"worker_id": "w2", "fix_time": t0 + timedelta(seconds=10), "lon": x, "lat": y}
-        assert tracks.ingest(conn, [pt]).accepted == 1
+        assert ingest.ingest(conn, [pt]).accepted == 1
     changed = client.get("/api/v1/workers/positions", params={"since": since}).json()
     assert [f["id"] for f in changed["features"]] == ["w2"]
     assert changed["features"][0]["properties"]["inside_own_grid"] is True
@@ -465,7 +466,7 @@ def test_live_positions_document_stays_current(settings, db):
 
     def fix(w, dt, pt):
         with db.begin() as conn:
-            assert tracks.ingest(conn, [{"worker_id": w, "fix_time": t0 + dt, "lon": pt[0], "lat": pt[1]}]).accepted
+            assert ingest.ingest(conn, [{"worker_id": w, "fix_time": t0 + dt, "lon": pt[0], "lat": pt[1]}]).accepted
 
     def fresh():
         with db.connect() as conn:
@@ -530,7 +531,7 @@ def test_grid_daily_summary(client, db):
                 {"worker_id": w, "fix_time": monday_9 + timedelta(minutes=i), "lon": x, "lat": Y0 + ylevel * STEP}
             )
     with db.begin() as conn:
-        assert tracks.ingest(conn, pts, IngestLimits(max_speed_ms=100)).accepted == len(pts)
+        assert ingest.ingest(conn, pts, IngestLimits(max_speed_ms=100)).accepted == len(pts)
     r = client.get(f"/api/v1/grids/{cell}/patrol", params={"date": "2024-05-06"})
     assert r.status_code == 200, r.text
     g = r.json()
@@ -582,7 +583,7 @@ def test_workers_crud(client, db):
     # history is kept: a worker who reported cannot be deleted, one who never did can
     with db.begin() as conn:
         pt = {"worker_id": "w2", "fix_time": datetime.now(UTC), "lon": X0 + 0.5 * STEP, "lat": Y0 + 7.5 * STEP}
-        assert tracks.ingest(conn, [pt]).accepted == 1
+        assert ingest.ingest(conn, [pt]).accepted == 1
     assert client.delete("/api/v1/workers/w2").status_code == 409
     assert client.delete("/api/v1/workers/w1").status_code == 204
     assert client.get("/api/v1/workers/w1").status_code == 404
@@ -608,19 +609,19 @@ def test_retire_old_days_archives_then_drops(settings, db, tmp_path):
         for i in range(30)
     ]
     with db.begin() as conn:
-        assert tracks.ingest(conn, pts).accepted == 60
+        assert ingest.ingest(conn, pts).accepted == 60
     p = wangge(settings, "tracks", "retire", "--before", "2024-05-07", "--dry-run", "--json")
     assert p.returncode == 0, p.stderr
     # (earlier tests leave empty day partitions behind: only the days with points are checked)
     assert [d for d in json.loads(p.stdout)["days"] if d["points"]] == [{"day": "2024-05-06", "points": 30}]
     with db.connect() as conn:
-        assert {"2024-05-06", "2024-05-07"} <= {d.isoformat() for d, _ in tracks.day_partitions(conn)}
+        assert {"2024-05-06", "2024-05-07"} <= {d.isoformat() for d, _ in retention.day_partitions(conn)}
     p = wangge(settings, "tracks", "retire", "--before", "2024-05-07", "--archive", str(tmp_path), "--json")
     assert p.returncode == 0, p.stderr
     archive = tmp_path / "track_point_20240506.csv.gz"
     assert archive.exists() and json.loads(p.stdout)["points"] == 30
     with db.connect() as conn:
-        left = {d.isoformat() for d, _ in tracks.day_partitions(conn)}
+        left = {d.isoformat() for d, _ in retention.day_partitions(conn)}
         assert "2024-05-07" in left and "2024-05-06" not in left and min(left) == "2024-05-07"
         assert conn.execute(text("SELECT count(*) FROM track_point")).scalar_one() == 30
     # the archive reads back with the tracks importer
@@ -641,12 +642,12 @@ def test_a_day_dropped_by_another_process_is_created_again(db):
     day = datetime(2024, 6, 3, 1, 0, tzinfo=UTC)
     x, y = X0 + 0.5 * STEP, Y0 + 7.5 * STEP
     with db.begin() as conn:
-        assert tracks.ingest(conn, [{"worker_id": "w1", "fix_time": day, "lon": x, "lat": y}]).accepted == 1
+        assert ingest.ingest(conn, [{"worker_id": "w1", "fix_time": day, "lon": x, "lat": y}]).accepted == 1
     with db.begin() as conn:  # as another process would, without this process's knowledge
         conn.execute(text("DROP TABLE track_point_20240603"))
     with db.begin() as conn:
         later = day + timedelta(minutes=1)
-        assert tracks.ingest(conn, [{"worker_id": "w1", "fix_time": later, "lon": x, "lat": y}]).accepted == 1
+        assert ingest.ingest(conn, [{"worker_id": "w1", "fix_time": later, "lon": x, "lat": y}]).accepted == 1
     with db.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM track_point_20240603")).scalar_one() == 1
 
@@ -668,7 +669,7 @@ def test_positions_say_who_is_on_duty(db):
         )
         x, y = X0 + 0.5 * STEP, Y0 + 7.5 * STEP
         fix = datetime(2024, 6, 3, 1, 0, tzinfo=UTC)
-        assert tracks.ingest(
+        assert ingest.ingest(
             conn, [{"worker_id": w, "fix_time": fix, "lon": x, "lat": y} for w in ("day", "night")]
         ).accepted
 
@@ -708,7 +709,7 @@ def test_jumps_within_one_batch_compare_with_the_last_kept_point(db):
     ]
     other = {"worker_id": "w2", "fix_time": t0, "lon": x, "lat": y}
     with db.begin() as conn:
-        res = tracks.ingest(conn, [pts[4], other, pts[1], pts[3], pts[0], pts[5], pts[2]])
+        res = ingest.ingest(conn, [pts[4], other, pts[1], pts[3], pts[0], pts[5], pts[2]])
     assert res.accepted == 6 and res.duplicates == 1 and res.flagged == 2 and res.rejected == []
     with db.connect() as conn:
         flags = dict(
@@ -726,7 +727,7 @@ def test_jumps_within_one_batch_compare_with_the_last_kept_point(db):
     # the next batch is measured from the stored position: a jump from it is flagged
     with db.begin() as conn:
         nxt = {"worker_id": "w1", "fix_time": t0 + timedelta(seconds=50), "lon": x + far, "lat": y}
-        assert tracks.ingest(conn, [nxt]).flagged == 1
+        assert ingest.ingest(conn, [nxt]).flagged == 1
 
 
 def test_concurrent_batches_naming_the_same_workers_in_opposite_orders_do_not_deadlock(db):
@@ -746,14 +747,14 @@ def test_concurrent_batches_naming_the_same_workers_in_opposite_orders_do_not_de
         for w in ids:
             workers.create_worker(conn, worker_id=w, name=w, grids=["110108001001001"])
         # everyone has a position already, so each batch updates (and locks) existing rows
-        tracks.ingest(conn, [{"worker_id": w, "fix_time": t0, "lon": x, "lat": y} for w in ids])
+        ingest.ingest(conn, [{"worker_id": w, "fix_time": t0, "lon": x, "lat": y} for w in ids])
     errors: list[Exception] = []
 
     def send(order: list[str], second: int) -> None:
         pts = [{"worker_id": w, "fix_time": t0 + timedelta(seconds=second), "lon": x, "lat": y} for w in order]
         try:
             with db.begin() as conn:
-                tracks.ingest(conn, pts)
+                ingest.ingest(conn, pts)
         except Exception as exc:  # noqa: BLE001 - a deadlock is what this test looks for
             errors.append(exc)
 

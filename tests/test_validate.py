@@ -3,7 +3,7 @@ from __future__ import annotations
 from shapely.geometry import box
 from sqlalchemy import text
 
-from gis.validate import validate
+from gis.grids.validate import validate
 from importers.core import GridImportOptions, import_grid_frame
 from tests.helpers import STEP, X0, Y0, load_city, square_city
 

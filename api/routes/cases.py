@@ -9,11 +9,11 @@ from api.deps import ReaderDep, StatementWriterDep, WriterDep
 from api.params import BBox, Offset, parse_bbox
 from api.responses import JSON, json_response
 from api.schemas import Body, Instant
-from gis import case_stats, cases
+from gis.cases import intake, query, statistics, workflow
 
 router = APIRouter(tags=["cases"])
 Channel = Literal["hotline", "app", "wechat", "patrol", "video", "other"]
-Action = Literal[tuple(cases.ACTIONS)]  # type: ignore[valid-type]
+Action = Literal[tuple(workflow.ACTIONS)]  # type: ignore[valid-type]
 
 
 class CaseIn(Body):
@@ -38,7 +38,7 @@ async def create_case(
     gridworker(s), deadline and the ``why`` of its assignment. A retry with the same idempotency
     key (body field or ``Idempotency-Key`` header) returns the first case with status 200."""
     case, created = await write(
-        cases.intake,
+        intake.intake,
         lon=body.lon,
         lat=body.lat,
         crs=body.crs,
@@ -70,7 +70,7 @@ async def list_cases(
     (``NN00`` for a major class), channel, report time and bounding box."""
     box = parse_bbox(bbox) if bbox else None
     found = await read(
-        cases.list_cases,
+        query.list_cases,
         state=state,
         unit=unit,
         grid=grid,
@@ -87,7 +87,7 @@ async def list_cases(
 
 @router.get("/cases/{case_id}", response_class=Response, responses={200: {"content": {JSON: {}}}})
 async def read_case(case_id: int, read: ReaderDep) -> Response:
-    return json_response(await read(cases.get_case, case_id))
+    return json_response(await read(intake.get_case, case_id))
 
 
 class ActionIn(Body):
@@ -107,13 +107,13 @@ class ActionIn(Body):
 async def case_action(case_id: int, body: ActionIn, write: WriterDep) -> Response:
     """One step of the closed loop; a step the case's state does not allow answers 409 and changes nothing."""
     data = body.model_dump(exclude={"action", "actor", "note"}, exclude_none=True)
-    return json_response(await write(cases.act, case_id, body.action, actor=body.actor, note=body.note, data=data))
+    return json_response(await write(workflow.act, case_id, body.action, actor=body.actor, note=body.note, data=data))
 
 
 @router.get("/cases/{case_id}/history", response_class=Response, responses={200: {"content": {JSON: {}}}})
 async def case_history(case_id: int, read: ReaderDep) -> Response:
     """Every change of the case, append-only: who, when, from, to, note."""
-    return json_response(await read(cases.history, case_id))
+    return json_response(await read(workflow.history, case_id))
 
 
 @router.get("/cases-overdue")
@@ -121,11 +121,11 @@ async def overdue_cases(
     read: ReaderDep, by: Literal["unit", "unit_grid"] = "unit", at: Instant | None = None
 ) -> list[dict[str, Any]]:
     """Open cases past their deadline, by responsible unit or by unit grid."""
-    return await read(case_stats.overdue, by=by, at=at)
+    return await read(statistics.overdue, by=by, at=at)
 
 
 @router.get("/cases-statistics")
-async def statistics(
+async def case_statistics(
     read: ReaderDep,
     by: Literal["unit_grid", "community", "street", "district", "unit"],
     from_: Annotated[Instant, Query(alias="from")],
@@ -133,4 +133,4 @@ async def statistics(
 ) -> list[dict[str, Any]]:
     """Per group over a period: counts by state and class, 结案率 (closure_rate), 按期结案率 (on_time_rate),
     返工率 (rework_rate) and the average handling time in hours."""
-    return await read(case_stats.statistics, by=by, start=from_, end=to)
+    return await read(statistics.statistics, by=by, start=from_, end=to)

@@ -11,8 +11,8 @@ from api.params import BBox, Limit, Offset, parse_bbox, parse_page_limit
 from api.responses import GEOJSON, geojson_page
 from gis.dates import parse_at
 from gis.errors import InvalidInput, NotFound
-from gis.grid_query import get_grid_feature, grid_versions, list_grid_features
-from gis.hierarchy import LEVELS
+from gis.grids.hierarchy import LEVELS
+from gis.grids.query import get_grid_feature, grid_versions, list_grid_features
 from importers.core import redraw_grid as redraw
 
 router = APIRouter(tags=["grids"])

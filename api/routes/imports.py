@@ -12,7 +12,7 @@ from api.deps import EngineDep
 from api.schemas import FormText
 from gis.dates import parse_at
 from gis.errors import InvalidInput
-from gis.hierarchy import LEVELS
+from gis.grids.hierarchy import LEVELS
 from importers.core import GridImportOptions, import_grids
 from importers.readers import FORMATS
 

@@ -9,7 +9,7 @@ from api.deps import AtDep, ReaderDep, SettingsDep
 from api.schemas import Body
 from gis.dates import parse_at
 from gis.errors import InvalidInput
-from gis.lookup import lookup_points
+from gis.grids.lookup import lookup_points
 
 router = APIRouter(tags=["lookup"])
 

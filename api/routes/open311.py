@@ -15,7 +15,7 @@ from sqlalchemy.engine import Connection
 
 from api.deps import ReaderDep, WriterDep
 from api.schemas import FormText, Instant
-from gis import cases
+from gis.cases import intake
 from gis.errors import InvalidInput
 
 router = APIRouter(prefix="/open311/v2", tags=["open311"])
@@ -77,7 +77,7 @@ async def post_request(
     """Submit a request (form-encoded, as the specification says)."""
     text_ = description if not address_string else f"{description} ({address_string})"
     case, _ = await write(
-        cases.intake, lon=long, lat=lat, crs="EPSG:4326", class_code=service_code, channel="app", description=text_
+        intake.intake, lon=long, lat=lat, crs="EPSG:4326", class_code=service_code, channel="app", description=text_
     )
     return [
         {
@@ -123,7 +123,7 @@ def _find(
         .all()
     )
     names = dict(conn.execute(text("SELECT code, minor_name FROM event_class")).all())
-    return [_request(c, names.get(c["class_code"])) for c in (cases.get_case(conn, i) for i in found)]
+    return [_request(c, names.get(c["class_code"])) for c in (intake.get_case(conn, i) for i in found)]
 
 
 @router.get("/requests.json")
@@ -150,7 +150,7 @@ async def get_requests(
 @router.get("/requests/{request_id}.json")
 async def get_request(request_id: int, read: ReaderDep) -> list[dict[str, Any]]:
     def one(conn: Connection) -> list[dict[str, Any]]:
-        case = cases.get_case(conn, request_id)
+        case = intake.get_case(conn, request_id)
         name = conn.execute(
             text("SELECT minor_name FROM event_class WHERE code = :c"), {"c": case["class_code"]}
         ).scalar()

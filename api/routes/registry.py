@@ -11,8 +11,9 @@ from api.deps import AtDep, ReaderDep, SettingsDep, WriterDep
 from api.params import BBox, Limit, Offset, parse_bbox, parse_page_limit
 from api.responses import GEOJSON, geojson_page
 from api.schemas import Body, Instant
-from gis import deadlines, registry
-from gis.component_query import list_component_features
+from gis.cases import calendar
+from gis.registry import classes, components, rules, units
+from gis.registry.components import list_component_features
 
 router = APIRouter(tags=["units, rules, components"])
 
@@ -20,23 +21,23 @@ router = APIRouter(tags=["units, rules, components"])
 class UnitIn(Body):
     code: str
     name: str = Field(min_length=1)
-    kind: str = Field(description=", ".join(registry.UNIT_KINDS))
+    kind: str = Field(description=", ".join(units.UNIT_KINDS))
     area_code: str | None = None
 
 
 @router.post("/units", status_code=201)
 async def create_unit(body: UnitIn, write: WriterDep) -> dict[str, Any]:
-    return await write(registry.create_unit, **body.model_dump())
+    return await write(units.create_unit, **body.model_dump())
 
 
 @router.get("/units")
 async def list_units(read: ReaderDep) -> list[dict[str, Any]]:
-    return await read(registry.list_units)
+    return await read(units.list_units)
 
 
 @router.get("/units/{code}")
 async def get_unit(code: str, read: ReaderDep) -> dict[str, Any]:
-    return await read(registry.get_unit, code)
+    return await read(units.get_unit, code)
 
 
 class UnitChange(Body):
@@ -49,13 +50,13 @@ class UnitChange(Body):
 @router.patch("/units/{code}")
 async def update_unit(code: str, body: UnitChange, write: WriterDep) -> dict[str, Any]:
     """Change the fields given (``area_code: null`` clears the area of jurisdiction)."""
-    return await write(registry.update_unit, code, body.model_dump(exclude_unset=True))
+    return await write(units.update_unit, code, body.model_dump(exclude_unset=True))
 
 
 @router.delete("/units/{code}", status_code=204)
 async def delete_unit(code: str, write: WriterDep) -> Response:
     """Remove a unit nothing refers to; one named by a case, rule or component answers 409."""
-    await write(registry.delete_unit, code)
+    await write(units.delete_unit, code)
     return Response(status_code=204)
 
 
@@ -70,18 +71,18 @@ class RuleIn(Body):
 
 @router.post("/rules", status_code=201)
 async def create_rule(body: RuleIn, write: WriterDep) -> dict[str, Any]:
-    return await write(registry.create_rule, **body.model_dump())
+    return await write(rules.create_rule, **body.model_dump())
 
 
 @router.get("/rules")
 async def list_rules(read: ReaderDep, at: AtDep) -> list[dict[str, Any]]:
-    return await read(registry.list_rules, at)
+    return await read(rules.list_rules, at)
 
 
 @router.delete("/rules/{rule_id}")
 async def retire_rule(rule_id: int, write: WriterDep) -> dict[str, Any]:
     """Retire a rule: it stays on record, so past cases keep their explanation."""
-    return await write(registry.retire_rule, rule_id)
+    return await write(rules.retire_rule, rule_id)
 
 
 @router.get("/event-classes")
@@ -96,8 +97,8 @@ class EventClassIn(Body):
     major_name: str
     minor_name: str
     time_limit: float = Field(gt=0)
-    time_unit: str = Field(description=", ".join(registry.TIME_UNITS))
-    urgency: str = Field(default="normal", description=", ".join(registry.URGENCIES))
+    time_unit: str = Field(description=", ".join(classes.TIME_UNITS))
+    urgency: str = Field(default="normal", description=", ".join(classes.URGENCIES))
 
 
 class EventClassChange(Body):
@@ -111,13 +112,13 @@ class EventClassChange(Body):
 
 @router.post("/event-classes", status_code=201)
 async def create_event_class(body: EventClassIn, write: WriterDep) -> dict[str, Any]:
-    return await write(registry.create_event_class, **body.model_dump())
+    return await write(classes.create_event_class, **body.model_dump())
 
 
 @router.patch("/event-classes/{code}")
 async def update_event_class(code: str, body: EventClassChange, write: WriterDep) -> dict[str, Any]:
     """Change a class's names, time limit or urgency; cases taken in before keep their deadline."""
-    return await write(registry.update_event_class, code, body.model_dump(exclude_unset=True))
+    return await write(classes.update_event_class, code, body.model_dump(exclude_unset=True))
 
 
 @router.get("/component-classes")
@@ -171,12 +172,12 @@ async def list_components(
 
 @router.post("/components", status_code=201)
 async def create_component(body: ComponentIn, write: WriterDep) -> dict[str, Any]:
-    return await write(registry.create_component, **body.model_dump())
+    return await write(components.create_component, **body.model_dump())
 
 
 @router.get("/components/{code}")
 async def get_component(code: str, read: ReaderDep) -> dict[str, Any]:
-    return await read(registry.get_component, code)
+    return await read(components.get_component, code)
 
 
 class ComponentChange(Body):
@@ -193,16 +194,16 @@ class ComponentChange(Body):
 async def update_component(code: str, body: ComponentChange, write: WriterDep) -> dict[str, Any]:
     """Change a component's name, units, state or attributes (``changed_at`` records when); cases
     about it from then on go to its new owner or maintainer."""
-    return await write(registry.update_component, code, body.model_dump(exclude_unset=True))
+    return await write(components.update_component, code, body.model_dump(exclude_unset=True))
 
 
 @router.get("/calendar")
-async def calendar(
+async def get_calendar(
     read: ReaderDep, year: Annotated[int | None, Query(ge=1900, le=2200)] = None
 ) -> list[dict[str, Any]]:
     """The working-day calendar's exceptions to Monday-Friday: public holidays (``workday``
     false) and the weekend days worked in their place (true)."""
-    return await read(deadlines.calendar_days, year)
+    return await read(calendar.calendar_days, year)
 
 
 class CalendarDayIn(Body):
@@ -214,5 +215,5 @@ class CalendarDayIn(Body):
 async def set_calendar_day(day: str, body: CalendarDayIn, write: WriterDep) -> dict[str, Any]:
     """Record a holiday or a weekend working day; deadlines of new cases follow it (other server
     processes within a minute)."""
-    await write(deadlines.set_calendar_day, day, body.workday, body.name)
+    await write(calendar.set_calendar_day, day, body.workday, body.name)
     return {"day": day, "workday": body.workday, "name": body.name}

@@ -13,9 +13,9 @@ from starlette.concurrency import run_in_threadpool
 from api.deps import ReaderDep, WriterDep
 from api.params import Offset
 from api.schemas import Body, Instant
-from gis import positions as live
-from gis import tracks, workers
 from gis.errors import InvalidInput
+from gis.tracks import ingest, patrol, playback, workers
+from gis.tracks import positions as live
 
 router = APIRouter(tags=["gridworkers and tracks"])
 MAX_BATCH = 10_000
@@ -113,7 +113,7 @@ class TrackPoint(Body):
     speed: float | None = Field(default=None, description="m/s")
     course: float | None = Field(default=None, description="degrees from north")
     attrs: dict[str, Any] = Field(
-        default_factory=dict, description=", ".join(f"{k} ({u})" for k, u in tracks.ATTR_KEYS.items())
+        default_factory=dict, description=", ".join(f"{k} ({u})" for k, u in ingest.ATTR_KEYS.items())
     )
 
 
@@ -166,7 +166,7 @@ async def post_tracks(request: Request, write: WriterDep) -> dict[str, Any]:
     (the same point twice is stored once)."""
     # Parsed with orjson and checked in gis.tracks rather than by pydantic models: at 20,000 points/s
     # the model layer cost as much as the checks, and a bad point must not refuse its whole batch.
-    res = await write(tracks.ingest, batch_points(await request.body()))
+    res = await write(ingest.ingest, batch_points(await request.body()))
     return res.__dict__
 
 
@@ -175,20 +175,20 @@ async def get_track(
     worker_id: str, read: ReaderDep, from_: Annotated[Instant, Query(alias="from")], to: Instant, raw: bool = False
 ) -> dict[str, Any]:
     """Playback: LineStrings split at gaps, simplified, with a time per vertex (``times``)."""
-    return await read(tracks.track, worker_id, from_, to, raw=raw)
+    return await read(playback.track, worker_id, from_, to, raw=raw)
 
 
 @router.get("/workers/{worker_id}/patrol")
 async def get_patrol(worker_id: str, read: ReaderDep, date_: Annotated[date, Query(alias="date")]) -> dict[str, Any]:
     """Distance, duty time inside and outside the own grid, coverage, stops and outside-grid alerts."""
-    return await read(tracks.patrol, worker_id, date_)
+    return await read(patrol.patrol, worker_id, date_)
 
 
 @router.get("/grids/{code}/patrol")
 async def grid_patrol(code: str, read: ReaderDep, date_: Annotated[date, Query(alias="date")]) -> dict[str, Any]:
     """A grid's day: the coverage by its own gridworkers' tracks together, each of them in brief,
     and every worker who was inside it."""
-    return await read(tracks.grid_patrol, code, date_)
+    return await read(patrol.grid_patrol, code, date_)
 
 
 @router.get("/grids/{code}/workers")
@@ -234,7 +234,7 @@ async def osmand_report(request: Request, write: WriterDep) -> dict[str, Any]:
         raise InvalidInput(
             "lat, lon, speed, bearing, accuracy, batt and altitude must be numbers", field="lat"
         ) from None
-    res = await write(tracks.ingest, [point])
+    res = await write(ingest.ingest, [point])
     if res.rejected:
         raise InvalidInput(res.rejected[0]["reason"], field=res.rejected[0]["field"])
     return res.__dict__

@@ -5,8 +5,8 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 
 from api.deps import AtDep, ReaderDep
-from gis.hierarchy import LEVELS
-from gis.validate import validate
+from gis.grids.hierarchy import LEVELS
+from gis.grids.validate import validate
 
 router = APIRouter(tags=["validation"])
 

@@ -13,12 +13,11 @@ import threading
 import time as _time
 from datetime import UTC, datetime, time, timedelta
 from functools import cache
-from pathlib import Path
 
 from sqlalchemy.engine import Connection
 
-from gis.sqlutil import fetch_prepared
-from gis.tracks import on_duty
+from gis.statements import fetch_prepared, load
+from gis.tracks.duty import on_duty
 
 #: a read with ``since`` starts this much before it: a fix whose ingest transaction began before
 #: the previous read but committed after it comes in the next one (a map replaces features by id)
@@ -31,7 +30,7 @@ Features = dict[str, tuple[bytes, float, str]]
 
 @cache
 def _features_sql() -> str:
-    return (Path(__file__).parent / "sql" / "position_features.sql").read_text()
+    return load("position_features")
 
 
 def _read(conn: Connection, since: datetime | None) -> tuple[Features, datetime]:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from gis.errors import InvalidInput
+from gis.statements import load
 
 #: group name → column expression (fixed text: the user chooses a key, never SQL)
 GROUPS = {
@@ -23,10 +23,6 @@ GROUPS = {
 
 
 @cache
-def _sql() -> str:
-    return (Path(__file__).parent / "sql" / "case_stats.sql").read_text()
-
-
 def _rate(a: int, b: int) -> float | None:
     return round(a / b, 4) if b else None
 
@@ -37,7 +33,7 @@ def statistics(conn: Connection, *, by: str, start: datetime, end: datetime) -> 
         raise InvalidInput(f"unknown grouping {by!r}", field="by", allowed=list(GROUPS))
     if end <= start:
         raise InvalidInput("the period ends before it starts", field="to")
-    rows = conn.execute(text(_sql().format(group=GROUPS[by])), {"from": start, "to": end}).mappings()
+    rows = conn.execute(text(load("case_stats").format(group=GROUPS[by])), {"from": start, "to": end}).mappings()
     out = []
     for r in rows:
         d = dict(r)

@@ -1,17 +1,43 @@
-"""The one helper that puts identifiers into SQL (values are always bound parameters)."""
+"""SQL statements: the one loader of the ``gis/sql/*.sql`` files, the one helper that puts
+identifiers into SQL (values are always bound parameters), and server-side prepared statements
+for the hot paths."""
 
 from __future__ import annotations
 
 import functools
 import re
+from pathlib import Path
 
 import psycopg2
-from sqlalchemy import text
+from sqlalchemy import TextClause, text
 from sqlalchemy.exc import DBAPIError
 
 from gis.errors import InvalidInput
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+SQL_DIR = Path(__file__).resolve().parent / "sql"
+
+
+@functools.cache
+def load(name: str) -> str:
+    """The text of ``gis/sql/<name>.sql``."""
+    return (SQL_DIR / f"{name}.sql").read_text(encoding="utf-8")
+
+
+@functools.cache
+def query(name: str) -> TextClause:
+    """``gis/sql/<name>.sql`` as a statement, built once so SQLAlchemy's compiled cache is hit."""
+    return text(load(name))
+
+
+@functools.cache
+def named(name: str) -> dict[str, str]:
+    """The statements of a file of several, each after a ``-- name: NAME`` line."""
+    out: dict[str, str] = {}
+    for block in load(name).split("-- name: ")[1:]:
+        head, body = block.split("\n", 1)
+        out[head.strip()] = body
+    return out
 
 
 def ident(name: str) -> str:

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from gis.sqlutil import ident
+from gis.statements import ident
 
 
 @dataclass

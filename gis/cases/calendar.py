@@ -1,32 +1,24 @@
-"""Deadlines from an event class's time limit.
-
-Working time is 09:00-17:00 China Standard Time (8 working hours a day) on working days: Monday to
-Friday, except the public holidays, plus the weekend days worked in their place (调休), as the
-State Council publishes them each year. The calendar lives in the ``work_calendar`` table, seeded
-from the ``chinese-calendar`` package (:func:`seed_calendar`, run by ``wangge db migrate``) for
-every year the package knows; ``wangge import calendar`` and ``PUT /api/v1/calendar/{day}`` add
-overrides and the years the package does not know yet. A deadline in a year the table has no row
-of counts Monday-Friday and says so (:func:`coverage_warnings`).
-"""
+"""The working-day calendar: public holidays and 调休 working weekends (the ``work_calendar``
+table), seeded from the ``chinese-calendar`` package, cached per process, and the warnings for
+years it does not cover."""
 
 from __future__ import annotations
 
 import logging
 import time as _time
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
-from decimal import Decimal
+from datetime import date, datetime
 from typing import Any
 from weakref import WeakKeyDictionary
-from zoneinfo import ZoneInfo
 
 import numpy as np
 
-CST = ZoneInfo("Asia/Shanghai")
-DAY_START, DAY_END = time(9, 0), time(17, 0)
-HOURS_PER_DAY = 8
+from gis.dates import CHINA
+
 #: the units whose deadlines depend on the calendar
 WORKING_UNITS = ("working_days", "working_hours")
+
+
 log = logging.getLogger("wangge.deadlines")
 
 
@@ -59,7 +51,11 @@ class WorkCalendar:
 
 
 MONDAY_TO_FRIDAY = WorkCalendar()
+
+
 _CALENDARS: WeakKeyDictionary[Any, tuple[float, WorkCalendar]] = WeakKeyDictionary()  # per engine
+
+
 CALENDAR_TTL_S = 60.0  # another process's calendar import is seen within this time
 
 
@@ -84,123 +80,6 @@ def load_calendar(conn: Any) -> WorkCalendar:
 def forget_calendars() -> None:
     """Drop the cached calendars (after this process changed one)."""
     _CALENDARS.clear()
-
-
-def _next_work_start(t: datetime, cal: WorkCalendar) -> datetime:
-    """The first working instant at or after ``t``."""
-    while True:
-        start = t.replace(hour=DAY_START.hour, minute=DAY_START.minute, second=0, microsecond=0)
-        end = t.replace(hour=DAY_END.hour, minute=DAY_END.minute, second=0, microsecond=0)
-        if cal.is_workday(t.date()) and t < end:
-            return max(t, start)
-        t = (t + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
-
-
-def deadline(
-    reported_at: datetime, limit: Decimal | float, unit: str, calendar: WorkCalendar = MONDAY_TO_FRIDAY
-) -> datetime:
-    """When a case reported at ``reported_at`` is due.
-
-    >>> from datetime import timezone
-    >>> friday_4pm = datetime(2024, 5, 10, 8, 0, tzinfo=timezone.utc)  # 16:00 CST
-    >>> deadline(friday_4pm, 2, "working_hours").astimezone(CST).isoformat()
-    '2024-05-13T10:00:00+08:00'
-    >>> deadline(friday_4pm, 1, "working_days").astimezone(CST).isoformat()
-    '2024-05-13T16:00:00+08:00'
-    >>> deadline(friday_4pm, 3, "natural_days").astimezone(CST).isoformat()
-    '2024-05-13T16:00:00+08:00'
-    >>> national_day = WorkCalendar(off=frozenset(date(2025, 10, d) for d in range(1, 9)),
-    ...                             on=frozenset({date(2025, 9, 28), date(2025, 10, 11)}))
-    >>> tuesday = datetime(2025, 9, 30, 8, 0, tzinfo=timezone.utc)  # 16:00 CST, the eve of the holiday
-    >>> deadline(tuesday, 2, "working_hours", national_day).astimezone(CST).isoformat()
-    '2025-10-09T10:00:00+08:00'
-    >>> deadline(tuesday, 2, "working_days", national_day).astimezone(CST).isoformat()
-    '2025-10-10T16:00:00+08:00'
-    """
-    local = reported_at.astimezone(CST)
-    cal = calendar
-    amount = float(limit)
-    if unit == "natural_days":
-        return local + timedelta(days=amount)
-    if unit == "working_days":
-        t = local
-        days = int(amount)
-        while days > 0:
-            t += timedelta(days=1)
-            if cal.is_workday(t.date()):
-                days -= 1
-        return t
-    if unit == "working_hours":
-        remaining = timedelta(hours=amount)
-        t = _next_work_start(local, cal)
-        while True:
-            end = t.replace(hour=DAY_END.hour, minute=DAY_END.minute, second=0, microsecond=0)
-            if t + remaining <= end:
-                return t + remaining
-            remaining -= end - t
-            t = _next_work_start(end + timedelta(seconds=1), cal)
-    raise ValueError(f"unknown time unit {unit!r}")
-
-
-class _WorkDays:
-    """``np.is_busday`` and ``np.busday_offset`` over a calendar with make-up working days, which
-    numpy's weekmask cannot express: every working day of the range, searched."""
-
-    def __init__(self, cal: WorkCalendar, first: np.datetime64, last: np.datetime64):
-        self.w = cal.workdays(first, last)
-
-    def is_workday(self, d: np.ndarray) -> np.ndarray:
-        i = np.minimum(np.searchsorted(self.w, d), len(self.w) - 1)
-        return self.w[i] == d
-
-    def offset(self, d: np.ndarray, n: np.ndarray | int, roll: str) -> np.ndarray:
-        i = np.searchsorted(self.w, d, "left") if roll == "forward" else np.searchsorted(self.w, d, "right") - 1
-        return self.w[i + n]
-
-
-def deadlines_array(
-    reported_utc: np.ndarray, limits: np.ndarray, units: np.ndarray, calendar: WorkCalendar = MONDAY_TO_FRIDAY
-) -> np.ndarray:
-    """Vectorised :func:`deadline` for bulk imports: ``datetime64[us]`` UTC in, UTC out.
-
-    Gives the same instants as :func:`deadline` (checked in the tests).
-    """
-    offset = np.timedelta64(8, "h")  # China Standard Time has no daylight saving
-    local = reported_utc.astype("datetime64[us]") + offset
-    limits = limits.astype(float)
-    out = np.empty(len(local), dtype="datetime64[us]")
-    day = local.astype("datetime64[D]")
-    tod = local - day
-    us_per_hour = 3_600_000_000
-    if len(day):
-        span = int(np.nanmax(limits)) * 2 + 60  # working days needed, with room for the longest holidays
-        cal = _WorkDays(calendar, day.min() - np.timedelta64(10, "D"), day.max() + np.timedelta64(span, "D"))
-    natural = units == "natural_days"
-    out[natural] = local[natural] + (limits[natural] * 24 * us_per_hour).astype("timedelta64[us]")
-    wd = units == "working_days"
-    if wd.any():
-        out[wd] = cal.offset(day[wd], limits[wd].astype(int), roll="backward") + tod[wd]
-    wh = units == "working_hours"
-    if wh.any():
-        d, h = day[wh], limits[wh]
-        tod_us = tod[wh].astype("timedelta64[us]").astype(np.int64)
-        start_us = (DAY_START.hour * 60 + DAY_START.minute) * 60_000_000
-        end_us = (DAY_END.hour * 60 + DAY_END.minute) * 60_000_000
-        day_us = end_us - start_us
-        workday = cal.is_workday(d)
-        before = workday & (tod_us < start_us)
-        after = workday & (tod_us >= end_us)
-        first = np.where(after, cal.offset(d, 1, roll="forward"), cal.offset(d, 0, roll="forward"))
-        offset_us = np.where(workday & ~before & ~after, tod_us - start_us, 0)
-        total = offset_us + np.round(h * us_per_hour).astype(np.int64)
-        days = total // day_us
-        within = total - days * day_us
-        edge = (within == 0) & (days > 0)  # exactly at the end of a working day: that day, 17:00
-        days[edge] -= 1
-        within[edge] = day_us
-        due_day = cal.offset(first, days, roll="forward")
-        out[wh] = due_day + (start_us + within).astype("timedelta64[us]")
-    return out - offset
 
 
 WORKDAY_VALUES = {
@@ -264,9 +143,13 @@ HOLIDAY_NAMES = {
     "National Day": "国庆节",
     "Mid-autumn Festival": "中秋节",
 }
+
+
 #: /healthz warns about next year from this many days before it starts (the notice comes out in
 #: October or November; a case with a long limit reported in December is due in January)
 NEXT_YEAR_NOTICE_DAYS = 60
+
+
 _WARNED_YEARS: set[int] = set()  # logged once per process
 
 
@@ -330,7 +213,7 @@ def coverage_warnings(cal: WorkCalendar, reported_at: datetime, due: datetime | 
     if due is None or unit not in WORKING_UNITS:
         return []
     return [
-        not_covered(y) for y in uncovered_years(cal, reported_at.astimezone(CST).date(), due.astimezone(CST).date())
+        not_covered(y) for y in uncovered_years(cal, reported_at.astimezone(CHINA).date(), due.astimezone(CHINA).date())
     ]
 
 
@@ -352,7 +235,7 @@ def coverage_warnings_array(
 def calendar_health(conn: Any, today: date | None = None) -> dict[str, Any]:
     """For /healthz: the years the calendar covers, and a warning when this year, or next year
     from :data:`NEXT_YEAR_NOTICE_DAYS` before its start, is not covered."""
-    today = today or datetime.now(CST).date()
+    today = today or datetime.now(CHINA).date()
     cal = load_calendar(conn)
     years = [today.year]
     if (date(today.year + 1, 1, 1) - today).days <= NEXT_YEAR_NOTICE_DAYS:

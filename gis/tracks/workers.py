@@ -12,7 +12,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from gis.errors import Conflict, InvalidInput, NotFound
-from gis.lookup import sql as _sql
+from gis.statements import query
 
 ROLES = ("gridworker", "grid_leader")
 
@@ -174,5 +174,5 @@ def workers_in_grid(conn: Connection, code: str, start=None, end=None) -> list[d
             {"c": code},
         ).mappings()
     else:
-        rows = conn.execute(text(_sql("workers_in_grid")), {"c": code, "s": start, "e": end}).mappings()
+        rows = conn.execute(query("workers_in_grid"), {"c": code, "s": start, "e": end}).mappings()
     return [dict(r) for r in rows]

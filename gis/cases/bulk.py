@@ -20,9 +20,9 @@ import pyarrow.csv as pacsv
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from gis.assign import assign_unit_grids, choose_per_point
-from gis.bulk import morton_order
 from gis.errors import InvalidInput
+from gis.grids.assign import assign_unit_grids, choose_per_point
+from gis.grids.bulk import morton_order
 
 STAGE_COLUMNS = (
     "row_no",

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from functools import cache
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from gis.hierarchy import LEVEL_NAMES
+from gis.grids.hierarchy import LEVEL_NAMES
+from gis.statements import named
 
 #: Precision grid of the validation overlays, in degrees (about 1 cm).
 OVERLAY_GRID_DEG = 1e-7
@@ -23,16 +22,6 @@ MESSAGES = {
     "orphan": "{code} has no parent {other}",
     "code_mismatch": "{code} lies mostly in {other}, not in the parent its code names",
 }
-
-
-@cache
-def _queries() -> dict[str, str]:
-    text_ = (Path(__file__).parent / "sql" / "validate.sql").read_text()
-    out: dict[str, str] = {}
-    for block in text_.split("-- name: ")[1:]:
-        name, body = block.split("\n", 1)
-        out[name.strip()] = body
-    return out
 
 
 def validate(
@@ -59,7 +48,7 @@ def validate(
     }
     findings: list[dict[str, Any]] = []
     for kind in kinds:
-        for row in conn.execute(text(_queries()[kind]), params).mappings():
+        for row in conn.execute(text(named("validate")[kind]), params).mappings():
             area = row["area_m2"]
             findings.append(
                 {

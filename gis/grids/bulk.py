@@ -25,10 +25,10 @@ import pyarrow.csv as pacsv
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
-from gis.assign import assign_unit_grids, choose_per_point
 from gis.crs import parse_crs, xy_to_storage
 from gis.errors import InvalidInput
-from gis.hierarchy import CODE_LENGTH
+from gis.grids.assign import assign_unit_grids, choose_per_point
+from gis.grids.hierarchy import CODE_LENGTH
 
 OUT_COLUMNS = ("district_code", "street_code", "community_code", "unit_code")
 

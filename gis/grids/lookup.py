@@ -18,31 +18,16 @@ coarse levels, so a point on a street boundary lands in the same street whicheve
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from functools import cache
-from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import TextClause, text
 from sqlalchemy.engine import Connection
 
 from gis.crs import Crs, parse_crs, xy_to_storage
 from gis.errors import InvalidInput
-from gis.sqlutil import array_literal, fetch_prepared
+from gis.statements import array_literal, fetch_prepared, load, query
 
-SQL_DIR = Path(__file__).parent / "sql"
 LEVELS = ("district", "street", "community", "unit")
-
-
-@cache
-def sql(name: str) -> str:
-    return (SQL_DIR / f"{name}.sql").read_text()
-
-
-@cache
-def _query(name: str) -> TextClause:
-    # built once so SQLAlchemy's compiled cache is hit on every call
-    return text(sql(name))
 
 
 def to_storage_points(lons: Any, lats: Any, crs: str | Crs | None) -> tuple[np.ndarray, np.ndarray]:
@@ -82,7 +67,7 @@ def lookup_points(
     _, rows = fetch_prepared(
         conn,
         "wangge_lookup",
-        sql("lookup"),
+        load("lookup"),
         {"ids": array_literal(ids), "xs": array_literal(x), "ys": array_literal(y), "at": at},
     )
     found = {r[0]: r for r in rows}
@@ -91,7 +76,7 @@ def lookup_points(
     if missing:
         nearest = dict(
             conn.execute(
-                _query("lookup_nearest"),
+                query("lookup_nearest"),
                 {"ids": missing, "xs": [x[i] for i in missing], "ys": [y[i] for i in missing], "at": at},
             ).all()
         )

@@ -8,8 +8,8 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from gis.grids import valid_at
-from gis.sqlutil import feature_page
+from gis.grids.versions import valid_at
+from gis.statements import feature_page
 
 FEATURE = """json_build_object(
     'type', 'Feature', 'id', g.code,

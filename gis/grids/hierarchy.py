@@ -2,11 +2,35 @@
 
 from __future__ import annotations
 
+import re
+
 from gis.errors import InvalidInput
 
 LEVELS = {"district": 1, "street": 2, "community": 3, "unit": 4}
 LEVEL_NAMES = {v: k for k, v in LEVELS.items()}
 CODE_LENGTH = {1: 6, 2: 9, 3: 12, 4: 15}
+LEVEL_OF_LENGTH = {v: k for k, v in CODE_LENGTH.items()}
+#: the column of a case, a component or a position that holds the grid of a code's length
+CHAIN_COLUMN = {6: "district_code", 9: "street_code", 12: "community_code", 15: "unit_grid_code"}
+AREA_CODE = re.compile(r"^[0-9]{6}([0-9]{3}){0,3}$")
+AREA_ALLOWED = "a grid code of 6, 9, 12 or 15 digits"
+
+
+def check_area(value: str | None, field: str = "area_code") -> str | None:
+    """A grid code of any level (an area), or None for none.
+
+    >>> check_area("460106001"), check_area("") is None
+    ('460106001', True)
+    >>> check_area("4601")
+    Traceback (most recent call last):
+    ...
+    gis.errors.InvalidInput: bad grid code '4601'
+    """
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or not AREA_CODE.match(value):
+        raise InvalidInput(f"bad grid code {value!r}", field=field, allowed=AREA_ALLOWED)
+    return value
 
 
 def parse_level(value: str | int, field: str = "level") -> int:
@@ -35,10 +59,7 @@ def level_of_code(code: str) -> int | None:
     >>> level_of_code("12") is None
     True
     """
-    for level, length in CODE_LENGTH.items():
-        if len(code) == length and code.isdigit():
-            return level
-    return None
+    return LEVEL_OF_LENGTH.get(len(code)) if code.isdigit() else None
 
 
 def parent_code(code: str) -> str | None:

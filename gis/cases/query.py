@@ -1,0 +1,67 @@
+"""Listing cases: newest first, filtered, with the total."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+
+from gis.cases.intake import _CASE_COLUMNS, CHANNELS, _shape
+from gis.cases.workflow import STATES
+from gis.errors import InvalidInput
+
+
+def list_cases(
+    conn: Connection,
+    *,
+    state: str | None = None,
+    unit: str | None = None,
+    grid: str | None = None,
+    class_code: str | None = None,
+    channel: str | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    bbox: tuple[float, float, float, float] | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> dict[str, Any]:
+    """Cases, newest first, filtered by state, responsible unit, grid (any level, by code prefix),
+    class (or major class ``NN00``), channel, report time and bounding box; with the total."""
+    if state is not None and state not in STATES:
+        raise InvalidInput(f"unknown state {state!r}", field="state", allowed=list(STATES))
+    if channel is not None and channel not in CHANNELS:
+        raise InvalidInput(f"unknown channel {channel!r}", field="channel", allowed=list(CHANNELS))
+    where, params = [], {"l": limit, "o": offset}
+    for column, value in (("state", state), ("unit_code", unit), ("channel", channel)):
+        if value:
+            where.append(f"c.{column} = :{column}")
+            params[column] = value
+    if grid:
+        level_col = {6: "district_code", 9: "street_code", 12: "community_code", 15: "grid_code"}.get(len(grid))
+        if level_col is None or not grid.isdigit():
+            raise InvalidInput(f"bad grid code {grid!r}", field="grid", allowed="a code of 6, 9, 12 or 15 digits")
+        where.append(f"c.{level_col} = :grid")
+        params["grid"] = grid
+    if class_code:
+        where.append("(c.class_code = :cls OR (right(:cls, 2) = '00' AND left(c.class_code, 2) = left(:cls, 2)))")
+        params["cls"] = class_code
+    if start:
+        where.append("c.reported_at >= :start")
+        params["start"] = start
+    if end:
+        where.append("c.reported_at < :end")
+        params["end"] = end
+    if bbox:
+        where.append("c.geom && ST_MakeEnvelope(:x0, :y0, :x1, :y1, 4490)")
+        params.update(dict(zip(("x0", "y0", "x1", "y1"), bbox, strict=True)))
+    cond = " AND ".join(where) or "true"
+    total = conn.execute(text(f'SELECT count(*) FROM "case" c WHERE {cond}'), params).scalar_one()
+    rows = conn.execute(
+        text(
+            f'SELECT {_CASE_COLUMNS} FROM "case" c WHERE {cond} ORDER BY c.reported_at DESC, c.id DESC LIMIT :l OFFSET :o'
+        ),
+        params,
+    ).mappings()
+    return {"total": total, "limit": limit, "offset": offset, "cases": [_shape(dict(r)) for r in rows]}
