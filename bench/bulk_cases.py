@@ -17,7 +17,7 @@ from sqlalchemy import text
 
 from bench.common import big_city_engine
 from bench.points import city_outline, clustered_points
-from data.demo_city import add_governments
+from demo.city import add_governments
 from gis.cases import intake
 from importers.cases import import_cases
 

@@ -14,7 +14,8 @@ from pathlib import Path
 from sqlalchemy import text
 
 from gis import migrate
-from gis.db import make_engine
+from gis.cases.calendar import seed_calendar
+from gis.db import database_url, make_engine
 from gis.settings import Settings
 
 
@@ -35,11 +36,13 @@ def big_city_engine():
     engine = make_engine(settings)
     with engine.begin() as conn:
         conn.execute(text("CREATE EXTENSION IF NOT EXISTS postgis"))
-    migrate.upgrade(settings.url())
+    migrate.upgrade(database_url(settings))
+    with engine.begin() as conn:
+        seed_calendar(conn)
     with engine.connect() as conn:
         units = conn.execute(text("SELECT count(*) FROM grid WHERE level = 4 AND valid_to IS NULL")).scalar_one()
     if units < 30_000:
-        from data.demo_city import build_demo
+        from demo.city import build_demo
 
         with engine.begin() as conn:
             conn.execute(text("TRUNCATE grid_piece, grid, import_run RESTART IDENTITY CASCADE"))
@@ -76,12 +79,12 @@ def server(settings: Settings, port: int, workers: int = 1) -> Iterator[str]:
     """A real ``wangge serve`` process for the duration of the block; yields its base URL."""
     import httpx
 
-    env = {**os.environ, "DATABASE_URL": settings.url()}
+    env = {**os.environ, "DATABASE_URL": database_url(settings)}
     proc = subprocess.Popen(
         [
             sys.executable,
             "-m",
-            "importers.cli",
+            "cli.main",
             "serve",
             "--port",
             str(port),

@@ -19,9 +19,10 @@ from sqlalchemy import text
 
 from bench.common import big_city_engine, parse_wrk, run_measured, server
 from bench.lookup_single import sample_points
-from data.demo_city import add_governments
+from demo.city import add_governments
 from gis.cases import intake
 from gis.cluster import _bindir
+from gis.db import database_url
 
 WRK_POST = """
 local pts = {}
@@ -94,7 +95,7 @@ def database_only(settings, engine, rate: int, secs: int = 30) -> dict:
             + ";\n"
         )
         env = {**os.environ, "PGOPTIONS": "-c plan_cache_mode=force_generic_plan"}
-        url = settings.url().replace("postgresql+psycopg2://", "postgresql://")
+        url = database_url(settings).replace("postgresql+psycopg2://", "postgresql://")
         run, cores = run_measured(
             [
                 str(_bindir() / "pgbench"),

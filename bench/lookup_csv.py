@@ -20,6 +20,7 @@ import pandas as pd
 
 from bench.common import big_city_engine
 from bench.points import city_outline, clustered_points
+from gis.db import database_url
 
 N = int(os.environ.get("BENCH_CSV_ROWS", "1000000"))
 OUT = Path(__file__).resolve().parent / "out"
@@ -35,7 +36,7 @@ j = gpd.sjoin(pts, units, how="left", predicate="within")
 j = j[~j.index.duplicated(keep="first")]
 code = j["code"].fillna("")
 out = df.assign(district_code=code.str[:6], street_code=code.str[:9], community_code=code.str[:12],
-                unit_code=code)
+                unit_grid_code=code)
 out.to_csv(dst, index=False)
 """
 
@@ -64,7 +65,7 @@ def main() -> dict:
             "SELECT code, geom FROM grid WHERE level = 4 AND valid_to IS NULL", engine, geom_col="geom"
         )
         units.to_file(grids, layer="units", engine="pyogrio")
-    env = {**os.environ, "DATABASE_URL": settings.url()}
+    env = {**os.environ, "DATABASE_URL": database_url(settings)}
     res: dict = {"rows": N}
     t = time.perf_counter()
     subprocess.run([sys.executable, "-c", BASELINE, str(grids), str(src), str(OUT / "baseline_out.csv")], check=True)
@@ -74,7 +75,7 @@ def main() -> dict:
         [
             sys.executable,
             "-m",
-            "importers.cli",
+            "cli.main",
             "lookup",
             "--input",
             str(src),
@@ -92,7 +93,7 @@ def main() -> dict:
     res["wangge_s"] = round(time.perf_counter() - t, 2)
     a = pd.read_csv(OUT / "baseline_out.csv", dtype=str, keep_default_na=False)
     b = pd.read_csv(OUT / "wangge_out.csv", dtype=str, keep_default_na=False)
-    res["differing_unit_codes"] = int((a["unit_code"] != b["unit_code"]).sum())
+    res["differing_unit_codes"] = int((a["unit_grid_code"] != b["unit_grid_code"]).sum())
     res["ratio_geopandas_over_wangge"] = round(res["geopandas_s"] / res["wangge_s"], 2)
     return res
 

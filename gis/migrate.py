@@ -1,5 +1,5 @@
-"""Apply the Alembic migrations (the only path for schema changes), then the data that comes from
-packages: the working-day calendar of every year ``chinese-calendar`` knows."""
+"""Apply the Alembic migrations: the only path for schema changes. (``wangge db migrate`` then seeds
+the working-day calendar, :func:`gis.cases.calendar.seed_calendar`.)"""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 
-from gis.settings import normalise_url
+from gis.db import normalise_url
 
 HERE = Path(__file__).resolve().parent
 
@@ -21,22 +21,6 @@ def alembic_config(url: str) -> Config:
     return cfg
 
 
-def upgrade(url: str, revision: str = "head") -> int:
-    """Migrate to ``revision``; at head, seed the calendar too. Returns the calendar days added."""
+def upgrade(url: str, revision: str = "head") -> None:
+    """Migrate the database at ``url`` to ``revision``."""
     command.upgrade(alembic_config(url), revision)
-    return seed(url) if revision == "head" else 0  # an older revision may lack the table
-
-
-def seed(url: str) -> int:
-    """Add the package's calendar days the database lacks (an upgraded package brings new years);
-    days already stored, imported or overridden, are kept. Returns the number added."""
-    from sqlalchemy import create_engine
-
-    from gis.cases.calendar import seed_calendar
-
-    engine = create_engine(url)
-    try:
-        with engine.begin() as conn:
-            return seed_calendar(conn)
-    finally:
-        engine.dispose()

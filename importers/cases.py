@@ -31,6 +31,7 @@ from gis.cases.workflow import STATES
 from gis.crs import parse_crs, xy_to_storage
 from gis.dates import MIN_YEAR
 from gis.errors import ImportRejected, InvalidInput
+from gis.progress import Progress, quiet
 from importers.core import all_or_nothing, resolve_crs
 from importers.readers import read_frame
 
@@ -47,7 +48,7 @@ class CaseImportOptions:
     crs: str | None = None
     layer: str | None = None
     timezone: str = "UTC"
-    indexes: str = "auto"  # see gis.case_bulk._rebuild_indexes
+    indexes: str = "auto"  # see gis.cases.bulk._rebuild_indexes
     dry_run: bool = False
     actor: str = "import"
 
@@ -120,7 +121,9 @@ def _not_in(values: pa.ChunkedArray | pa.Array, allowed) -> np.ndarray:
     return ~pc.is_in(values, value_set=pa.array(sorted(allowed), pa.string())).to_numpy(zero_copy_only=False)
 
 
-def import_cases(engine: Engine, path: str | Path, opts: CaseImportOptions | None = None) -> dict[str, Any]:
+def import_cases(
+    engine: Engine, path: str | Path, opts: CaseImportOptions | None = None, *, progress: Progress = quiet
+) -> dict[str, Any]:
     opts = opts or CaseImportOptions()
     t0 = time.perf_counter()
     path = Path(path)
@@ -138,7 +141,9 @@ def import_cases(engine: Engine, path: str | Path, opts: CaseImportOptions | Non
         raise InvalidInput(
             f"unknown time zone {opts.timezone!r}", field="timezone", allowed="an IANA name: UTC, Asia/Shanghai, …"
         ) from None
-    table, x, y, file_crs = _read(path, opts)
+    with progress("reading") as phase:
+        table, x, y, file_crs = _read(path, opts)
+        phase.update(table.num_rows)
     n = table.num_rows
     for f, flag in ((opts.class_field, "class_field"), (opts.time_field, "time_field"), (opts.id_field, "id_field")):
         if f is not None and f not in table.column_names:
@@ -214,11 +219,17 @@ def import_cases(engine: Engine, path: str | Path, opts: CaseImportOptions | Non
         # one session sorting and hashing millions of rows: in memory, not in temporary files
         conn.execute(text("SET LOCAL work_mem = '2GB'"))
         stages = {"checked": round(time.perf_counter() - t0, 2)}
-        staged = case_bulk.stage_cases(conn, table)
+        with progress("staging", n) as phase:
+            staged = case_bulk.stage_cases(conn, table)
+            phase.update(n)
         stages["staged"] = round(time.perf_counter() - t0, 2)
-        case_bulk.assign_staged(conn, staged)
+        with progress("assigning", n) as phase:
+            case_bulk.assign_staged(conn, staged)
+            phase.update(n)
         stages["assigned"] = round(time.perf_counter() - t0, 2)
-        report.update(case_bulk.write_cases(conn, staged, opts.actor, str(path), opts.indexes))
+        with progress("writing", n) as phase:
+            report.update(case_bulk.write_cases(conn, staged, opts.actor, str(path), opts.indexes))
+            phase.update(n)
         stages["written"] = round(time.perf_counter() - t0, 2)
         report["stages_s"] = stages
         if opts.dry_run:

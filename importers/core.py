@@ -18,7 +18,6 @@ import geopandas as gpd
 import shapely
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine, RootTransaction
-from tqdm import tqdm
 
 from gis.crs import (
     Crs,
@@ -32,6 +31,7 @@ from gis.errors import ImportRejected, InvalidInput
 from gis.grids import versions
 from gis.grids.hierarchy import CODE_LENGTH, LEVEL_NAMES, normalize_code
 from gis.grids.validate import validate
+from gis.progress import Progress, quiet
 from gis.text import check_json
 from importers.readers import read_frame
 
@@ -138,17 +138,24 @@ def _polygonal(geom: shapely.Geometry) -> shapely.Geometry | None:
 
 
 def import_grids(
-    engine: Engine, path: str | Path, opts: GridImportOptions, *, source: str | None = None, progress: bool = False
+    engine: Engine,
+    path: str | Path,
+    opts: GridImportOptions,
+    *,
+    source: str | None = None,
+    progress: Progress = quiet,
 ) -> ImportReport:
     """Read ``path`` and import it. ``source`` is what the import run records and the report and
     messages name (default: the path as given; an upload gives its own file name, not where the
     server keeps it)."""
-    frame = read_frame(path, opts.layer, opts.wkt_field)
+    with progress("reading") as phase:
+        frame = read_frame(path, opts.layer, opts.wkt_field)
+        phase.update(len(frame))
     return import_grid_frame(engine, frame, opts, source=str(path) if source is None else source, progress=progress)
 
 
 def import_grid_frame(
-    engine: Engine, frame: gpd.GeoDataFrame, opts: GridImportOptions, *, source: str, progress: bool = False
+    engine: Engine, frame: gpd.GeoDataFrame, opts: GridImportOptions, *, source: str, progress: Progress = quiet
 ) -> ImportReport:
     t0 = time.perf_counter()
     level = opts.level
@@ -173,82 +180,85 @@ def import_grid_frame(
     crs = resolve_crs(frame, opts.crs)
     report.crs = str(crs)
 
-    bar = tqdm(total=report.read, desc="checking", unit="row", disable=not progress, leave=False)
-    geoms = geoms_to_storage(frame.geometry.to_numpy(), crs)
-    valid = shapely.is_valid(geoms)
-    reasons = shapely.is_valid_reason(geoms)
-    mapped = {c for c in (code_col, name_col, parent_col) if c} | {frame.geometry.name}
-    extra_cols = [c for c in frame.columns if c not in mapped and c not in RESP_FIELDS]
-    resp_cols = [c for c in RESP_FIELDS if c in frame.columns]
-    records = frame.drop(columns=frame.geometry.name).to_dict("records")
+    with progress("checking", report.read) as bar:
+        geoms = geoms_to_storage(frame.geometry.to_numpy(), crs)
+        valid = shapely.is_valid(geoms)
+        reasons = shapely.is_valid_reason(geoms)
+        mapped = {c for c in (code_col, name_col, parent_col) if c} | {frame.geometry.name}
+        extra_cols = [c for c in frame.columns if c not in mapped and c not in RESP_FIELDS]
+        resp_cols = [c for c in RESP_FIELDS if c in frame.columns]
+        records = frame.drop(columns=frame.geometry.name).to_dict("records")
 
-    staged: list[versions.StagedRow] = []
-    seen: dict[str, int] = {}
-    for i, rec in enumerate(records):
-        row = i + 1
-        bar.update(1)
-        code = normalize_code(rec[code_col]) if code_col else None
-        geom = geoms[i]
-        if geom is None or shapely.is_empty(geom):
-            report.reject(row, "empty or missing geometry", code)
-            continue
-        if geom.geom_type not in ("Polygon", "MultiPolygon"):
-            report.reject(row, f"expected Polygon or MultiPolygon, got {geom.geom_type}", code)
-            continue
-        if not valid[i]:
-            if not opts.fix_invalid:
-                report.reject(row, f"invalid geometry: {reasons[i]} (use --fix-invalid to repair)", code)
+        staged: list[versions.StagedRow] = []
+        seen: dict[str, int] = {}
+        for i, rec in enumerate(records):
+            row = i + 1
+            bar.update(1)
+            code = normalize_code(rec[code_col]) if code_col else None
+            geom = geoms[i]
+            if geom is None or shapely.is_empty(geom):
+                report.reject(row, "empty or missing geometry", code)
                 continue
-            fixed = _polygonal(shapely.make_valid(geom))
-            if fixed is None or fixed.is_empty:
-                report.reject(row, f"invalid geometry that cannot be repaired: {reasons[i]}", code)
+            if geom.geom_type not in ("Polygon", "MultiPolygon"):
+                report.reject(row, f"expected Polygon or MultiPolygon, got {geom.geom_type}", code)
                 continue
-            geom = fixed
-            report.repaired += 1
-        if code_col:
-            if code is None:
-                report.reject(row, "missing code", code)
-                continue
-            if not (code.isdigit() and len(code) == CODE_LENGTH[level]):
-                report.reject(row, f"a {LEVEL_NAMES[level]} code has {CODE_LENGTH[level]} digits, got {code!r}", code)
-                continue
-            if code in seen:
-                report.reject(row, f"duplicate code (also row {seen[code]})", code)
-                continue
-            seen[code] = row
-        parent = None
-        if level > 1:
-            if parent_col:
-                parent = normalize_code(rec[parent_col])
-                if parent is None or len(parent) != CODE_LENGTH[level - 1]:
-                    report.reject(row, f"parent code must have {CODE_LENGTH[level - 1]} digits, got {parent!r}", code)
+            if not valid[i]:
+                if not opts.fix_invalid:
+                    report.reject(row, f"invalid geometry: {reasons[i]} (use --fix-invalid to repair)", code)
                     continue
-                if code and not code.startswith(parent):
-                    report.reject(row, f"code {code} is not under its parent's code {parent}", code)
+                fixed = _polygonal(shapely.make_valid(geom))
+                if fixed is None or fixed.is_empty:
+                    report.reject(row, f"invalid geometry that cannot be repaired: {reasons[i]}", code)
                     continue
-            elif code:
-                parent = code[: CODE_LENGTH[level - 1]]
-        name = rec[name_col] if name_col else ""
-        item = versions.StagedRow(
-            row=row,
-            code=code,
-            name="" if name is None else str(name),
-            parent_code=parent,
-            geom=geom,
-            # an empty cell is no attribute (a file's column spans every row)
-            attrs={c: v for c in extra_cols if (v := versions.json_safe(rec[c])) is not None},
-            **{c: (None if (v := versions.json_safe(rec[c])) is None else str(v)) for c in resp_cols},
-        )
-        try:
-            check_json([item.name, item.resp_unit, item.resp_person, item.resp_phone], "name")
-            check_json(item.attrs, "attrs")
-        except InvalidInput as exc:
-            report.reject(row, exc.message, code)
-            continue
-        staged.append(item)
-    bar.close()
+                geom = fixed
+                report.repaired += 1
+            if code_col:
+                if code is None:
+                    report.reject(row, "missing code", code)
+                    continue
+                if not (code.isdigit() and len(code) == CODE_LENGTH[level]):
+                    report.reject(
+                        row, f"a {LEVEL_NAMES[level]} code has {CODE_LENGTH[level]} digits, got {code!r}", code
+                    )
+                    continue
+                if code in seen:
+                    report.reject(row, f"duplicate code (also row {seen[code]})", code)
+                    continue
+                seen[code] = row
+            parent = None
+            if level > 1:
+                if parent_col:
+                    parent = normalize_code(rec[parent_col])
+                    if parent is None or len(parent) != CODE_LENGTH[level - 1]:
+                        report.reject(
+                            row, f"parent code must have {CODE_LENGTH[level - 1]} digits, got {parent!r}", code
+                        )
+                        continue
+                    if code and not code.startswith(parent):
+                        report.reject(row, f"code {code} is not under its parent's code {parent}", code)
+                        continue
+                elif code:
+                    parent = code[: CODE_LENGTH[level - 1]]
+            name = rec[name_col] if name_col else ""
+            item = versions.StagedRow(
+                row=row,
+                code=code,
+                name="" if name is None else str(name),
+                parent_code=parent,
+                geom=geom,
+                # an empty cell is no attribute (a file's column spans every row)
+                attrs={c: v for c in extra_cols if (v := versions.json_safe(rec[c])) is not None},
+                **{c: (None if (v := versions.json_safe(rec[c])) is None else str(v)) for c in resp_cols},
+            )
+            try:
+                check_json([item.name, item.resp_unit, item.resp_person, item.resp_phone], "name")
+                check_json(item.attrs, "attrs")
+            except InvalidInput as exc:
+                report.reject(row, exc.message, code)
+                continue
+            staged.append(item)
 
-    with all_or_nothing(engine) as (conn, trans):
+    with progress("writing", len(staged)) as bar, all_or_nothing(engine) as (conn, trans):
         versions.stage_rows(conn, staged)
         if level > 1:
             for r in versions.find_missing_parents(conn, level, valid_from):
@@ -290,6 +300,7 @@ def import_grid_frame(
         import_id = versions.new_import_run(conn, "grids", level, source)
         counts = versions.write_versions(conn, level, valid_from, import_id)
         report.warnings += _warnings(conn, level, valid_from, import_id, opts.tolerance_m)
+        bar.update(len(staged))
         report.written, report.closed, report.unchanged = counts["written"], counts["closed"], counts["unchanged"]
         report.seconds = round(time.perf_counter() - t0, 3)
         if opts.dry_run:

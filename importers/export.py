@@ -24,6 +24,7 @@ from gis.crs import geoms_from_storage, parse_crs
 from gis.errors import InvalidInput
 from gis.grids.hierarchy import LEVEL_NAMES
 from gis.grids.versions import valid_at
+from gis.progress import Progress, quiet
 
 #: a Shapefile's field names have at most 10 characters; the importer reads these back
 SHAPEFILE_NAMES = {"parent_code": "parent_cod", "resp_person": "resp_perso"}
@@ -39,6 +40,7 @@ def export_grids(
     at: datetime | None = None,
     crs: str | None = None,
     layer: str | None = None,
+    progress: Progress = quiet,
 ) -> dict[str, Any]:
     """Write the grids of one level valid at ``at`` (default now) to ``path``; the format follows
     its extension (GeoPackage, GeoJSON, Shapefile, KML, or CSV with a WKT column)."""
@@ -49,7 +51,7 @@ def export_grids(
     if not out.parent.is_dir():
         raise InvalidInput(f"no such directory: {out.parent}", field="file")
     target = parse_crs(crs or "EPSG:4490")
-    with engine.connect() as conn:
+    with progress("reading") as phase, engine.connect() as conn:
         rows = (
             conn.execute(
                 text(
@@ -61,6 +63,7 @@ def export_grids(
             .mappings()
             .all()
         )
+        phase.update(len(rows))
     if not rows:
         raise InvalidInput(f"no {LEVEL_NAMES[level]} grids{' at ' + at.isoformat() if at else ''}", field="level")
     frame = pd.DataFrame([{c: r[c] for c in COLUMNS} for r in rows])
@@ -79,13 +82,9 @@ def export_grids(
             )
     part = out.with_name(f".{out.stem}.{uuid.uuid4().hex[:8]}.part{ext}")
     try:
-        if ext == ".csv":
-            wkt = shapely.to_wkt(gdf.geometry.to_numpy(), rounding_precision=-1)  # every digit
-            gdf.assign(wkt=wkt).drop(columns="geometry").to_csv(part, index=False)
-        else:
-            with catch_warnings():  # the names cut are reported above
-                simplefilter("ignore")
-                gdf.to_file(part, driver=DRIVERS[ext], layer=layer or LEVEL_NAMES[level], engine="pyogrio")
+        with progress("writing", len(gdf)) as phase:
+            _write(gdf, part, ext, layer or LEVEL_NAMES[level])
+            phase.update(len(gdf))
         if ext == ".shp":  # a Shapefile is several files: move each beside its final name
             for side in part.parent.glob(f"{part.stem}.*"):
                 os.replace(side, out.with_suffix(side.suffix))
@@ -102,6 +101,16 @@ def export_grids(
         "written": len(gdf),
         "warnings": warnings,
     }
+
+
+def _write(gdf: gpd.GeoDataFrame, part: Path, ext: str, layer: str) -> None:
+    if ext == ".csv":
+        wkt = shapely.to_wkt(gdf.geometry.to_numpy(), rounding_precision=-1)  # every digit
+        gdf.assign(wkt=wkt).drop(columns="geometry").to_csv(part, index=False)
+    else:
+        with catch_warnings():  # the names cut are reported above
+            simplefilter("ignore")
+            gdf.to_file(part, driver=DRIVERS[ext], layer=layer, engine="pyogrio")
 
 
 def _flat(attrs: dict[str, Any] | None) -> dict[str, Any]:

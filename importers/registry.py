@@ -18,6 +18,7 @@ from sqlalchemy.engine import Engine
 
 from gis.dates import parse_at
 from gis.errors import ImportRejected, InvalidInput, WanggeError
+from gis.progress import Progress, quiet
 from gis.registry import components, rules, units
 from gis.text import check_json
 from importers.core import all_or_nothing, resolve_crs
@@ -42,7 +43,15 @@ def _time(value: str) -> dtime | None:
     return dtime.fromisoformat(value) if value else None
 
 
-def _run(engine: Engine, source: str, kind: str, rows: list[tuple[int, Any]], write, dry_run: bool) -> dict[str, Any]:
+def _run(
+    engine: Engine,
+    source: str,
+    kind: str,
+    rows: list[tuple[int, Any]],
+    write,
+    dry_run: bool,
+    progress: Progress = quiet,
+) -> dict[str, Any]:
     t0 = time.perf_counter()
     report: dict[str, Any] = {
         "source": source,
@@ -52,8 +61,9 @@ def _run(engine: Engine, source: str, kind: str, rows: list[tuple[int, Any]], wr
         "rejected": [],
         "dry_run": dry_run,
     }
-    with all_or_nothing(engine) as (conn, trans):
+    with progress("storing", len(rows)) as phase, all_or_nothing(engine) as (conn, trans):
         for row_no, rec in rows:
+            phase.update(1)
             try:
                 if isinstance(rec, dict):
                     for name, value in rec.items():
@@ -80,7 +90,9 @@ def _run(engine: Engine, source: str, kind: str, rows: list[tuple[int, Any]], wr
     return report
 
 
-def import_units(engine: Engine, path: str | Path, *, dry_run: bool = False) -> dict[str, Any]:
+def import_units(
+    engine: Engine, path: str | Path, *, dry_run: bool = False, progress: Progress = quiet
+) -> dict[str, Any]:
     """CSV with ``code,name,kind[,area_code]``."""
     frame = _read_csv(Path(path), UNIT_COLUMNS)
     rows = [(i + 1, r) for i, r in enumerate(frame.to_dict("records"))]  # data rows from 1, as every importer
@@ -93,10 +105,13 @@ def import_units(engine: Engine, path: str | Path, *, dry_run: bool = False) -> 
             conn, code=r["code"], name=r["name"], kind=r["kind"], area_code=r.get("area_code") or None
         ),
         dry_run,
+        progress,
     )
 
 
-def import_calendar(engine: Engine, path: str | Path, *, dry_run: bool = False) -> dict[str, Any]:
+def import_calendar(
+    engine: Engine, path: str | Path, *, dry_run: bool = False, progress: Progress = quiet
+) -> dict[str, Any]:
     """CSV with ``day,workday[,name]``: the public holidays (workday false) and the weekend days
     worked in their place (workday true) of a year, as the State Council publishes them."""
     from gis.cases import calendar
@@ -110,10 +125,13 @@ def import_calendar(engine: Engine, path: str | Path, *, dry_run: bool = False) 
         rows,
         lambda conn, r: calendar.set_calendar_day(conn, r["day"], r["workday"], r.get("name") or ""),
         dry_run,
+        progress,
     )
 
 
-def import_rules(engine: Engine, path: str | Path, *, dry_run: bool = False) -> dict[str, Any]:
+def import_rules(
+    engine: Engine, path: str | Path, *, dry_run: bool = False, progress: Progress = quiet
+) -> dict[str, Any]:
     """CSV with ``class_code,area_code,unit_code[,start_time,end_time,valid_from]``."""
     frame = _read_csv(Path(path), RULE_COLUMNS)
     rows = [(i + 1, r) for i, r in enumerate(frame.to_dict("records"))]
@@ -132,6 +150,7 @@ def import_rules(engine: Engine, path: str | Path, *, dry_run: bool = False) -> 
             valid_from=parse_at(r.get("valid_from") or None, "valid_from"),
         ),
         dry_run,
+        progress,
     )
 
 
@@ -143,9 +162,12 @@ def import_components(
     code_field: str = "code",
     crs: str | None = None,
     dry_run: bool = False,
+    progress: Progress = quiet,
 ) -> dict[str, Any]:
     """Components from GeoJSON, Shapefile, GeoPackage, KML or CSV (WKT), in any supported CRS."""
-    frame = read_frame(path, layer)
+    with progress("reading") as phase:
+        frame = read_frame(path, layer)
+        phase.update(len(frame))
     if code_field not in frame.columns:
         raise InvalidInput(
             f"no field {code_field!r}",
@@ -160,6 +182,8 @@ def import_components(
 
     def write(conn, item):
         rec, geom = item
+        for name, value in rec.items():
+            check_json(value, name)
         if geom is None or shapely.is_empty(geom):
             raise InvalidInput("empty or missing geometry", field="geometry")
         units = {f: (str(rec[f]) if rec.get(f) not in (None, "") else None) for f in COMPONENT_UNIT_FIELDS}
@@ -175,4 +199,4 @@ def import_components(
             **units,
         )
 
-    return _run(engine, str(path), "components", rows, write, dry_run)
+    return _run(engine, str(path), "components", rows, write, dry_run, progress)

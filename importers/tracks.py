@@ -10,6 +10,7 @@ import pandas as pd
 from sqlalchemy.engine import Engine
 
 from gis.errors import ImportRejected, InvalidInput
+from gis.progress import Progress, quiet
 from gis.tracks import ingest, workers
 from importers.core import all_or_nothing
 from importers.readers import list_layers, read_text_csv
@@ -19,7 +20,9 @@ BATCH = 5000
 WORKER_COLUMNS = ("worker_id", "name", "device_id", "grids")
 
 
-def import_workers(engine: Engine, path: str | Path, *, dry_run: bool = False) -> dict[str, Any]:
+def import_workers(
+    engine: Engine, path: str | Path, *, dry_run: bool = False, progress: Progress = quiet
+) -> dict[str, Any]:
     """CSV with at least ``worker_id,name,device_id,grids`` (grids: codes separated by ``;``)."""
     frame = _read_csv(Path(path), WORKER_COLUMNS)
     rows = [(i + 1, r) for i, r in enumerate(frame.to_dict("records"))]
@@ -37,6 +40,7 @@ def import_workers(engine: Engine, path: str | Path, *, dry_run: bool = False) -
             role=r.get("role") or "gridworker",
         ),
         dry_run,
+        progress,
     )
 
 
@@ -49,6 +53,7 @@ def import_tracks(
     time_field: str = "fix_time",
     lon_field: str = "lon",
     lat_field: str = "lat",
+    progress: Progress = quiet,
 ) -> dict[str, Any]:
     """CSV (``worker_id`` or ``device_id``, fix time, lon, lat[, accuracy, speed, course]) or GPX (one worker)."""
     path = Path(path)
@@ -93,9 +98,10 @@ def import_tracks(
     else:
         raise InvalidInput(f"unsupported file type {path.suffix}", field="file", allowed=[".csv", ".gpx"])
     report = {"source": str(path), "read": len(points), "accepted": 0, "duplicates": 0, "flagged": 0, "rejected": []}
-    with all_or_nothing(engine) as (conn, trans):
+    with progress("storing", len(points)) as phase, all_or_nothing(engine) as (conn, trans):
         for i in range(0, len(points), BATCH):
             res = ingest.ingest(conn, points[i : i + BATCH])
+            phase.update(len(points[i : i + BATCH]))
             report["accepted"] += res.accepted
             report["duplicates"] += res.duplicates
             report["flagged"] += res.flagged

@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import text
 
 from gis.cases.calendar import forget_calendars, seed_calendar
-from gis.db import check_postgis, make_engine
+from gis.db import check_postgis, database_url, make_engine
 from gis.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -25,7 +25,7 @@ TEST_DATABASE = "wangge_test"
 _state: dict[str, object] = {}
 
 
-def database_url() -> str:
+def url_of_test_database() -> str:
     """The test database: the one ``DATABASE_URL`` names, or ``wangge_test`` in the embedded cluster."""
     url = os.environ.get("DATABASE_URL")
     if url:
@@ -53,7 +53,7 @@ def _prepare(session: pytest.Session) -> Settings:
         conn.execute(text("CREATE EXTENSION IF NOT EXISTS postgis"))
     from gis import migrate
 
-    migrate.upgrade(settings.url())
+    migrate.upgrade(database_url(settings))
     check_postgis(engine)
     engine.dispose()
     return settings

@@ -8,14 +8,15 @@ import os
 import subprocess
 import sys
 
+from gis.db import database_url
 from tests.conftest import ROOT
 from tests.helpers import STEP, X0, Y0, load_city, square_city, write_geojson
 
 
 def wangge(settings, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "DATABASE_URL": settings.url()}
+    env = {**os.environ, "DATABASE_URL": database_url(settings)}
     return subprocess.run(
-        [sys.executable, "-m", "importers.cli", *args], capture_output=True, text=True, env=env, cwd=ROOT, timeout=300
+        [sys.executable, "-m", "cli.main", *args], capture_output=True, text=True, env=env, cwd=ROOT, timeout=300
     )
 
 
@@ -40,8 +41,8 @@ def test_import_validate_lookup_round_trip(settings, db, tmp_path):
     stats = json.loads(p.stdout)
     assert stats["rows"] == 3 and stats["invalid_coordinates"] == 1 and stats["outside"] == 1
     rows = list(csv.DictReader(out.open()))
-    assert rows[0]["note"] == "a, quoted" and rows[0]["unit_code"] == "110108001001001"
-    assert rows[1]["unit_code"] == "" and rows[2]["district_code"] == ""
+    assert rows[0]["note"] == "a, quoted" and rows[0]["unit_grid_code"] == "110108001001001"
+    assert rows[1]["unit_grid_code"] == "" and rows[2]["district_code"] == ""
 
 
 def test_bad_input_gives_message_and_nonzero_exit(settings, db, tmp_path):
@@ -142,8 +143,8 @@ def test_serve_with_workers_keeps_device_ids_and_coordinates_out_of_the_access_l
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    env = {**os.environ, "DATABASE_URL": settings.url()}
-    args = [sys.executable, "-m", "importers.cli", "serve", "--port", str(port), "--workers", "2"]
+    env = {**os.environ, "DATABASE_URL": database_url(settings)}
+    args = [sys.executable, "-m", "cli.main", "serve", "--port", str(port), "--workers", "2"]
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=ROOT)
     base = f"http://127.0.0.1:{port}"
     try:

@@ -75,7 +75,7 @@ def test_new_cluster_picks_a_free_port_and_keeps_it(cluster, listener):
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "WANGGE_PG_PORT")}
     env["WANGGE_DATA_DIR"] = str(cluster.data)
     p = subprocess.run(
-        [sys.executable, "-m", "importers.cli", "db", "status"], capture_output=True, text=True, env=env, cwd=ROOT
+        [sys.executable, "-m", "cli.main", "db", "status"], capture_output=True, text=True, env=env, cwd=ROOT
     )
     status = json.loads(p.stdout)
     assert status["running"] and status["port"] == port and status["port_source"].startswith("remembered in ")

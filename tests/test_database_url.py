@@ -13,6 +13,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from api.app import create_app
+from gis.db import database_url
 from gis.settings import Settings
 from tests.conftest import ROOT
 from tests.helpers import STEP, X0, Y0, square_city, write_geojson
@@ -21,19 +22,19 @@ from tests.helpers import STEP, X0, Y0, square_city, write_geojson
 def wangge(url: str, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "DATABASE_URL": url}
     return subprocess.run(
-        [sys.executable, "-m", "importers.cli", *args], capture_output=True, text=True, env=env, cwd=ROOT, timeout=300
+        [sys.executable, "-m", "cli.main", *args], capture_output=True, text=True, env=env, cwd=ROOT, timeout=300
     )
 
 
 def test_bare_url_migrates_imports_and_looks_up(settings, tmp_path):
     """A fresh database named by postgresql:// (migrate, import) and postgres:// (lookup, API)."""
     name = f"wangge_bare_url_{os.getpid()}"
-    admin = create_engine(settings.url(), isolation_level="AUTOCOMMIT")
+    admin = create_engine(database_url(settings), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     try:
-        base = make_url(settings.url()).set(database=name)
+        base = make_url(database_url(settings)).set(database=name)
         # The embedded cluster trusts local connections and never asks for it: a password here
         # only shows whether `db migrate` prints it.
         secret = base.password or f"not-to-be-printed-{os.getpid()}"
@@ -68,7 +69,11 @@ def test_bare_url_migrates_imports_and_looks_up(settings, tmp_path):
 def test_url_naming_a_missing_driver_is_a_message_not_a_traceback(settings):
     missing = [d for d in ("pg8000", "asyncpg", "psycopg2cffi", "psycopg") if importlib.util.find_spec(d) is None]
     assert missing, "every PostgreSQL driver SQLAlchemy knows is installed: nothing to test with"
-    url = make_url(settings.url()).set(drivername=f"postgresql+{missing[0]}").render_as_string(hide_password=False)
+    url = (
+        make_url(database_url(settings))
+        .set(drivername=f"postgresql+{missing[0]}")
+        .render_as_string(hide_password=False)
+    )
     p = wangge(url, "db", "migrate")
     assert p.returncode == 3
     assert f"DATABASE_URL names the driver '{missing[0]}', which is not installed" in p.stderr

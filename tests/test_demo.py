@@ -4,7 +4,7 @@ import json
 
 from sqlalchemy import text
 
-from data.demo_city import build_demo
+from demo.city import build_demo
 from gis.grids.lookup import lookup_point
 from gis.grids.validate import validate
 from gis.tracks import positions

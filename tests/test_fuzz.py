@@ -19,7 +19,7 @@ from gis.cases import intake
 from gis.registry import components, rules, units
 from gis.settings import Settings
 from gis.tracks import ingest, workers
-from tests.conftest import database_url
+from tests.conftest import url_of_test_database
 from tests.helpers import load_city, square_city
 
 #: examples per operation (about 60 operations: 1-2 minutes on two cores)
@@ -27,7 +27,7 @@ EXAMPLES = 100
 
 # built when the module is collected (schemathesis makes one test per operation from it); the
 # engines connect on first use, after the session has prepared the database
-schema = schemathesis.openapi.from_asgi("/openapi.json", create_app(Settings(database_url=database_url())))
+schema = schemathesis.openapi.from_asgi("/openapi.json", create_app(Settings(database_url=url_of_test_database())))
 
 
 @pytest.fixture(scope="module")

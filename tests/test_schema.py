@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import inspect
 
+from gis.db import database_url
 from gis.models import Base
 
 
@@ -22,7 +23,7 @@ def test_migration_0010_folds_the_refused_reports_into_counts_per_device(setting
 
     from gis.migrate import alembic_config, upgrade
 
-    cfg = alembic_config(settings.url())
+    cfg = alembic_config(database_url(settings))
     command.downgrade(cfg, "0009")
     try:
         with db.begin() as conn:
@@ -34,7 +35,7 @@ def test_migration_0010_folds_the_refused_reports_into_counts_per_device(setting
                        FROM generate_series(1, 9) n"""
                 )
             )
-        upgrade(settings.url())
+        upgrade(database_url(settings))
         with db.connect() as conn:
             rows = conn.execute(
                 text("SELECT device_id, count, last_seen - first_seen, samples FROM device_reject ORDER BY 1")
@@ -46,6 +47,6 @@ def test_migration_0010_folds_the_refused_reports_into_counts_per_device(setting
             back = conn.execute(text("SELECT device_id, payload->>'n' FROM device_reject ORDER BY at")).all()
         assert back == [(None if n % 2 else "a", str(n)) for n in range(1, 10)]
     finally:
-        upgrade(settings.url())
+        upgrade(database_url(settings))
         with db.begin() as conn:
             conn.execute(text("TRUNCATE device_reject"))

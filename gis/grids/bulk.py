@@ -1,36 +1,28 @@
-"""Bulk point lookup: a spreadsheet in, the same spreadsheet with four grid codes appended out.
+"""Bulk point lookup: the four grid codes of many points at once.
 
-Points are converted to CGCS2000 in numpy, sorted along a Morton curve (physical order halves the
-join time), COPYed into a scratch table and joined polygon-driven, in parallel, inside PostGIS
-(:mod:`gis.assign`). Only the
-points that no unit grid's interior contains (on edges, or outside) go through the per-point rule
-of :mod:`gis.lookup`, so the answer equals a one-by-one lookup.
+Points in CGCS2000 are sorted along a Morton curve (physical order halves the join time), COPYed
+into a scratch table and joined polygon-driven, in parallel, inside PostGIS
+(:mod:`gis.grids.assign`). The points no unit grid holds go through the lookup rule point by point
+(:func:`gis.grids.assign.choose_per_point`), so the answer equals a one-by-one lookup.
 """
 
 from __future__ import annotations
 
-import csv
 import io
-import os
-import time
 import uuid
-from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any
+from datetime import datetime
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 from sqlalchemy import text
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection
 
-from gis.crs import parse_crs, xy_to_storage
-from gis.errors import InvalidInput
 from gis.grids.assign import assign_unit_grids, choose_per_point
 from gis.grids.hierarchy import CODE_LENGTH
 
-OUT_COLUMNS = ("district_code", "street_code", "community_code", "unit_code")
+OUT_COLUMNS = ("district_code", "street_code", "community_code", "unit_grid_code")
 
 
 def morton_order(x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -123,79 +115,3 @@ def assign_codes(conn: Connection, x: np.ndarray, y: np.ndarray, at: datetime) -
                 cols[col] = pc.replace_with_mask(cols[col], pa.array(mask), pa.array([c for _, c in found]))
     conn.execute(text(f"DROP TABLE {pts}, {pts}_unit"))
     return cols
-
-
-def lookup_csv(
-    engine: Engine,
-    input_path: str | Path,
-    output_path: str | Path,
-    *,
-    lon_field: str,
-    lat_field: str,
-    crs: str | None = None,
-    at: datetime | None = None,
-) -> dict[str, Any]:
-    """Append the four grid codes to every row of a CSV; rows keep their order and text."""
-    t0 = time.perf_counter()
-    at = at or datetime.now(UTC)
-    crs_obj = parse_crs(crs or "EPSG:4490")
-    path = Path(input_path)
-    if not path.exists():
-        raise InvalidInput(f"no such file: {path}", field="input")
-    out = Path(output_path)
-    if out.resolve() == path.resolve():
-        raise InvalidInput(
-            "--output must not be the input file: it is read while the answer is written", field="output"
-        )
-    if not out.parent.is_dir():
-        raise InvalidInput(f"no such directory: {out.parent}", field="output")
-    with path.open("r", encoding="utf-8-sig") as f:
-        header = next(csv.reader([f.readline()]), [])
-    for flag, name in (("lon_field", lon_field), ("lat_field", lat_field)):
-        if name not in header:
-            raise InvalidInput(f"column {name!r} not in {path.name}", field=flag, allowed=header)
-    clash = [c for c in OUT_COLUMNS if c in header]
-    if clash:
-        raise InvalidInput(f"{path.name} already has column(s) {', '.join(clash)}", field="input")
-    table = pacsv.read_csv(
-        path,
-        convert_options=pacsv.ConvertOptions(column_types={c: pa.string() for c in header}, strings_can_be_null=False),
-    )
-    lon = _to_float(table[lon_field])
-    lat = _to_float(table[lat_field])
-    x, y = xy_to_storage(lon, lat, crs_obj)
-    x, y = np.array(x, dtype=float), np.array(y, dtype=float)
-    bad = ~(np.isfinite(x) & np.isfinite(y) & (np.abs(x) <= 180) & (np.abs(y) <= 90))
-    x[bad] = np.nan
-    y[bad] = np.nan
-    with engine.connect() as conn, conn.begin():
-        cols = assign_codes(conn, x, y, at)
-    for name, col in zip(OUT_COLUMNS, cols, strict=True):
-        table = table.append_column(name, col)
-    # written beside the target and renamed: a failure leaves no half-written file (nor a half-
-    # overwritten earlier answer)
-    part = out.with_name(f".{out.name}.{uuid.uuid4().hex[:8]}.part")
-    try:
-        pacsv.write_csv(table, part, pacsv.WriteOptions(quoting_style="needed"))
-        os.replace(part, out)
-    except OSError as exc:
-        part.unlink(missing_ok=True)
-        raise InvalidInput(f"cannot write {out}: {exc.strerror or exc}", field="output") from None
-    in_none = pc.is_null(cols[0]).to_numpy(zero_copy_only=False)  # no district means no grid at all
-    return {
-        "rows": table.num_rows,
-        "assigned_unit": table.num_rows - cols[3].null_count,
-        "outside": int(np.count_nonzero(in_none & ~bad)),
-        "invalid_coordinates": int(bad.sum()),
-        "seconds": round(time.perf_counter() - t0, 3),
-    }
-
-
-def _to_float(col: pa.ChunkedArray) -> np.ndarray:
-    """Parse a text column as floats; unparsable cells become NaN."""
-    try:
-        return pc.cast(col, pa.float64()).to_numpy()
-    except pa.ArrowInvalid:  # some cell is not a number: the slow, forgiving path
-        import pandas as pd
-
-        return pd.to_numeric(col.to_pandas(), errors="coerce").to_numpy(dtype=float)

@@ -10,6 +10,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from gis.grids.hierarchy import LEVEL_NAMES
+from gis.progress import Progress, quiet
 from gis.statements import named
 
 #: Precision grid of the validation overlays, in degrees (about 1 cm).
@@ -34,9 +35,11 @@ def validate(
     min_width_m: float = 0.1,
     kinds: tuple[str, ...] = KINDS,
     codes: list[str] | None = None,
+    progress: Progress = quiet,
 ) -> dict[str, Any]:
     """Run the checks; each finding carries its geometry as GeoJSON. ``codes``: only the findings
-    about these grids (a child outside, or an overlap, where one side is among them)."""
+    about these grids (a child outside, or an overlap, where one side is among them). ``progress``
+    gets a phase per kind of check, over the grids checked."""
     params = {
         "levels": levels or [1, 2, 3, 4],
         "at": at or datetime.now(UTC),
@@ -47,8 +50,19 @@ def validate(
         "codes": codes,
     }
     findings: list[dict[str, Any]] = []
+    grids = None
+    if progress is not quiet:
+        grids = conn.execute(
+            text(
+                "SELECT count(*) FROM grid g WHERE g.level = ANY(:levels) AND wangge_valid(g.valid_from, g.valid_to, :at)"
+            ),
+            params,
+        ).scalar_one()
     for kind in kinds:
-        for row in conn.execute(text(named("validate")[kind]), params).mappings():
+        with progress(kind, grids) as phase:
+            rows = conn.execute(text(named("validate")[kind]), params).mappings().all()
+            phase.update(grids)
+        for row in rows:
             area = row["area_m2"]
             findings.append(
                 {

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime
-from pathlib import Path
-from typing import Any
+from typing import BinaryIO
 
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
+from gis.statements import ident
 from gis.tracks.ingest import forget_partition
 
 
@@ -35,37 +35,22 @@ ARCHIVE_COLUMNS = (
 )
 
 
-def retire_days(
-    conn: Connection, before: date, archive_dir: Path | None = None, dry_run: bool = False
-) -> dict[str, Any]:
-    """Drop the day partitions before ``before`` (UTC days), each first written to
-    ``archive_dir/track_point_YYYYMMDD.csv.gz`` when given (a CSV ``wangge import tracks`` reads
-    back). A day is dropped only once its archive is complete. Does not commit."""
-    import gzip
-    import os
+def day_points(conn: Connection, name: str) -> int:
+    """The fixes a day partition holds (``name`` as :func:`day_partitions` gives it)."""
+    return conn.execute(text(f"SELECT count(*) FROM {ident(name)}")).scalar_one()
 
-    days = [(d, n) for d, n in day_partitions(conn) if d < before]
-    report: dict[str, Any] = {"before": before.isoformat(), "days": [], "points": 0, "dry_run": dry_run}
-    for d, name in days:
-        count = conn.execute(text(f"SELECT count(*) FROM {name}")).scalar_one()
-        entry: dict[str, Any] = {"day": d.isoformat(), "points": count}
-        if not dry_run:
-            if archive_dir is not None:
-                archive_dir.mkdir(parents=True, exist_ok=True)
-                final = archive_dir / f"{name}.csv.gz"
-                partial = final.with_name(final.name + ".partial")
-                with gzip.open(partial, "wb") as out:
-                    conn.connection.cursor().copy_expert(
-                        f"COPY (SELECT {ARCHIVE_COLUMNS} FROM {name} ORDER BY worker_id, fix_time) "
-                        "TO STDOUT WITH (FORMAT csv, HEADER)",
-                        out,
-                    )
-                    out.flush()
-                    os.fsync(out.fileno())
-                partial.replace(final)
-                entry["archive"] = str(final)
-            conn.execute(text(f"DROP TABLE {name}"))
-            forget_partition(conn, d)
-        report["days"].append(entry)
-        report["points"] += count
-    return report
+
+def copy_day(conn: Connection, name: str, out: BinaryIO) -> None:
+    """Write a day partition to ``out`` as CSV with a header, in the columns ``wangge import tracks``
+    reads back, ordered by worker and time."""
+    conn.connection.cursor().copy_expert(
+        f"COPY (SELECT {ARCHIVE_COLUMNS} FROM {ident(name)} ORDER BY worker_id, fix_time) "
+        "TO STDOUT WITH (FORMAT csv, HEADER)",
+        out,
+    )
+
+
+def drop_day(conn: Connection, day: date, name: str) -> None:
+    """Drop a day partition and its fixes. Does not commit."""
+    conn.execute(text(f"DROP TABLE {ident(name)}"))
+    forget_partition(conn, day)

@@ -26,9 +26,10 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from gis.cases.calendar import seed_calendar
+from gis.progress import Progress, quiet
 from importers.core import GridImportOptions, import_grid_frame
 
-HERE = Path(__file__).resolve().parent
+DATA = Path(__file__).resolve().parent.parent / "data"  # the data files beside the code
 DEMO_DISTRICTS = ("460105", "460106", "460107", "460108")  # 海口: 秀英, 龙华, 琼山, 美兰
 BIG_PREFIX = "1101"  # 北京: 16 districts
 #: the demo boundaries are in force from this date, so historical demo cases find their grids
@@ -145,7 +146,7 @@ def _short(name: str) -> str:
 def _haikou_codes() -> dict[str, list[tuple[str, str]]]:
     """parent code → [(code, name)] from the shipped NBS 2023 subset."""
     children: dict[str, list[tuple[str, str]]] = {}
-    with (HERE / "haikou_codes.csv").open(encoding="utf-8") as f:
+    with (DATA / "haikou_codes.csv").open(encoding="utf-8") as f:
         for row in csv.DictReader(f):
             if row["parent_code"]:
                 children.setdefault(row["parent_code"], []).append((row["code"], _short(row["name"])))
@@ -200,11 +201,13 @@ def frame(nodes: list[Node], level: int) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(records, geometry=[n.geom for n in nodes], crs="EPSG:4490")
 
 
-def build_demo(engine: Engine, *, big: bool = False, progress: bool = False) -> dict[str, Any]:
+def build_demo(engine: Engine, *, big: bool = False, progress: Progress = quiet) -> dict[str, Any]:
     """Generate and import the city, level by level, through the ordinary import core."""
     with engine.begin() as conn:  # the demo's deadlines follow the holidays, even on a database not migrated today
         seed_calendar(conn)
-    levels = generate(big=big)
+    with progress("generating") as phase:
+        levels = generate(big=big)
+        phase.update(sum(len(v) for v in levels.values()))
     counts: dict[str, int] = {}
     written = 0
     for level, label in ((1, "district"), (2, "street"), (3, "community"), (4, "unit")):
@@ -214,14 +217,16 @@ def build_demo(engine: Engine, *, big: bool = False, progress: bool = False) -> 
             frame(levels[level], level),
             opts,
             source=f"demo:{'big' if big else 'haikou'}:{label}",
-            progress=progress,
+            progress=lambda name, total=None, label=label: progress(f"{label} grids: {name}", total),
         )
         counts[label] = len(levels[level])
         written += report.written
     add_governments(engine)
     summary = {"city": "big (Beijing outlines)" if big else "Haikou", "counts": counts, "written": written}
     if not big:
-        summary["activity"] = add_activity(engine)
+        with progress("activity") as phase:
+            summary["activity"] = add_activity(engine)
+            phase.update(sum(summary["activity"].values()))
     return summary
 
 
