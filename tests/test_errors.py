@@ -131,9 +131,9 @@ def test_a_statement_timeout_answers_503_saying_so(settings, city):
 
 class _Deadlocker:
     """Makes the route's transaction the victim of a real deadlock, ``times`` times: the route
-    holds advisory lock 1 and asks for 2; a second session holds 2 and, once the route waits,
-    asks for 1. The route's session waited first, so its deadlock check fires first and PostgreSQL
-    aborts it."""
+    holds advisory lock 1 and asks for 2; a second session holds 2 and, once the route has waited
+    for a while, asks for 1. The session that waited first runs the deadlock check first (after
+    deadlock_timeout, 1 s): PostgreSQL aborts the route's transaction."""
 
     def __init__(self, engine, times: int):
         self.engine, self.times, self.attempts = engine, times, 0
@@ -153,7 +153,9 @@ class _Deadlocker:
                     text("SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = :p"), {"p": route_pid}
                 ).scalar():
                     pass
-                c2.execute(text("SELECT pg_advisory_xact_lock(1)"))
+                # half the deadlock timeout between the two waits: the route's check comes first
+                # even on a loaded machine
+                c2.execute(text("SELECT pg_sleep(0.5), pg_advisory_xact_lock(1)"))
                 c2.rollback()
 
         t = threading.Thread(target=other)
@@ -167,18 +169,47 @@ class _Deadlocker:
         return "done"
 
 
+class _WriteSkew:
+    """Makes the route's serializable transaction fail with a serialization failure, ``times``
+    times, deterministically: it reads what a second serializable transaction writes, and writes
+    what that one read; the second commits first, so the route's write (or commit) is refused."""
+
+    def __init__(self, engine, times: int):
+        self.engine, self.times, self.attempts = engine, times, 0
+
+    def __call__(self, conn) -> str:
+        self.attempts += 1
+        conn.execute(text("SET TRANSACTION ISOLATION LEVEL SERIALIZABLE"))
+        conn.execute(text("SELECT count(*) FROM skew WHERE k = 1")).scalar()
+        if self.attempts <= self.times:
+            with self.engine.connect() as c2:
+                c2.execute(text("SET TRANSACTION ISOLATION LEVEL SERIALIZABLE"))
+                c2.execute(text("SELECT count(*) FROM skew WHERE k = 2")).scalar()
+                c2.execute(text("INSERT INTO skew VALUES (1)"))
+                c2.commit()
+        conn.execute(text("INSERT INTO skew VALUES (2)"))
+        return "done"
+
+
 @pytest.mark.parametrize(("times", "status"), [(1, 200), (2, 409)])
-def test_a_deadlock_is_retried_once_then_answers_409(settings, db, times, status):
+@pytest.mark.parametrize("conflict", [_Deadlocker, _WriteSkew])
+def test_a_deadlock_or_serialization_failure_is_retried_once_then_answers_409(settings, db, conflict, times, status):
+    with db.begin() as conn:
+        conn.execute(text("DROP TABLE IF EXISTS skew; CREATE TABLE skew (k int)"))
     app = create_app(settings)
-    deadlocker = _Deadlocker(db, times)
+    clash = conflict(db, times)
 
-    @app.post("/deadlock")
+    @app.post("/clash")
     async def route(write: WriterDep) -> str:
-        return await write(deadlocker)
+        return await write(clash)
 
-    with TestClient(app) as c:
-        r = c.post("/deadlock")
+    try:
+        with TestClient(app) as c:
+            r = c.post("/clash")
+    finally:
+        with db.begin() as conn:
+            conn.execute(text("DROP TABLE skew"))
     assert r.status_code == status, r.text
-    assert deadlocker.attempts == 2
+    assert clash.attempts == 2
     if status == 409:
         assert r.json()["error"] == "conflict"
