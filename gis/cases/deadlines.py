@@ -33,7 +33,7 @@ def deadline(
 ) -> datetime:
     """When a case reported at ``reported_at`` is due.
 
-    >>> from datetime import timezone
+    >>> from datetime import date, timezone
     >>> friday_4pm = datetime(2024, 5, 10, 8, 0, tzinfo=timezone.utc)  # 16:00 CST
     >>> deadline(friday_4pm, 2, "working_hours").astimezone(CST).isoformat()
     '2024-05-13T10:00:00+08:00'
