@@ -32,7 +32,7 @@ LANDING = """<!doctype html><html lang="zh"><head><meta charset="utf-8"><title>w
 <li><a href="/api/v1/validation?level=unit">Validation of the unit grids</a></li>
 <li><a href="/api/v1/cases?limit=20">Cases, newest first</a> ·
 <a href="/api/v1/cases-statistics?by=street&amp;from={since}&amp;to={until}">statistics by street, last 90 days</a> ·
-<a href="/api/v1/cases-overdue?by=unit">overdue by unit</a></li>
+<a href="/api/v1/cases-overdue?by=resp_unit">overdue by unit</a></li>
 <li><a href="/api/v1/workers/positions">Gridworkers' live positions (GeoJSON)</a></li>
 <li><a href="/api/v1/components?limit=50">City components (部件, GeoJSON)</a></li>
 </ul></body></html>"""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from cli.output import emit, engine, progress
-from gis.grids.hierarchy import LEVELS
+from gis.grids.hierarchy import LEVEL_ALIASES
 from gis.settings import Settings
 
 
@@ -14,7 +14,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     ex_sub = ex.add_subparsers(dest="what", required=True)
     eg = ex_sub.add_parser("grids", help="the grids of one level: .gpkg, .geojson, .shp, .kml or .csv (WKT)")
     eg.add_argument("file")
-    eg.add_argument("--level", required=True, choices=list(LEVELS))
+    eg.add_argument("--level", required=True, choices=list(LEVEL_ALIASES))
     eg.add_argument("--at", help="the versions valid at this date (default: now)")
     eg.add_argument("--crs", help="EPSG:xxxx, gcj02 or bd09 (default: EPSG:4490)")
     eg.add_argument("--layer", help="GeoPackage layer name (default: the level)")
@@ -29,7 +29,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     result = export_grids(
         engine(settings),
         args.file,
-        level=LEVELS[args.level],
+        level=LEVEL_ALIASES[args.level],
         at=parse_at(args.at),
         crs=args.crs,
         layer=args.layer,

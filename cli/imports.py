@@ -7,7 +7,7 @@ import argparse
 
 from cli.output import emit, engine, print_report, progress, rejected
 from gis.errors import ImportRejected
-from gis.grids.hierarchy import LEVELS, parse_level
+from gis.grids.hierarchy import LEVEL_ALIASES, parse_level
 from gis.settings import Settings
 
 
@@ -16,7 +16,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     imp_sub = imp.add_subparsers(dest="what", required=True)
     g = imp_sub.add_parser("grids", help="import grid boundaries of one level")
     g.add_argument("file")
-    g.add_argument("--level", required=True, choices=list(LEVELS))
+    g.add_argument("--level", required=True, choices=list(LEVEL_ALIASES))
     g.add_argument("--layer")
     g.add_argument("--code-field")
     g.add_argument("--name-field")

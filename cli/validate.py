@@ -6,13 +6,13 @@ import argparse
 import sys
 
 from cli.output import emit, engine, progress
-from gis.grids.hierarchy import LEVELS, parse_level
+from gis.grids.hierarchy import LEVEL_ALIASES, parse_level
 from gis.settings import Settings
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     v = sub.add_parser("validate", help="check nesting, overlaps, gaps, orphans and codes")
-    v.add_argument("--level", choices=list(LEVELS))
+    v.add_argument("--level", choices=list(LEVEL_ALIASES))
     v.add_argument("--at")
     v.add_argument("--tolerance", type=float, default=10.0)
     v.add_argument("--min-area", type=float, default=1.0, help="ignore overlaps and gaps under this many m²")

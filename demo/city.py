@@ -195,7 +195,7 @@ def frame(nodes: list[Node], level: int) -> gpd.GeoDataFrame:
     for n in nodes:
         rec: dict[str, Any] = {"code": n.code, "name": n.name, "synthetic": level > 1}
         if level == 4:
-            rec["resp_unit"] = f"{n.code[:9]} 街道网格化服务管理中心"
+            rec["resp_unit_name"] = f"{n.code[:9]} 街道网格化服务管理中心"
             rec["resp_person"] = f"网格员 {n.code[-5:]}"
         records.append(rec)
     return gpd.GeoDataFrame(records, geometry=[n.geom for n in nodes], crs="EPSG:4490")
@@ -210,7 +210,7 @@ def build_demo(engine: Engine, *, big: bool = False, progress: Progress = quiet)
         phase.update(sum(len(v) for v in levels.values()))
     counts: dict[str, int] = {}
     written = 0
-    for level, label in ((1, "district"), (2, "street"), (3, "community"), (4, "unit")):
+    for level, label in ((1, "district"), (2, "street"), (3, "community"), (4, "unit_grid")):
         opts = GridImportOptions(level=level, tolerance_m=1.0, valid_from=DEMO_VALID_FROM)
         report = import_grid_frame(
             engine,
@@ -377,10 +377,10 @@ def add_components(engine: Engine, units: list, shapes: list, rng: np.random.Gen
             return 0
     rows, geoms = [], []
     serial: dict[str, int] = {}
-    for (unit_code, _), shape in zip(units, shapes, strict=True):
+    for (unit_grid_code, _), shape in zip(units, shapes, strict=True):
         for cls, owner, maintainer in DEMO_COMPONENTS:
             for xy in _sample_inside(shape, int(rng.integers(1, 4)), rng):
-                key = unit_code[:6] + cls
+                key = unit_grid_code[:6] + cls
                 serial[key] = serial.get(key, 0) + 1
                 rows.append(
                     {

@@ -37,7 +37,9 @@ from importers.readers import read_frame
 
 CODE_FIELDS = ("code", "adcode", "grid_code", "CODE", "ADCODE", "编码", "代码")
 NAME_FIELDS = ("name", "NAME", "Name", "grid_name", "名称")
-RESP_FIELDS = ("resp_unit", "resp_person", "resp_phone")
+RESP_FIELDS = ("resp_unit_name", "resp_person", "resp_phone")
+#: older files name the responsible unit's column resp_unit
+RESP_ALIASES = {"resp_unit": "resp_unit_name"}
 
 
 @dataclass
@@ -185,6 +187,9 @@ def import_grid_frame(
         valid = shapely.is_valid(geoms)
         reasons = shapely.is_valid_reason(geoms)
         mapped = {c for c in (code_col, name_col, parent_col) if c} | {frame.geometry.name}
+        frame = frame.rename(
+            columns={a: f for a, f in RESP_ALIASES.items() if a in frame.columns and f not in frame.columns}
+        )
         extra_cols = [c for c in frame.columns if c not in mapped and c not in RESP_FIELDS]
         resp_cols = [c for c in RESP_FIELDS if c in frame.columns]
         records = frame.drop(columns=frame.geometry.name).to_dict("records")
@@ -251,7 +256,7 @@ def import_grid_frame(
                 **{c: (None if (v := versions.json_safe(rec[c])) is None else str(v)) for c in resp_cols},
             )
             try:
-                check_json([item.name, item.resp_unit, item.resp_person, item.resp_phone], "name")
+                check_json([item.name, item.resp_unit_name, item.resp_person, item.resp_phone], "name")
                 check_json(item.attrs, "attrs")
             except InvalidInput as exc:
                 report.reject(row, exc.message, code)
@@ -370,7 +375,7 @@ def redraw_grid(
         current = (
             conn.execute(
                 text(
-                    "SELECT name, resp_unit, resp_person, resp_phone, attrs FROM grid "
+                    "SELECT name, resp_unit_name, resp_person, resp_phone, attrs FROM grid "
                     "WHERE code = :c AND valid_to IS NULL"
                 ),
                 {"c": code},

@@ -27,9 +27,9 @@ from gis.grids.versions import valid_at
 from gis.progress import Progress, quiet
 
 #: a Shapefile's field names have at most 10 characters; the importer reads these back
-SHAPEFILE_NAMES = {"parent_code": "parent_cod", "resp_person": "resp_perso"}
+SHAPEFILE_NAMES = {"parent_code": "parent_cod", "resp_person": "resp_perso", "resp_unit_name": "resp_unit_"}
 DRIVERS = {".gpkg": "GPKG", ".geojson": "GeoJSON", ".json": "GeoJSON", ".shp": "ESRI Shapefile", ".kml": "LIBKML"}
-COLUMNS = ("code", "name", "parent_code", "resp_unit", "resp_person", "resp_phone")
+COLUMNS = ("code", "name", "parent_code", "resp_unit_name", "resp_person", "resp_phone")
 
 
 def export_grids(
@@ -65,7 +65,7 @@ def export_grids(
         )
         phase.update(len(rows))
     if not rows:
-        raise InvalidInput(f"no {LEVEL_NAMES[level]} grids{' at ' + at.isoformat() if at else ''}", field="level")
+        raise InvalidInput(f"no {LEVEL_NAMES[level].removesuffix('_grid')} grids{' at ' + at.isoformat() if at else ''}", field="level")
     frame = pd.DataFrame([{c: r[c] for c in COLUMNS} for r in rows])
     attrs = pd.DataFrame([_flat(r["attrs"]) for r in rows])
     frame = pd.concat([frame, attrs.drop(columns=[c for c in attrs.columns if c in COLUMNS])], axis=1)

@@ -87,7 +87,7 @@ def read_frame(path: str | Path, layer: str | None = None, wkt_field: str | None
         raise InvalidInput(f"cannot read {path.name}: {_gdal_message(exc, path)}", field="file") from None
     if ext in (".shp", ".zip"):
         # a Shapefile cuts field names to 10 characters: read wangge's own exports back by their names
-        cut = {"parent_cod": "parent_code", "resp_perso": "resp_person"}
+        cut = {"parent_cod": "parent_code", "resp_perso": "resp_person", "resp_unit_": "resp_unit_name"}
         frame = frame.rename(columns={k: v for k, v in cut.items() if k in frame.columns and v not in frame.columns})
     if ext == ".kml":
         # LIBKML adds its styling fields to every placemark; keep only those that carry data

@@ -25,14 +25,15 @@ from importers.core import all_or_nothing, resolve_crs
 from importers.readers import read_frame, read_text_csv
 
 UNIT_COLUMNS = ("code", "name", "kind")
-RULE_COLUMNS = ("class_code", "area_code", "unit_code")
+RULE_COLUMNS = ("class_code", "area_code", "resp_unit")
 COMPONENT_UNIT_FIELDS = ("owner_unit", "manager_unit", "maintainer_unit")
 
 
-def _read_csv(path: Path, required: tuple[str, ...]) -> pd.DataFrame:
+def _read_csv(path: Path, required: tuple[str, ...], aliases: dict[str, str] | None = None) -> pd.DataFrame:
     if not path.exists():
         raise InvalidInput(f"no such file: {path}", field="file")
     frame = read_text_csv(path)
+    frame = frame.rename(columns={a: c for a, c in (aliases or {}).items() if a in frame and c not in frame})
     missing = [c for c in required if c not in frame.columns]
     if missing:
         raise InvalidInput(f"{path.name} lacks column(s) {', '.join(missing)}", field="file", allowed=list(required))
@@ -132,8 +133,9 @@ def import_calendar(
 def import_rules(
     engine: Engine, path: str | Path, *, dry_run: bool = False, progress: Progress = quiet
 ) -> dict[str, Any]:
-    """CSV with ``class_code,area_code,unit_code[,start_time,end_time,valid_from]``."""
-    frame = _read_csv(Path(path), RULE_COLUMNS)
+    """CSV with ``class_code,area_code,resp_unit[,start_time,end_time,valid_from]`` (``unit_code`` is read as
+    ``resp_unit``, as older files name it)."""
+    frame = _read_csv(Path(path), RULE_COLUMNS, {"unit_code": "resp_unit"})
     rows = [(i + 1, r) for i, r in enumerate(frame.to_dict("records"))]
     return _run(
         engine,
@@ -144,7 +146,7 @@ def import_rules(
             conn,
             class_code=r["class_code"],
             area_code=r["area_code"],
-            unit_code=r["unit_code"],
+            resp_unit=r["resp_unit"],
             start_time=_time(r.get("start_time", "")),
             end_time=_time(r.get("end_time", "")),
             valid_from=parse_at(r.get("valid_from") or None, "valid_from"),

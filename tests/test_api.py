@@ -16,7 +16,7 @@ def test_grids_geojson_paging_and_filters(client, db):
     assert body["type"] == "FeatureCollection" and body["numberMatched"] == 64 and body["numberReturned"] == 10
     assert body["links"][0]["rel"] == "next"
     f = body["features"][0]
-    assert f["properties"]["level"] == "unit" and f["geometry"]["type"] == "MultiPolygon"
+    assert f["properties"]["level"] == "unit_grid" and f["geometry"]["type"] == "MultiPolygon"
     assert "crs" not in f["geometry"]  # web output is plain lon/lat
     r = client.get("/api/v1/grids", params={"parent": "110108001", "level": "community"})
     assert [f["id"] for f in r.json()["features"]] == ["110108001001", "110108001002"]
@@ -43,7 +43,7 @@ def test_lookup_get_and_batch(client, db):
     load_city(db, square_city())
     r = client.get("/api/v1/lookup", params={"lon": X0 + 0.5 * STEP, "lat": Y0 + 7.5 * STEP})
     assert r.status_code == 200
-    assert r.json()["unit"]["code"] == "110108001001001"
+    assert r.json()["unit_grid"]["code"] == "110108001001001"
     r = client.get("/api/v1/lookup", params={"lon": 116.3, "lat": 39.9, "crs": "nonsense"})
     assert r.status_code == 400 and r.json()["field"] == "crs" and "gcj02" in r.json()["allowed"]
     r = client.get("/api/v1/lookup", params={"lon": 200, "lat": 39.9})
@@ -53,7 +53,7 @@ def test_lookup_get_and_batch(client, db):
     r = client.post("/api/v1/lookup", json={"points": pts})
     results = r.json()["results"]
     assert len(results) == 65 and results[-1]["outside"] is True
-    assert len({res["unit"]["code"] for res in results[:-1]}) == 64
+    assert len({res["unit_grid"]["code"] for res in results[:-1]}) == 64
     r = client.post("/api/v1/lookup", json={"points": [{"lon": 1, "lat": 1}] * 10_001})
     assert r.status_code == 400 and r.json()["field"] == "points"
 
@@ -186,7 +186,7 @@ def test_redraw_one_grid_as_a_boundary_editor_saves_it(client, db):
     # the lookup follows at once: a point in the strip given up is in no unit grid now
     minx, miny, _, maxy = shape(old["geometry"]).bounds
     edge = client.get("/api/v1/lookup", params={"lon": minx + 0.02 * STEP, "lat": (miny + maxy) / 2}).json()
-    assert edge["unit"] is None and edge["community"]["code"] == code[:12]
+    assert edge["unit_grid"] is None and edge["community"]["code"] == code[:12]
 
     # rejected: sticking out of the community; nothing changes
     moved = shapely.affinity.translate(smaller, xoff=20 * STEP)

@@ -59,7 +59,7 @@ def test_unreadable_files_on_the_command_line(settings, db, tmp_path):
     empty = tmp_path / "units.csv"
     empty.write_bytes(b"")
     latin = tmp_path / "rules.csv"
-    latin.write_bytes("class_code,area_code,unit_code\n0102,110108,城管\n".encode("gb18030"))
+    latin.write_bytes("class_code,area_code,resp_unit\n0102,110108,城管\n".encode("gb18030"))
     for args, says in (
         (("import", "cases", str(cases)), "cannot read cases.parquet"),
         (("import", "tracks", str(gpx), "--worker", "w1"), "cannot read walk.gpx"),

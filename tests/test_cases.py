@@ -34,7 +34,7 @@ def city(client, db):
         ("WATER-W", "西街道供水所", "water", "110108001"),
     ]
     for code, name, kind, area in units:
-        r = client.post("/api/v1/units", json={"code": code, "name": name, "kind": kind, "area_code": area})
+        r = client.post("/api/v1/resp-units", json={"code": code, "name": name, "kind": kind, "area_code": area})
         assert r.status_code == 201, r.text
     return client
 
@@ -50,29 +50,29 @@ def test_precedence_component_then_specific_rule_then_broad_then_fallback(city):
     r = _case(c)
     assert r.status_code == 201
     case = r.json()
-    assert case["unit_code"] == "GOV-S1" and case["why"]["decided_by"] == "fallback"
+    assert case["resp_unit"] == "GOV-S1" and case["why"]["decided_by"] == "fallback"
     assert case["why"]["message"] == "no rule or component: the street government of 110108001 (属地兜底)"
     assert case["chain"] == {
         "district": "110108",
         "street": "110108001",
         "community": "110108001001",
-        "unit": "110108001001001",
+        "unit_grid": "110108001001001",
     }
     assert case["state"] == "dispatched" and case["deadline"]
     # a district-wide rule for the major class beats the fallback
     assert (
-        c.post("/api/v1/rules", json={"class_code": "0100", "area_code": "110108", "unit_code": "CG"}).status_code
+        c.post("/api/v1/rules", json={"class_code": "0100", "area_code": "110108", "resp_unit": "CG"}).status_code
         == 201
     )
-    assert _case(c).json()["unit_code"] == "CG"
+    assert _case(c).json()["resp_unit"] == "CG"
     # a street rule for the exact class is more specific
-    c.post("/api/v1/rules", json={"class_code": "0102", "area_code": "110108001", "unit_code": "WATER-W"})
+    c.post("/api/v1/rules", json={"class_code": "0102", "area_code": "110108001", "resp_unit": "WATER-W"})
     case = _case(c).json()
-    assert case["unit_code"] == "WATER-W" and case["why"]["area"] == "110108001"
+    assert case["resp_unit"] == "WATER-W" and case["why"]["area"] == "110108001"
     rule = case["why"]["rule_id"]
     assert case["why"]["message"] == f"dispatch rule {rule} for class 0102 in area 110108001"
     # elsewhere in the district the broad rule still applies
-    assert _case(c, pt=(X0 + 6.5 * STEP, Y0 + 0.5 * STEP)).json()["unit_code"] == "CG"
+    assert _case(c, pt=(X0 + 6.5 * STEP, Y0 + 0.5 * STEP)).json()["resp_unit"] == "CG"
     # a case about a component goes to its owner, whatever the area rules say
     r = c.post(
         "/api/v1/components",
@@ -84,9 +84,9 @@ def test_precedence_component_then_specific_rule_then_broad_then_fallback(city):
         },
     )
     assert r.status_code == 201, r.text
-    assert r.json()["grid_code"] == "110108001001001"
+    assert r.json()["unit_grid_code"] == "110108001001001"
     case = _case(c, cls="0402", component_code="1101080101000001").json()
-    assert case["unit_code"] == "WATER" and case["why"]["decided_by"] == "component"
+    assert case["resp_unit"] == "WATER" and case["why"]["decided_by"] == "component"
     assert case["why"]["message"].endswith("1101080101000001: its owner is responsible")
 
 
@@ -97,7 +97,7 @@ def test_time_window_rule(city):
         json={
             "class_code": "0102",
             "area_code": "110108001001001",
-            "unit_code": "CG",
+            "resp_unit": "CG",
             "start_time": "20:00",
             "end_time": "06:00",
             "valid_from": "2024-01-01T00:00:00Z",
@@ -105,7 +105,7 @@ def test_time_window_rule(city):
     )
     night = _case(c, reported_at="2024-05-10T23:30:00+08:00").json()
     day = _case(c, reported_at="2024-05-10T10:30:00+08:00").json()
-    assert night["unit_code"] == "CG" and day["unit_code"] == "GOV-S1"
+    assert night["resp_unit"] == "CG" and day["resp_unit"] == "GOV-S1"
 
 
 def test_near_boundary_warning_and_outside_queue(city):
@@ -118,7 +118,7 @@ def test_near_boundary_warning_and_outside_queue(city):
     far = _case(city, pt=(100.0, 30.0))
     assert far.status_code == 201
     body = far.json()
-    assert body["queue"] == "unassigned" and body["state"] == "received" and body["unit_code"] is None
+    assert body["queue"] == "unassigned" and body["state"] == "received" and body["resp_unit"] is None
     assert "outside every grid" in body["why"]["message"]
 
 
@@ -144,7 +144,7 @@ def test_bad_input_names_field_and_allowed(city):
     assert r.status_code == 400 and r.json()["field"] == "class" and "0402" in r.json()["allowed"]
     r = city.post("/api/v1/cases", json={"lon": P[0], "lat": P[1], "class": "0102", "channel": "fax"})
     assert r.status_code == 400 and r.json()["field"] == "channel" and "hotline" in r.json()["allowed"]
-    r = city.post("/api/v1/units", json={"code": "X", "name": "x", "kind": "bank"})
+    r = city.post("/api/v1/resp-units", json={"code": "X", "name": "x", "kind": "bank"})
     assert r.status_code == 400 and "street_government" in r.json()["allowed"]
 
 
@@ -161,7 +161,7 @@ def test_closed_loop_illegal_transition_and_history(city):
     assert c.get(f"/api/v1/cases/{cid}").json()["state"] == "dispatched"  # nothing changed
     assert act("return").status_code == 400  # a return needs a reason
     assert act("return", note="不是我们的辖区").json()["state"] == "returned"
-    assert act("dispatch", unit_code="CG").json()["unit_code"] == "CG"
+    assert act("dispatch", resp_unit="CG").json()["resp_unit"] == "CG"
     assert act("accept").json()["state"] == "handling"
     before = c.get(f"/api/v1/cases/{cid}").json()["deadline"]
     after = act("extend", hours=24, note="等待配件").json()["deadline"]
@@ -201,7 +201,7 @@ def test_moving_the_pin_reassigns_and_records_both(city):
     )
     moved = r.json()
     # street 110108002 has no government unit of its own: the district government takes it
-    assert moved["chain"]["street"] == "110108002" and moved["unit_code"] == "GOV-D"
+    assert moved["chain"]["street"] == "110108002" and moved["resp_unit"] == "GOV-D"
     assert moved["why"]["decided_by"] == "fallback" and moved["why"]["area"] == "110108"
     assert moved["why"]["message"] == "no rule or component: the district government of 110108 (属地兜底)"
     last = c.get(f"/api/v1/cases/{case['id']}/history").json()[-1]
@@ -236,14 +236,14 @@ def test_retired_rule_still_explains_past_cases(city):
     c = city
     rule = c.post(
         "/api/v1/rules",
-        json={"class_code": "0102", "area_code": "110108", "unit_code": "CG", "valid_from": "2024-01-01T00:00:00Z"},
+        json={"class_code": "0102", "area_code": "110108", "resp_unit": "CG", "valid_from": "2024-01-01T00:00:00Z"},
     ).json()
     assert c.delete(f"/api/v1/rules/{rule['id']}").json()["valid_to"] is not None
     assert c.delete(f"/api/v1/rules/{rule['id']}").status_code == 409
     past = _case(c, reported_at="2024-06-01T10:00:00+08:00").json()
     now = _case(c).json()
-    assert past["unit_code"] == "CG" and past["why"]["rule_id"] == rule["id"]
-    assert now["unit_code"] == "GOV-S1"
+    assert past["resp_unit"] == "CG" and past["why"]["rule_id"] == rule["id"]
+    assert now["resp_unit"] == "GOV-S1"
 
 
 def test_statistics_and_overdue(city):
@@ -271,8 +271,8 @@ def test_statistics_and_overdue(city):
     # closed today, long after a 4-working-hour deadline in 2024: not on time
     assert west["closed_on_time"] == 0 and west["on_time_rate"] == 0
     assert east["street"] == "110108002" and east["total"] == 1
-    overdue = c.get("/api/v1/cases-overdue", params={"by": "unit"}).json()
-    assert {o["unit"]: o["overdue"] for o in overdue} == {"GOV-S1": 1, "GOV-D": 1}
+    overdue = c.get("/api/v1/cases-overdue", params={"by": "resp_unit"}).json()
+    assert {o["resp_unit"]: o["overdue"] for o in overdue} == {"GOV-S1": 1, "GOV-D": 1}
     assert (
         c.get("/api/v1/cases-statistics", params={"by": "planet", "from": "2024-01-01", "to": "2024-02-01"}).status_code
         == 400
@@ -313,7 +313,7 @@ def test_import_units_rules_components_all_or_nothing(settings, db, tmp_path):
     assert p.returncode == 0, p.stderr
     rules = tmp_path / "rules.csv"
     rules.write_text(
-        "class_code,area_code,unit_code,start_time,end_time\n0102,110108,CG,,\n0402,110108001,NOPE,,\n0401,1101,CG,,\n"
+        "class_code,area_code,resp_unit,start_time,end_time\n0102,110108,CG,,\n0402,110108001,NOPE,,\n0401,1101,CG,,\n"
     )
     p = wangge(settings, "import", "rules", str(rules), "--json")
     assert p.returncode == 1
@@ -346,14 +346,14 @@ def test_bulk_import_equals_one_by_one_intake(city, db, tmp_path):
     c = city
     c.post(
         "/api/v1/rules",
-        json={"class_code": "0100", "area_code": "110108", "unit_code": "CG", "valid_from": "2024-01-01T00:00:00Z"},
+        json={"class_code": "0100", "area_code": "110108", "resp_unit": "CG", "valid_from": "2024-01-01T00:00:00Z"},
     )
     c.post(
         "/api/v1/rules",
         json={
             "class_code": "0402",
             "area_code": "110108001002",
-            "unit_code": "WATER-W",
+            "resp_unit": "WATER-W",
             "start_time": "18:00",
             "end_time": "08:00",
             "valid_from": "2024-01-01T00:00:00Z",
@@ -402,7 +402,7 @@ def test_bulk_import_equals_one_by_one_intake(city, db, tmp_path):
     for i, single in enumerate(one_by_one):
         b = bulk[f"h-{i}"]
         assert b["chain"] == single["chain"], i
-        assert b["unit_code"] == single["unit_code"], i
+        assert b["resp_unit"] == single["resp_unit"], i
         assert b["deadline"] == single["deadline"], i
         assert b["why"]["decided_by"] == single["why"]["decided_by"], i
     # a second run skips what is stored; a bad row rejects the whole file
@@ -462,10 +462,10 @@ def test_import_cases_from_the_command_line_rebuilds_or_keeps_the_indexes(city, 
     assert _case_filenode(db) != filenode  # empty tables are truncated first: new files, no WAL
     filenode = _case_filenode(db)
     with db.connect() as conn:
-        code = conn.execute(text("SELECT grid_code FROM \"case\" WHERE idempotency_key = 'c-0'")).scalar_one()
-        by_scan = conn.execute(text('SELECT count(*) FROM "case" WHERE grid_code = :g'), {"g": code}).scalar()
+        code = conn.execute(text("SELECT unit_grid_code FROM \"case\" WHERE idempotency_key = 'c-0'")).scalar_one()
+        by_scan = conn.execute(text('SELECT count(*) FROM "case" WHERE unit_grid_code = :g'), {"g": code}).scalar()
         conn.execute(text("SET LOCAL enable_seqscan = off"))
-        query = text('SELECT count(*) FROM "case" WHERE grid_code = :g')
+        query = text('SELECT count(*) FROM "case" WHERE unit_grid_code = :g')
         plan = "\n".join(conn.execute(text("EXPLAIN " + query.text), {"g": code}).scalars())
         assert "case_grid" in plan and conn.execute(query, {"g": code}).scalar() == by_scan == 1
     # a smaller load into a fuller table keeps the indexes and inserts into them
@@ -483,16 +483,16 @@ def test_import_cases_from_the_command_line_rebuilds_or_keeps_the_indexes(city, 
 def test_units_event_classes_and_components_are_editable(city):
     c = city
     # units: change, refuse a bad kind, delete one nothing names, refuse one a case names
-    r = c.patch("/api/v1/units/WATER", json={"name": "市自来水集团", "area_code": "110108"})
+    r = c.patch("/api/v1/resp-units/WATER", json={"name": "市自来水集团", "area_code": "110108"})
     assert r.status_code == 200 and r.json()["name"] == "市自来水集团" and r.json()["area_code"] == "110108"
-    r = c.patch("/api/v1/units/WATER", json={"kind": "bakery"})
+    r = c.patch("/api/v1/resp-units/WATER", json={"kind": "bakery"})
     assert r.status_code == 400 and r.json()["field"] == "kind" and "water" in r.json()["allowed"]
-    assert c.get("/api/v1/units/WATER").json()["kind"] == "water"
-    assert c.delete("/api/v1/units/WATER-W").status_code == 204
-    assert c.get("/api/v1/units/WATER-W").status_code == 404
-    assert _case(c).json()["unit_code"] == "GOV-S1"
-    r = c.delete("/api/v1/units/GOV-S1")
-    assert r.status_code == 409 and c.get("/api/v1/units/GOV-S1").status_code == 200
+    assert c.get("/api/v1/resp-units/WATER").json()["kind"] == "water"
+    assert c.delete("/api/v1/resp-units/WATER-W").status_code == 204
+    assert c.get("/api/v1/resp-units/WATER-W").status_code == 404
+    assert _case(c).json()["resp_unit"] == "GOV-S1"
+    r = c.delete("/api/v1/resp-units/GOV-S1")
+    assert r.status_code == 409 and c.get("/api/v1/resp-units/GOV-S1").status_code == 200
     # event classes: a new one, a changed time limit gives new cases a new deadline, old ones keep theirs
     r = c.post(
         "/api/v1/event-classes",
@@ -525,7 +525,7 @@ def test_units_event_classes_and_components_are_editable(city):
     r = c.patch("/api/v1/components/1101080101000002", json={"owner_unit": "CG", "state": "damaged"})
     assert r.status_code == 200 and r.json()["owner_unit"] == "CG" and r.json()["state"] == "damaged"
     assert r.json()["changed_at"] > first["changed_at"]
-    assert _case(c, cls="0402", component_code="1101080101000002").json()["unit_code"] == "CG"
+    assert _case(c, cls="0402", component_code="1101080101000002").json()["resp_unit"] == "CG"
     r = c.patch("/api/v1/components/1101080101000002", json={"owner_unit": "NOBODY"})
     assert r.status_code == 400 and r.json()["field"] == "owner_unit"
     assert c.patch("/api/v1/components/1101080101000002", json={"code": "x"}).status_code == 400
@@ -687,7 +687,7 @@ def test_list_cases_with_filters(city):
     assert c.get("/api/v1/cases", params={"bbox": bbox}).json()["total"] == 2
     page = c.get("/api/v1/cases", params={"limit": 1, "offset": 1}).json()
     assert page["total"] == 3 and [x["id"] for x in page["cases"]] == [ids[1]]
-    assert c.get("/api/v1/cases", params={"unit": "GOV-S1"}).json()["total"] == 2
+    assert c.get("/api/v1/cases", params={"resp_unit": "GOV-S1"}).json()["total"] == 2
     r = c.get("/api/v1/cases", params={"state": "lost"})
     assert r.status_code == 400 and r.json()["field"] == "state" and "closed" in r.json()["allowed"]
     assert c.get("/api/v1/cases", params={"grid": "1101"}).json()["field"] == "grid"
@@ -777,7 +777,7 @@ def test_import_cases_from_parquet_and_geopackage(city, db, tmp_path):
     with db.connect() as conn:
         rows = conn.execute(
             text(
-                """SELECT substr(idempotency_key, 3)::int AS i, left(idempotency_key, 1) AS src, grid_code, reported_at
+                """SELECT substr(idempotency_key, 3)::int AS i, left(idempotency_key, 1) AS src, unit_grid_code, reported_at
                    FROM "case" ORDER BY 1, 2"""
             )
         ).all()
@@ -814,11 +814,11 @@ def test_components_are_listed_by_class_area_unit_state_and_box(city):
     assert codes(**{"class": "0101"}) == ["1101080101000001"]
     assert codes(**{"class": "01"}) == ["1101080101000001", "1101080102000002"]
     west = c.get("/api/v1/components/1101080101000001").json()
-    for level in ("grid_code", "community_code", "street_code"):
+    for level in ("unit_grid_code", "community_code", "street_code"):
         assert "1101080101000001" in codes(area=west[level])
     assert codes(area=west["street_code"]) == ["1101080101000001", "1101080102000002"]
     assert codes(area="110108") == sorted(pts)
-    assert codes(unit="CG") == ["1101080102000002", "1101080201000003"]  # maintainer or owner
+    assert codes(resp_unit="CG") == ["1101080102000002", "1101080201000003"]  # maintainer or owner
     assert codes(state="damaged") == ["1101080102000002"]
     box = f"{X0},{Y0},{X0 + 2 * STEP},{Y0 + STEP}"
     assert codes(bbox=box) == ["1101080101000001", "1101080102000002"]

@@ -30,7 +30,7 @@ def test_import_validate_lookup_round_trip(settings, db, tmp_path):
     p = wangge(settings, "validate")
     assert p.returncode == 0 and "no findings" in p.stdout
     p = wangge(settings, "lookup", str(X0 + 0.5 * STEP), str(Y0 + 7.5 * STEP), "--json")
-    assert json.loads(p.stdout)["unit"]["code"] == "110108001001001"
+    assert json.loads(p.stdout)["unit_grid"]["code"] == "110108001001001"
     src = tmp_path / "cases.csv"
     src.write_text(f'id,x,y,note\n1,{X0 + 0.5 * STEP!r},{Y0 + 7.5 * STEP!r},"a, quoted"\n2,bad,1,\n3,100,30,far\n')
     out = tmp_path / "out.csv"

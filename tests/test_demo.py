@@ -12,14 +12,14 @@ from gis.tracks import positions
 
 def test_demo_city_builds_valid_and_idempotent(db):
     summary = build_demo(db)
-    assert summary["counts"] == {"district": 4, "street": 46, "community": 467, "unit": 4670}
+    assert summary["counts"] == {"district": 4, "street": 46, "community": 467, "unit_grid": 4670}
     with db.connect() as conn:
         assert validate(conn)["ok"] is True
         names = dict(conn.execute(text("SELECT code, name FROM grid WHERE level <= 2")).all())
         hit = lookup_point(conn, 110.3207, 20.0154, crs="gcj02")
         gov = conn.execute(text("SELECT count(*) FROM resp_unit WHERE kind LIKE '%government'")).scalar_one()
     assert names["460106"] == "龙华区" and names["460106001"] == "中山街道"  # real NBS names
-    assert hit["unit"] is not None and hit["unit"]["code"].startswith("460106")
+    assert hit["unit_grid"] is not None and hit["unit_grid"]["code"].startswith("460106")
     assert gov == 4 + 46
     # synthetic activity: gridworkers walking their grids, three months of cases
     act = summary["activity"]
@@ -27,7 +27,7 @@ def test_demo_city_builds_valid_and_idempotent(db):
     with db.connect() as conn:
         fc = json.loads(positions.positions(conn))
         inside = [f["properties"]["inside_own_grid"] for f in fc["features"]]
-        assigned = conn.execute(text('SELECT count(*) FROM "case" WHERE unit_code IS NOT NULL')).scalar_one()
+        assigned = conn.execute(text('SELECT count(*) FROM "case" WHERE resp_unit IS NOT NULL')).scalar_one()
     assert len(inside) == 200 and all(inside)
     assert assigned == 3000  # every demo case reached a government at least (属地兜底)
     # synthetic components with owners and maintainers; a case about one goes to the right unit
@@ -37,14 +37,14 @@ def test_demo_city_builds_valid_and_idempotent(db):
             text("SELECT code, ST_X(geom), ST_Y(geom) FROM component WHERE class_code = '0107' LIMIT 1")
         ).one()
         inside = conn.execute(
-            text("SELECT count(*) FROM component c JOIN grid g ON g.code = c.grid_code AND g.valid_to IS NULL")
+            text("SELECT count(*) FROM component c JOIN grid g ON g.code = c.unit_grid_code AND g.valid_to IS NULL")
         ).scalar_one()
     assert inside == act["components"]  # each in the unit grid its chain names
     from gis.cases.intake import intake
 
     with db.begin() as conn:
         case, _ = intake(conn, lon=lon, lat=lat, class_code="0402", channel="app", component_code=hydrant)
-    assert case["unit_code"] == "DEMO-FIRE" and case["why"]["decided_by"] == "component"  # the maintainer
+    assert case["resp_unit"] == "DEMO-FIRE" and case["why"]["decided_by"] == "component"  # the maintainer
     again = build_demo(db)
     assert again["written"] == 0  # a second build changes no boundary
     assert again["activity"]["workers_created"] == 0 and again["activity"]["cases_written"] == 0

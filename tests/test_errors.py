@@ -47,10 +47,10 @@ def city(db):
             {"worker_id": "w9", "name": "x", "grids": ["110108001001001", "110108001001001"]},
             "grids",
         ),
-        ("post", "/api/v1/units", {"code": "U9", "name": "a\u0000", "kind": "water"}, "name"),
+        ("post", "/api/v1/resp-units", {"code": "U9", "name": "a\u0000", "kind": "water"}, "name"),
         # a lone surrogate, as a JSON escape (it cannot be encoded as UTF-8 by the client)
-        ("post", "/api/v1/units", '{"code": "U9", "name": "\\ud800", "kind": "water"}', "name"),
-        ("get", "/api/v1/cases?unit=a%00b", None, "unit"),
+        ("post", "/api/v1/resp-units", '{"code": "U9", "name": "\\ud800", "kind": "water"}', "name"),
+        ("get", "/api/v1/cases?resp_unit=a%00b", None, "resp_unit"),
         ("get", "/api/v1/grids/1101%0008", None, "path"),
         (
             "post",

@@ -43,7 +43,7 @@ def city(engine):
     load_city(engine, square_city())
     with engine.begin() as conn:
         units.create_unit(conn, code="U1", name="市政", kind="municipal", area_code="110108")
-        rules.create_rule(conn, class_code="0101", area_code="110108001", unit_code="U1")
+        rules.create_rule(conn, class_code="0101", area_code="110108001", resp_unit="U1")
         components.create_component(
             conn,
             code="1101080101000001",

@@ -18,7 +18,7 @@ from gis.tracks import ingest, workers
 from tests.helpers import STEP, X0, Y0, dense_square_city, load_city
 
 PER_EDGE = 40
-LEVELS = ("district", "street", "community", "unit")
+LEVELS = ("district", "street", "community", "unit_grid")
 
 
 def _cut_points(conn, level: int) -> tuple[np.ndarray, np.ndarray, list[str]]:
@@ -81,7 +81,7 @@ def test_a_point_on_a_cut_line_is_inside_its_grid(dense):
             {"x": x.tolist(), "y": y.tolist(), "c": codes},
         ).scalars()
         for r, code, d in zip(found, codes, edge_m, strict=True):
-            assert r["unit"]["code"] == code
+            assert r["unit_grid"]["code"] == code
             assert r["on_boundary"] is False, r
             assert d > 50 and r["boundary_distance_m"] == pytest.approx(d, abs=0.01)
             # and the intake's one-statement assignment agrees, with no near-edge warning
@@ -165,7 +165,7 @@ def test_a_gridworker_on_a_cut_line_is_placed_in_its_grid(dense):
         )
         assert res.accepted == 1
         stored = conn.execute(
-            text("SELECT district_code, street_code, community_code, grid_code FROM worker_position")
+            text("SELECT district_code, street_code, community_code, unit_grid_code FROM worker_position")
         ).one()
         expected = _chain(lookup_points(conn, x[:1], y[:1])[0])
     assert expected[3] is not None

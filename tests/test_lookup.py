@@ -34,13 +34,13 @@ def test_every_point_falls_in_exactly_one_unit_grid(db):
     geoms = units.geometry.to_numpy()
     codes = units["code"].to_numpy()
     for xi, yi, r in zip(x, y, results, strict=True):
-        assert r["unit"] is not None, (xi, yi)
+        assert r["unit_grid"] is not None, (xi, yi)
         touching = codes[shapely.intersects_xy(geoms, xi, yi)]
         # never none, never two: one answer, and by the documented rule the lowest touching code
-        assert r["unit"]["code"] == min(touching)
+        assert r["unit_grid"]["code"] == min(touching)
         # the chain agrees with the unit grid's code
-        assert r["community"]["code"] == r["unit"]["code"][:12]
-        assert r["street"]["code"] == r["unit"]["code"][:9]
+        assert r["community"]["code"] == r["unit_grid"]["code"][:12]
+        assert r["street"]["code"] == r["unit_grid"]["code"][:9]
         assert r["district"]["code"] == "110108"
         assert r["on_boundary"] == (len(touching) > 1 or r["boundary_distance_m"] <= 0.01)
         # each point's own distance to its unit grid's edge (metres; a cell is about 340 m × 445 m)
@@ -68,10 +68,10 @@ def test_outside_and_partial_coverage(db):
     with db.connect() as conn:
         far = lookup_point(conn, 100.0, 30.0)
         partial = lookup_point(conn, X0 + 0.5 * STEP, Y0 + 0.5 * STEP)
-    assert far["outside"] is True and far["district"] is None and far["unit"] is None
+    assert far["outside"] is True and far["district"] is None and far["unit_grid"] is None
     assert partial["outside"] is False
     assert partial["district"]["code"] == "110108" and partial["street"]["code"] == "110108001"
-    assert partial["community"] is None and partial["unit"] is None
+    assert partial["community"] is None and partial["unit_grid"] is None
 
 
 def test_bulk_assignment_equals_one_by_one(db):
@@ -87,7 +87,9 @@ def test_bulk_assignment_equals_one_by_one(db):
         cols = assign_codes(conn, x, y, datetime.now(UTC))
     bulk = list(zip(*[c.to_pylist() for c in cols], strict=True))
     for r, row in zip(single, bulk, strict=True):
-        expected = [r[level]["code"] if r[level] else None for level in ("district", "street", "community", "unit")]
+        expected = [
+            r[level]["code"] if r[level] else None for level in ("district", "street", "community", "unit_grid")
+        ]
         assert list(row) == expected
 
 
@@ -104,7 +106,9 @@ def test_bulk_assignment_where_no_unit_grids_exist_yet(db):
     bulk = list(zip(*[c.to_pylist() for c in cols], strict=True))
     assert any(row[1] for row in bulk) and not any(row[3] for row in bulk)
     for r, row in zip(single, bulk, strict=True):
-        expected = [r[level]["code"] if r[level] else None for level in ("district", "street", "community", "unit")]
+        expected = [
+            r[level]["code"] if r[level] else None for level in ("district", "street", "community", "unit_grid")
+        ]
         assert list(row) == expected
 
 
@@ -120,9 +124,9 @@ def test_lookup_crs_offsets(db):
         via_gcj = lookup_point(conn, float(gx[0]), float(gy[0]), crs="gcj02")
         via_bd = lookup_point(conn, float(bx[0]), float(by[0]), crs="bd09")
         raw_gcj = lookup_point(conn, float(gx[0]), float(gy[0]))
-    assert plain["unit"] == via_gcj["unit"] == via_bd["unit"]
+    assert plain["unit_grid"] == via_gcj["unit_grid"] == via_bd["unit_grid"]
     # read as if it were WGS-84, the GCJ-02 point lands in another grid hundreds of metres away
-    assert raw_gcj["unit"] != plain["unit"]
+    assert raw_gcj["unit_grid"] != plain["unit_grid"]
 
 
 def test_table_assignment_equals_one_by_one(db):
@@ -148,7 +152,7 @@ def test_table_assignment_equals_one_by_one(db):
         got = dict(conn.execute(text("SELECT a.id, g.code FROM pts_assigned a JOIN grid g ON g.id = a.grid_id")).all())
         conn.execute(text("DROP TABLE pts_assigned"))
     assert stats["assigned"] == len(x) and stats["on_edges"] > 0
-    assert got == {i: r["unit"]["code"] for i, r in enumerate(single)}
+    assert got == {i: r["unit_grid"]["code"] for i, r in enumerate(single)}
 
 
 def test_case_assignment_statement_follows_the_lookup_rule(db):
@@ -170,9 +174,9 @@ def test_case_assignment_statement_follows_the_lookup_rule(db):
         expected = lookup_points(conn, x, y, at=now)
         for xi, yi, r in zip(x, y, expected, strict=True):
             a = assignment(conn, float(xi), float(yi), now, "0102", None)
-            levels = ("district", "street", "community", "unit")
+            levels = ("district", "street", "community", "unit_grid")
             assert a["chain"] == {lv: r[lv]["code"] if r[lv] else None for lv in levels}, (xi, yi)
-            near = bool(r["unit"]) and r["boundary_distance_m"] <= 5
+            near = bool(r["unit_grid"]) and r["boundary_distance_m"] <= 5
             assert bool(a["why"]["warnings"]) == near, (xi, yi)
             assert (a["why"].get("queue") == "unassigned") == r["outside"]
         assert [round(r["boundary_distance_m"], 1) for r in expected[-2:]] == [4.9, 5.1]

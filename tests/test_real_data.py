@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import text
 
 from gis.errors import ImportRejected
-from importers.lookup_csv import lookup_csv
 from importers.core import GridImportOptions, import_grids
+from importers.lookup_csv import lookup_csv
 
 CITIES = {"haikou_4601": 4, "foshan_4406": 5, "beijing_1101": 16, "shenzhen_4403": 9}
 

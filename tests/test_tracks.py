@@ -165,7 +165,7 @@ def test_osmand_positions_and_refusals(client, db):
     assert client.post("/osmand", data=q).json()["duplicates"] == 1  # the same fix again: stored once
     fc = client.get("/api/v1/workers/positions").json()
     props = fc["features"][0]["properties"]
-    assert props["worker_id"] == "w7" and props["chain"]["unit"] == "110108001001001"
+    assert props["worker_id"] == "w7" and props["chain"]["unit_grid"] == "110108001001001"
     assert props["inside_own_grid"] is True and props["speed"] == pytest.approx(5.144, rel=1e-3)
     assert props["attrs"]["battery"] == 77 and props["age_s"] >= 0
     assert [w["worker_id"] for w in client.get("/api/v1/grids/110108001001001/workers").json()] == ["w7"]
@@ -350,8 +350,8 @@ def test_position_chain_follows_the_worker_across_edges_and_redraws(db):
                 conn, [{"worker_id": "w1", "fix_time": t0 + timedelta(seconds=30 * k), "lon": x, "lat": y}]
             )
             assert res.accepted == 1 and res.flagged == 0
-            unit = conn.execute(text("SELECT grid_code FROM worker_position WHERE worker_id = 'w1'")).scalar_one()
-            assert unit == lookup_point(conn, x, y)["unit"]["code"]
+            unit = conn.execute(text("SELECT unit_grid_code FROM worker_position WHERE worker_id = 'w1'")).scalar_one()
+            assert unit == lookup_point(conn, x, y)["unit_grid"]["code"]
             seen.append(unit)
     assert seen == [
         "110108001001001",
@@ -372,7 +372,7 @@ def test_position_chain_follows_the_worker_across_edges_and_redraws(db):
         with db.begin() as conn:
             pt = {"worker_id": "w1", "fix_time": when, "lon": x, "lat": ytop}
             assert ingest.ingest(conn, [pt], IngestLimits(max_future_s=3600)).accepted == 1
-            return conn.execute(text("SELECT grid_code FROM worker_position WHERE worker_id = 'w1'")).scalar_one()
+            return conn.execute(text("SELECT unit_grid_code FROM worker_position WHERE worker_id = 'w1'")).scalar_one()
 
     x = X0 + 0.6 * STEP
     assert fix_at(x, t0 + timedelta(seconds=600)) == "110108001001001"
@@ -382,7 +382,7 @@ def test_position_chain_follows_the_worker_across_edges_and_redraws(db):
     import_grid_frame(db, units, GridImportOptions(level=4), source="test:redraw")
     assert fix_at(x, t0 + timedelta(seconds=630)) is None
     with db.connect() as conn:
-        assert lookup_point(conn, x, ytop)["unit"] is None
+        assert lookup_point(conn, x, ytop)["unit_grid"] is None
 
 
 def test_who_was_inside_a_grid_between_two_times(client, db):
@@ -499,7 +499,7 @@ def test_live_positions_document_stays_current(settings, db):
         step()
         now = served()
         assert now["w1"]["geometry"]["coordinates"] == [round(c, 7) for c in elsewhere]
-        assert now["w1"]["properties"]["chain"]["unit"] == "110108002002015"
+        assert now["w1"]["properties"]["chain"]["unit_grid"] == "110108002002015"
         assert now["w1"]["properties"]["inside_own_grid"] is False
         same(now, fresh())
         # a new worker reports: listed in order; a renamed worker shows too

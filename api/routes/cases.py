@@ -56,7 +56,7 @@ async def create_case(
 async def list_cases(
     read: ReaderDep,
     state: str | None = None,
-    unit: str | None = None,
+    resp_unit: Annotated[str | None, Query(description="the responsible unit's code")] = None,
     grid: str | None = None,
     class_code: Annotated[str | None, Query(alias="class", pattern=r"^\d{4}$")] = None,
     channel: str | None = None,
@@ -72,7 +72,7 @@ async def list_cases(
     found = await read(
         query.list_cases,
         state=state,
-        unit=unit,
+        resp_unit=resp_unit,
         grid=grid,
         class_code=class_code,
         channel=channel,
@@ -94,7 +94,7 @@ class ActionIn(Body):
     action: Action
     actor: str = Field(min_length=1, max_length=200)
     note: str = ""
-    unit_code: str | None = None
+    resp_unit: str | None = Field(default=None, description="dispatch: the responsible unit's code")
     hours: float | None = None
     satisfaction: Literal["satisfied", "basically_satisfied", "dissatisfied"] | None = None
     lon: float | None = Field(default=None, ge=-180, le=180)
@@ -118,7 +118,7 @@ async def case_history(case_id: int, read: ReaderDep) -> Response:
 
 @router.get("/cases-overdue")
 async def overdue_cases(
-    read: ReaderDep, by: Literal["unit", "unit_grid"] = "unit", at: Instant | None = None
+    read: ReaderDep, by: Literal["resp_unit", "unit_grid"] = "resp_unit", at: Instant | None = None
 ) -> list[dict[str, Any]]:
     """Open cases past their deadline, by responsible unit or by unit grid."""
     return await read(statistics.overdue, by=by, at=at)
@@ -127,7 +127,7 @@ async def overdue_cases(
 @router.get("/cases-statistics")
 async def case_statistics(
     read: ReaderDep,
-    by: Literal["unit_grid", "community", "street", "district", "unit"],
+    by: Literal["unit_grid", "community", "street", "district", "resp_unit"],
     from_: Annotated[Instant, Query(alias="from")],
     to: Instant,
 ) -> list[dict[str, Any]]:

@@ -11,12 +11,12 @@ from api.params import BBox, Limit, Offset, parse_bbox, parse_page_limit
 from api.responses import GEOJSON, geojson_page
 from gis.dates import parse_at
 from gis.errors import InvalidInput, NotFound
-from gis.grids.hierarchy import LEVELS
+from gis.grids.hierarchy import LEVEL_ALIASES
 from gis.grids.query import get_grid_feature, grid_versions, list_grid_features
 from importers.core import redraw_grid as redraw
 
 router = APIRouter(tags=["grids"])
-LevelName = Literal["district", "street", "community", "unit"]
+LevelName = Literal["district", "street", "community", "unit_grid", "unit"]
 
 
 @router.get("/grids", response_class=Response, responses={200: {"content": {GEOJSON: {}}}})
@@ -35,7 +35,7 @@ async def list_grids(
     limit = parse_page_limit(limit, settings)
     body, matched, returned = await read(
         list_grid_features,
-        level=LEVELS[level] if level else None,
+        level=LEVEL_ALIASES[level] if level else None,
         parent=parent,
         bbox=parse_bbox(bbox),
         at=at,

@@ -12,7 +12,7 @@ from api.deps import EngineDep
 from api.schemas import FormText
 from gis.dates import parse_at
 from gis.errors import InvalidInput
-from gis.grids.hierarchy import LEVELS
+from gis.grids.hierarchy import LEVEL_ALIASES
 from importers.core import GridImportOptions, import_grids
 from importers.readers import FORMATS
 
@@ -23,7 +23,7 @@ router = APIRouter(tags=["imports"])
 async def import_grid_file(
     engine: EngineDep,
     file: Annotated[UploadFile, File(description="GeoJSON, Shapefile (.zip), GeoPackage, KML or CSV with WKT")],
-    level: Annotated[Literal["district", "street", "community", "unit"], Form()],
+    level: Annotated[Literal["district", "street", "community", "unit_grid", "unit"], Form()],
     layer: Annotated[FormText | None, Form()] = None,
     code_field: Annotated[FormText | None, Form()] = None,
     name_field: Annotated[FormText | None, Form()] = None,
@@ -41,7 +41,7 @@ async def import_grid_file(
     if suffix not in FORMATS:
         raise InvalidInput(f"unsupported file type {suffix or '(none)'}", field="file", allowed=sorted(FORMATS))
     opts = GridImportOptions(
-        level=LEVELS[level],
+        level=LEVEL_ALIASES[level],
         layer=layer,
         code_field=code_field,
         name_field=name_field,

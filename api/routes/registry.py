@@ -25,17 +25,17 @@ class UnitIn(Body):
     area_code: str | None = None
 
 
-@router.post("/units", status_code=201)
+@router.post("/resp-units", status_code=201)
 async def create_unit(body: UnitIn, write: WriterDep) -> dict[str, Any]:
     return await write(units.create_unit, **body.model_dump())
 
 
-@router.get("/units")
+@router.get("/resp-units")
 async def list_units(read: ReaderDep) -> list[dict[str, Any]]:
     return await read(units.list_units)
 
 
-@router.get("/units/{code}")
+@router.get("/resp-units/{code}")
 async def get_unit(code: str, read: ReaderDep) -> dict[str, Any]:
     return await read(units.get_unit, code)
 
@@ -47,13 +47,13 @@ class UnitChange(Body):
     area_code: str | None = None
 
 
-@router.patch("/units/{code}")
+@router.patch("/resp-units/{code}")
 async def update_unit(code: str, body: UnitChange, write: WriterDep) -> dict[str, Any]:
     """Change the fields given (``area_code: null`` clears the area of jurisdiction)."""
     return await write(units.update_unit, code, body.model_dump(exclude_unset=True))
 
 
-@router.delete("/units/{code}", status_code=204)
+@router.delete("/resp-units/{code}", status_code=204)
 async def delete_unit(code: str, write: WriterDep) -> Response:
     """Remove a unit nothing refers to; one named by a case, rule or component answers 409."""
     await write(units.delete_unit, code)
@@ -63,7 +63,7 @@ async def delete_unit(code: str, write: WriterDep) -> Response:
 class RuleIn(Body):
     class_code: str
     area_code: str
-    unit_code: str
+    resp_unit: str = Field(description="the responsible unit's code")
     start_time: time | None = None
     end_time: time | None = None
     valid_from: Instant | None = None
@@ -149,7 +149,9 @@ async def list_components(
         str | None, Query(alias="class", description="minor class (4 digits, e.g. 0101) or major class (2)")
     ] = None,
     area: Annotated[str | None, Query(description="a grid code at any level: components inside it")] = None,
-    unit: Annotated[str | None, Query(description="a unit that owns, manages or maintains them")] = None,
+    resp_unit: Annotated[
+        str | None, Query(description="a responsible unit that owns, manages or maintains them")
+    ] = None,
     state: str | None = None,
     bbox: BBox = None,
     limit: Limit = None,
@@ -161,7 +163,7 @@ async def list_components(
         list_component_features,
         class_code=class_code,
         area=area,
-        unit=unit,
+        resp_unit=resp_unit,
         state=state,
         bbox=parse_bbox(bbox),
         limit=limit,

@@ -5,7 +5,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 
 from api.deps import AtDep, ReaderDep
-from gis.grids.hierarchy import LEVELS
+from gis.grids.hierarchy import LEVEL_ALIASES
 from gis.grids.validate import validate
 
 router = APIRouter(tags=["validation"])
@@ -15,10 +15,10 @@ router = APIRouter(tags=["validation"])
 async def validation(
     read: ReaderDep,
     at: AtDep,
-    level: Literal["district", "street", "community", "unit"] | None = None,
+    level: Literal["district", "street", "community", "unit_grid", "unit"] | None = None,
     tolerance: Annotated[float, Query(ge=0, le=10_000, description="metres a child may lie outside its parent")] = 10.0,
     min_area: Annotated[float, Query(ge=0, le=1e12, description="ignore overlaps and gaps under this many m²")] = 1.0,
 ) -> dict[str, Any]:
     """Children outside parents, sibling overlaps, gaps, orphans and code mismatches, with geometries."""
-    levels = [LEVELS[level]] if level else None
+    levels = [LEVEL_ALIASES[level]] if level else None
     return await read(validate, levels=levels, at=at, tolerance_m=tolerance, min_area_m2=min_area)

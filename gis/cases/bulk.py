@@ -39,12 +39,12 @@ STAGE_COLUMNS = (
 
 RULES_SQL = """
 CREATE UNLOGGED TABLE {s}_rule AS
-SELECT DISTINCT ON (s.row_no) s.row_no, r.id AS rule_id, r.unit_code, r.area_code, r.class_code
+SELECT DISTINCT ON (s.row_no) s.row_no, r.id AS rule_id, r.resp_unit, r.area_code, r.class_code
 FROM {s} s
 JOIN {s}_codes c USING (row_no)
 JOIN dispatch_rule r
   ON r.class_code IN (s.class_code, left(s.class_code, 2) || '00')
- AND r.area_code IN (c.district_code, c.street_code, c.community_code, c.grid_code)
+ AND r.area_code IN (c.district_code, c.street_code, c.community_code, c.unit_grid_code)
  AND r.valid_from <= s.reported_at AND (r.valid_to IS NULL OR r.valid_to > s.reported_at)
  AND (r.start_time IS NULL OR CASE WHEN r.start_time <= r.end_time
         THEN (s.reported_at AT TIME ZONE 'Asia/Shanghai')::time BETWEEN r.start_time AND r.end_time
@@ -70,8 +70,8 @@ WITH gov AS (
              'message', format('dispatch rule %s for class %s in area %s', id, class_code, area_code)) AS why
     FROM dispatch_rule
 ), a AS (
-    SELECT s.*, c.grid_code, c.community_code, c.street_code, c.district_code,
-           coalesce(r.unit_code, sg.code, dg.code) AS unit_code,
+    SELECT s.*, c.unit_grid_code, c.community_code, c.street_code, c.district_code,
+           coalesce(r.resp_unit, sg.code, dg.code) AS resp_unit,
            coalesce(rw.why, sg.why, dg.why, CASE WHEN c.district_code IS NULL THEN jsonb_build_object(
                'decided_by', 'none', 'queue', 'unassigned', 'warnings', '[]'::jsonb,
                'message', 'the point lies outside every grid: no responsible unit found for this place and class')
@@ -85,10 +85,10 @@ WITH gov AS (
     LEFT JOIN gov dg ON dg.kind = 'district_government' AND dg.area_code = c.district_code
 ), ins AS (
     INSERT INTO "case" (idempotency_key, geom, class_code, description, channel, reported_at, district_code,
-                        street_code, community_code, grid_code, unit_code, state, deadline, why)
+                        street_code, community_code, unit_grid_code, resp_unit, state, deadline, why)
     SELECT idempotency_key, g, class_code, coalesce(description, ''), channel, reported_at, district_code,
-           street_code, community_code, grid_code, unit_code,
-           coalesce(state, CASE WHEN unit_code IS NULL THEN 'received' ELSE 'dispatched' END), deadline, why
+           street_code, community_code, unit_grid_code, resp_unit,
+           coalesce(state, CASE WHEN resp_unit IS NULL THEN 'received' ELSE 'dispatched' END), deadline, why
     FROM a ORDER BY reported_at
     {on_conflict}
     RETURNING id, state)
@@ -144,13 +144,13 @@ def assign_staged(conn: Connection, s: str) -> None:
     conn.execute(
         text(
             f"""ALTER TABLE {s}_chain RENAME COLUMN id TO row_no;
-            ALTER TABLE {s}_chain RENAME COLUMN code TO grid_code;
+            ALTER TABLE {s}_chain RENAME COLUMN code TO unit_grid_code;
             ALTER TABLE {s}_chain DROP COLUMN grid_id, ADD COLUMN community_code text,
               ADD COLUMN street_code text, ADD COLUMN district_code text;
-            CREATE VIEW {s}_codes AS SELECT row_no, grid_code,
-              coalesce(community_code, left(grid_code, 12)) AS community_code,
-              coalesce(street_code, left(grid_code, 9)) AS street_code,
-              coalesce(district_code, left(grid_code, 6)) AS district_code
+            CREATE VIEW {s}_codes AS SELECT row_no, unit_grid_code,
+              coalesce(community_code, left(unit_grid_code, 12)) AS community_code,
+              coalesce(street_code, left(unit_grid_code, 9)) AS street_code,
+              coalesce(district_code, left(unit_grid_code, 6)) AS district_code
             FROM {s}_chain"""
         )
     )

@@ -29,13 +29,13 @@ NEAR_BOUNDARY_M = 5.0
 
 _CASE_COLUMNS = """c.id, c.idempotency_key, ST_X(c.geom) AS lon, ST_Y(c.geom) AS lat, c.class_code,
     c.description, c.channel, c.reported_at, c.component_code, c.district_code, c.street_code, c.community_code,
-    c.grid_code, c.unit_code, c.state, c.deadline, c.why, c.created_at, c.updated_at,
-    (SELECT g.resp_person FROM grid g WHERE g.code = c.grid_code AND g.valid_from <= c.reported_at
+    c.unit_grid_code, c.resp_unit, c.state, c.deadline, c.why, c.created_at, c.updated_at,
+    (SELECT g.resp_person FROM grid g WHERE g.code = c.unit_grid_code AND g.valid_from <= c.reported_at
        AND (g.valid_to IS NULL OR g.valid_to > c.reported_at)) AS gridworker,
     (SELECT json_agg(json_build_object('worker_id', w.id, 'name', w.name, 'role', w.role, 'grid', wg.grid_code)
                      ORDER BY length(wg.grid_code) DESC, w.id)
        FROM worker_grid wg JOIN worker w ON w.id = wg.worker_id
-       WHERE wg.grid_code IN (c.grid_code, c.community_code)) AS registered_workers"""
+       WHERE wg.grid_code IN (c.unit_grid_code, c.community_code)) AS registered_workers"""
 
 
 _SELECT = text(f'SELECT {_CASE_COLUMNS} FROM "case" c WHERE c.id = :id')
@@ -58,10 +58,10 @@ cls AS (
     WHERE EXISTS (SELECT 1 FROM cls) AND (CAST(:comp AS text) IS NULL OR a.component_found > 0)
 ), ins AS (
     INSERT INTO "case" (idempotency_key, geom, class_code, description, channel, reported_at, component_code,
-                        district_code, street_code, community_code, grid_code, unit_code, state, deadline, why)
+                        district_code, street_code, community_code, unit_grid_code, resp_unit, state, deadline, why)
     SELECT CAST(:k AS text), pt.g, CAST(:cls AS text), CAST(:d AS text), CAST(:ch AS text), CAST(:at AS timestamptz),
-           CAST(:comp AS text), ok.district, ok.street, ok.community, ok.unit, ok.unit_code,
-           CASE WHEN ok.unit_code IS NULL THEN 'received' ELSE 'dispatched' END, CAST(:due AS timestamptz),
+           CAST(:comp AS text), ok.district, ok.street, ok.community, ok.unit_grid, ok.resp_unit,
+           CASE WHEN ok.resp_unit IS NULL THEN 'received' ELSE 'dispatched' END, CAST(:due AS timestamptz),
            ok.why || jsonb_build_object('warnings', (ok.why -> 'warnings') || CAST(:cal_warn AS jsonb))
     FROM ok, pt
     ON CONFLICT (idempotency_key) DO NOTHING
@@ -72,9 +72,9 @@ cls AS (
     FROM ins CROSS JOIN LATERAL (VALUES
         (1, CAST(:actor AS text), 'receive', NULL, 'received', jsonb_build_object('channel', ins.channel)),
         (2, 'system', 'file', 'received', 'filed', '{{}}'::jsonb),
-        (3, 'system', 'dispatch', 'filed', 'dispatched', jsonb_build_object('unit', ins.unit_code, 'why', ins.why))
+        (3, 'system', 'dispatch', 'filed', 'dispatched', jsonb_build_object('resp_unit', ins.resp_unit, 'why', ins.why))
     ) AS e(n, actor, action, f, t, d)
-    WHERE e.n = 1 OR ins.unit_code IS NOT NULL
+    WHERE e.n = 1 OR ins.resp_unit IS NOT NULL
     ORDER BY e.n
 )
 SELECT EXISTS (SELECT 1 FROM cls) AS class_current, a.component_found > 0 AS component_found, x.*
@@ -122,8 +122,8 @@ def assignment(
     )
     if component_code and not row["component_found"]:
         raise InvalidInput(f"unknown component {component_code!r}", field="component_code")
-    chain = {k: row[k] for k in ("district", "street", "community", "unit")}
-    return {"x": row["x"], "y": row["y"], "chain": chain, "unit": row["unit_code"], "why": row["why"]}
+    chain = {k: row[k] for k in ("district", "street", "community", "unit_grid")}
+    return {"x": row["x"], "y": row["y"], "chain": chain, "resp_unit": row["resp_unit"], "why": row["why"]}
 
 
 def intake(
@@ -203,14 +203,14 @@ def _shape(d: dict[str, Any]) -> dict[str, Any]:
         "district": d.pop("district_code"),
         "street": d.pop("street_code"),
         "community": d.pop("community_code"),
-        "unit": d.pop("grid_code"),
+        "unit_grid": d.pop("unit_grid_code"),
     }
     # the gridworkers registered for the unit grid (and the grid leaders of its community) first,
     # then the person the boundary file names for the grid, if not one of them already
     workers = d.pop("registered_workers") or []
     named = d.pop("gridworker")
     if named and named not in {w["name"] for w in workers}:
-        workers.append({"worker_id": None, "name": named, "role": "gridworker", "grid": d["chain"]["unit"]})
+        workers.append({"worker_id": None, "name": named, "role": "gridworker", "grid": d["chain"]["unit_grid"]})
     d["gridworkers"] = workers
-    d["queue"] = "unassigned" if d["unit_code"] is None else "assigned"
+    d["queue"] = "unassigned" if d["resp_unit"] is None else "assigned"
     return d

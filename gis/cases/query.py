@@ -11,13 +11,14 @@ from sqlalchemy.engine import Connection
 from gis.cases.intake import _CASE_COLUMNS, CHANNELS, _shape
 from gis.cases.workflow import STATES
 from gis.errors import InvalidInput
+from gis.grids.hierarchy import CHAIN_COLUMN, check_area
 
 
 def list_cases(
     conn: Connection,
     *,
     state: str | None = None,
-    unit: str | None = None,
+    resp_unit: str | None = None,
     grid: str | None = None,
     class_code: str | None = None,
     channel: str | None = None,
@@ -34,15 +35,12 @@ def list_cases(
     if channel is not None and channel not in CHANNELS:
         raise InvalidInput(f"unknown channel {channel!r}", field="channel", allowed=list(CHANNELS))
     where, params = [], {"l": limit, "o": offset}
-    for column, value in (("state", state), ("unit_code", unit), ("channel", channel)):
+    for column, value in (("state", state), ("resp_unit", resp_unit), ("channel", channel)):
         if value:
             where.append(f"c.{column} = :{column}")
             params[column] = value
     if grid:
-        level_col = {6: "district_code", 9: "street_code", 12: "community_code", 15: "grid_code"}.get(len(grid))
-        if level_col is None or not grid.isdigit():
-            raise InvalidInput(f"bad grid code {grid!r}", field="grid", allowed="a code of 6, 9, 12 or 15 digits")
-        where.append(f"c.{level_col} = :grid")
+        where.append(f"c.{CHAIN_COLUMN[len(check_area(grid, 'grid'))]} = :grid")
         params["grid"] = grid
     if class_code:
         where.append("(c.class_code = :cls OR (right(:cls, 2) = '00' AND left(c.class_code, 2) = left(:cls, 2)))")

@@ -14,11 +14,11 @@ from gis.statements import load
 
 #: group name → column expression (fixed text: the user chooses a key, never SQL)
 GROUPS = {
-    "unit_grid": "c.grid_code",
+    "unit_grid": "c.unit_grid_code",
     "community": "c.community_code",
     "street": "c.street_code",
     "district": "c.district_code",
-    "unit": "c.unit_code",
+    "resp_unit": "c.resp_unit",
 }
 
 
@@ -48,9 +48,9 @@ def statistics(conn: Connection, *, by: str, start: datetime, end: datetime) -> 
 
 def overdue(conn: Connection, *, by: str, at: datetime | None = None) -> list[dict[str, Any]]:
     """Open cases past their deadline, grouped by responsible unit or by unit grid."""
-    column = {"unit": "unit_code", "unit_grid": "grid_code"}.get(by)
+    column = {"resp_unit": "resp_unit", "unit_grid": "unit_grid_code"}.get(by)
     if column is None:
-        raise InvalidInput(f"unknown grouping {by!r}", field="by", allowed=["unit", "unit_grid"])
+        raise InvalidInput(f"unknown grouping {by!r}", field="by", allowed=["resp_unit", "unit_grid"])
     rows = conn.execute(
         text(
             f"""SELECT {column} AS grp, count(*) AS overdue,

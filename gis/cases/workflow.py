@@ -100,12 +100,12 @@ def act(
     if action == "return" and not note.strip():
         raise InvalidInput("a returned case needs a reason", field="note")
     if action == "dispatch":
-        unit = data.get("unit_code")
+        unit = data.get("resp_unit")
         if not unit:
-            raise InvalidInput("dispatch needs unit_code", field="unit_code")
+            raise InvalidInput("dispatch needs resp_unit", field="resp_unit")
         if conn.execute(text("SELECT 1 FROM resp_unit WHERE code = :u"), {"u": unit}).scalar() is None:
-            raise InvalidInput(f"unknown unit {unit!r}", field="unit_code")
-        sets["unit_code"] = unit
+            raise InvalidInput(f"unknown responsible unit {unit!r}", field="resp_unit")
+        sets["resp_unit"] = unit
     if action == "extend":
         hours = data.get("hours")
         if not isinstance(hours, int | float) or hours <= 0:
@@ -125,7 +125,7 @@ def act(
         data = {
             "from": {"lon": row["x"], "lat": row["y"], "class_code": row["class_code"]},
             "to": {"lon": a["x"], "lat": a["y"], "class_code": cls},
-            "unit": a["unit"],
+            "resp_unit": a["resp_unit"],
             "why": a["why"],
         }
         conn.execute(
@@ -137,8 +137,8 @@ def act(
             district_code=a["chain"]["district"],
             street_code=a["chain"]["street"],
             community_code=a["chain"]["community"],
-            grid_code=a["chain"]["unit"],
-            unit_code=a["unit"],
+            unit_grid_code=a["chain"]["unit_grid"],
+            resp_unit=a["resp_unit"],
             why=json.dumps(a["why"], ensure_ascii=False),
         )
     assignments = ", ".join(f"{k} = :{k}" if k != "why" else "why = CAST(:why AS jsonb)" for k in sets)

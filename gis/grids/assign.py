@@ -78,10 +78,10 @@ def assign_unit_grids(
         decided = conn.execute(
             text(
                 f"""INSERT INTO {dst} (id, grid_id,{" code," if with_code else ""} inside)
-                SELECT c.{id_col}, r.unit_id,{" r.unit," if with_code else ""} true
+                SELECT c.{id_col}, r.unit_grid_id,{" r.unit_grid," if with_code else ""} true
                 FROM {edge} e JOIN {src} c ON c.{id_col} = e.id
                 CROSS JOIN LATERAL wangge_grid_chain(c.{geom}, {when}) r
-                WHERE r.unit_id IS NOT NULL"""
+                WHERE r.unit_grid_id IS NOT NULL"""
             ),
             {"at": at or datetime.now(UTC)},
         ).rowcount
@@ -109,10 +109,10 @@ def choose_per_point(
     when = f"t.{ident(time_column)}" if time_column else ":at"
     rows = conn.execute(
         text(
-            f"""SELECT t.{id_col}, c.district, c.street, c.community, c.unit,
-                   c.district_id, c.street_id, c.community_id, c.unit_id
+            f"""SELECT t.{id_col}, c.district, c.street, c.community, c.unit_grid,
+                   c.district_id, c.street_id, c.community_id, c.unit_grid_id
             FROM {ident(points)} t CROSS JOIN LATERAL wangge_grid_chain(t.{geom}, {when}) c
-            WHERE c.district IS NOT NULL OR c.street IS NOT NULL OR c.community IS NOT NULL OR c.unit IS NOT NULL
+            WHERE c.district IS NOT NULL OR c.street IS NOT NULL OR c.community IS NOT NULL OR c.unit_grid IS NOT NULL
             ORDER BY 1"""
         ),
         {"at": at or datetime.now(UTC)},

@@ -6,7 +6,9 @@ import re
 
 from gis.errors import InvalidInput
 
-LEVELS = {"district": 1, "street": 2, "community": 3, "unit": 4}
+LEVELS = {"district": 1, "street": 2, "community": 3, "unit_grid": 4}
+#: names read as a level too: "unit" for the unit grid (as the command line and files long wrote it)
+LEVEL_ALIASES = {**LEVELS, "unit": 4}
 LEVEL_NAMES = {v: k for k, v in LEVELS.items()}
 CODE_LENGTH = {1: 6, 2: 9, 3: 12, 4: 15}
 LEVEL_OF_LENGTH = {v: k for k, v in CODE_LENGTH.items()}
@@ -36,16 +38,16 @@ def check_area(value: str | None, field: str = "area_code") -> str | None:
 def parse_level(value: str | int, field: str = "level") -> int:
     """Accept a level name or number.
 
-    >>> parse_level("street")
-    2
+    >>> parse_level("street"), parse_level("unit_grid"), parse_level("unit")
+    (2, 4, 4)
     >>> parse_level(4)
     4
     """
     if isinstance(value, int) and value in LEVEL_NAMES:
         return value
     if isinstance(value, str):
-        if value in LEVELS:
-            return LEVELS[value]
+        if value in LEVEL_ALIASES:
+            return LEVEL_ALIASES[value]
         if value.isdigit() and int(value) in LEVEL_NAMES:
             return int(value)
     raise InvalidInput(f"unknown level {value!r}", field=field, allowed=list(LEVELS))

@@ -27,7 +27,7 @@ from gis.crs import Crs, parse_crs, xy_to_storage
 from gis.errors import InvalidInput
 from gis.statements import array_literal, fetch_prepared, load, query
 
-LEVELS = ("district", "street", "community", "unit")
+LEVELS = ("district", "street", "community", "unit_grid")
 
 
 def to_storage_points(lons: Any, lats: Any, crs: str | Crs | None) -> tuple[np.ndarray, np.ndarray]:

@@ -16,9 +16,9 @@ FEATURE = """json_build_object(
     'geometry', ST_AsGeoJSON(g.geom, 7, 0)::json,
     'properties', json_build_object(
         'code', g.code, 'name', g.name,
-        'level', (ARRAY['district','street','community','unit'])[g.level],
+        'level', (ARRAY['district','street','community','unit_grid'])[g.level],
         'parent_code', g.parent_code, 'area_m2', round(g.area_m2::numeric, 1),
-        'resp_unit', g.resp_unit, 'resp_person', g.resp_person, 'resp_phone', g.resp_phone,
+        'resp_unit_name', g.resp_unit_name, 'resp_person', g.resp_person, 'resp_phone', g.resp_phone,
         'attrs', g.attrs, 'valid_from', g.valid_from, 'valid_to', g.valid_to))::text"""
 
 

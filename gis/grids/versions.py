@@ -44,7 +44,7 @@ class StagedRow:
     parent_code: str | None
     geom: shapely.Geometry
     attrs: dict[str, Any] = field(default_factory=dict)
-    resp_unit: str | None = None
+    resp_unit_name: str | None = None
     resp_person: str | None = None
     resp_phone: str | None = None
 
@@ -55,7 +55,7 @@ def stage_rows(conn: Connection, rows: Iterable[StagedRow]) -> int:
         text(
             f"""CREATE TEMP TABLE stage (
               row_no int PRIMARY KEY, code text, name text, parent_code text,
-              resp_unit text, resp_person text, resp_phone text, attrs jsonb,
+              resp_unit_name text, resp_person text, resp_phone text, attrs jsonb,
               geom geometry(MultiPolygon, {STORAGE_SRID})
             ) ON COMMIT DROP"""
         )
@@ -74,7 +74,7 @@ def stage_rows(conn: Connection, rows: Iterable[StagedRow]) -> int:
                 r.code,
                 r.name,
                 r.parent_code,
-                r.resp_unit,
+                r.resp_unit_name,
                 r.resp_person,
                 r.resp_phone,
                 json.dumps(r.attrs, ensure_ascii=False, default=str),
@@ -85,7 +85,7 @@ def stage_rows(conn: Connection, rows: Iterable[StagedRow]) -> int:
     buf.seek(0)
     cur = conn.connection.cursor()
     cur.copy_expert(
-        "COPY stage (row_no, code, name, parent_code, resp_unit, resp_person, resp_phone, attrs, geom) "
+        "COPY stage (row_no, code, name, parent_code, resp_unit_name, resp_person, resp_phone, attrs, geom) "
         "FROM STDIN WITH (FORMAT csv)",
         buf,
     )
@@ -201,7 +201,7 @@ def compare_versions(conn: Connection) -> None:
                         OR (ST_NPoints(g.geom) = ST_NPoints(s.geom)
                             AND ST_HausdorffDistance(g.geom, s.geom) < :same_deg))
                    AND g.name = coalesce(s.name, '') AND g.parent_code IS NOT DISTINCT FROM s.parent_code
-                   AND g.attrs = coalesce(s.attrs, '{}') AND g.resp_unit IS NOT DISTINCT FROM s.resp_unit
+                   AND g.attrs = coalesce(s.attrs, '{}') AND g.resp_unit_name IS NOT DISTINCT FROM s.resp_unit_name
                    AND g.resp_person IS NOT DISTINCT FROM s.resp_person
                    AND g.resp_phone IS NOT DISTINCT FROM s.resp_phone) AS unchanged
            FROM stage s LEFT JOIN grid g ON g.code = s.code AND g.valid_to IS NULL"""
@@ -226,10 +226,10 @@ def write_versions(conn: Connection, level: int, valid_from: datetime, import_id
     ).scalar_one()
     written = conn.execute(
         text(
-            """INSERT INTO grid (code, level, name, parent_code, geom, area_m2, resp_unit, resp_person, resp_phone,
+            """INSERT INTO grid (code, level, name, parent_code, geom, area_m2, resp_unit_name, resp_person, resp_phone,
                              attrs, valid_from, import_id)
            SELECT s.code, :level, coalesce(s.name, ''), s.parent_code, s.geom, ST_Area(s.geom::geography),
-                  s.resp_unit, s.resp_person, s.resp_phone, coalesce(s.attrs, '{}'), :vf, :import_id
+                  s.resp_unit_name, s.resp_person, s.resp_phone, coalesce(s.attrs, '{}'), :vf, :import_id
            FROM stage s JOIN stage_change c USING (row_no)
            WHERE NOT c.unchanged
            ORDER BY s.row_no"""

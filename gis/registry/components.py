@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 
 from gis.crs import geoms_to_storage, parse_crs
 from gis.errors import Conflict, InvalidInput, NotFound
+from gis.grids.hierarchy import CHAIN_COLUMN, check_area
 from gis.grids.lookup import lookup_points
 from gis.registry.changes import only_editable
 from gis.statements import feature_page
@@ -58,13 +59,13 @@ def create_component(
     geom = geoms_to_storage([geom], parse_crs(crs))[0]
     anchor = geom if geom.geom_type == "Point" else shapely.point_on_surface(geom)
     hit = lookup_points(conn, [anchor.x], [anchor.y])[0]
-    chain = {lv: (hit[lv]["code"] if hit[lv] else None) for lv in ("district", "street", "community", "unit")}
+    chain = {lv: (hit[lv]["code"] if hit[lv] else None) for lv in ("district", "street", "community", "unit_grid")}
     try:
         with conn.begin_nested():
             conn.execute(
                 text(
                     """INSERT INTO component (code, class_code, name, geom, owner_unit, manager_unit, maintainer_unit,
-                                          state, district_code, street_code, community_code, grid_code, attrs)
+                                          state, district_code, street_code, community_code, unit_grid_code, attrs)
                    VALUES (:code, :cls, :name, ST_GeomFromWKB(:wkb, 4490), :o, :m, :mt, :s, :d, :st, :c, :g,
                            CAST(:attrs AS jsonb))"""
                 ),
@@ -80,7 +81,7 @@ def create_component(
                     "d": chain["district"],
                     "st": chain["street"],
                     "c": chain["community"],
-                    "g": chain["unit"],
+                    "g": chain["unit_grid"],
                     "attrs": json.dumps(attrs or {}, ensure_ascii=False),
                 },
             )
@@ -95,7 +96,7 @@ def get_component(conn: Connection, code: str) -> dict[str, Any]:
             text(
                 """SELECT code, class_code, name, ST_AsGeoJSON(geom, 7, 0)::json AS geometry, owner_unit, manager_unit,
                   maintainer_unit, state, recorded_at, changed_at, district_code, street_code, community_code,
-                  grid_code, attrs FROM component WHERE code = :c"""
+                  unit_grid_code, attrs FROM component WHERE code = :c"""
             ),
             {"c": code},
         )
@@ -146,26 +147,25 @@ FEATURE = """json_build_object(
         'name', c.name, 'owner_unit', c.owner_unit, 'manager_unit', c.manager_unit,
         'maintainer_unit', c.maintainer_unit, 'state', c.state, 'recorded_at', c.recorded_at,
         'changed_at', c.changed_at, 'district_code', c.district_code, 'street_code', c.street_code,
-        'community_code', c.community_code, 'grid_code', c.grid_code, 'attrs', c.attrs))::text"""
+        'community_code', c.community_code, 'unit_grid_code', c.unit_grid_code, 'attrs', c.attrs))::text"""
 
 #: the chain column that holds an area code of each length
-AREA_COLUMN = {6: "district_code", 9: "street_code", 12: "community_code", 15: "grid_code"}
 
 
 def build_list_query(
     *,
     class_code: str | None,
     area: str | None,
-    unit: str | None,
+    resp_unit: str | None,
     state: str | None,
     bbox: tuple[float, float, float, float] | None,
 ) -> tuple[str, str]:
     """The WHERE clause and the page query of a component listing; values bound by the caller.
 
     ``class_code``: a minor class (4 digits) or a major class (2); ``area``: a grid code at any
-    level; ``unit``: owner, manager or maintainer.
+    level; ``resp_unit``: the owner, manager or maintainer.
 
-    >>> build_list_query(class_code="01", area="110108001", unit=None, state=None, bbox=None)[0]
+    >>> build_list_query(class_code="01", area="110108001", resp_unit=None, state=None, bbox=None)[0]
     'left(c.class_code, 2) = :class_code AND c.street_code = :area'
     """
     where = []
@@ -174,11 +174,9 @@ def build_list_query(
             raise InvalidInput(f"bad class {class_code!r}", field="class", allowed="2 digits (major) or 4 (minor)")
         where.append("c.class_code = :class_code" if len(class_code) == 4 else "left(c.class_code, 2) = :class_code")
     if area is not None:
-        if not area.isdigit() or len(area) not in AREA_COLUMN:
-            raise InvalidInput(f"bad area code {area!r}", field="area", allowed="a grid code of 6, 9, 12 or 15 digits")
-        where.append(f"c.{AREA_COLUMN[len(area)]} = :area")
-    if unit is not None:
-        where.append(":unit IN (c.owner_unit, c.manager_unit, c.maintainer_unit)")
+        where.append(f"c.{CHAIN_COLUMN[len(check_area(area, 'area'))]} = :area")
+    if resp_unit is not None:
+        where.append(":resp_unit IN (c.owner_unit, c.manager_unit, c.maintainer_unit)")
     if state is not None:
         where.append("c.state = :state")
     if bbox is not None:
@@ -196,18 +194,18 @@ def list_component_features(
     *,
     class_code: str | None = None,
     area: str | None = None,
-    unit: str | None = None,
+    resp_unit: str | None = None,
     state: str | None = None,
     bbox: tuple[float, float, float, float] | None = None,
     limit: int = 100,
     offset: int = 0,
 ) -> tuple[str, int, int]:
     """Comma-joined GeoJSON features, the number matched and the number returned."""
-    where, query = build_list_query(class_code=class_code, area=area, unit=unit, state=state, bbox=bbox)
+    where, query = build_list_query(class_code=class_code, area=area, resp_unit=resp_unit, state=state, bbox=bbox)
     params: dict[str, Any] = {
         "class_code": class_code,
         "area": area,
-        "unit": unit,
+        "resp_unit": resp_unit,
         "state": state,
         "limit": limit,
         "offset": offset,

@@ -21,7 +21,7 @@ def create_rule(
     *,
     class_code: str,
     area_code: str,
-    unit_code: str,
+    resp_unit: str,
     start_time: time | None = None,
     end_time: time | None = None,
     valid_from: datetime | None = None,
@@ -44,16 +44,16 @@ def create_rule(
         raise InvalidInput(f"unknown class {class_code!r}", field="class_code")
     if (start_time is None) != (end_time is None):
         raise InvalidInput("give both start_time and end_time, or neither", field="start_time")
-    get_unit(conn, unit_code)
+    get_unit(conn, resp_unit)
     rid = conn.execute(
         text(
-            """INSERT INTO dispatch_rule (class_code, area_code, unit_code, start_time, end_time, valid_from)
+            """INSERT INTO dispatch_rule (class_code, area_code, resp_unit, start_time, end_time, valid_from)
            VALUES (:c, :a, :u, :s, :e, :vf) RETURNING id"""
         ),
         {
             "c": class_code,
             "a": check_area(area_code),
-            "u": unit_code,
+            "u": resp_unit,
             "s": start_time,
             "e": end_time,
             "vf": valid_from or datetime.now(UTC),

@@ -20,10 +20,10 @@ SELECT p.worker_id,
               ',"chain":{"district":', coalesce(to_json(p.district_code)::text, 'null'),
               ',"street":', coalesce(to_json(p.street_code)::text, 'null'),
               ',"community":', coalesce(to_json(p.community_code)::text, 'null'),
-              ',"unit":', coalesce(to_json(p.grid_code)::text, 'null'),
+              ',"unit_grid":', coalesce(to_json(p.unit_grid_code)::text, 'null'),
               '},"own_grids":', coalesce(to_json(o.own)::text, '[]'),
               ',"inside_own_grid":',
-              CASE WHEN p.grid_code = ANY(o.own) OR p.community_code = ANY(o.own) THEN 'true' ELSE 'false' END
+              CASE WHEN p.unit_grid_code = ANY(o.own) OR p.community_code = ANY(o.own) THEN 'true' ELSE 'false' END
        ) AS head,
        extract(epoch FROM p.fix_time)::float8 AS fix_epoch,
        -- duty days and hours as one short text: few distinct values, parsed once each

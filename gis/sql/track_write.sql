@@ -18,23 +18,24 @@ WITH t AS (
     RETURNING 1
 ), pos AS (
     INSERT INTO worker_position AS p (worker_id, fix_time, server_time, geom, accuracy, speed, course, attrs,
-                                      piece_id, grid_code, community_code, street_code, district_code)
+                                      piece_id, unit_grid_code, community_code, street_code, district_code)
     SELECT t.w, t.fix, now(), t.pt, t.acc, t.spd, t.course, coalesce(t.attrs, '{}'),
-           u.piece_id, u.unit, u.community, u.street, u.district
+           u.piece_id, u.unit_grid, u.community, u.street, u.district
     FROM t
     LEFT JOIN LATERAL (
-        (SELECT s.id AS piece_id, s.code AS unit, left(s.code, 12) AS community, left(s.code, 9) AS street,
+        (SELECT s.id AS piece_id, s.code AS unit_grid, left(s.code, 12) AS community, left(s.code, 9) AS street,
                 left(s.code, 6) AS district
          FROM grid_piece s
          WHERE s.id = t.piece AND wangge_valid(s.valid_from, s.valid_to, t.fix) AND ST_Contains(s.geom, t.pt))
         UNION ALL
-        (SELECT c.unit_piece_id, c.unit, c.community, c.street, c.district FROM wangge_grid_chain(t.pt, t.fix) c)
+        (SELECT c.unit_grid_piece_id, c.unit_grid, c.community, c.street, c.district
+         FROM wangge_grid_chain(t.pt, t.fix) c)
         LIMIT 1
     ) u ON true
     WHERE t.latest
     ON CONFLICT (worker_id) DO UPDATE SET fix_time = excluded.fix_time, server_time = excluded.server_time,
         geom = excluded.geom, accuracy = excluded.accuracy, speed = excluded.speed, course = excluded.course,
-        attrs = excluded.attrs, piece_id = excluded.piece_id, grid_code = excluded.grid_code,
+        attrs = excluded.attrs, piece_id = excluded.piece_id, unit_grid_code = excluded.unit_grid_code,
         community_code = excluded.community_code, street_code = excluded.street_code,
         district_code = excluded.district_code
     WHERE p.fix_time < excluded.fix_time

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import secrets
 from datetime import time
 from typing import Any
 
@@ -12,6 +11,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from gis.errors import Conflict, InvalidInput, NotFound
+from gis.grids.hierarchy import level_of_code
 from gis.statements import query
 
 ROLES = ("gridworker", "grid_leader")
@@ -38,15 +38,14 @@ def create_worker(
         with conn.begin_nested():
             conn.execute(
                 text(
-                    """INSERT INTO worker (id, name, role, device_id, token, duty_start, duty_end, duty_days)
-                   VALUES (:id, :n, :r, :d, :tok, :s, :e, :days)"""
+                    """INSERT INTO worker (id, name, role, device_id, duty_start, duty_end, duty_days)
+                   VALUES (:id, :n, :r, :d, :s, :e, :days)"""
                 ),
                 {
                     "id": worker_id,
                     "n": name,
                     "r": role,
                     "d": device_id,
-                    "tok": secrets.token_urlsafe(24),
                     "s": duty_start,
                     "e": duty_end,
                     "days": days,
@@ -54,8 +53,11 @@ def create_worker(
             )
     except IntegrityError:
         raise Conflict(f"worker {worker_id} or device {device_id} exists", field="worker_id") from None
-    for g in grids:
-        conn.execute(text("INSERT INTO worker_grid (worker_id, grid_code) VALUES (:w, :g)"), {"w": worker_id, "g": g})
+    if grids:
+        conn.execute(
+            text("INSERT INTO worker_grid (worker_id, grid_code) SELECT :w, unnest(CAST(:g AS text[]))"),
+            {"w": worker_id, "g": grids},
+        )
     return get_worker(conn, worker_id)
 
 
@@ -65,7 +67,7 @@ def _check(conn: Connection, *, role=None, duty_days=None, grids=None) -> None:
     if duty_days is not None and not all(1 <= d <= 7 for d in duty_days):
         raise InvalidInput("duty days are ISO weekdays", field="duty_days", allowed="1 (Monday) … 7 (Sunday)")
     for g in grids or []:
-        if not re.match(r"^[0-9]{12}([0-9]{3})?$", g):
+        if level_of_code(g) not in (3, 4):
             raise InvalidInput(f"bad grid code {g!r}", field="grids", allowed="unit-grid (15) or community (12) codes")
     twice = sorted({g for g in grids or [] if grids.count(g) > 1})
     if twice:
@@ -168,7 +170,7 @@ def workers_in_grid(conn: Connection, code: str, start=None, end=None) -> list[d
             text(
                 # the chain stored with each latest position, by the lookup rule (no double count on edges)
                 """SELECT p.worker_id, w.name, p.fix_time FROM worker_position p JOIN worker w ON w.id = p.worker_id
-               WHERE :c IN (p.grid_code, p.community_code, p.street_code, p.district_code)
+               WHERE :c IN (p.unit_grid_code, p.community_code, p.street_code, p.district_code)
                ORDER BY p.worker_id"""
             ),
             {"c": code},

@@ -32,9 +32,9 @@ $$;
 
 CHAIN = """
 CREATE OR REPLACE FUNCTION wangge_grid_chain(pt geometry, at timestamptz)
-RETURNS TABLE (district text, street text, community text, unit text,
-               district_id bigint, street_id bigint, community_id bigint, unit_id bigint,
-               unit_inside boolean, unit_piece_id bigint)
+RETURNS TABLE (district text, street text, community text, unit_grid text,
+               district_id bigint, street_id bigint, community_id bigint, unit_grid_id bigint,
+               unit_grid_inside boolean, unit_grid_piece_id bigint)
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
     WITH piece AS (
         SELECT p.id, p.level, p.code, p.grid_id, ST_Contains(p.geom, pt) AS inside
