@@ -15,11 +15,12 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from gis import cases as cases_mod
-from gis import workers as workers_mod
 from gis.access import accounts, audit, devices, roles, tokens
 from gis.access.principal import Grant, Principal, area_condition
+from gis.cases.intake import intake
+from gis.cases.workflow import act
 from gis.errors import Conflict, InvalidInput, NotFound, TooManyAttempts, Unauthorized
+from gis.tracks.workers import create_worker
 from tests.helpers import STEP, X0, Y0, load_city, square_city
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -49,7 +50,7 @@ def cases(city):
     ids = {}
     with city.begin() as conn:
         for name, (x, y) in {"a_north": A_NORTH, "a_south": A_SOUTH, "b_north": B_NORTH, "b_south": B_SOUTH}.items():
-            case, _ = cases_mod.intake(conn, lon=x, lat=y, class_code="0102", channel="hotline")
+            case, _ = intake(conn, lon=x, lat=y, class_code="0102", channel="hotline")
             ids[name] = case["id"]
     return ids
 
@@ -175,10 +176,10 @@ def test_areas_for_and_covers():
 
 def test_unit_staff_see_their_units_cases_wherever_they_are(city, cases):
     with city.begin() as conn:
-        cases_mod.act(conn, cases["b_south"], "file", actor="t")
-        cases_mod.act(conn, cases["b_south"], "dispatch", actor="t", data={"unit_code": "WATER"})
-        cases_mod.act(conn, cases["a_north"], "file", actor="t")
-        cases_mod.act(conn, cases["a_north"], "dispatch", actor="t", data={"unit_code": "CG"})
+        act(conn, cases["b_south"], "file", actor="t")
+        act(conn, cases["b_south"], "dispatch", actor="t", data={"unit_code": "WATER"})
+        act(conn, cases["a_north"], "file", actor="t")
+        act(conn, cases["a_north"], "dispatch", actor="t", data={"unit_code": "CG"})
     cols = {**CASE_COLUMNS, "unit": "c.unit_code"}
     staff = user("unit_staff", "110108001", unit="WATER")  # granted on street A, its case is in street B
     with city.connect() as conn:
@@ -191,8 +192,8 @@ def test_unit_staff_see_their_units_cases_wherever_they_are(city, cases):
 
 def test_gridworkers_see_their_own_grids_cases_and_their_own_track(city, cases):
     with city.begin() as conn:
-        workers_mod.create_worker(conn, worker_id="W1", name="张三", grids=["110108001002"])
-        workers_mod.create_worker(conn, worker_id="W2", name="李四", grids=["110108002001"])
+        create_worker(conn, worker_id="W1", name="张三", grids=["110108001002"])
+        create_worker(conn, worker_id="W2", name="李四", grids=["110108002001"])
         accounts.create_user(conn, "zhang", "张三", password=PASSWORD, worker_id="W1")
         accounts.grant(conn, "zhang", "gridworker", "110108001")
         session = tokens.issue_token(conn, KEY, accounts.get_user(conn, "zhang")["id"])
@@ -213,9 +214,7 @@ def test_gridworkers_see_their_own_grids_cases_and_their_own_track(city, cases):
 def test_reporters_read_back_what_they_submitted(city, cases):
     key = Principal("key", "7", "citizen-app", (Grant("reporter"),))
     with city.begin() as conn:
-        mine, _ = cases_mod.intake(
-            conn, lon=A_NORTH[0], lat=A_NORTH[1], class_code="0102", channel="app", actor=key.actor
-        )
+        mine, _ = intake(conn, lon=A_NORTH[0], lat=A_NORTH[1], class_code="0102", channel="app", actor=key.actor)
         cols = {
             "submitter": "(SELECT e.actor FROM case_event e WHERE e.case_id = c.id ORDER BY e.id LIMIT 1)",
         }
@@ -482,8 +481,8 @@ def test_api_keys_are_shown_once_stored_hashed_and_revocable(city):
 
 def test_rotating_a_device_secret_refuses_the_old_one_at_once(city):
     with city.begin() as conn:
-        workers_mod.create_worker(conn, worker_id="W1", name="张三")
-        workers_mod.create_worker(conn, worker_id="W2", name="李四")
+        create_worker(conn, worker_id="W1", name="张三")
+        create_worker(conn, worker_id="W2", name="李四")
         old = devices.issue_secret(conn, "W1", issued_by="operator:local")
         other = devices.issue_secret(conn, "W2", issued_by="operator:local")
         assert re.fullmatch(r"[A-Za-z0-9_-]{32}", old) and old != other

@@ -23,9 +23,10 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from gis.access.principal import CODE_LENGTHS, Grant, Principal
+from gis.access.principal import Grant, Principal
 from gis.access.roles import NEEDS_UNIT, NEEDS_WORKER, ROLES
 from gis.errors import Conflict, InvalidInput, NotFound, TooManyAttempts
+from gis.grids.hierarchy import AREA_ALLOWED, AREA_CODE
 
 _LOGIN = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
 _KEY_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
@@ -176,10 +177,8 @@ def check_grant(conn: Connection, role: str, area: str | None, unit: str | None)
     if role not in ROLES:
         raise InvalidInput(f"unknown role {role!r}", field="role", allowed=list(ROLES))
     if area is not None:
-        if not isinstance(area, str) or not area.isdigit() or len(area) not in CODE_LENGTHS:
-            raise InvalidInput(
-                f"bad area {area!r}: a grid code of 6, 9, 12 or 15 digits", field="area", allowed=list(CODE_LENGTHS)
-            )
+        if not isinstance(area, str) or not AREA_CODE.match(area):
+            raise InvalidInput(f"bad area {area!r}: {AREA_ALLOWED}", field="area", allowed=AREA_ALLOWED)
         if conn.execute(text("SELECT 1 FROM grid WHERE code = :c LIMIT 1"), {"c": area}).scalar() is None:
             raise InvalidInput(f"no grid {area} (at any date)", field="area")
     if role in NEEDS_UNIT:
@@ -394,7 +393,7 @@ FROM k LEFT JOIN LATERAL (
 
 def verify_api_key(conn: Connection, secret: str) -> Principal | None:
     """The principal of a live key, or None for a wrong, unknown or revoked one (one indexed query)."""
-    from gis.sqlutil import fetch_prepared
+    from gis.statements import fetch_prepared
 
     if not isinstance(secret, str) or not secret.startswith(KEY_PREFIX) or len(secret) > 128:
         return None

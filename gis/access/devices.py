@@ -22,7 +22,7 @@ from sqlalchemy.engine import Connection
 
 from gis.access.principal import Grant, Principal
 from gis.errors import NotFound
-from gis.sqlutil import fetch_prepared
+from gis.statements import fetch_prepared
 
 SECRET_BYTES = 24  # 32 URL-safe characters: fits the phone's device id field and a small QR code
 MAX_SECRET = 128

@@ -16,9 +16,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from gis.access.roles import AREA, DEVICE, DISTRICT, PERMISSIONS, ROLES, SELF, SUBMITTER, UNIT, WORKER_GRIDS
+from gis.grids.hierarchy import CODE_LENGTH
 
 KINDS = ("user", "key", "device", "operator")
-CODE_LENGTHS = (6, 9, 12, 15)
+CODE_LENGTHS = tuple(CODE_LENGTH.values())  # district, street, community, unit grid
 
 
 @dataclass(frozen=True)

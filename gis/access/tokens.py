@@ -24,7 +24,7 @@ from sqlalchemy.engine import Connection
 from gis.access.accounts import grants_of
 from gis.access.principal import Principal
 from gis.errors import Unauthorized
-from gis.sqlutil import fetch_prepared
+from gis.statements import fetch_prepared
 
 ALGORITHM = "HS256"
 ISSUER = "wangge"
