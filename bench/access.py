@@ -18,7 +18,7 @@ from sqlalchemy import text
 from bench.common import bench_settings, summary, timings
 from gis import migrate
 from gis.access import accounts, devices, tokens
-from gis.db import make_engine
+from gis.db import database_url, make_engine
 
 N = int(os.environ.get("BENCH_N", "3000"))
 USERS = 2000
@@ -65,7 +65,7 @@ def _clean(conn) -> None:
 
 def main() -> dict:
     settings = bench_settings()
-    migrate.upgrade(settings.url())
+    migrate.upgrade(database_url(settings))
     engine = make_engine(settings)
     with engine.begin() as conn:
         _clean(conn)

@@ -26,8 +26,10 @@ from sqlalchemy.exc import IntegrityError
 from gis.access.principal import Grant, Principal
 from gis.access.roles import NEEDS_UNIT, NEEDS_WORKER, ROLES
 from gis.errors import Conflict, InvalidInput, NotFound, TooManyAttempts
-from gis.grids.hierarchy import AREA_ALLOWED, AREA_CODE
 
+# as gis.grids.hierarchy (access is a base module and imports no domain room)
+AREA_CODE = re.compile(r"^[0-9]{6}([0-9]{3}){0,3}$")
+AREA_ALLOWED = "a grid code of 6, 9, 12 or 15 digits"
 _LOGIN = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
 _KEY_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 MIN_PASSWORD = 10

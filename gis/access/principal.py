@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from gis.access.roles import AREA, DEVICE, DISTRICT, PERMISSIONS, ROLES, SELF, SUBMITTER, UNIT, WORKER_GRIDS
-from gis.grids.hierarchy import CODE_LENGTH
 
 KINDS = ("user", "key", "device", "operator")
-CODE_LENGTHS = tuple(CODE_LENGTH.values())  # district, street, community, unit grid
+# district, street, community, unit grid (as gis.grids.hierarchy, which access, a base module, does not import)
+CODE_LENGTHS = (6, 9, 12, 15)
 
 
 @dataclass(frozen=True)
