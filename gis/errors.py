@@ -59,3 +59,25 @@ class ImportRejected(WanggeError):
 
 class ClusterError(WanggeError):
     code = "cluster_error"
+
+
+class Unauthorized(WanggeError):
+    """No credentials, or credentials that are wrong, expired or revoked (HTTP 401)."""
+
+    code = "unauthorized"
+
+
+class Forbidden(WanggeError):
+    """Signed in, but the caller's roles do not give the permission a route declares (HTTP 403)."""
+
+    code = "forbidden"
+
+
+class TooManyAttempts(WanggeError):
+    """Too many failed sign-ins for an account or from an address (HTTP 429, ``Retry-After``)."""
+
+    code = "too_many_attempts"
+
+    def __init__(self, message: str, *, retry_after_s: int, **kw: Any):
+        super().__init__(message, details={"retry_after_s": retry_after_s}, **kw)
+        self.retry_after_s = retry_after_s

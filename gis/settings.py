@@ -35,3 +35,11 @@ class Settings(BaseSettings):
     max_page_limit: int = 10_000
     # Two unit grids whose edges are closer than this are treated as sharing the point.
     boundary_tolerance_m: float = 0.01
+    # Access (gis/access): the token signing secret (None: one generated once and kept in the database,
+    # so every API process and host shares it without configuration), the access token's lifetime
+    # (each request re-reads the session and roles, so revocation does not wait for expiry), and
+    # failed sign-ins allowed per account and per client address within the window.
+    token_secret: str | None = Field(default=None, min_length=32, repr=False)
+    token_lifetime_s: int = Field(default=1800, gt=0)
+    login_max_failures: int = Field(default=10, gt=0)
+    login_window_s: int = Field(default=900, gt=0)

@@ -88,7 +88,8 @@ def db(engine):
             text(
                 "TRUNCATE track_point, worker_position, device_reject, worker_grid, worker, "
                 'case_event, "case", dispatch_rule, component, resp_unit, grid_piece, grid, import_run, '
-                "event_class, component_class RESTART IDENTITY CASCADE"
+                "event_class, component_class, audit_log, device_secret, login_attempt, auth_session, access_grant, "
+                "api_key, app_user, access_secret RESTART IDENTITY CASCADE"
             )
         )
         # the event and component classes as shipped (tests add and edit classes), as migration 0002 loads them
