@@ -17,12 +17,24 @@ ALLOWED = {
     "gis.registry": {"gis", "gis.grids", "gis.registry"},
     "gis.cases": {"gis", "gis.grids", "gis.registry", "gis.cases", "gis.tracks"},
     "gis.tracks": {"gis", "gis.grids", "gis.tracks"},
-    "importers": {"gis", "gis.grids", "gis.registry", "gis.cases", "gis.tracks", "importers"},
-    "api": {"gis", "gis.grids", "gis.registry", "gis.cases", "gis.tracks", "importers", "api"},
-    "demo": {"gis", "gis.grids", "gis.registry", "gis.cases", "gis.tracks", "importers", "demo"},
-    "cli": {"gis", "gis.grids", "gis.registry", "gis.cases", "gis.tracks", "importers", "api", "demo", "cli"},
+    "gis.access": {"gis", "gis.grids", "gis.access"},
+    "importers": {"gis", "gis.grids", "gis.registry", "gis.cases", "gis.tracks", "gis.access", "importers"},
+    "api": {"gis", "gis.grids", "gis.registry", "gis.cases", "gis.tracks", "gis.access", "importers", "api"},
+    "demo": {"gis", "gis.grids", "gis.registry", "gis.cases", "gis.tracks", "gis.access", "importers", "demo"},
+    "cli": {
+        "gis",
+        "gis.grids",
+        "gis.registry",
+        "gis.cases",
+        "gis.tracks",
+        "gis.access",
+        "importers",
+        "api",
+        "demo",
+        "cli",
+    },
 }
-ROOMS = ("gis.grids", "gis.registry", "gis.cases", "gis.tracks")
+ROOMS = ("gis.grids", "gis.registry", "gis.cases", "gis.tracks", "gis.access")
 
 
 def _modules() -> dict[str, Path]:

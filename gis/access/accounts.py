@@ -26,10 +26,9 @@ from sqlalchemy.exc import IntegrityError
 from gis.access.principal import Grant, Principal
 from gis.access.roles import NEEDS_UNIT, NEEDS_WORKER, ROLES
 from gis.errors import Conflict, InvalidInput, NotFound, TooManyAttempts
+from gis.grids.hierarchy import check_area
 
 # as gis.grids.hierarchy (access is a base module and imports no domain room)
-AREA_CODE = re.compile(r"^[0-9]{6}([0-9]{3}){0,3}$")
-AREA_ALLOWED = "a grid code of 6, 9, 12 or 15 digits"
 _LOGIN = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
 _KEY_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 MIN_PASSWORD = 10
@@ -179,8 +178,7 @@ def check_grant(conn: Connection, role: str, area: str | None, unit: str | None)
     if role not in ROLES:
         raise InvalidInput(f"unknown role {role!r}", field="role", allowed=list(ROLES))
     if area is not None:
-        if not isinstance(area, str) or not AREA_CODE.match(area):
-            raise InvalidInput(f"bad area {area!r}: {AREA_ALLOWED}", field="area", allowed=AREA_ALLOWED)
+        check_area(area, "area")
         if conn.execute(text("SELECT 1 FROM grid WHERE code = :c LIMIT 1"), {"c": area}).scalar() is None:
             raise InvalidInput(f"no grid {area} (at any date)", field="area")
     if role in NEEDS_UNIT:

@@ -19,7 +19,6 @@ from gis.access.roles import AREA, DEVICE, DISTRICT, PERMISSIONS, ROLES, SELF, S
 
 KINDS = ("user", "key", "device", "operator")
 # district, street, community, unit grid (as gis.grids.hierarchy, which access, a base module, does not import)
-CODE_LENGTHS = (6, 9, 12, 15)
 
 
 @dataclass(frozen=True)
