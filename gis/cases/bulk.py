@@ -37,20 +37,16 @@ STAGE_COLUMNS = (
     "deadline",
 )
 
+# The dispatch rule of migration 0013, as the intake applies it, over the whole batch at once.
 RULES_SQL = """
 CREATE UNLOGGED TABLE {s}_rule AS
 SELECT DISTINCT ON (s.row_no) s.row_no, r.id AS rule_id, r.resp_unit, r.area_code, r.class_code
 FROM {s} s
 JOIN {s}_codes c USING (row_no)
 JOIN dispatch_rule r
-  ON r.class_code IN (s.class_code, left(s.class_code, 2) || '00')
- AND r.area_code IN (c.district_code, c.street_code, c.community_code, c.unit_grid_code)
- AND r.valid_from <= s.reported_at AND (r.valid_to IS NULL OR r.valid_to > s.reported_at)
- AND (r.start_time IS NULL OR CASE WHEN r.start_time <= r.end_time
-        THEN (s.reported_at AT TIME ZONE 'Asia/Shanghai')::time BETWEEN r.start_time AND r.end_time
-        ELSE (s.reported_at AT TIME ZONE 'Asia/Shanghai')::time >= r.start_time
-          OR (s.reported_at AT TIME ZONE 'Asia/Shanghai')::time <= r.end_time END)
-ORDER BY s.row_no, length(r.area_code) DESC, r.class_code = s.class_code DESC, r.start_time IS NOT NULL DESC, r.id
+  ON wangge_rule_applies(r, s.class_code, c.district_code, c.street_code, c.community_code, c.unit_grid_code,
+                         s.reported_at)
+ORDER BY s.row_no, wangge_rule_rank(r, s.class_code)
 """
 
 # One pass over the staged cases: chain, then rule, else street then district government (属地兜底).
@@ -58,25 +54,16 @@ ORDER BY s.row_no, length(r.area_code) DESC, r.class_code = s.class_code DESC, r
 INSERT_SQL = """
 WITH gov AS (
     SELECT DISTINCT ON (kind, area_code) kind, area_code, code,
-           jsonb_build_object(
-             'decided_by', 'fallback', 'area', area_code, 'warnings', '[]'::jsonb,
-             'message', format('no rule or component: the %s government of %s (属地兜底)',
-                               CASE kind WHEN 'street_government' THEN 'street' ELSE 'district' END, area_code)) AS why
+           wangge_why_government(kind, area_code) || '{{"warnings": []}}' AS why
     FROM resp_unit
     WHERE kind IN ('street_government', 'district_government') ORDER BY kind, area_code, code
 ), rule_why AS (
-    SELECT id, jsonb_build_object(
-             'decided_by', 'rule', 'rule_id', id, 'area', area_code, 'class', class_code, 'warnings', '[]'::jsonb,
-             'message', format('dispatch rule %s for class %s in area %s', id, class_code, area_code)) AS why
-    FROM dispatch_rule
+    SELECT id, wangge_why_rule(id, area_code, class_code) || '{{"warnings": []}}' AS why FROM dispatch_rule
 ), a AS (
     SELECT s.*, c.unit_grid_code, c.community_code, c.street_code, c.district_code,
            coalesce(r.resp_unit, sg.code, dg.code) AS resp_unit,
-           coalesce(rw.why, sg.why, dg.why, CASE WHEN c.district_code IS NULL THEN jsonb_build_object(
-               'decided_by', 'none', 'queue', 'unassigned', 'warnings', '[]'::jsonb,
-               'message', 'the point lies outside every grid: no responsible unit found for this place and class')
-             ELSE jsonb_build_object('decided_by', 'none', 'warnings', '[]'::jsonb,
-                                     'message', 'no responsible unit found for this place and class') END) AS why
+           coalesce(rw.why, sg.why, dg.why,
+                    wangge_why_none(c.district_code IS NULL) || '{{"warnings": []}}') AS why
     FROM {s} s
     LEFT JOIN {s}_codes c USING (row_no)
     LEFT JOIN {s}_rule r USING (row_no)

@@ -30,8 +30,8 @@ NEAR_BOUNDARY_M = 5.0
 _CASE_COLUMNS = """c.id, c.idempotency_key, ST_X(c.geom) AS lon, ST_Y(c.geom) AS lat, c.class_code,
     c.description, c.channel, c.reported_at, c.component_code, c.district_code, c.street_code, c.community_code,
     c.unit_grid_code, c.resp_unit, c.state, c.deadline, c.why, c.created_at, c.updated_at,
-    (SELECT g.resp_person FROM grid g WHERE g.code = c.unit_grid_code AND g.valid_from <= c.reported_at
-       AND (g.valid_to IS NULL OR g.valid_to > c.reported_at)) AS gridworker,
+    (SELECT g.resp_person FROM grid g WHERE g.code = c.unit_grid_code
+       AND wangge_valid(g.valid_from, g.valid_to, c.reported_at)) AS gridworker,
     (SELECT json_agg(json_build_object('worker_id', w.id, 'name', w.name, 'role', w.role, 'grid', wg.grid_code)
                      ORDER BY length(wg.grid_code) DESC, w.id)
        FROM worker_grid wg JOIN worker w ON w.id = wg.worker_id

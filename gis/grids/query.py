@@ -31,7 +31,7 @@ def build_list_query(
     """The WHERE clause for a grid listing; values are bound by the caller (pure, testable).
 
     >>> build_list_query(level=2, parent=None, bbox=None)[0]
-    'g.valid_from <= :at AND (g.valid_to IS NULL OR g.valid_to > :at) AND g.level = :level'
+    'wangge_valid(g.valid_from, g.valid_to, :at) AND g.level = :level'
     """
     where = [valid_at("g")]
     if level is not None:

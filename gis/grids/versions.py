@@ -28,7 +28,7 @@ SUBDIVIDE_VERTICES = 128
 #: Geometries closer than this (degrees, about 1 mm) count as unchanged on re-import.
 SAME_GEOMETRY_DEG = 1e-8
 
-VALID_AT = "{t}.valid_from <= :at AND ({t}.valid_to IS NULL OR {t}.valid_to > :at)"
+VALID_AT = "wangge_valid({t}.valid_from, {t}.valid_to, :at)"
 
 
 def valid_at(alias: str) -> str:

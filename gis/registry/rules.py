@@ -71,9 +71,7 @@ def get_rule(conn: Connection, rule_id: int) -> dict[str, Any]:
 
 def list_rules(conn: Connection, at: datetime | None = None) -> list[dict[str, Any]]:
     rows = conn.execute(
-        text(
-            "SELECT * FROM dispatch_rule WHERE valid_from <= :at AND (valid_to IS NULL OR valid_to > :at) ORDER BY id"
-        ),
+        text("SELECT * FROM dispatch_rule WHERE wangge_valid(valid_from, valid_to, :at) ORDER BY id"),
         {"at": at or datetime.now(UTC)},
     )
     return [dict(r) for r in rows.mappings()]

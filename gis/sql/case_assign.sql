@@ -20,17 +20,12 @@ pt AS (
     FROM component c JOIN component_class k ON k.code = c.class_code
     WHERE c.code = CAST(:comp AS text)
 ), rule AS (
-    -- the most specific area; an exact class before its major class; a time window before none
+    -- the dispatch rule (wangge_rule_applies, wangge_rule_rank: migration 0013)
     SELECT r.id, r.resp_unit, r.area_code, r.class_code
     FROM dispatch_rule r, chain
-    WHERE r.class_code IN (CAST(:cls AS text), left(CAST(:cls AS text), 2) || '00')
-      AND r.area_code IN (chain.unit_grid, chain.community, chain.street, chain.district)
-      AND wangge_valid(r.valid_from, r.valid_to, CAST(:at AS timestamptz))
-      AND (r.start_time IS NULL OR CASE WHEN r.start_time <= r.end_time
-             THEN (CAST(:at AS timestamptz) AT TIME ZONE 'Asia/Shanghai')::time BETWEEN r.start_time AND r.end_time
-             ELSE (CAST(:at AS timestamptz) AT TIME ZONE 'Asia/Shanghai')::time >= r.start_time
-               OR (CAST(:at AS timestamptz) AT TIME ZONE 'Asia/Shanghai')::time <= r.end_time END)
-    ORDER BY length(r.area_code) DESC, r.class_code = CAST(:cls AS text) DESC, r.start_time IS NOT NULL DESC, r.id
+    WHERE wangge_rule_applies(r, CAST(:cls AS text), chain.district, chain.street, chain.community, chain.unit_grid,
+                              CAST(:at AS timestamptz))
+    ORDER BY wangge_rule_rank(r, CAST(:cls AS text))
     LIMIT 1
 ), gov AS (
     -- 属地兜底: the street government, else the district government
@@ -42,33 +37,22 @@ pt AS (
     SELECT chain.*,
            chain.district IS NULL AND chain.street IS NULL AND chain.community IS NULL AND chain.unit_grid IS NULL
                AS outside,
-           CASE WHEN comp.resp_unit IS NOT NULL THEN comp.resp_unit
-                WHEN chain.district IS NULL AND chain.street IS NULL AND chain.community IS NULL
-                     AND chain.unit_grid IS NULL THEN NULL
-                ELSE coalesce(rule.resp_unit, gov.code) END AS resp_unit,
-           CASE
-             WHEN comp.resp_unit IS NOT NULL THEN jsonb_build_object(
-               'decided_by', 'component', 'component', comp.code, 'role', comp.responsible,
-               'message', format('%s %s: its %s is responsible', comp.minor_name, comp.code, comp.responsible))
-             WHEN chain.district IS NULL AND chain.street IS NULL AND chain.community IS NULL
-                  AND chain.unit_grid IS NULL THEN jsonb_build_object(
-               'decided_by', 'none', 'message', 'no responsible unit found for this place and class')
-             WHEN rule.resp_unit IS NOT NULL THEN jsonb_build_object(
-               'decided_by', 'rule', 'rule_id', rule.id, 'area', rule.area_code, 'class', rule.class_code,
-               'message', format('dispatch rule %s for class %s in area %s', rule.id, rule.class_code, rule.area_code))
-             WHEN gov.code IS NOT NULL THEN jsonb_build_object(
-               'decided_by', 'fallback', 'area', gov.area_code,
-               'message', format('no rule or component: the %s government of %s (属地兜底)',
-                                 split_part(gov.kind, '_', 1), gov.area_code))
-             ELSE jsonb_build_object('decided_by', 'none', 'message', 'no responsible unit found for this place and class')
-           END AS why,
-           (SELECT count(*) FROM comp) AS component_found
+           (SELECT count(*) FROM comp) AS component_found,
+           comp.resp_unit AS comp_unit, comp.code AS comp_code, comp.minor_name, comp.responsible,
+           rule.resp_unit AS rule_unit, rule.id AS rule_id, rule.area_code AS rule_area, rule.class_code AS rule_class,
+           gov.code AS gov_unit, gov.kind AS gov_kind, gov.area_code AS gov_area
     FROM chain LEFT JOIN comp ON true LEFT JOIN rule ON true LEFT JOIN gov ON true
 ), a AS (
-    SELECT d.district, d.street, d.community, d.unit_grid, d.resp_unit, d.outside, d.component_found,
-           CASE WHEN d.outside THEN d.why || jsonb_build_object(
-                    'queue', 'unassigned', 'message', 'the point lies outside every grid: ' || (d.why ->> 'message'))
-                ELSE d.why END
+    -- a component's owner or maintainer, else (inside some grid) the rule, else the government
+    SELECT d.district, d.street, d.community, d.unit_grid, d.outside, d.component_found,
+           CASE WHEN d.comp_unit IS NOT NULL THEN d.comp_unit
+                WHEN d.outside THEN NULL
+                ELSE coalesce(d.rule_unit, d.gov_unit) END AS resp_unit,
+           CASE WHEN d.comp_unit IS NOT NULL THEN wangge_why_component(d.comp_code, d.minor_name, d.responsible)
+                WHEN d.outside THEN wangge_why_none(true)
+                WHEN d.rule_unit IS NOT NULL THEN wangge_why_rule(d.rule_id, d.rule_area, d.rule_class)
+                WHEN d.gov_unit IS NOT NULL THEN wangge_why_government(d.gov_kind, d.gov_area)
+                ELSE wangge_why_none(false) END
            || jsonb_build_object('warnings', CASE
                 WHEN d.unit_grid IS NOT NULL AND round(d.edge_m::numeric, 3) <= CAST(:near_m AS float8) THEN
                   jsonb_build_array(jsonb_build_object(

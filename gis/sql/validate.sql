@@ -7,8 +7,8 @@
 SELECT 'outside' AS kind, c.level, c.code, c.parent_code AS other_code,
        ST_Area(ST_Difference(c.geom, p.geom, :grid)::geography) AS area_m2,
        ST_AsGeoJSON(ST_Difference(c.geom, p.geom, :grid), 7, 0) AS geometry
-FROM grid c JOIN grid p ON p.code = c.parent_code AND p.valid_from <= :at AND (p.valid_to IS NULL OR p.valid_to > :at)
-WHERE c.valid_from <= :at AND (c.valid_to IS NULL OR c.valid_to > :at) AND c.level = ANY(:levels)
+FROM grid c JOIN grid p ON p.code = c.parent_code AND wangge_valid(p.valid_from, p.valid_to, :at)
+WHERE wangge_valid(c.valid_from, c.valid_to, :at) AND c.level = ANY(:levels)
   AND (CAST(:codes AS text[]) IS NULL OR c.code = ANY(CAST(:codes AS text[])) OR p.code = ANY(CAST(:codes AS text[])))
   AND NOT ST_CoveredBy(c.geom, p.geom)
   -- inside the parent grown by the tolerance (narrower than :tol metres east-west: 1° of longitude
@@ -25,8 +25,8 @@ SELECT 'overlap' AS kind, a.level, a.code, b.code AS other_code,
 FROM grid a JOIN grid b
   ON a.level = b.level AND a.code < b.code AND a.parent_code IS NOT DISTINCT FROM b.parent_code
  AND ST_Intersects(a.geom, b.geom)
- AND b.valid_from <= :at AND (b.valid_to IS NULL OR b.valid_to > :at)
-WHERE a.valid_from <= :at AND (a.valid_to IS NULL OR a.valid_to > :at) AND a.level = ANY(:levels)
+ AND wangge_valid(b.valid_from, b.valid_to, :at)
+WHERE wangge_valid(a.valid_from, a.valid_to, :at) AND a.level = ANY(:levels)
   AND (CAST(:codes AS text[]) IS NULL OR a.code = ANY(CAST(:codes AS text[])) OR b.code = ANY(CAST(:codes AS text[])))
   AND ST_Overlaps(a.geom, b.geom)
   AND ST_Area(ST_Intersection(a.geom, b.geom, :grid)::geography) > :min_area
@@ -38,12 +38,12 @@ WHERE a.valid_from <= :at AND (a.valid_to IS NULL OR a.valid_to > :at) AND a.lev
 WITH kids AS (
     SELECT c.parent_code, c.level, ST_Union(c.geom, :grid) AS geom
     FROM grid c
-    WHERE c.valid_from <= :at AND (c.valid_to IS NULL OR c.valid_to > :at) AND c.level = ANY(:levels)
+    WHERE wangge_valid(c.valid_from, c.valid_to, :at) AND c.level = ANY(:levels)
       AND c.parent_code IS NOT NULL
     GROUP BY c.parent_code, c.level
 ), holes AS (
     SELECT k.level, k.parent_code, (ST_Dump(ST_Difference(p.geom, k.geom, :grid))).geom AS geom
-    FROM kids k JOIN grid p ON p.code = k.parent_code AND p.valid_from <= :at AND (p.valid_to IS NULL OR p.valid_to > :at)
+    FROM kids k JOIN grid p ON p.code = k.parent_code AND wangge_valid(p.valid_from, p.valid_to, :at)
 )
 SELECT 'gap' AS kind, level, parent_code AS code, NULL AS other_code,
        ST_Area(geom::geography) AS area_m2, ST_AsGeoJSON(geom, 7, 0) AS geometry
@@ -55,9 +55,9 @@ FROM holes WHERE ST_Area(geom::geography) > :min_area
 SELECT 'orphan' AS kind, c.level, c.code, c.parent_code AS other_code, c.area_m2,
        ST_AsGeoJSON(c.geom, 7, 0) AS geometry
 FROM grid c
-WHERE c.valid_from <= :at AND (c.valid_to IS NULL OR c.valid_to > :at) AND c.level = ANY(:levels) AND c.level > 1
+WHERE wangge_valid(c.valid_from, c.valid_to, :at) AND c.level = ANY(:levels) AND c.level > 1
   AND NOT EXISTS (SELECT 1 FROM grid p WHERE p.code = c.parent_code AND p.level = c.level - 1
-                  AND p.valid_from <= :at AND (p.valid_to IS NULL OR p.valid_to > :at));
+                  AND wangge_valid(p.valid_from, p.valid_to, :at));
 
 -- name: code_mismatch
 -- Grids whose code names one parent while most of their area lies in another.
@@ -65,8 +65,8 @@ WITH best AS (
     SELECT DISTINCT ON (c.id) c.id, c.level, c.code, c.parent_code, p.code AS spatial_parent, c.geom
     FROM grid c JOIN grid_piece p
       ON p.level = c.level - 1 AND ST_Intersects(p.geom, c.geom)
-     AND p.valid_from <= :at AND (p.valid_to IS NULL OR p.valid_to > :at)
-    WHERE c.valid_from <= :at AND (c.valid_to IS NULL OR c.valid_to > :at) AND c.level = ANY(:levels) AND c.level > 1
+     AND wangge_valid(p.valid_from, p.valid_to, :at)
+    WHERE wangge_valid(c.valid_from, c.valid_to, :at) AND c.level = ANY(:levels) AND c.level > 1
     GROUP BY c.id, p.code
     ORDER BY c.id, sum(ST_Area(ST_Intersection(p.geom, c.geom))) DESC
 )

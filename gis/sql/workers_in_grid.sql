@@ -21,7 +21,7 @@ WITH g AS MATERIALIZED (
     ) t
     WHERE EXISTS (
         SELECT 1 FROM g JOIN grid_piece p ON p.grid_id = g.id
-        WHERE g.valid_from <= t.fix_time AND (g.valid_to IS NULL OR g.valid_to > t.fix_time)
+        WHERE wangge_valid(g.valid_from, g.valid_to, t.fix_time)
           AND ST_Intersects(p.geom, t.geom))
     GROUP BY t.worker_id
 )

@@ -36,7 +36,7 @@ def _coverage(
     cov = conn.execute(
         text(
             """WITH own AS (SELECT ST_Union(geom) g FROM grid WHERE code = ANY(:own)
-                            AND valid_from <= :at AND (valid_to IS NULL OR valid_to > :at)),
+                            AND wangge_valid(valid_from, valid_to, :at)),
                     tr AS (SELECT ST_SetSRID(ST_Buffer(ST_GeomFromWKB(:wkb, 4490)::geography, :b)::geometry, 4490) g)
                SELECT ST_Area(ST_Intersection(own.g, tr.g)::geography) / nullif(ST_Area(own.g::geography), 0)
                FROM own, tr"""
@@ -108,7 +108,7 @@ def patrol(
                 text(
                     """SELECT coalesce(bool_or(ST_Intersects(g.geom, ST_SetSRID(ST_MakePoint(p.x, p.y), 4490))), false)
                FROM unnest(CAST(:x AS float8[]), CAST(:y AS float8[])) WITH ORDINALITY AS p(x, y, n)
-               LEFT JOIN grid g ON g.code = ANY(:own) AND g.valid_from <= :at AND (g.valid_to IS NULL OR g.valid_to > :at)
+               LEFT JOIN grid g ON g.code = ANY(:own) AND wangge_valid(g.valid_from, g.valid_to, :at)
                GROUP BY p.n ORDER BY p.n"""
                 ),
                 {"x": x.tolist(), "y": y.tolist(), "own": own, "at": end},
@@ -170,7 +170,7 @@ def grid_patrol(conn: Connection, code: str, day: date, *, buffer_m: float = 30.
     area = conn.execute(
         text(
             """SELECT ST_Area(geom::geography) FROM grid
-               WHERE code = :c AND valid_from <= :at AND (valid_to IS NULL OR valid_to > :at)"""
+               WHERE code = :c AND wangge_valid(valid_from, valid_to, :at)"""
         ),
         {"c": code, "at": end},
     ).scalar()
