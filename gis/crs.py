@@ -21,7 +21,6 @@ from gis.settings import STORAGE_SRID
 
 GK_PREFIXED = range(4513, 4534)  # "3-degree Gauss-Kruger zone 25..45": X carries the zone number
 GK_PLAIN = range(4534, 4555)  # "3-degree Gauss-Kruger CM 75E..135E": X without the zone number
-OFFSET_SYSTEMS = ("gcj02", "bd09")
 ALIASES = {
     "wgs84": 4326,
     "wgs-84": 4326,

@@ -60,8 +60,6 @@ def _prepare(session: pytest.Session) -> Settings:
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
-    if os.environ.get("WANGGE_TESTS_NO_DB"):
-        return
     try:
         _state["settings"] = _prepare(session)
     except Exception as exc:  # noqa: BLE001 - any failure to reach PostGIS must stop the run
