@@ -173,8 +173,8 @@ def build_list_query(
         if not class_code.isdigit() or len(class_code) not in (2, 4):
             raise InvalidInput(f"bad class {class_code!r}", field="class", allowed="2 digits (major) or 4 (minor)")
         where.append("c.class_code = :class_code" if len(class_code) == 4 else "left(c.class_code, 2) = :class_code")
-    if area is not None:
-        where.append(f"c.{CHAIN_COLUMN[len(check_area(area, 'area'))]} = :area")
+    if check_area(area, "area"):  # an empty area is no filter
+        where.append(f"c.{CHAIN_COLUMN[len(area)]} = :area")
     if resp_unit is not None:
         where.append(":resp_unit IN (c.owner_unit, c.manager_unit, c.maintainer_unit)")
     if state is not None:
