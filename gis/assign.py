@@ -83,8 +83,10 @@ def choose_per_point(
     """The per-point rule of :mod:`gis.lookup` (all four levels) for every point of ``points``.
 
     For the few points :func:`assign_unit_grids` leaves without a unit grid (outside every unit
-    grid, in a district or street with none yet): driven from each point, so meant for small
-    tables. Grid versions as in :func:`assign_unit_grids`. Returns ``{id: {level: hit}}`` for the
+    grid, in a district or street with none yet). A plain join: the planner drives it from each
+    point, or, when ``points`` has a GiST index and statistics and is large, from the grid pieces
+    (about 4× faster for 14,000 points outside a city). Grid versions as in
+    :func:`assign_unit_grids`. Returns ``{id: {level: hit}}`` for the
     points inside at least one grid.
     """
     id_col, geom = ident(id_column), ident(geom_column)
@@ -92,9 +94,8 @@ def choose_per_point(
     rows = conn.execute(
         text(
             f"""SELECT t.{id_col}, p.level, p.code, p.grid_id, ST_Contains(p.geom, t.{geom})
-            FROM {ident(points)} t CROSS JOIN LATERAL (
-              SELECT * FROM grid_piece p WHERE ST_Intersects(p.geom, t.{geom})
-                 AND p.valid_from <= {when} AND (p.valid_to IS NULL OR p.valid_to > {when})) p"""
+            FROM {ident(points)} t JOIN grid_piece p ON ST_Intersects(p.geom, t.{geom})
+                 AND p.valid_from <= {when} AND (p.valid_to IS NULL OR p.valid_to > {when})"""
         ),
         {"at": at or datetime.now(UTC)},
     ).all()
