@@ -45,17 +45,17 @@ def morton_order(x: np.ndarray, y: np.ndarray) -> np.ndarray:
         return np.arange(0)
 
     def spread(v: np.ndarray) -> np.ndarray:
-        v = v.astype(np.uint64) & np.uint64(0xFFFF)
-        v = (v | (v << np.uint64(8))) & np.uint64(0x00FF00FF)
-        v = (v | (v << np.uint64(4))) & np.uint64(0x0F0F0F0F)
-        v = (v | (v << np.uint64(2))) & np.uint64(0x33333333)
-        return (v | (v << np.uint64(1))) & np.uint64(0x55555555)
+        v = (v | (v << np.uint32(8))) & np.uint32(0x00FF00FF)
+        v = (v | (v << np.uint32(4))) & np.uint32(0x0F0F0F0F)
+        v = (v | (v << np.uint32(2))) & np.uint32(0x33333333)
+        return (v | (v << np.uint32(1))) & np.uint32(0x55555555)
 
     fx, fy = np.nan_to_num(x), np.nan_to_num(y)
     span = max(float(np.ptp(fx)), float(np.ptp(fy)), 1e-12)
-    qx = ((fx - fx.min()) / span * 65535).astype(np.uint64)
-    qy = ((fy - fy.min()) / span * 65535).astype(np.uint64)
-    return np.argsort(spread(qx) | (spread(qy) << np.uint64(1)), kind="stable")
+    qx = ((fx - fx.min()) * (65535 / span)).astype(np.uint32)
+    qy = ((fy - fy.min()) * (65535 / span)).astype(np.uint32)
+    # quicksort: 4x faster than a stable sort here, and ties between equal keys do not matter
+    return np.argsort(spread(qx) | (spread(qy) << np.uint32(1)), kind="quicksort")
 
 
 #: one row of a binary COPY into ``(i int, g geometry)``: field count, then each field's length and
@@ -181,12 +181,13 @@ def assign_codes(
     one = matches[i] == 1
     grids, index = np.unique(grid[one], return_inverse=True)
     code_of = dict(conn.execute(text("SELECT id, code FROM grid WHERE id = ANY(:ids)"), {"ids": grids.tolist()}).all())
-    codes = pa.array([code_of[g] for g in grids.tolist()], pa.string())
-    where = np.full(n, -1, dtype=np.int64)
+    units = [code_of[g] for g in grids.tolist()]
+    # each column is dictionary-encoded over the grids found: four columns share one index
+    # array, and nothing is copied per row until the CSV is written
+    where = np.full(n, -1, dtype=np.int32)
     where[i[one]] = index
-    take = pa.array(where, mask=where < 0)
-    cols = [pc.take(pc.utf8_slice_codeunits(codes, 0, CODE_LENGTH[level]), take) for level in (1, 2, 3)]
-    cols.append(pc.take(codes, take))
+    codes = {level: [c[: CODE_LENGTH[level]] for c in units] for level in (1, 2, 3)} | {4: units}
+    at_level = dict.fromkeys(codes, where)
     # none (outside every unit grid) or several (on a shared edge or vertex): the per-point rule
     rest = np.flatnonzero(ok & (matches != 1))
     if len(rest):
@@ -198,13 +199,18 @@ def assign_codes(
             conn.execute(text(f"ANALYZE {name}"))
         chosen = choose_per_point(conn, name, at=at, id_column="i", geom_column="g")
         conn.execute(text(f"DROP TABLE {name}"))
-        for col, level in enumerate((1, 2, 3, 4)):
-            found = [(i, c[level].code) for i, c in chosen.items() if level in c]
+        for level in codes:
+            found = [(point, c[level].code) for point, c in chosen.items() if level in c]
             if found:
-                mask = np.zeros(n, dtype=bool)
-                mask[[i for i, _ in found]] = True
-                cols[col] = pc.replace_with_mask(cols[col], pa.array(mask), pa.array([c for _, c in found]))
-    return cols
+                at_level[level] = at_level[level].copy()
+                at_level[level][[p for p, _ in found]] = np.arange(len(found)) + len(codes[level])
+                codes[level] = codes[level] + [c for _, c in found]
+    return [
+        pa.DictionaryArray.from_arrays(
+            pa.array(at_level[level], mask=at_level[level] < 0), pa.array(codes[level], pa.string())
+        )
+        for level in (1, 2, 3, 4)
+    ]
 
 
 def lookup_csv(
@@ -282,7 +288,8 @@ def lookup_csv(
 def _to_float(col: pa.ChunkedArray) -> np.ndarray:
     """Parse a text column as floats; unparsable cells become NaN."""
     try:
-        return pc.cast(col, pa.float64()).to_numpy()
+        # combined first: ChunkedArray.to_numpy imports pandas (0.16 s of start-up)
+        return pc.cast(col, pa.float64()).combine_chunks().to_numpy()
     except pa.ArrowInvalid:  # some cell is not a number: the slow, forgiving path
         import pandas as pd
 
