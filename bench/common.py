@@ -19,20 +19,29 @@ from gis.db import database_url, make_engine
 from gis.settings import Settings
 
 
-def bench_settings() -> Settings:
-    url = os.environ.get("WANGGE_BENCH_DATABASE_URL")
+def bench_settings(name: str = "wangge_bench", env: str = "WANGGE_BENCH_DATABASE_URL") -> Settings:
+    url = os.environ.get(env)
     if not url:
         from gis.cluster import Cluster
 
         cluster = Cluster(Settings())
         cluster.start()
-        url = cluster.create_database("wangge_bench")
+        url = cluster.create_database(name)
     return Settings(database_url=url)
 
 
 def big_city_engine():
     """The bench database with the big city built (once; later runs reuse it)."""
-    settings = bench_settings()
+    return _city_engine(bench_settings(), plain=False)
+
+
+def voronoi_city_engine():
+    """A second bench database, ``wangge_bench_voronoi``: a city of the same size and codes whose
+    30,000 unit grids are plain Voronoi cells with few vertices (built once; later runs reuse it)."""
+    return _city_engine(bench_settings("wangge_bench_voronoi", "WANGGE_BENCH_VORONOI_DATABASE_URL"), plain=True)
+
+
+def _city_engine(settings: Settings, *, plain: bool):
     engine = make_engine(settings)
     with engine.begin() as conn:
         conn.execute(text("CREATE EXTENSION IF NOT EXISTS postgis"))
@@ -47,8 +56,9 @@ def big_city_engine():
         with engine.begin() as conn:
             conn.execute(text("TRUNCATE grid_piece, grid, import_run RESTART IDENTITY CASCADE"))
         t = time.perf_counter()
-        summary = build_demo(engine, big=True)
-        print(f"built the big city in {time.perf_counter() - t:.1f} s: {summary['counts']}")
+        summary = build_demo(engine, big=True, plain=plain)
+        kind = "Voronoi" if plain else "big"
+        print(f"built the {kind} city in {time.perf_counter() - t:.1f} s: {summary['counts']}")
         with engine.begin() as conn:
             conn.execute(text("ANALYZE"))
     return settings, engine

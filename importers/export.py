@@ -65,7 +65,9 @@ def export_grids(
         )
         phase.update(len(rows))
     if not rows:
-        raise InvalidInput(f"no {LEVEL_NAMES[level].removesuffix('_grid')} grids{' at ' + at.isoformat() if at else ''}", field="level")
+        raise InvalidInput(
+            f"no {LEVEL_NAMES[level].removesuffix('_grid')} grids{' at ' + at.isoformat() if at else ''}", field="level"
+        )
     frame = pd.DataFrame([{c: r[c] for c in COLUMNS} for r in rows])
     attrs = pd.DataFrame([_flat(r["attrs"]) for r in rows])
     frame = pd.concat([frame, attrs.drop(columns=[c for c in attrs.columns if c in COLUMNS])], axis=1)

@@ -88,3 +88,22 @@ def dense_square_city(per_edge: int = 40) -> dict[int, gpd.GeoDataFrame]:
 
     city = square_city()
     return {level: frame.set_geometry([dense(g) for g in frame.geometry]) for level, frame in city.items()}
+
+
+def voronoi_city(seed: int = 3) -> dict[int, gpd.GeoDataFrame]:
+    """:func:`square_city` with each community cut into 16 plain Voronoi cells (slanted shared
+    edges, vertices where three grids meet) instead of squares."""
+    import numpy as np
+
+    city = square_city()
+    rng = np.random.default_rng(seed)
+    units = []
+    for comm in city[3].itertuples():
+        minx, miny, maxx, maxy = comm.geometry.bounds
+        seeds = shapely.multipoints(rng.uniform((minx, miny), (maxx, maxy), size=(16, 2)))
+        cells = shapely.get_parts(shapely.voronoi_polygons(seeds, extend_to=comm.geometry))
+        cells = sorted(shapely.intersection(cells, comm.geometry), key=lambda g: (-g.centroid.y, g.centroid.x))
+        for n, cell in enumerate(cells, 1):
+            units.append({"code": f"{comm.code}{n:03d}", "name": f"网格{n}", "geometry": cell})
+    city[4] = gpd.GeoDataFrame(units, geometry="geometry", crs="EPSG:4490")
+    return city

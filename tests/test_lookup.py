@@ -5,7 +5,7 @@ import shapely
 
 from gis.grids.bulk import assign_codes
 from gis.grids.lookup import lookup_point, lookup_points
-from tests.helpers import STEP, X0, Y0, load_city, square_city
+from tests.helpers import STEP, X0, Y0, load_city, square_city, voronoi_city
 
 
 def _sample() -> tuple[np.ndarray, np.ndarray]:
@@ -90,6 +90,68 @@ def test_bulk_assignment_equals_one_by_one(db):
         expected = [
             r[level]["code"] if r[level] else None for level in ("district", "street", "community", "unit_grid")
         ]
+        assert list(row) == expected
+
+
+def _voronoi_sample(units) -> tuple[np.ndarray, np.ndarray]:
+    """Random points, every unit grid vertex and points along every unit grid's edges."""
+    rng = np.random.default_rng(11)
+    rand = rng.uniform((X0, Y0), (X0 + 8 * STEP, Y0 + 8 * STEP), size=(2000, 2))
+    geoms = units.geometry.to_numpy()
+    vertices = shapely.get_coordinates(geoms)
+    rings = np.repeat(shapely.get_exterior_ring(geoms), 8)
+    on_edges = shapely.get_coordinates(
+        shapely.line_interpolate_point(rings, rng.uniform(0, 1, len(rings)), normalized=True)
+    )
+    pts = np.vstack([rand, vertices, on_edges])
+    return pts[:, 0], pts[:, 1]
+
+
+def test_bulk_assignment_on_a_voronoi_city_equals_one_by_one(db):
+    """Slanted shared edges and vertices where three grids meet; both connections as the CLI uses them."""
+    from datetime import UTC, datetime
+
+    from gis.grids.bulk import share_snapshot
+
+    city = voronoi_city()
+    load_city(db, city)
+    x, y = _voronoi_sample(city[4])
+    with db.connect() as conn:
+        single = lookup_points(conn, x, y)
+    with db.connect() as conn, db.connect() as helper, conn.begin(), helper.begin():
+        share_snapshot(conn, helper)
+        cols = assign_codes(conn, x, y, datetime.now(UTC), helper=helper)
+    bulk = list(zip(*[c.to_pylist() for c in cols], strict=True))
+    for r, row in zip(single, bulk, strict=True):
+        expected = [r[level]["code"] if r[level] else None for level in ("district", "street", "community", "unit_grid")]
+        assert list(row) == expected
+    # a vertex several grids share goes to the lowest code of the grids that touch it
+    geoms = city[4].geometry.to_numpy()
+    codes = city[4]["code"].to_numpy()
+    per_grid = [np.unique(shapely.get_coordinates(g), axis=0) for g in geoms]
+    vertices, counts = np.unique(np.vstack(per_grid), axis=0, return_counts=True)
+    shared = [(vx, vy) for (vx, vy), k in zip(vertices, counts, strict=True) if k > 1]
+    got = {(xi, yi): row[3] for xi, yi, row in zip(x, y, bulk, strict=True)}
+    assert len(shared) > 50
+    bad = {v: got[v] for v in shared if got[v] != min(codes[shapely.intersects_xy(geoms, *v)])}
+    assert not bad
+
+
+def test_bulk_assignment_with_two_connections_equals_one_by_one(db):
+    from datetime import UTC, datetime
+
+    from gis.grids.bulk import share_snapshot
+
+    load_city(db, square_city())
+    x, y = _sample()
+    with db.connect() as conn:
+        single = lookup_points(conn, x, y)
+    with db.connect() as conn, db.connect() as helper, conn.begin(), helper.begin():
+        share_snapshot(conn, helper)
+        cols = assign_codes(conn, x, y, datetime.now(UTC), helper=helper)
+    bulk = list(zip(*[c.to_pylist() for c in cols], strict=True))
+    for r, row in zip(single, bulk, strict=True):
+        expected = [r[level]["code"] if r[level] else None for level in ("district", "street", "community", "unit_grid")]
         assert list(row) == expected
 
 

@@ -101,8 +101,10 @@ def choose_per_point(
     """The lookup rule (``wangge_grid_chain``, all four levels) for every point of ``points``.
 
     For the few points :func:`assign_unit_grids` leaves without a unit grid (outside every unit
-    grid, in a district or street with none yet): driven from each point, so meant for small
-    tables. Grid versions as in :func:`assign_unit_grids`. Returns ``{id: {level: hit}}`` for the
+    grid, in a district or street with none yet). A plain join: the planner drives it from each
+    point, or, when ``points`` has a GiST index and statistics and is large, from the grid pieces
+    (about 4× faster for 14,000 points outside a city). Grid versions as in
+    :func:`assign_unit_grids`. Returns ``{id: {level: hit}}`` for the
     points inside at least one grid.
     """
     id_col, geom = ident(id_column), ident(geom_column)
