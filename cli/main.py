@@ -8,11 +8,11 @@ import sys
 
 from sqlalchemy.exc import DBAPIError
 
-from cli import db, demo, export, imports, lookup, serve, tracks, validate
+from cli import db, demo, export, imports, lookup, serve, tracks, users, validate
 from gis.errors import ClusterError, WanggeError
 from gis.settings import Settings
 
-GROUPS = (db, imports, export, validate, lookup, tracks, serve, demo)
+GROUPS = (db, imports, export, validate, lookup, tracks, users, serve, demo)
 
 
 def build_parser() -> argparse.ArgumentParser:
