@@ -25,5 +25,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         human += "; synthetic activity: " + ", ".join(
             f"{k.replace('_', ' ')} {v}" for k, v in summary["activity"].items()
         )
+    if "accounts" in summary:
+        human += "\ndemo accounts (演示账号; new passwords at every build):\n" + "\n".join(
+            f"  {a['login']:18} {a['password']:18} {a['role']} on {a['area']}" for a in summary["accounts"]
+        )
     emit(summary, args.json, human)
     return 0

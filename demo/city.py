@@ -26,6 +26,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from gis.cases.calendar import seed_calendar
+from gis.errors import NotFound
 from gis.progress import Progress, quiet
 from importers.core import GridImportOptions, import_grid_frame
 
@@ -237,6 +238,7 @@ def build_demo(engine: Engine, *, big: bool = False, plain: bool = False, progre
         with progress("activity") as phase:
             summary["activity"] = add_activity(engine)
             phase.update(sum(summary["activity"].values()))
+        summary["accounts"] = add_accounts(engine)
     return summary
 
 
@@ -405,3 +407,41 @@ def add_components(engine: Engine, units: list, shapes: list, rng: np.random.Gen
         path = Path(tmp) / "demo_components.geojson"
         gpd.GeoDataFrame(rows, geometry=geoms, crs="EPSG:4490").to_file(path, driver="GeoJSON")
         return import_components(engine, path)["written"]
+
+
+def add_accounts(engine: Engine) -> list[dict[str, str]]:
+    """One demo account per role (logins ``demo-…``, labelled 演示), each with a new random password
+    every build, so there is never a default password: the build prints them. A real install makes
+    its first administrator with ``wangge users add``."""
+    import secrets
+
+    from gis.access import accounts
+
+    with engine.connect() as conn:
+        district = conn.execute(text("SELECT min(code) FROM grid WHERE level = 1 AND valid_to IS NULL")).scalar()
+        street = conn.execute(
+            text("SELECT min(code) FROM grid WHERE level = 2 AND valid_to IS NULL AND parent_code = :d"),
+            {"d": district},
+        ).scalar()
+        worker = conn.execute(text("SELECT min(id) FROM worker WHERE role = 'gridworker'")).scalar()
+    plan = [
+        ("demo-admin", "admin", None, None, None),
+        ("demo-grid-admin", "grid_admin", district, None, None),
+        ("demo-dispatcher", "dispatcher", district, None, None),
+        ("demo-unit-staff", "unit_staff", None, "DEMO-FIRE", None),
+        ("demo-gridworker", "gridworker", None, None, worker),
+        ("demo-planner", "planner", None, None, None),
+        ("demo-viewer", "viewer", street, None, None),
+    ]
+    out = []
+    with engine.begin() as conn:
+        for login, role, area, unit, worker_id in plan:
+            password = secrets.token_urlsafe(12)
+            try:
+                accounts.get_user(conn, login)
+            except NotFound:
+                accounts.create_user(conn, login, f"{role}（演示）", worker_id=worker_id)
+                accounts.grant(conn, login, role, area, unit)
+            accounts.set_password(conn, login, password)
+            out.append({"login": login, "password": password, "role": role, "area": area or "whole city"})
+    return out

@@ -21,6 +21,14 @@ def test_demo_city_builds_valid_and_idempotent(db):
     assert names["460106"] == "龙华区" and names["460106001"] == "中山街道"  # real NBS names
     assert hit["unit_grid"] is not None and hit["unit_grid"]["code"].startswith("460106")
     assert gov == 4 + 46
+    # one demo account per role, each signing in with the password the build printed (new every build)
+    roles = {a["role"]: a for a in summary["accounts"]}
+    assert set(roles) == {"admin", "grid_admin", "dispatcher", "unit_staff", "gridworker", "planner", "viewer"}
+    from gis.access import accounts
+
+    with db.begin() as conn:
+        for a in summary["accounts"]:
+            assert accounts.authenticate(conn, a["login"], a["password"], "127.0.0.1") is not None, a
     # synthetic activity: gridworkers walking their grids, three months of cases
     act = summary["activity"]
     assert act["track_points"] == 200 * 120 and act["cases_written"] == 3000
