@@ -15,6 +15,11 @@ from sqlalchemy.exc import DBAPIError
 from gis.errors import InvalidInput
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+
+#: a caller's reach as a WHERE fragment and its bound values (built by
+#: gis.access.principal.area_condition); listings and reads AND it in, so no filter widens it
+Scope = tuple[str, dict]
+UNSCOPED: Scope = ("TRUE", {})
 SQL_DIR = Path(__file__).resolve().parent / "sql"
 
 

@@ -14,9 +14,9 @@ PACKAGES = ("gis", "api", "importers", "cli", "demo")
 ALLOWED = {
     "gis": {"gis"},
     "gis.grids": {"gis", "gis.grids"},
-    "gis.registry": {"gis", "gis.grids", "gis.registry"},
-    "gis.cases": {"gis", "gis.grids", "gis.registry", "gis.cases", "gis.tracks"},
-    "gis.tracks": {"gis", "gis.grids", "gis.tracks"},
+    "gis.registry": {"gis", "gis.grids", "gis.registry", "gis.access"},
+    "gis.cases": {"gis", "gis.grids", "gis.registry", "gis.cases", "gis.tracks", "gis.access"},
+    "gis.tracks": {"gis", "gis.grids", "gis.tracks", "gis.access"},
     "gis.access": {"gis", "gis.grids", "gis.access"},
     "importers": {"gis", "gis.grids", "gis.registry", "gis.cases", "gis.tracks", "gis.access", "importers"},
     "api": {"gis", "gis.grids", "gis.registry", "gis.cases", "gis.tracks", "gis.access", "importers", "api"},

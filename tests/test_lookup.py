@@ -123,7 +123,9 @@ def test_bulk_assignment_on_a_voronoi_city_equals_one_by_one(db):
         cols = assign_codes(conn, x, y, datetime.now(UTC), helper=helper)
     bulk = list(zip(*[c.to_pylist() for c in cols], strict=True))
     for r, row in zip(single, bulk, strict=True):
-        expected = [r[level]["code"] if r[level] else None for level in ("district", "street", "community", "unit_grid")]
+        expected = [
+            r[level]["code"] if r[level] else None for level in ("district", "street", "community", "unit_grid")
+        ]
         assert list(row) == expected
     # a vertex several grids share goes to the lowest code of the grids that touch it
     geoms = city[4].geometry.to_numpy()
@@ -151,7 +153,9 @@ def test_bulk_assignment_with_two_connections_equals_one_by_one(db):
         cols = assign_codes(conn, x, y, datetime.now(UTC), helper=helper)
     bulk = list(zip(*[c.to_pylist() for c in cols], strict=True))
     for r, row in zip(single, bulk, strict=True):
-        expected = [r[level]["code"] if r[level] else None for level in ("district", "street", "community", "unit_grid")]
+        expected = [
+            r[level]["code"] if r[level] else None for level in ("district", "street", "community", "unit_grid")
+        ]
         assert list(row) == expected
 
 

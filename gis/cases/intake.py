@@ -14,9 +14,10 @@ from weakref import WeakKeyDictionary
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
+from gis.access.principal import Principal, area_condition
 from gis.cases import calendar, deadlines
 from gis.dates import parse_at
-from gis.errors import Conflict, InvalidInput, NotFound
+from gis.errors import Conflict, Forbidden, InvalidInput, NotFound
 from gis.grids.lookup import to_storage_points
 from gis.statements import execute_prepared, fetch_prepared, load
 
@@ -39,6 +40,23 @@ _CASE_COLUMNS = """c.id, c.idempotency_key, ST_X(c.geom) AS lon, ST_Y(c.geom) AS
 
 
 _SELECT = text(f'SELECT {_CASE_COLUMNS} FROM "case" c WHERE c.id = :id')
+
+#: what a grant reaches on a case (gis.access.principal.area_condition): its grids, its responsible
+#: unit, and for a machine client the cases it submitted (the actor of the case's first event)
+CASE_SCOPE = {
+    6: "c.district_code",
+    9: "c.street_code",
+    12: "c.community_code",
+    15: "c.unit_grid_code",
+    "unit": "c.resp_unit",
+    "submitter": "(SELECT e.actor FROM case_event e WHERE e.case_id = c.id ORDER BY e.id LIMIT 1)",
+}
+
+
+def case_scope(who: Principal | None, permission: str = "cases:read", prefix: str = "acc") -> tuple[str, dict]:
+    """The WHERE fragment keeping the cases ``who`` reaches with ``permission`` (everything for None:
+    the system itself, a test, the command line)."""
+    return ("TRUE", {}) if who is None else area_condition(who, permission, CASE_SCOPE, prefix=prefix)
 
 
 _ASSIGN = "WITH " + load("case_assign")
@@ -139,12 +157,17 @@ def intake(
     component_code: str | None = None,
     idempotency_key: str | None = None,
     actor: str = "system",
+    who: Principal | None = None,
 ) -> tuple[dict[str, Any], bool]:
     """Store a case with its assignment. Returns the case and whether it was created now.
 
     One statement does the lookup, the dispatch, the insert of the case and its first events, and
-    returns the answer (safe on an autocommit connection).
+    returns the answer (safe on an autocommit connection). ``who`` (the signed-in caller) is the
+    actor of the case's first event, and a caller whose intake is limited to areas may only report
+    inside them (a point outside: Forbidden, before anything is written).
     """
+    if who is not None:
+        actor = who.actor
     if channel not in CHANNELS:
         raise InvalidInput(f"unknown channel {channel!r}", field="channel", allowed=list(CHANNELS))
     now = datetime.now(UTC)
@@ -152,6 +175,12 @@ def intake(
     if reported_at > now + timedelta(minutes=5):
         raise InvalidInput("reported_at lies in the future", field="reported_at")
     xs, ys = to_storage_points([lon], [lat], crs)
+    if who is not None and who.areas_for("cases:intake") is not None:
+        chain = assignment(conn, float(xs[0]), float(ys[0]), reported_at, class_code, None)["chain"]
+        if not who.covers(
+            "cases:intake", chain["unit_grid"] or chain["community"] or chain["street"] or chain["district"]
+        ):
+            raise Forbidden("the point lies outside the areas you may report in", field="lon")
     params = {
         "x": float(xs[0]),
         "y": float(ys[0]),
@@ -185,14 +214,27 @@ def intake(
         existing = conn.execute(
             text('SELECT id FROM "case" WHERE idempotency_key = :k'), {"k": idempotency_key}
         ).scalar_one()
-        return get_case(conn, existing), False
+        return get_case(conn, existing, who), False
     case = dict(row)
     del case["class_current"], case["component_found"]
     return _shape(case), True
 
 
-def get_case(conn: Connection, case_id: int) -> dict[str, Any]:
-    row = conn.execute(_SELECT, {"id": case_id}).mappings().first()
+def get_case(
+    conn: Connection, case_id: int, who: Principal | None = None, permission: str = "cases:read"
+) -> dict[str, Any]:
+    """One case; a case ``who`` does not reach with ``permission`` is missing (404), as an unknown id."""
+    if who is None:
+        row = conn.execute(_SELECT, {"id": case_id}).mappings().first()
+    else:
+        scope, params = case_scope(who, permission)
+        row = (
+            conn.execute(
+                text(f'SELECT {_CASE_COLUMNS} FROM "case" c WHERE c.id = :id AND {scope}'), {"id": case_id, **params}
+            )
+            .mappings()
+            .first()
+        )
     if row is None:
         raise NotFound(f"no case {case_id}", field="id")
     return _shape(dict(row))

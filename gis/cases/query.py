@@ -8,7 +8,8 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from gis.cases.intake import _CASE_COLUMNS, CHANNELS, _shape
+from gis.access.principal import Principal
+from gis.cases.intake import _CASE_COLUMNS, CHANNELS, _shape, case_scope
 from gis.cases.workflow import STATES
 from gis.errors import InvalidInput
 from gis.grids.hierarchy import CHAIN_COLUMN, check_area
@@ -27,14 +28,17 @@ def list_cases(
     bbox: tuple[float, float, float, float] | None = None,
     limit: int = 100,
     offset: int = 0,
+    who: Principal | None = None,
 ) -> dict[str, Any]:
     """Cases, newest first, filtered by state, responsible unit, grid (any level, by code prefix),
-    class (or major class ``NN00``), channel, report time and bounding box; with the total."""
+    class (or major class ``NN00``), channel, report time and bounding box; with the total. Only
+    the cases ``who`` reaches: no filter widens that."""
     if state is not None and state not in STATES:
         raise InvalidInput(f"unknown state {state!r}", field="state", allowed=list(STATES))
     if channel is not None and channel not in CHANNELS:
         raise InvalidInput(f"unknown channel {channel!r}", field="channel", allowed=list(CHANNELS))
-    where, params = [], {"l": limit, "o": offset}
+    scope, params = case_scope(who)
+    where, params = [scope], {**params, "l": limit, "o": offset}
     for column, value in (("state", state), ("resp_unit", resp_unit), ("channel", channel)):
         if value:
             where.append(f"c.{column} = :{column}")

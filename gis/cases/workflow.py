@@ -10,8 +10,10 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from gis.cases.intake import assignment, event_class, get_case
-from gis.errors import Conflict, InvalidInput, NotFound
+from gis.access.principal import Principal
+from gis.access.roles import action_permission
+from gis.cases.intake import assignment, case_scope, event_class, get_case
+from gis.errors import Conflict, Forbidden, InvalidInput, NotFound
 from gis.grids.lookup import to_storage_points
 
 #: 受理 → 立案 → 派遣 → 处置 → 核查 → 结案, plus 退单 (returned, back to dispatch)
@@ -68,19 +70,37 @@ def _event(
 
 
 def act(
-    conn: Connection, case_id: int, action: str, *, actor: str, note: str = "", data: dict[str, Any] | None = None
+    conn: Connection,
+    case_id: int,
+    action: str,
+    *,
+    actor: str = "system",
+    note: str = "",
+    data: dict[str, Any] | None = None,
+    who: Principal | None = None,
 ) -> dict[str, Any]:
-    """Apply one workflow action; an action not allowed in the case's state raises Conflict."""
+    """Apply one workflow action; an action not allowed in the case's state raises Conflict.
+
+    ``who`` (the signed-in caller) is the actor recorded, and must reach the case with the
+    permission the action needs (``cases:handle`` for accept, finish, return and extend, else
+    ``cases:act``): a case it does not reach is missing (404). ``actor`` is for callers without one.
+    """
     if action not in ACTIONS:
         raise InvalidInput(f"unknown action {action!r}", field="action", allowed=list(ACTIONS))
+    permission = action_permission(action)
+    if who is not None:
+        if not who.can(permission):
+            raise Forbidden(f"your roles do not allow {action}", field="action")
+        actor = who.actor
+    scope, params = case_scope(who, permission)
     data = dict(data or {})
     row = (
         conn.execute(
             text(
                 "SELECT state, deadline, reported_at, class_code, component_code, why, ST_X(geom) x, ST_Y(geom) y "
-                'FROM "case" WHERE id = :id FOR UPDATE'
+                f'FROM "case" c WHERE id = :id AND {scope} FOR UPDATE'
             ),
-            {"id": case_id},
+            {"id": case_id, **params},
         )
         .mappings()
         .first()
@@ -153,8 +173,8 @@ def act(
     return get_case(conn, case_id)
 
 
-def history(conn: Connection, case_id: int) -> list[dict[str, Any]]:
-    get_case(conn, case_id)
+def history(conn: Connection, case_id: int, who: Principal | None = None) -> list[dict[str, Any]]:
+    get_case(conn, case_id, who)
     rows = conn.execute(
         text(
             "SELECT id, at, actor, action, from_state, to_state, note, data FROM case_event "

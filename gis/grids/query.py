@@ -9,7 +9,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from gis.grids.versions import valid_at
-from gis.statements import feature_page
+from gis.statements import UNSCOPED, Scope, feature_page
 
 FEATURE = """json_build_object(
     'type', 'Feature', 'id', g.code,
@@ -27,6 +27,7 @@ def build_list_query(
     level: int | None,
     parent: str | None,
     bbox: tuple[float, float, float, float] | None,
+    scope: str = "TRUE",
 ) -> tuple[str, str]:
     """The WHERE clause for a grid listing; values are bound by the caller (pure, testable).
 
@@ -40,6 +41,8 @@ def build_list_query(
         where.append("g.parent_code = :parent")
     if bbox is not None:
         where.append("g.geom && ST_MakeEnvelope(:minx, :miny, :maxx, :maxy, 4490)")
+    if scope != "TRUE":
+        where.append(scope)
     w = " AND ".join(where)
     return w, f"SELECT {FEATURE} FROM grid g WHERE {w} ORDER BY g.code LIMIT :limit OFFSET :offset"
 
@@ -53,10 +56,12 @@ def list_grid_features(
     at: datetime | None = None,
     limit: int = 100,
     offset: int = 0,
+    scope: Scope = UNSCOPED,
 ) -> tuple[str, int, int]:
-    """Comma-joined GeoJSON features, the number matched and the number returned."""
-    where, query = build_list_query(level=level, parent=parent, bbox=bbox)
+    """Comma-joined GeoJSON features, the number matched and the number returned (inside ``scope``)."""
+    where, query = build_list_query(level=level, parent=parent, bbox=bbox, scope=scope[0])
     params: dict[str, Any] = {
+        **scope[1],
         "at": at or datetime.now(UTC),
         "level": level,
         "parent": parent,
@@ -66,14 +71,14 @@ def list_grid_features(
     return feature_page(conn, "grid g", where, query, params, bbox)
 
 
-def get_grid_feature(conn: Connection, code: str, at: datetime | None = None) -> str | None:
+def get_grid_feature(conn: Connection, code: str, at: datetime | None = None, scope: Scope = UNSCOPED) -> str | None:
     return conn.execute(
-        text(f"SELECT {FEATURE} FROM grid g WHERE g.code = :code AND {valid_at('g')}"),
-        {"code": code, "at": at or datetime.now(UTC)},
+        text(f"SELECT {FEATURE} FROM grid g WHERE g.code = :code AND {valid_at('g')} AND {scope[0]}"),
+        {"code": code, "at": at or datetime.now(UTC), **scope[1]},
     ).scalar_one_or_none()
 
 
-def grid_versions(conn: Connection, code: str) -> str:
+def grid_versions(conn: Connection, code: str, scope: Scope = UNSCOPED) -> str:
     """Every version of a grid, oldest first, as a FeatureCollection's features; each says which
     import or redraw wrote it (``source``)."""
     return ",".join(
@@ -81,8 +86,8 @@ def grid_versions(conn: Connection, code: str) -> str:
             text(
                 f"""SELECT jsonb_set({FEATURE}::jsonb, '{{properties,source}}', to_jsonb(r.source))::text
                 FROM grid g LEFT JOIN import_run r ON r.id = g.import_id
-                WHERE g.code = :code ORDER BY g.valid_from"""
+                WHERE g.code = :code AND {scope[0]} ORDER BY g.valid_from"""
             ),
-            {"code": code},
+            {"code": code, **scope[1]},
         ).scalars()
     )

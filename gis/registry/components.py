@@ -17,7 +17,7 @@ from gis.errors import Conflict, InvalidInput, NotFound
 from gis.grids.hierarchy import CHAIN_COLUMN, check_area
 from gis.grids.lookup import lookup_points
 from gis.registry.changes import only_editable
-from gis.statements import feature_page
+from gis.statements import UNSCOPED, Scope, feature_page
 
 
 # --- components -------------------------------------------------------------------------------
@@ -90,15 +90,26 @@ def create_component(
     return get_component(conn, code)
 
 
-def get_component(conn: Connection, code: str) -> dict[str, Any]:
+#: what a grant reaches on a component: its grids, and for a unit's staff its owner, manager or maintainer
+COMPONENT_SCOPE = {
+    6: "c.district_code",
+    9: "c.street_code",
+    12: "c.community_code",
+    15: "c.unit_grid_code",
+    "unit": ("c.owner_unit", "c.manager_unit", "c.maintainer_unit"),
+}
+
+
+def get_component(conn: Connection, code: str, scope: Scope = UNSCOPED) -> dict[str, Any]:
+    """One component; one outside ``scope`` is missing (404), as an unknown code."""
     row = (
         conn.execute(
             text(
-                """SELECT code, class_code, name, ST_AsGeoJSON(geom, 7, 0)::json AS geometry, owner_unit, manager_unit,
+                f"""SELECT code, class_code, name, ST_AsGeoJSON(geom, 7, 0)::json AS geometry, owner_unit, manager_unit,
                   maintainer_unit, state, recorded_at, changed_at, district_code, street_code, community_code,
-                  unit_grid_code, attrs FROM component WHERE code = :c"""
+                  unit_grid_code, attrs FROM component c WHERE code = :c AND {scope[0]}"""
             ),
-            {"c": code},
+            {"c": code, **scope[1]},
         )
         .mappings()
         .first()
@@ -159,6 +170,7 @@ def build_list_query(
     resp_unit: str | None,
     state: str | None,
     bbox: tuple[float, float, float, float] | None,
+    scope: str = "TRUE",
 ) -> tuple[str, str]:
     """The WHERE clause and the page query of a component listing; values bound by the caller.
 
@@ -181,6 +193,8 @@ def build_list_query(
         where.append("c.state = :state")
     if bbox is not None:
         where.append("c.geom && ST_MakeEnvelope(:minx, :miny, :maxx, :maxy, 4490)")
+    if scope != "TRUE":
+        where.append(scope)
     w = " AND ".join(where) or "true"
     query = (
         f"SELECT {FEATURE} FROM component c JOIN component_class k ON k.code = c.class_code "
@@ -199,10 +213,14 @@ def list_component_features(
     bbox: tuple[float, float, float, float] | None = None,
     limit: int = 100,
     offset: int = 0,
+    scope: Scope = UNSCOPED,
 ) -> tuple[str, int, int]:
-    """Comma-joined GeoJSON features, the number matched and the number returned."""
-    where, query = build_list_query(class_code=class_code, area=area, resp_unit=resp_unit, state=state, bbox=bbox)
+    """Comma-joined GeoJSON features, the number matched and the number returned (inside ``scope``)."""
+    where, query = build_list_query(
+        class_code=class_code, area=area, resp_unit=resp_unit, state=state, bbox=bbox, scope=scope[0]
+    )
     params: dict[str, Any] = {
+        **scope[1],
         "class_code": class_code,
         "area": area,
         "resp_unit": resp_unit,

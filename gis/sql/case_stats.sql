@@ -1,5 +1,6 @@
 -- Case statistics for cases reported in [:from, :to), one row per group ({group} is a column
--- expression chosen from a fixed list in gis/case_stats.py, never user text).
+-- expression chosen from a fixed list in gis/cases/statistics.py, never user text; {scope} the caller's
+-- reach, built by gis.access.principal.area_condition with bound values).
 --   结案率 closed / total; 按期结案率 closed on time / due; 返工率 reworked / due to close.
 WITH c AS (
     SELECT c.id, c.state, c.class_code, c.reported_at, c.deadline, {group} AS grp,
@@ -9,7 +10,7 @@ WITH c AS (
         SELECT max(at) FILTER (WHERE action = 'close') AS closed_at, bool_or(action = 'rework') AS reworked
         FROM case_event WHERE case_id = c.id
     ) e ON true
-    WHERE c.reported_at >= :from AND c.reported_at < :to
+    WHERE c.reported_at >= :from AND c.reported_at < :to AND {scope}
 )
 SELECT grp,
        count(*) AS total,
