@@ -13,12 +13,25 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 
 from api.middleware import HEADER, request_id
 from gis.db import QUERY_CANCELED, RETRYABLE, UNAVAILABLE, sqlstate
-from gis.errors import ClusterError, Conflict, ImportRejected, InvalidInput, NotFound, WanggeError
+from gis.errors import (
+    ClusterError,
+    Conflict,
+    Forbidden,
+    ImportRejected,
+    InvalidInput,
+    NotFound,
+    TooManyAttempts,
+    Unauthorized,
+    WanggeError,
+)
 
 log = logging.getLogger("wangge.api")
 
 STATUS: dict[type[WanggeError], int] = {
     InvalidInput: 400,
+    Unauthorized: 401,
+    Forbidden: 403,
+    TooManyAttempts: 429,
     NotFound: 404,
     Conflict: 409,
     ImportRejected: 422,
@@ -60,7 +73,14 @@ def database_error(exc: DBAPIError, timeout_s: float) -> tuple[int, dict[str, st
 def install(app: FastAPI) -> None:
     @app.exception_handler(WanggeError)
     async def _wangge(request: Request, exc: WanggeError) -> JSONResponse:
-        return JSONResponse(exc.to_dict(), status_code=status_for(exc))
+        headers = {}
+        if isinstance(exc, Unauthorized):
+            headers["WWW-Authenticate"] = "Bearer"
+        elif isinstance(exc, TooManyAttempts):
+            headers["Retry-After"] = str(exc.retry_after_s)
+        if isinstance(exc, Unauthorized | Forbidden):  # refused requests are logged with route and caller
+            log.info("refused %s %s %s: %s", request_id(request.scope), request.method, request.url.path, exc.code)
+        return JSONResponse(exc.to_dict(), status_code=status_for(exc), headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def _request(request: Request, exc: RequestValidationError) -> JSONResponse:

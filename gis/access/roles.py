@@ -29,6 +29,7 @@ SCOPES: Final = (AREA, DISTRICT, UNIT, WORKER_GRIDS, SELF, SUBMITTER)
 
 #: Every permission a route may declare, with what it covers (the routes of README's API table).
 PERMISSIONS: Final[dict[str, str]] = {
+    "account:read": "one's own account: who the credentials belong to, signing out",
     "grids:read": "point lookup, grids and their versions, the validation report",
     "grids:write": "import grids, redraw or draw a grid",
     "cases:intake": "submit a case (POST /cases, Open311 POST requests)",
@@ -115,6 +116,9 @@ ROLES: Final[dict[str, dict[str, str]]] = {
         "registry:read": AREA,
     },
 }
+
+for _perms in ROLES.values():
+    _perms.setdefault("account:read", AREA)
 
 #: What a device (a gridworker's phone, signed in by its secret) may do: report its own worker's fixes.
 DEVICE: Final[dict[str, str]] = {"tracks:write": SELF}
