@@ -100,12 +100,11 @@ def choose_per_point(
 ) -> dict[int, dict[int, LevelHit]]:
     """The lookup rule (``wangge_grid_chain``, all four levels) for every point of ``points``.
 
-    For the few points :func:`assign_unit_grids` leaves without a unit grid (outside every unit
-    grid, in a district or street with none yet). A plain join: the planner drives it from each
-    point, or, when ``points`` has a GiST index and statistics and is large, from the grid pieces
-    (about 4× faster for 14,000 points outside a city). Grid versions as in
-    :func:`assign_unit_grids`. Returns ``{id: {level: hit}}`` for the
-    points inside at least one grid.
+    For the points a polygon-driven join cannot decide alone (on an edge, in no unit grid, in a
+    district or street with none yet). The rule runs point by point, for the points some piece
+    holds; which those are is one join, driven from the pieces when ``points`` has a GiST index
+    and statistics. Grid versions as in :func:`assign_unit_grids`. Returns ``{id: {level: hit}}``
+    for the points inside at least one grid.
     """
     id_col, geom = ident(id_column), ident(geom_column)
     when = f"t.{ident(time_column)}" if time_column else ":at"
@@ -114,7 +113,14 @@ def choose_per_point(
             f"""SELECT t.{id_col}, c.district, c.street, c.community, c.unit_grid,
                    c.district_id, c.street_id, c.community_id, c.unit_grid_id
             FROM {ident(points)} t CROSS JOIN LATERAL wangge_grid_chain(t.{geom}, {when}) c
-            WHERE c.district IS NOT NULL OR c.street IS NOT NULL OR c.community IS NOT NULL OR c.unit_grid IS NOT NULL
+            -- only the points some piece holds: a point in none has no grid, and for many points
+            -- outside a city one join (driven from the pieces when the points have a GiST index)
+            -- costs less than the whole rule point by point (14,000 points: 0.7 -> 0.2 s)
+            WHERE t.{id_col} IN (SELECT t2.{id_col} FROM {ident(points)} t2 JOIN grid_piece p
+                                   ON ST_Intersects(p.geom, t2.{geom})
+                                  AND wangge_valid(p.valid_from, p.valid_to, {when.replace("t.", "t2.")}))
+              AND (c.district IS NOT NULL OR c.street IS NOT NULL OR c.community IS NOT NULL
+                   OR c.unit_grid IS NOT NULL)
             ORDER BY 1"""
         ),
         {"at": at or datetime.now(UTC)},

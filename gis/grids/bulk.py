@@ -185,6 +185,9 @@ def assign_codes(
         name = f"wangge_bulk_rest_{uuid.uuid4().hex[:12]}"
         conn.execute(text(f"CREATE TEMP TABLE {name} (i int, g geometry) ON COMMIT DROP"))
         copy_points(conn, name, rest, x[rest], y[rest])
+        if len(rest) > 1000:  # then the pieces drive the join of choose_per_point's first step
+            conn.execute(text(f"CREATE INDEX ON {name} USING gist (g)"))
+            conn.execute(text(f"ANALYZE {name}"))
         chosen = choose_per_point(conn, name, at=at, id_column="i", geom_column="g")
         conn.execute(text(f"DROP TABLE {name}"))
         for level in codes:
