@@ -31,7 +31,6 @@ import time
 from pathlib import Path
 from urllib.parse import quote
 
-from gis.db import display_url
 from gis.errors import ClusterError
 from gis.settings import Settings
 
@@ -337,8 +336,10 @@ class Cluster:
 
     def url(self, database: str) -> str:
         """The application role's URL, with its password: print it only through ``gis.db.display_url``."""
-        password = self._read_password(self.app_password_file)
-        who = f"{self.user}:{quote(password, safe='')}" if password else self.user
+        return self._url(database, self._read_password(self.app_password_file))
+
+    def _url(self, database: str, password: str | None) -> str:
+        who = f"{self.user}:{quote(password, safe='*')}" if password else self.user
         return f"postgresql+psycopg2://{who}@/{database}?host={self.socket_dir}&port={self.port}"
 
     # --- running commands as the right OS user ------------------------------------------------
@@ -599,7 +600,8 @@ class Cluster:
             "port": self.port,
             "port_source": self.port_source,
             "socket_dir": str(self.socket_dir),
-            "url": display_url(self.url(self.settings.pg_database)),
+            # the password hidden, as gis.db.display_url would (which imports this module)
+            "url": self._url(self.settings.pg_database, "***" if self.app_password_file.exists() else None),
         }
         actual = self.running_port() if running else None
         if actual is not None and actual != self.port:
