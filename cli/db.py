@@ -45,7 +45,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         started = cluster.start()
         if cluster.notice:
             sys.stderr.write(f"wangge: {cluster.notice}\n")
-        sys.stdout.write(("started" if started else "already running") + f": {cluster.url(settings.pg_database)}\n")
+        sys.stdout.write(
+            ("started" if started else "already running") + f": {display_url(cluster.url(settings.pg_database))}\n"
+        )
     elif args.action == "stop":
         sys.stdout.write("stopped\n" if cluster.stop() else "not running\n")
     else:

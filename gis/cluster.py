@@ -6,19 +6,30 @@ Debian's packages create, with its data directory inside the project.
 Its port is the one in its ``postgresql.conf``: 54329 for a new cluster, or the next free port when
 54329 is taken (by another checkout's cluster, say), or ``WANGGE_PG_PORT``, which is then written
 there, so a checkout keeps its port.
+
+It accepts only connections with a password (scram-sha-256, over its Unix socket and 127.0.0.1).
+Two roles, each with a generated password kept in the data directory (mode 0600):
+``wangge_admin``, the bootstrap superuser, which creates and drops databases and installs PostGIS
+(not a trusted extension); and the application role (``WANGGE_PG_USER``, ``wangge``), which is no
+superuser, cannot create roles or databases, and owns the databases it uses and everything in them.
+A cluster made before that (superuser ``wangge``, trust) is converted when it is next started.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import hmac
 import os
 import pwd
 import re
+import secrets
 import shutil
 import socket
 import subprocess
 import time
 from pathlib import Path
+from urllib.parse import quote
 
 from gis.errors import ClusterError
 from gis.settings import Settings
@@ -28,6 +39,61 @@ DEFAULT_PORT = 54329
 #: The first line of the block wangge appends to postgresql.conf: how another checkout's cluster is known.
 MARK = "# written by wangge"
 _PORT_LINE = re.compile(r"^[ \t]*port[ \t]*=[ \t]*(\d+)", re.MULTILINE)
+#: The cluster's bootstrap superuser: databases, extensions, roles. Nothing at run time connects as it.
+ADMIN = "wangge_admin"
+#: A superuser that exists only while an old cluster is converted: the bootstrap superuser cannot
+#: rename itself, and only a superuser may rename a superuser.
+CONVERTER = "wangge_convert"
+
+HBA = f"""{MARK}: every connection gives its role's password (the files in the data directory)
+local   all   all                  scram-sha-256
+host    all   all   127.0.0.1/32   scram-sha-256
+host    all   all   ::1/128        scram-sha-256
+"""
+
+# In each database of an old cluster, what the bootstrap superuser owns in schema public and no
+# extension does, handed to the application role. Tables take their indexes and owned sequences
+# with them; array and row types follow their element type or table.
+GIVE_OBJECTS = """
+DO $give$
+DECLARE
+  app name := {app};
+  r record;
+BEGIN
+  FOR r IN
+    SELECT c.oid::regclass::text AS obj,
+           CASE c.relkind WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW' WHEN 'S' THEN 'SEQUENCE'
+                          WHEN 'f' THEN 'FOREIGN TABLE' ELSE 'TABLE' END AS kind
+    FROM pg_class c
+    WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')
+      AND c.relowner <> app::regrole
+      AND NOT EXISTS (SELECT FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid
+                        AND (d.deptype = 'e' OR (c.relkind = 'S' AND d.deptype IN ('a', 'i'))))
+  LOOP
+    EXECUTE format('ALTER %s %s OWNER TO %I', r.kind, r.obj, app);
+  END LOOP;
+  FOR r IN
+    SELECT p.oid::regprocedure::text AS obj, CASE p.prokind WHEN 'a' THEN 'AGGREGATE' ELSE 'ROUTINE' END AS kind
+    FROM pg_proc p
+    WHERE p.pronamespace = 'public'::regnamespace AND p.proowner <> app::regrole
+      AND NOT EXISTS (SELECT FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid
+                        AND d.deptype = 'e')
+  LOOP
+    EXECUTE format('ALTER %s %s OWNER TO %I', r.kind, r.obj, app);
+  END LOOP;
+  FOR r IN
+    SELECT t.oid::regtype::text AS obj, CASE t.typtype WHEN 'd' THEN 'DOMAIN' ELSE 'TYPE' END AS kind
+    FROM pg_type t LEFT JOIN pg_class c ON c.oid = t.typrelid
+    WHERE t.typnamespace = 'public'::regnamespace AND t.typowner <> app::regrole
+      AND (t.typtype IN ('e', 'd', 'r') OR (t.typtype = 'c' AND c.relkind = 'c'))
+      AND NOT EXISTS (SELECT FROM pg_depend d WHERE d.classid = 'pg_type'::regclass AND d.objid = t.oid
+                        AND d.deptype = 'e')
+  LOOP
+    EXECUTE format('ALTER %s %s OWNER TO %I', r.kind, r.obj, app);
+  END LOOP;
+END
+$give$;
+"""
 
 CONF = f"""
 {MARK}
@@ -184,6 +250,25 @@ def _tail(log: Path, lines: int = 12) -> str:
         return f"(cannot read it: {exc})"
 
 
+def _literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _ident(value: str) -> str:
+    return '"' + value.replace('"', '""') + '"'
+
+
+def scram_verifier(password: str, iterations: int = 4096) -> str:
+    """What PostgreSQL stores for a scram-sha-256 password (RFC 5802, RFC 7677). Sent instead of the
+    password, so the password itself never reaches the server, its log or its statistics."""
+    salt = os.urandom(16)
+    salted = hashlib.pbkdf2_hmac("sha256", password.encode(), salt, iterations)
+    stored = hashlib.sha256(hmac.new(salted, b"Client Key", "sha256").digest()).digest()
+    server = hmac.new(salted, b"Server Key", "sha256").digest()
+    b64 = base64.b64encode
+    return f"SCRAM-SHA-256${iterations}:{b64(salt).decode()}${b64(stored).decode()}:{b64(server).decode()}"
+
+
 class Cluster:
     def __init__(self, settings: Settings, first_port: int = DEFAULT_PORT):
         """``first_port``: where a new cluster without ``WANGGE_PG_PORT`` starts looking for a free port."""
@@ -219,8 +304,43 @@ class Cluster:
         digest = hashlib.sha1(str(self.data).encode()).hexdigest()[:10]
         return Path(f"/tmp/wangge-{digest}")
 
+    # --- the two roles' passwords -------------------------------------------------------------
+    @property
+    def admin_password_file(self) -> Path:
+        return self.data / "admin.password"
+
+    @property
+    def app_password_file(self) -> Path:
+        return self.data / "app.password"
+
+    def _read_password(self, path: Path) -> str | None:
+        try:
+            return path.read_text().strip() or None
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise ClusterError(f"cannot read the database password in {path}: {exc}") from None
+
+    def _write_password(self, path: Path, password: str | None = None) -> str:
+        """``password`` (a new random one if None) in ``path``, created with mode 0600 (never readable
+        by others, not even for an instant); owned by the postgres OS user as root, so initdb can read it."""
+        password = password or secrets.token_urlsafe(24)
+        path.unlink(missing_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(password + "\n")
+        if os.geteuid() == 0:
+            pw = pwd.getpwnam("postgres")
+            os.chown(path, pw.pw_uid, pw.pw_gid)
+        return password
+
     def url(self, database: str) -> str:
-        return f"postgresql+psycopg2://{self.user}@/{database}?host={self.socket_dir}&port={self.port}"
+        """The application role's URL, with its password: print it only through ``gis.db.display_url``."""
+        return self._url(database, self._read_password(self.app_password_file))
+
+    def _url(self, database: str, password: str | None) -> str:
+        who = f"{self.user}:{quote(password, safe='*')}" if password else self.user
+        return f"postgresql+psycopg2://{who}@/{database}?host={self.socket_dir}&port={self.port}"
 
     # --- running commands as the right OS user ------------------------------------------------
     def _as_owner(self) -> list[str]:
@@ -258,13 +378,16 @@ class Cluster:
         self._own(self.data)
         self._own(self.pgdata)
         self._own(self.socket_dir)
+        self._write_password(self.admin_password_file)
+        self.app_password_file.unlink(missing_ok=True)  # the application role is made at the first start
         self._run(
             str(bindir / "initdb"),
             "-D",
             str(self.pgdata),
             "-U",
-            self.user,
-            "--auth=trust",
+            ADMIN,
+            "--auth=scram-sha-256",
+            f"--pwfile={self.admin_password_file}",
             "-E",
             "UTF8",
             "--locale=C.UTF-8",
@@ -272,6 +395,7 @@ class Cluster:
         conf = self.pgdata / "postgresql.conf"
         text = conf.read_text() + CONF.format(port=self.port, socket_dir=self.socket_dir)
         conf.write_text(text)
+        (self.pgdata / "pg_hba.conf").write_text(HBA)
 
     def running(self) -> bool:
         if not self.initialised():
@@ -295,6 +419,7 @@ class Cluster:
                     f"the cluster in {self.pgdata} is running on port {actual}, and WANGGE_PG_PORT asks for "
                     f"{self.port}: stop it first (`wangge db stop`), then start it again"
                 )
+            self._secure()
             return False
         new = not self.initialised()
         if not (new and self.settings.pg_port is None):  # a new cluster without WANGGE_PG_PORT picks a free port
@@ -317,6 +442,7 @@ class Cluster:
                 f"the end of {log}:\n{_tail(log)}"
             )
         self._wait()
+        self._secure()
         self._ensure_database(self.settings.pg_database)
         return True
 
@@ -341,45 +467,127 @@ class Cluster:
         self._run(str(_bindir() / "pg_ctl"), "-D", str(self.pgdata), "-m", "fast", "-w", "stop")
         return True
 
-    def _psql(self, sql: str, database: str = "postgres") -> str:
-        proc = subprocess.run(
-            [
-                str(_bindir() / "psql"),
-                "-h",
-                str(self.socket_dir),
-                "-p",
-                str(self.port),
-                "-U",
-                self.user,
-                "-d",
-                database,
-                "-tAc",
-                sql,
-            ],
-            capture_output=True,
-            text=True,
-        )
+    def _psql(self, sql: str, database: str = "postgres", user: str = ADMIN, **variables: str) -> str:
+        """Run ``sql`` (a psql script, read from standard input) as ``user``, the administrator unless
+        converting an old cluster; its password goes in the environment, never on a command line.
+        ``variables`` are psql variables (``:'name'`` quotes a value, ``:"name"`` an identifier)."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+        password = self._read_password(self.admin_password_file)
+        if password:
+            env["PGPASSWORD"] = password
+        cmd = [str(_bindir() / "psql"), "-X", "-q", "-tA", "-v", "ON_ERROR_STOP=1"]
+        for name, value in variables.items():
+            cmd += ["-v", f"{name}={value}"]
+        cmd += ["-h", str(self.socket_dir), "-p", str(self.port), "-U", user, "-d", database, "-f", "-"]
+        proc = subprocess.run(cmd, input=sql, capture_output=True, text=True, env=env)
         if proc.returncode != 0:
             raise ClusterError(proc.stderr.strip())
         return proc.stdout.strip()
 
     def _wait(self) -> None:
         for _ in range(100):
-            try:
-                self._psql("select 1")
+            ready = subprocess.run(
+                [str(_bindir() / "pg_isready"), "-q", "-h", str(self.socket_dir), "-p", str(self.port)],
+                capture_output=True,
+            )
+            if ready.returncode == 0:
                 return
-            except ClusterError:
-                time.sleep(0.1)
+            time.sleep(0.1)
         raise ClusterError("the cluster started but does not accept connections")
 
+    # --- roles and passwords ------------------------------------------------------------------
+    def secured(self) -> bool:
+        """Does the cluster ask every connection for a password, and has its application role one?"""
+        try:
+            hba = (self.pgdata / "pg_hba.conf").read_text()
+        except OSError:
+            return False
+        return hba.startswith(MARK) and self.app_password_file.exists()
+
+    def _secure(self) -> None:
+        """Make the application role of a new cluster, or convert an old one (trust, superuser
+        ``wangge``); nothing when done. Each step can be run again, so an interrupted conversion
+        finishes at the next start."""
+        if self.secured():
+            return
+        hba = self.pgdata / "pg_hba.conf"
+        if hba.read_text().startswith(MARK):
+            self._make_app_role()
+            return
+        self._convert()
+        # last, once both roles have their passwords
+        hba.write_text(HBA)
+        self._psql("SELECT pg_reload_conf()")
+
+    def _convert(self) -> None:
+        """An old cluster, still trusting every local connection: its bootstrap superuser becomes
+        ``wangge_admin`` with a password, and what it owns in the databases goes to the application
+        role (made by :meth:`_make_app_role`, after this)."""
+        # under trust any role gets in: the administrator if an earlier attempt got that far
+        try:
+            boot = self._psql("SELECT rolname FROM pg_roles WHERE oid = 10", user=ADMIN)
+        except ClusterError:
+            boot = self._psql("SELECT rolname FROM pg_roles WHERE oid = 10", user=self.user)
+        if boot != ADMIN:
+            # The application keeps its role name (URLs, WANGGE_PG_USER, grants stay right): the
+            # bootstrap superuser can neither lose SUPERUSER nor be REASSIGNed, so it is renamed.
+            self._psql(
+                "SELECT format('CREATE ROLE %I LOGIN SUPERUSER', :'conv') "
+                "WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'conv') \\gexec",
+                user=boot,
+                conv=CONVERTER,
+            )
+            self._psql(f"ALTER ROLE {_ident(boot)} RENAME TO {_ident(ADMIN)}", user=CONVERTER)
+        if self._read_password(self.admin_password_file) is None:
+            self._write_password(self.admin_password_file)
+        password = self._read_password(self.admin_password_file)
+        self._psql(
+            f"DROP ROLE IF EXISTS {_ident(CONVERTER)};\n"
+            f"ALTER ROLE {_ident(ADMIN)} PASSWORD {_literal(scram_verifier(password or ''))};",
+            user=ADMIN,
+        )
+        self._make_app_role()
+        databases = self._psql(
+            "SELECT datname FROM pg_database WHERE datallowconn AND NOT datistemplate AND datname <> 'postgres'"
+        ).split()
+        for name in databases:
+            self._psql(f"ALTER DATABASE {_ident(name)} OWNER TO {_ident(self.user)}")
+            self._psql(GIVE_OBJECTS.format(app=_literal(self.user)), database=name)
+
+    def _make_app_role(self) -> None:
+        """The application role: created, or set right (no superuser, no roles, no databases), with
+        the password of its file (a new one if there is none)."""
+        password = self._read_password(self.app_password_file)
+        fresh = password is None
+        if fresh:
+            password = secrets.token_urlsafe(24)
+        self._psql(
+            "SELECT format('CREATE ROLE %I', :'app') "
+            "WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'app') \\gexec\n"
+            f"ALTER ROLE {_ident(self.user)} LOGIN NOSUPERUSER NOCREATEROLE NOCREATEDB NOREPLICATION NOBYPASSRLS "
+            f"PASSWORD {_literal(scram_verifier(password or ''))};",
+            app=self.user,
+        )
+        if fresh:
+            # written once the role has it: an interrupted start makes a new one next time
+            temp = self.app_password_file.with_suffix(".new")
+            self._write_password(temp, password)
+            temp.replace(self.app_password_file)
+
     def _ensure_database(self, name: str) -> None:
-        if self._psql(f"select 1 from pg_database where datname = '{name}'") != "1":
-            self._psql(f'create database "{name}"')
+        """The database, owned by the application role, with PostGIS (which only a superuser may install)."""
+        self._psql(
+            "SELECT format('CREATE DATABASE %I OWNER %I', :'db', :'app') "
+            "WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = :'db') \\gexec",
+            db=name,
+            app=self.user,
+        )
+        self._psql("CREATE EXTENSION IF NOT EXISTS postgis", database=name)
 
     def create_database(self, name: str, drop: bool = False) -> str:
         """Create (or recreate) a database in the cluster and return its URL."""
         if drop:
-            self._psql(f'drop database if exists "{name}" with (force)')
+            self._psql(f"DROP DATABASE IF EXISTS {_ident(name)} WITH (FORCE)")
         self._ensure_database(name)
         return self.url(name)
 
@@ -392,7 +600,8 @@ class Cluster:
             "port": self.port,
             "port_source": self.port_source,
             "socket_dir": str(self.socket_dir),
-            "url": self.url(self.settings.pg_database),
+            # the password hidden, as gis.db.display_url would (which imports this module)
+            "url": self._url(self.settings.pg_database, "***" if self.app_password_file.exists() else None),
         }
         actual = self.running_port() if running else None
         if actual is not None and actual != self.port:

@@ -422,6 +422,17 @@ def _case_indexes(db) -> set[str]:
         )
 
 
+def _case_keys(db) -> set[tuple[str, str]]:
+    with db.connect() as conn:
+        rows = conn.execute(
+            text(
+                """SELECT conrelid::regclass::text, pg_get_constraintdef(oid) FROM pg_constraint
+                   WHERE contype = 'f' AND conrelid IN ('"case"'::regclass, 'case_event'::regclass)"""
+            )
+        ).all()
+    return {(table.strip('"'), definition) for table, definition in rows}
+
+
 def _case_filenode(db) -> int:
     with db.connect() as conn:
         return conn.execute(text("SELECT pg_relation_filenode('\"case\"')")).scalar_one()
@@ -434,6 +445,12 @@ def test_import_cases_from_the_command_line_rebuilds_or_keeps_the_indexes(city, 
     from tests.test_cli import wangge
 
     before = _case_indexes(db)
+    keys = _case_keys(db)
+    assert keys == {
+        ("case", "FOREIGN KEY (class_code) REFERENCES event_class(code)"),
+        ("case", "FOREIGN KEY (resp_unit) REFERENCES resp_unit(code)"),
+        ("case_event", 'FOREIGN KEY (case_id) REFERENCES "case"(id)'),
+    }
     assert {"case_geom", "case_grid", "case_unit_state", "case_state_deadline", "case_event_case"} <= before
     frame = pd.DataFrame(
         {
@@ -452,6 +469,7 @@ def test_import_cases_from_the_command_line_rebuilds_or_keeps_the_indexes(city, 
     )
     assert p.returncode == 0, p.stderr
     assert json.loads(p.stdout)["indexes_rebuilt"] == 5 and _case_indexes(db) == before
+    assert _case_keys(db) == keys  # dropped for the load, back with the rollback
     with db.connect() as conn:
         assert conn.execute(text('SELECT count(*) FROM "case"')).scalar_one() == 0
     filenode = _case_filenode(db)
@@ -459,6 +477,7 @@ def test_import_cases_from_the_command_line_rebuilds_or_keeps_the_indexes(city, 
     assert p.returncode == 0, p.stderr
     report = json.loads(p.stdout)
     assert report["written"] == 40 and report["indexes_rebuilt"] == 5 and _case_indexes(db) == before
+    assert _case_keys(db) == keys  # added back, checked once over the loaded rows
     assert _case_filenode(db) != filenode  # empty tables are truncated first: new files, no WAL
     filenode = _case_filenode(db)
     with db.connect() as conn:

@@ -29,14 +29,20 @@ def wangge(url: str, *args: str) -> subprocess.CompletedProcess[str]:
 def test_bare_url_migrates_imports_and_looks_up(settings, tmp_path):
     """A fresh database named by postgresql:// (migrate, import) and postgres:// (lookup, API)."""
     name = f"wangge_bare_url_{os.getpid()}"
-    admin = create_engine(database_url(settings), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    _drop_database(settings, name)
+    if os.environ.get("DATABASE_URL"):
+        admin = create_engine(database_url(settings), isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        admin.dispose()
+    else:  # the embedded cluster's application role may not create databases: its administrator does
+        from gis.cluster import Cluster
+
+        Cluster(Settings()).create_database(name)
     try:
         base = make_url(database_url(settings)).set(database=name)
-        # The embedded cluster trusts local connections and never asks for it: a password here
-        # only shows whether `db migrate` prints it.
+        # The embedded cluster asks for the application role's password; a server that does not
+        # (DATABASE_URL) gets one anyway, to show whether `db migrate` prints it.
         secret = base.password or f"not-to-be-printed-{os.getpid()}"
         bare = base.set(drivername="postgresql", password=secret).render_as_string(hide_password=False)
         assert bare.startswith("postgresql://") and secret in bare
@@ -61,9 +67,19 @@ def test_bare_url_migrates_imports_and_looks_up(settings, tmp_path):
             assert r.status_code == 200, r.text
             assert r.json()["district"]["code"] == "110108"
     finally:
+        _drop_database(settings, name)
+
+
+def _drop_database(settings: Settings, name: str) -> None:
+    if os.environ.get("DATABASE_URL"):
+        admin = create_engine(database_url(settings), isolation_level="AUTOCOMMIT")
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+    else:
+        from gis.cluster import Cluster
+
+        Cluster(Settings())._psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def test_url_naming_a_missing_driver_is_a_message_not_a_traceback(settings):
