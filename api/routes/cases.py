@@ -5,7 +5,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Header, Query, Response
 from pydantic import Field
 
-from api.deps import ReaderDep, StatementWriterDep, WriterDep
+from api.deps import AutocommitDep, TransactionDep
 from api.params import BBox, Offset, parse_bbox
 from api.responses import JSON, json_response
 from api.schemas import Body, Instant
@@ -31,13 +31,13 @@ class CaseIn(Body):
 @router.post("/cases", status_code=201, response_class=Response, responses={201: {"content": {JSON: {}}}})
 async def create_case(
     body: CaseIn,
-    write: StatementWriterDep,
+    autocommit: AutocommitDep,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> Response:
     """Take in a case: stored with its grid chain as of ``reported_at``, its responsible unit,
     gridworker(s), deadline and the ``why`` of its assignment. A retry with the same idempotency
     key (body field or ``Idempotency-Key`` header) returns the first case with status 200."""
-    case, created = await write(
+    case, created = await autocommit(
         intake.intake,
         lon=body.lon,
         lat=body.lat,
@@ -54,7 +54,7 @@ async def create_case(
 
 @router.get("/cases", response_class=Response, responses={200: {"content": {JSON: {}}}})
 async def list_cases(
-    read: ReaderDep,
+    autocommit: AutocommitDep,
     state: str | None = None,
     resp_unit: Annotated[str | None, Query(description="the responsible unit's code")] = None,
     grid: str | None = None,
@@ -69,7 +69,7 @@ async def list_cases(
     """Cases, newest first, with the total: by state, responsible unit, grid (any level), class
     (``NN00`` for a major class), channel, report time and bounding box."""
     box = parse_bbox(bbox) if bbox else None
-    found = await read(
+    found = await autocommit(
         query.list_cases,
         state=state,
         resp_unit=resp_unit,
@@ -86,8 +86,8 @@ async def list_cases(
 
 
 @router.get("/cases/{case_id}", response_class=Response, responses={200: {"content": {JSON: {}}}})
-async def read_case(case_id: int, read: ReaderDep) -> Response:
-    return json_response(await read(intake.get_case, case_id))
+async def read_case(case_id: int, autocommit: AutocommitDep) -> Response:
+    return json_response(await autocommit(intake.get_case, case_id))
 
 
 class ActionIn(Body):
@@ -104,33 +104,35 @@ class ActionIn(Body):
 
 
 @router.post("/cases/{case_id}/actions", response_class=Response, responses={200: {"content": {JSON: {}}}})
-async def case_action(case_id: int, body: ActionIn, write: WriterDep) -> Response:
+async def case_action(case_id: int, body: ActionIn, transaction: TransactionDep) -> Response:
     """One step of the closed loop; a step the case's state does not allow answers 409 and changes nothing."""
     data = body.model_dump(exclude={"action", "actor", "note"}, exclude_none=True)
-    return json_response(await write(workflow.act, case_id, body.action, actor=body.actor, note=body.note, data=data))
+    return json_response(
+        await transaction(workflow.act, case_id, body.action, actor=body.actor, note=body.note, data=data)
+    )
 
 
 @router.get("/cases/{case_id}/history", response_class=Response, responses={200: {"content": {JSON: {}}}})
-async def case_history(case_id: int, read: ReaderDep) -> Response:
+async def case_history(case_id: int, autocommit: AutocommitDep) -> Response:
     """Every change of the case, append-only: who, when, from, to, note."""
-    return json_response(await read(workflow.history, case_id))
+    return json_response(await autocommit(workflow.history, case_id))
 
 
 @router.get("/cases-overdue")
 async def overdue_cases(
-    read: ReaderDep, by: Literal["resp_unit", "unit_grid"] = "resp_unit", at: Instant | None = None
+    autocommit: AutocommitDep, by: Literal["resp_unit", "unit_grid"] = "resp_unit", at: Instant | None = None
 ) -> list[dict[str, Any]]:
     """Open cases past their deadline, by responsible unit or by unit grid."""
-    return await read(statistics.overdue, by=by, at=at)
+    return await autocommit(statistics.overdue, by=by, at=at)
 
 
 @router.get("/cases-statistics")
 async def case_statistics(
-    read: ReaderDep,
+    autocommit: AutocommitDep,
     by: Literal["unit_grid", "community", "street", "district", "resp_unit"],
     from_: Annotated[Instant, Query(alias="from")],
     to: Instant,
 ) -> list[dict[str, Any]]:
     """Per group over a period: counts by state and class, 结案率 (closure_rate), 按期结案率 (on_time_rate),
     返工率 (rework_rate) and the average handling time in hours."""
-    return await read(statistics.statistics, by=by, start=from_, end=to)
+    return await autocommit(statistics.statistics, by=by, start=from_, end=to)

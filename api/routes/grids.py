@@ -6,7 +6,7 @@ from fastapi import APIRouter, Body, Query, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import AtDep, EngineDep, ReaderDep, SettingsDep
+from api.deps import AtDep, AutocommitDep, EngineDep, SettingsDep
 from api.params import BBox, Limit, Offset, parse_bbox, parse_page_limit
 from api.responses import GEOJSON, geojson_page
 from gis.dates import parse_at
@@ -22,7 +22,7 @@ LevelName = Literal["district", "street", "community", "unit_grid", "unit"]
 @router.get("/grids", response_class=Response, responses={200: {"content": {GEOJSON: {}}}})
 async def list_grids(
     request: Request,
-    read: ReaderDep,
+    autocommit: AutocommitDep,
     settings: SettingsDep,
     at: AtDep,
     level: LevelName | None = None,
@@ -33,7 +33,7 @@ async def list_grids(
 ) -> Response:
     """Grids as a GeoJSON FeatureCollection, paged."""
     limit = parse_page_limit(limit, settings)
-    body, matched, returned = await read(
+    body, matched, returned = await autocommit(
         list_grid_features,
         level=LEVEL_ALIASES[level] if level else None,
         parent=parent,
@@ -46,23 +46,23 @@ async def list_grids(
 
 
 @router.get("/grids/{code}", response_class=Response, responses={200: {"content": {GEOJSON: {}}}})
-async def get_grid(code: str, read: ReaderDep, at: AtDep) -> Response:
+async def get_grid(code: str, autocommit: AutocommitDep, at: AtDep) -> Response:
     """One grid as a GeoJSON Feature (the version valid at ``at``)."""
     if not code.isdigit() or len(code) not in (6, 9, 12, 15):
         raise InvalidInput(f"bad grid code {code!r}", field="code", allowed="6, 9, 12 or 15 digits")
-    feature = await read(get_grid_feature, code, at)
+    feature = await autocommit(get_grid_feature, code, at)
     if feature is None:
         raise NotFound(f"no grid {code}" + (f" at {at.isoformat()}" if at else ""), field="code")
     return Response(feature, media_type=GEOJSON)
 
 
 @router.get("/grids/{code}/versions", response_class=Response, responses={200: {"content": {GEOJSON: {}}}})
-async def get_grid_versions(code: str, read: ReaderDep) -> Response:
+async def get_grid_versions(code: str, autocommit: AutocommitDep) -> Response:
     """Every version of a grid, oldest first (``valid_from``/``valid_to``; ``source``: the import or
     redraw that wrote it): what changed when."""
     if not code.isdigit() or len(code) not in (6, 9, 12, 15):
         raise InvalidInput(f"bad grid code {code!r}", field="code", allowed="6, 9, 12 or 15 digits")
-    features = await read(grid_versions, code)
+    features = await autocommit(grid_versions, code)
     if not features:
         raise NotFound(f"no grid {code}", field="code")
     return Response(f'{{"type":"FeatureCollection","features":[{features}]}}', media_type=GEOJSON)

@@ -5,7 +5,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from pydantic import Field
 
-from api.deps import AtDep, ReaderDep, SettingsDep
+from api.deps import AtDep, AutocommitDep, SettingsDep
 from api.schemas import Body
 from gis.dates import parse_at
 from gis.errors import InvalidInput
@@ -16,7 +16,7 @@ router = APIRouter(tags=["lookup"])
 
 @router.get("/lookup")
 async def lookup_one(
-    read: ReaderDep,
+    autocommit: AutocommitDep,
     settings: SettingsDep,
     at: AtDep,
     lon: Annotated[float, Query(ge=-180, le=180)],
@@ -24,7 +24,7 @@ async def lookup_one(
     crs: Annotated[str, Query(description="EPSG:xxxx, gcj02 or bd09")] = "EPSG:4490",
 ) -> dict[str, Any]:
     """The grid at each of the four levels containing the point."""
-    results = await read(lookup_points, [lon], [lat], crs=crs, at=at, tolerance_m=settings.boundary_tolerance_m)
+    results = await autocommit(lookup_points, [lon], [lat], crs=crs, at=at, tolerance_m=settings.boundary_tolerance_m)
     return results[0]
 
 
@@ -40,13 +40,13 @@ class BatchLookup(Body):
 
 
 @router.post("/lookup")
-async def lookup_many(read: ReaderDep, settings: SettingsDep, body: BatchLookup) -> dict[str, Any]:
+async def lookup_many(autocommit: AutocommitDep, settings: SettingsDep, body: BatchLookup) -> dict[str, Any]:
     """Look up a batch of points; the answers come back in the same order."""
     if len(body.points) > settings.max_batch_points:
         raise InvalidInput(
             f"{len(body.points)} points given", field="points", allowed=f"at most {settings.max_batch_points} points"
         )
-    results = await read(
+    results = await autocommit(
         lookup_points,
         [p.lon for p in body.points],
         [p.lat for p in body.points],

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Form, Query
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from api.deps import ReaderDep, WriterDep
+from api.deps import AutocommitDep, TransactionDep
 from api.schemas import FormText, Instant
 from gis.cases import intake
 from gis.errors import InvalidInput
@@ -57,13 +57,13 @@ def _request(case: dict[str, Any], service_name: str | None = None) -> dict[str,
 
 
 @router.get("/services.json")
-async def services(read: ReaderDep) -> list[dict[str, Any]]:
-    return await read(_services)
+async def services(autocommit: AutocommitDep) -> list[dict[str, Any]]:
+    return await autocommit(_services)
 
 
 @router.post("/requests.json")
 async def post_request(
-    write: WriterDep,
+    transaction: TransactionDep,
     service_code: Annotated[FormText, Form()],
     lat: Annotated[float, Form(ge=-90, le=90)],
     long: Annotated[float, Form(ge=-180, le=180)],
@@ -76,7 +76,7 @@ async def post_request(
 ) -> list[dict[str, Any]]:
     """Submit a request (form-encoded, as the specification says)."""
     text_ = description if not address_string else f"{description} ({address_string})"
-    case, _ = await write(
+    case, _ = await transaction(
         intake.intake, lon=long, lat=lat, crs="EPSG:4326", class_code=service_code, channel="app", description=text_
     )
     return [
@@ -128,7 +128,7 @@ def _find(
 
 @router.get("/requests.json")
 async def get_requests(
-    read: ReaderDep,
+    autocommit: AutocommitDep,
     service_request_id: str | None = None,
     service_code: str | None = None,
     start_date: Instant | None = None,
@@ -144,11 +144,11 @@ async def get_requests(
                 "service_request_id must be numbers separated by commas", field="service_request_id"
             ) from None
     st = None if status is None or "," in status else status
-    return await read(_find, ids, service_code, start_date, end_date, st, 1000)
+    return await autocommit(_find, ids, service_code, start_date, end_date, st, 1000)
 
 
 @router.get("/requests/{request_id}.json")
-async def get_request(request_id: int, read: ReaderDep) -> list[dict[str, Any]]:
+async def get_request(request_id: int, autocommit: AutocommitDep) -> list[dict[str, Any]]:
     def one(conn: Connection) -> list[dict[str, Any]]:
         case = intake.get_case(conn, request_id)
         name = conn.execute(
@@ -156,4 +156,4 @@ async def get_request(request_id: int, read: ReaderDep) -> list[dict[str, Any]]:
         ).scalar()
         return [_request(case, name)]
 
-    return await read(one)
+    return await autocommit(one)

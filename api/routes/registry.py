@@ -7,7 +7,7 @@ from fastapi import APIRouter, Query, Request, Response
 from pydantic import Field
 from sqlalchemy import text
 
-from api.deps import AtDep, ReaderDep, SettingsDep, WriterDep
+from api.deps import AtDep, AutocommitDep, SettingsDep, TransactionDep
 from api.params import BBox, Limit, Offset, parse_bbox, parse_page_limit
 from api.responses import GEOJSON, geojson_page
 from api.schemas import Body, Instant
@@ -26,18 +26,18 @@ class UnitIn(Body):
 
 
 @router.post("/resp-units", status_code=201)
-async def create_unit(body: UnitIn, write: WriterDep) -> dict[str, Any]:
-    return await write(units.create_unit, **body.model_dump())
+async def create_unit(body: UnitIn, transaction: TransactionDep) -> dict[str, Any]:
+    return await transaction(units.create_unit, **body.model_dump())
 
 
 @router.get("/resp-units")
-async def list_units(read: ReaderDep) -> list[dict[str, Any]]:
-    return await read(units.list_units)
+async def list_units(autocommit: AutocommitDep) -> list[dict[str, Any]]:
+    return await autocommit(units.list_units)
 
 
 @router.get("/resp-units/{code}")
-async def get_unit(code: str, read: ReaderDep) -> dict[str, Any]:
-    return await read(units.get_unit, code)
+async def get_unit(code: str, autocommit: AutocommitDep) -> dict[str, Any]:
+    return await autocommit(units.get_unit, code)
 
 
 class UnitChange(Body):
@@ -48,15 +48,15 @@ class UnitChange(Body):
 
 
 @router.patch("/resp-units/{code}")
-async def update_unit(code: str, body: UnitChange, write: WriterDep) -> dict[str, Any]:
+async def update_unit(code: str, body: UnitChange, transaction: TransactionDep) -> dict[str, Any]:
     """Change the fields given (``area_code: null`` clears the area of jurisdiction)."""
-    return await write(units.update_unit, code, body.model_dump(exclude_unset=True))
+    return await transaction(units.update_unit, code, body.model_dump(exclude_unset=True))
 
 
 @router.delete("/resp-units/{code}", status_code=204)
-async def delete_unit(code: str, write: WriterDep) -> Response:
+async def delete_unit(code: str, transaction: TransactionDep) -> Response:
     """Remove a unit nothing refers to; one named by a case, rule or component answers 409."""
-    await write(units.delete_unit, code)
+    await transaction(units.delete_unit, code)
     return Response(status_code=204)
 
 
@@ -70,24 +70,24 @@ class RuleIn(Body):
 
 
 @router.post("/rules", status_code=201)
-async def create_rule(body: RuleIn, write: WriterDep) -> dict[str, Any]:
-    return await write(rules.create_rule, **body.model_dump())
+async def create_rule(body: RuleIn, transaction: TransactionDep) -> dict[str, Any]:
+    return await transaction(rules.create_rule, **body.model_dump())
 
 
 @router.get("/rules")
-async def list_rules(read: ReaderDep, at: AtDep) -> list[dict[str, Any]]:
-    return await read(rules.list_rules, at)
+async def list_rules(autocommit: AutocommitDep, at: AtDep) -> list[dict[str, Any]]:
+    return await autocommit(rules.list_rules, at)
 
 
 @router.delete("/rules/{rule_id}")
-async def retire_rule(rule_id: int, write: WriterDep) -> dict[str, Any]:
+async def retire_rule(rule_id: int, transaction: TransactionDep) -> dict[str, Any]:
     """Retire a rule: it stays on record, so past cases keep their explanation."""
-    return await write(rules.retire_rule, rule_id)
+    return await transaction(rules.retire_rule, rule_id)
 
 
 @router.get("/event-classes")
-async def event_classes(read: ReaderDep) -> list[dict[str, Any]]:
-    return await read(
+async def event_classes(autocommit: AutocommitDep) -> list[dict[str, Any]]:
+    return await autocommit(
         lambda conn: [dict(r) for r in conn.execute(text("SELECT * FROM event_class ORDER BY code")).mappings()]
     )
 
@@ -111,19 +111,19 @@ class EventClassChange(Body):
 
 
 @router.post("/event-classes", status_code=201)
-async def create_event_class(body: EventClassIn, write: WriterDep) -> dict[str, Any]:
-    return await write(classes.create_event_class, **body.model_dump())
+async def create_event_class(body: EventClassIn, transaction: TransactionDep) -> dict[str, Any]:
+    return await transaction(classes.create_event_class, **body.model_dump())
 
 
 @router.patch("/event-classes/{code}")
-async def update_event_class(code: str, body: EventClassChange, write: WriterDep) -> dict[str, Any]:
+async def update_event_class(code: str, body: EventClassChange, transaction: TransactionDep) -> dict[str, Any]:
     """Change a class's names, time limit or urgency; cases taken in before keep their deadline."""
-    return await write(classes.update_event_class, code, body.model_dump(exclude_unset=True))
+    return await transaction(classes.update_event_class, code, body.model_dump(exclude_unset=True))
 
 
 @router.get("/component-classes")
-async def component_classes(read: ReaderDep) -> list[dict[str, Any]]:
-    return await read(
+async def component_classes(autocommit: AutocommitDep) -> list[dict[str, Any]]:
+    return await autocommit(
         lambda conn: [dict(r) for r in conn.execute(text("SELECT * FROM component_class ORDER BY code")).mappings()]
     )
 
@@ -143,7 +143,7 @@ class ComponentIn(Body):
 @router.get("/components", response_class=Response, responses={200: {"content": {GEOJSON: {}}}})
 async def list_components(
     request: Request,
-    read: ReaderDep,
+    autocommit: AutocommitDep,
     settings: SettingsDep,
     class_code: Annotated[
         str | None, Query(alias="class", description="minor class (4 digits, e.g. 0101) or major class (2)")
@@ -159,7 +159,7 @@ async def list_components(
 ) -> Response:
     """Components (部件) as a GeoJSON FeatureCollection, paged, ordered by code."""
     limit = parse_page_limit(limit, settings)
-    body, matched, returned = await read(
+    body, matched, returned = await autocommit(
         list_component_features,
         class_code=class_code,
         area=area,
@@ -173,13 +173,13 @@ async def list_components(
 
 
 @router.post("/components", status_code=201)
-async def create_component(body: ComponentIn, write: WriterDep) -> dict[str, Any]:
-    return await write(components.create_component, **body.model_dump())
+async def create_component(body: ComponentIn, transaction: TransactionDep) -> dict[str, Any]:
+    return await transaction(components.create_component, **body.model_dump())
 
 
 @router.get("/components/{code}")
-async def get_component(code: str, read: ReaderDep) -> dict[str, Any]:
-    return await read(components.get_component, code)
+async def get_component(code: str, autocommit: AutocommitDep) -> dict[str, Any]:
+    return await autocommit(components.get_component, code)
 
 
 class ComponentChange(Body):
@@ -193,19 +193,19 @@ class ComponentChange(Body):
 
 
 @router.patch("/components/{code}")
-async def update_component(code: str, body: ComponentChange, write: WriterDep) -> dict[str, Any]:
+async def update_component(code: str, body: ComponentChange, transaction: TransactionDep) -> dict[str, Any]:
     """Change a component's name, units, state or attributes (``changed_at`` records when); cases
     about it from then on go to its new owner or maintainer."""
-    return await write(components.update_component, code, body.model_dump(exclude_unset=True))
+    return await transaction(components.update_component, code, body.model_dump(exclude_unset=True))
 
 
 @router.get("/calendar")
 async def get_calendar(
-    read: ReaderDep, year: Annotated[int | None, Query(ge=1900, le=2200)] = None
+    autocommit: AutocommitDep, year: Annotated[int | None, Query(ge=1900, le=2200)] = None
 ) -> list[dict[str, Any]]:
     """The working-day calendar's exceptions to Monday-Friday: public holidays (``workday``
     false) and the weekend days worked in their place (true)."""
-    return await read(calendar.calendar_days, year)
+    return await autocommit(calendar.calendar_days, year)
 
 
 class CalendarDayIn(Body):
@@ -214,8 +214,8 @@ class CalendarDayIn(Body):
 
 
 @router.put("/calendar/{day}")
-async def set_calendar_day(day: str, body: CalendarDayIn, write: WriterDep) -> dict[str, Any]:
+async def set_calendar_day(day: str, body: CalendarDayIn, transaction: TransactionDep) -> dict[str, Any]:
     """Record a holiday or a weekend working day; deadlines of new cases follow it (other server
     processes within a minute)."""
-    await write(calendar.set_calendar_day, day, body.workday, body.name)
+    await transaction(calendar.set_calendar_day, day, body.workday, body.name)
     return {"day": day, "workday": body.workday, "name": body.name}
