@@ -1,4 +1,6 @@
-"""Request models' shared base and field types: what every body and form field must satisfy.
+"""The API's models. Here: the request models' shared base and field types, what every body and
+form field must satisfy. Beside it, the answers, one module per resource (``grids``, ``cases``,
+``registry``, ``tracks``, ``open311``, ``meta``) and the two list shapes (``paging``).
 
 Each rule here is the API's face of one rule in ``gis/`` (:mod:`gis.text`, :mod:`gis.dates`), so a
 bad value answers 400 naming its field, in the shape of every other validation error.
