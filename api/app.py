@@ -17,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from api import docs, errors
 from api.middleware import RequestId
 from api.routes import cases, grids, imports, lookup, open311, registry, tracks, validation
+from api.schemas.meta import Health
 from gis.db import make_engine
 from gis.settings import Settings
 from gis.tracks.positions import LivePositions
@@ -146,7 +147,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "{until}", str(today + timedelta(days=1))
         )
 
-    @app.get("/healthz", tags=["meta"])
+    @app.get("/healthz", tags=["meta"], response_model=Health)
     def healthz() -> dict[str, Any]:
         from gis.cases.calendar import calendar_health
         from gis.db import check_postgis

@@ -11,15 +11,18 @@ from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import AutocommitDep, TransactionDep
-from api.params import Offset
+from api.params import GridCodeDep, GridFilterDep, PageDep
+from api.responses import GeoJSONResponse
 from api.schemas import Body, Instant
+from api.schemas.paging import Page
+from api.schemas.tracks import GridPatrol, IngestAnswer, Patrol, Positions, Track, Worker, WorkerInGrid
 from gis.errors import InvalidInput
 from gis.tracks import ingest, patrol, playback, workers
 from gis.tracks import positions as live
 
 router = APIRouter(tags=["gridworkers and tracks"])
 MAX_BATCH = 10_000
-GEOJSON = "application/geo+json"
+GEOJSON = GeoJSONResponse.media_type
 
 
 class WorkerIn(Body):
@@ -33,14 +36,17 @@ class WorkerIn(Body):
     duty_days: list[int] = Field(default_factory=lambda: [1, 2, 3, 4, 5], description="ISO weekdays")
 
 
-@router.post("/workers", status_code=201)
+@router.post("/workers", status_code=201, response_model=Worker)
 async def create_worker(request: Request, body: WorkerIn, transaction: TransactionDep) -> dict[str, Any]:
     created = await transaction(workers.create_worker, **body.model_dump())
     request.app.state.live_positions.forget()
     return created
 
 
-@router.get("/workers/positions", response_class=Response, responses={200: {"content": {GEOJSON: {}}}})
+# Answered from the document kept in memory (gis.tracks.positions: feature texts built in SQL, ages
+# and duty appended per answer), its schema documented, not checked at run time: measured at 20,000
+# workers, assembling it costs 6 ms and a round trip through the models 310 ms.
+@router.get("/workers/positions", response_class=GeoJSONResponse, responses={200: {"model": Positions}})
 async def positions(request: Request, autocommit: AutocommitDep, since: Instant | None = None) -> Response:
     """Everyone's latest position (GeoJSON): worker, time, age, grid chain, on duty, inside own grid.
 
@@ -58,18 +64,14 @@ async def positions(request: Request, autocommit: AutocommitDep, since: Instant 
     return Response(await run_in_threadpool(cache.document), media_type=GEOJSON)
 
 
-@router.get("/workers")
-async def list_workers(
-    autocommit: AutocommitDep,
-    grid: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Offset = 0,
-) -> list[dict[str, Any]]:
+@router.get("/workers", response_model=Page[Worker])
+async def list_workers(autocommit: AutocommitDep, page: PageDep, grid: GridFilterDep) -> dict[str, Any]:
     """Workers by id; ``grid`` keeps those assigned to that grid or to a grid inside it."""
-    return await autocommit(workers.list_workers, grid=grid, limit=limit, offset=offset)
+    total, items = await autocommit(workers.list_workers, grid=grid, limit=page.limit, offset=page.offset)
+    return {"total": total, "limit": page.limit, "offset": page.offset, "items": items}
 
 
-@router.get("/workers/{worker_id}")
+@router.get("/workers/{worker_id}", response_model=Worker)
 async def get_worker(worker_id: str, autocommit: AutocommitDep) -> dict[str, Any]:
     return await autocommit(workers.get_worker, worker_id)
 
@@ -85,7 +87,7 @@ class WorkerChange(Body):
     duty_days: list[int] | None = None
 
 
-@router.patch("/workers/{worker_id}")
+@router.patch("/workers/{worker_id}", response_model=Worker)
 async def update_worker(
     request: Request, worker_id: str, body: WorkerChange, transaction: TransactionDep
 ) -> dict[str, Any]:
@@ -155,6 +157,7 @@ def batch_points(body: bytes) -> list[Any]:
 
 @router.post(
     "/tracks",
+    response_model=IngestAnswer,
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -172,7 +175,7 @@ async def post_tracks(request: Request, transaction: TransactionDep) -> dict[str
     return res.__dict__
 
 
-@router.get("/workers/{worker_id}/track", response_model=None)
+@router.get("/workers/{worker_id}/track", response_model=Track, response_model_exclude_unset=True)
 async def get_track(
     worker_id: str,
     autocommit: AutocommitDep,
@@ -184,7 +187,7 @@ async def get_track(
     return await autocommit(playback.track, worker_id, from_, to, raw=raw)
 
 
-@router.get("/workers/{worker_id}/patrol")
+@router.get("/workers/{worker_id}/patrol", response_model=Patrol)
 async def get_patrol(
     worker_id: str, autocommit: AutocommitDep, date_: Annotated[date, Query(alias="date")]
 ) -> dict[str, Any]:
@@ -192,18 +195,18 @@ async def get_patrol(
     return await autocommit(patrol.patrol, worker_id, date_)
 
 
-@router.get("/grids/{code}/patrol")
+@router.get("/grids/{code}/patrol", response_model=GridPatrol)
 async def grid_patrol(
-    code: str, autocommit: AutocommitDep, date_: Annotated[date, Query(alias="date")]
+    code: GridCodeDep, autocommit: AutocommitDep, date_: Annotated[date, Query(alias="date")]
 ) -> dict[str, Any]:
     """A grid's day: the coverage by its own gridworkers' tracks together, each of them in brief,
     and every worker who was inside it."""
     return await autocommit(patrol.grid_patrol, code, date_)
 
 
-@router.get("/grids/{code}/workers")
+@router.get("/grids/{code}/workers", response_model=list[WorkerInGrid])
 async def grid_workers(
-    code: str,
+    code: GridCodeDep,
     autocommit: AutocommitDep,
     from_: Annotated[Instant | None, Query(alias="from")] = None,
     to: Instant | None = None,
@@ -217,8 +220,8 @@ async def grid_workers(
 osmand = APIRouter(tags=["gridworkers and tracks"])
 
 
-@osmand.get("/osmand", operation_id="osmand_get")
-@osmand.post("/osmand", operation_id="osmand_post")
+@osmand.get("/osmand", operation_id="osmand_get", response_model=IngestAnswer)
+@osmand.post("/osmand", operation_id="osmand_post", response_model=IngestAnswer)
 async def osmand_report(request: Request, transaction: TransactionDep) -> dict[str, Any]:
     """The OsmAnd protocol of the Traccar Client app: ``id`` (device id), ``lat``, ``lon`` (WGS-84),
     ``timestamp`` (unix seconds or ISO), ``speed`` (knots), ``bearing``, ``altitude``, ``accuracy``, ``batt``."""

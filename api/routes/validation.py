@@ -5,13 +5,14 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 
 from api.deps import AtDep, AutocommitDep
+from api.schemas.grids import ValidationReport
 from gis.grids.hierarchy import LEVEL_ALIASES
 from gis.grids.validate import validate
 
 router = APIRouter(tags=["validation"])
 
 
-@router.get("/validation")
+@router.get("/validation", response_model=ValidationReport)
 async def validation(
     autocommit: AutocommitDep,
     at: AtDep,
