@@ -3,7 +3,7 @@ components (部件)."""
 
 from __future__ import annotations
 
-from datetime import datetime, time
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -11,6 +11,7 @@ from geojson_pydantic import Feature
 from geojson_pydantic.geometries import Geometry
 from pydantic import BaseModel, Field
 
+from api.schemas import LocalTime
 from api.schemas.paging import FeaturePage
 
 
@@ -27,8 +28,8 @@ class Rule(BaseModel):
     class_code: str = Field(description="event class, major class (NN00) or component class")
     area_code: str
     resp_unit: str
-    start_time: time | None = Field(description="daily window; may pass midnight")
-    end_time: time | None
+    start_time: LocalTime | None = Field(description="daily window; may pass midnight")
+    end_time: LocalTime | None
     valid_from: datetime
     valid_to: datetime | None = Field(description="set when the rule was retired")
 

@@ -3,12 +3,13 @@ patrol metrics."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from datetime import date, datetime
 from typing import Any
 
 from geojson_pydantic import Feature, FeatureCollection, LineString, Point
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.schemas import LocalTime
 from api.schemas.cases import Chain
 
 
@@ -17,8 +18,8 @@ class Worker(BaseModel):
     name: str
     role: str
     device_id: str | None
-    duty_start: time
-    duty_end: time
+    duty_start: LocalTime
+    duty_end: LocalTime
     duty_days: list[int] = Field(description="ISO weekdays, 1 = Monday")
     grids: list[str] = Field(description="unit-grid or community codes")
 
