@@ -131,3 +131,16 @@ def test_listings_read_their_rows_in_one_statement(client, db):
     assert {r["service_name"] for r in found} == {"暴露垃圾"}
     n, found = _statements(client, "/open311/v2/requests.json", {"service_request_id": "2"})
     assert n == 1 and [r["service_request_id"] for r in found] == ["2"]
+
+
+def test_errors_of_the_framework_itself_have_the_documented_shape(client):
+    r = client.post("/api/v1/cases", content=b"\xff\xfe{", headers={"Content-Type": "application/json"})
+    assert r.status_code == 400 and r.json()["error"] == "invalid_input" and r.json()["message"]
+    r = client.get("/api/v1/no-such-thing")
+    assert r.status_code == 404 and r.json() == {"error": "not_found", "message": "Not Found"}
+    spec = client.get("/openapi.json").json()
+    lookup = spec["paths"]["/api/v1/lookup"]["get"]["responses"]
+    assert "422" not in lookup and lookup["400"]["content"]["application/json"]["schema"]["$ref"].endswith(
+        "ErrorAnswer"
+    )
+    assert "422" in spec["paths"]["/api/v1/imports/grids"]["post"]["responses"]  # a rejected import

@@ -10,6 +10,7 @@ from api.deps import AtDep, AutocommitDep, EngineDep
 from api.params import BBoxDep, GridCodeDep, PageDep
 from api.responses import GEOJSON, GeoJSONResponse, geojson_page
 from api.schemas.grids import GridFeature, GridPage, GridVersions, ImportReport
+from api.schemas.meta import REJECTED
 from gis.dates import parse_at
 from gis.errors import NotFound
 from gis.grids.hierarchy import LEVEL_ALIASES
@@ -65,7 +66,7 @@ async def get_grid_versions(code: GridCodeDep, autocommit: AutocommitDep) -> Res
     return Response(f'{{"type":"FeatureCollection","features":[{features}]}}', media_type=GEOJSON)
 
 
-@router.put("/grids/{code}", response_model=ImportReport)
+@router.put("/grids/{code}", response_model=ImportReport, responses=REJECTED)
 async def redraw_grid(
     code: GridCodeDep,
     feature: Annotated[
