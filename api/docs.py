@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import FastAPI
-from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
@@ -23,7 +23,6 @@ def install(app: FastAPI) -> None:
     """``/docs`` and its assets; build the app with ``docs_url=None, redoc_url=None``."""
     if (ASSETS / "swagger-ui-bundle.js").exists():
         app.mount(PREFIX, StaticFiles(directory=ASSETS), name="swagger-ui")
-    oauth2_redirect = "/docs/oauth2-redirect"
 
     @app.get("/docs", include_in_schema=False, response_model=None)
     async def docs() -> HTMLResponse | JSONResponse:
@@ -38,9 +37,5 @@ def install(app: FastAPI) -> None:
             swagger_js_url=f"{PREFIX}/swagger-ui-bundle.js",
             swagger_css_url=f"{PREFIX}/swagger-ui.css",
             swagger_favicon_url=f"{PREFIX}/favicon-32x32.png",
-            oauth2_redirect_url=oauth2_redirect,
+            oauth2_redirect_url=None,  # bearer tokens are pasted in, no OAuth2 flow
         )
-
-    @app.get(oauth2_redirect, include_in_schema=False)
-    async def docs_oauth2_redirect() -> HTMLResponse:
-        return get_swagger_ui_oauth2_redirect_html()

@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
+from starlette.exceptions import HTTPException
 
 from api.middleware import HEADER, request_id
 from gis.db import QUERY_CANCELED, RETRYABLE, UNAVAILABLE, sqlstate
@@ -38,6 +39,10 @@ STATUS: dict[type[WanggeError], int] = {
     ClusterError: 503,
     WanggeError: 400,
 }
+
+
+#: the error code of an HTTP error FastAPI or Starlette raises
+HTTP_CODES = {400: "invalid_input", 404: "not_found", 405: "method_not_allowed", 413: "too_large"}
 
 
 def status_for(exc: WanggeError) -> int:
@@ -81,6 +86,15 @@ def install(app: FastAPI) -> None:
         if isinstance(exc, Unauthorized | Forbidden):  # refused requests are logged with route and caller
             log.info("refused %s %s %s: %s", request_id(request.scope), request.method, request.url.path, exc.code)
         return JSONResponse(exc.to_dict(), status_code=status_for(exc), headers=headers)
+
+    @app.exception_handler(HTTPException)
+    async def _http(request: Request, exc: HTTPException) -> JSONResponse:
+        # raised by FastAPI and Starlette themselves (a body that is not UTF-8 JSON, an unknown
+        # path or method): the same shape as every other error
+        code = HTTP_CODES.get(exc.status_code, "http_error")
+        return JSONResponse(
+            {"error": code, "message": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _request(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -1,28 +1,42 @@
-"""Query parameters shared by the listing routes."""
+"""Request parsing shared by the routes, as dependencies: the page, the box, a grid code.
+
+Each runs on the event loop (``async``, no I/O) and answers 400 naming its parameter, so route
+bodies only call the domain and shape the answer.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Query
+from fastapi import Depends, Path, Query
 
+from api.deps import SettingsDep
 from gis.errors import InvalidInput
-from gis.settings import Settings
-
-#: the paging and box parameters every listing takes
-BBox = Annotated[str | None, Query(description="minlon,minlat,maxlon,maxlat (CGCS2000)")]
-Limit = Annotated[int | None, Query(ge=1, description="page size; default and maximum in the settings")]
-Offset = Annotated[int, Query(ge=0)]
+from gis.grids.hierarchy import AREA_ALLOWED, check_area
 
 
-def parse_page_limit(limit: int | None, settings: Settings) -> int:
+@dataclass(frozen=True, slots=True)
+class PageParams:
+    limit: int
+    offset: int
+
+
+async def get_page(
+    settings: SettingsDep,
+    limit: Annotated[int | None, Query(ge=1, description="page size; default and maximum in the settings")] = None,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> PageParams:
+    """``limit`` (default ``default_page_limit``, at most ``max_page_limit``) and ``offset``."""
     limit = limit or settings.default_page_limit
     if limit > settings.max_page_limit:
         raise InvalidInput(f"limit {limit} too large", field="limit", allowed=f"1..{settings.max_page_limit}")
-    return limit
+    return PageParams(limit, offset)
 
 
-def parse_bbox(bbox: str | None) -> tuple[float, float, float, float] | None:
+async def get_bbox(
+    bbox: Annotated[str | None, Query(description="minlon,minlat,maxlon,maxlat (CGCS2000)")] = None,
+) -> tuple[float, float, float, float] | None:
     if bbox is None:
         return None
     try:
@@ -32,3 +46,31 @@ def parse_bbox(bbox: str | None) -> tuple[float, float, float, float] | None:
     if len(parts) != 4 or not (parts[0] <= parts[2] and parts[1] <= parts[3]):
         raise InvalidInput(f"bad bbox {bbox!r}", field="bbox", allowed="minlon,minlat,maxlon,maxlat")
     return parts  # type: ignore[return-value]
+
+
+async def get_grid_code(code: Annotated[str, Path(description=AREA_ALLOWED)]) -> str:
+    """The grid code in the path, of any level."""
+    return check_area(code, "code") or _missing("code")
+
+
+async def get_grid_filter(
+    grid: Annotated[str | None, Query(description=f"{AREA_ALLOWED}: inside this grid")] = None,
+) -> str | None:
+    return check_area(grid, "grid")
+
+
+async def get_area(
+    area: Annotated[str | None, Query(description=f"{AREA_ALLOWED}: inside this grid")] = None,
+) -> str | None:
+    return check_area(area, "area")
+
+
+def _missing(field: str) -> str:
+    raise InvalidInput(f"{field} is empty", field=field, allowed=AREA_ALLOWED)
+
+
+PageDep = Annotated[PageParams, Depends(get_page)]
+BBoxDep = Annotated[tuple[float, float, float, float] | None, Depends(get_bbox)]
+GridCodeDep = Annotated[str, Depends(get_grid_code)]
+GridFilterDep = Annotated[str | None, Depends(get_grid_filter)]
+AreaDep = Annotated[str | None, Depends(get_area)]

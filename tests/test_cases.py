@@ -558,7 +558,7 @@ def test_deadlines_follow_the_holiday_calendar(city, settings, tmp_path):
     # reported on the eve of the 2025 National Day holiday (Oct 1-8; Saturday Oct 11 worked)
     case = _case(c, cls="0198", reported_at="2025-09-30T08:00:00Z").json()
     assert datetime.fromisoformat(case["deadline"]).astimezone(CST).isoformat() == "2025-10-10T16:00:00+08:00"
-    assert [d["day"] for d in c.get("/api/v1/calendar", params={"year": 2025}).json()][:2] == [
+    assert [d["day"] for d in c.get("/api/v1/calendar", params={"year": 2025}).json()["items"]][:2] == [
         "2025-01-01",
         "2025-01-26",
     ]
@@ -567,11 +567,14 @@ def test_deadlines_follow_the_holiday_calendar(city, settings, tmp_path):
     path.write_text("day,workday,name\n2027-03-02,false,测试假日\n2027-02-30,false,坏日期\n")
     p = wangge(settings, "import", "calendar", str(path))
     assert p.returncode == 1 and "2027-02-30" in p.stderr
-    assert c.get("/api/v1/calendar", params={"year": 2027}).json() == []
+    assert c.get("/api/v1/calendar", params={"year": 2027}).json()["items"] == []
     path.write_text("day,workday,name\n2027-03-02,false,测试假日\n2027-03-07,true,测试调休\n")
     p = wangge(settings, "import", "calendar", str(path))
     assert p.returncode == 0, p.stderr
-    assert [d["day"] for d in c.get("/api/v1/calendar", params={"year": 2027}).json()] == ["2027-03-02", "2027-03-07"]
+    assert [d["day"] for d in c.get("/api/v1/calendar", params={"year": 2027}).json()["items"]] == [
+        "2027-03-02",
+        "2027-03-07",
+    ]
     # the API writes a day too, and new deadlines follow at once in this process
     assert c.put("/api/v1/calendar/2025-09-29", json={"workday": False, "name": "测试"}).status_code == 200
     assert c.put("/api/v1/calendar/2025-13-01", json={"workday": False}).status_code == 400
@@ -604,7 +607,7 @@ def test_2026_holidays_and_weekend_working_days_come_from_the_package(city):
     # Saturday 2026-10-10 is worked (调休): 2 working hours from Friday 16:00 end on Saturday at 10:00
     case = _case(c, cls="0195", reported_at="2026-10-09T08:00:00Z").json()
     assert _due(case) == "2026-10-10T10:00:00+08:00"
-    days = {d["day"]: d for d in c.get("/api/v1/calendar", params={"year": 2026}).json()}
+    days = {d["day"]: d for d in c.get("/api/v1/calendar", params={"year": 2026}).json()["items"]}
     assert days["2026-10-10"] == {"day": "2026-10-10", "workday": True, "name": "国庆节调休上班"}
     assert days["2026-10-01"] == {"day": "2026-10-01", "workday": False, "name": "国庆节"}
 
@@ -695,17 +698,17 @@ def test_list_cases_with_filters(city):
         _case(c, pt=east, channel="app", reported_at="2024-05-08T02:00:00Z").json()["id"],
     ]
     body = c.get("/api/v1/cases").json()
-    assert body["total"] == 3 and [x["id"] for x in body["cases"]] == ids[::-1]  # newest first
-    assert [x["id"] for x in c.get("/api/v1/cases", params={"grid": "110108001"}).json()["cases"]] == ids[1::-1]
-    assert [x["id"] for x in c.get("/api/v1/cases", params={"grid": "110108002002"}).json()["cases"]] == [ids[2]]
-    assert [x["id"] for x in c.get("/api/v1/cases", params={"class": "0400"}).json()["cases"]] == [ids[1]]
-    assert [x["id"] for x in c.get("/api/v1/cases", params={"channel": "app"}).json()["cases"]] == [ids[2]]
+    assert body["total"] == 3 and [x["id"] for x in body["items"]] == ids[::-1]  # newest first
+    assert [x["id"] for x in c.get("/api/v1/cases", params={"grid": "110108001"}).json()["items"]] == ids[1::-1]
+    assert [x["id"] for x in c.get("/api/v1/cases", params={"grid": "110108002002"}).json()["items"]] == [ids[2]]
+    assert [x["id"] for x in c.get("/api/v1/cases", params={"class": "0400"}).json()["items"]] == [ids[1]]
+    assert [x["id"] for x in c.get("/api/v1/cases", params={"channel": "app"}).json()["items"]] == [ids[2]]
     q = {"from": "2024-05-07T00:00:00Z", "to": "2024-05-08T00:00:00Z"}
-    assert [x["id"] for x in c.get("/api/v1/cases", params=q).json()["cases"]] == [ids[1]]
+    assert [x["id"] for x in c.get("/api/v1/cases", params=q).json()["items"]] == [ids[1]]
     bbox = f"{X0},{Y0 + 7 * STEP},{X0 + STEP},{Y0 + 8 * STEP}"
     assert c.get("/api/v1/cases", params={"bbox": bbox}).json()["total"] == 2
     page = c.get("/api/v1/cases", params={"limit": 1, "offset": 1}).json()
-    assert page["total"] == 3 and [x["id"] for x in page["cases"]] == [ids[1]]
+    assert page["total"] == 3 and [x["id"] for x in page["items"]] == [ids[1]]
     assert c.get("/api/v1/cases", params={"resp_unit": "GOV-S1"}).json()["total"] == 2
     r = c.get("/api/v1/cases", params={"state": "lost"})
     assert r.status_code == 400 and r.json()["field"] == "state" and "closed" in r.json()["allowed"]

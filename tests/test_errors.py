@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from api.app import create_app
-from api.deps import WriterDep
+from api.deps import TransactionDep
 from tests.helpers import load_city, square_city
 
 
@@ -200,8 +200,8 @@ def test_a_deadlock_or_serialization_failure_is_retried_once_then_answers_409(se
     clash = conflict(db, times)
 
     @app.post("/clash")
-    async def route(write: WriterDep) -> str:
-        return await write(clash)
+    async def route(transaction: TransactionDep) -> str:
+        return await transaction(clash)
 
     try:
         with TestClient(app) as c:

@@ -1,5 +1,6 @@
 """Property-based fuzzing of every operation of the OpenAPI (schemathesis): whatever a client sends,
-wangge answers without a server error.
+wangge answers without a server error, and every answer matches the schema the OpenAPI documents
+for it (the hand-built answers included, which are not checked at run time).
 
 Bounded so ``make test`` stays short: a fixed seed (derandomised examples) and a fixed number of
 examples per operation, against a small city with a unit, a rule, a component, a worker with a
@@ -11,7 +12,7 @@ from __future__ import annotations
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
-from schemathesis.checks import not_a_server_error
+from schemathesis.checks import not_a_server_error, response_schema_conformance
 from sqlalchemy import text
 
 from api.app import create_app
@@ -65,4 +66,4 @@ def city(engine):
     database=None,
 )
 def test_no_request_gets_a_server_error(case, city):
-    case.call_and_validate(checks=[not_a_server_error])
+    case.call_and_validate(checks=[not_a_server_error, response_schema_conformance])

@@ -556,9 +556,15 @@ def test_workers_crud(client, db):
             "/api/v1/workers", json={"worker_id": wid, "name": wid, "device_id": dev, "grids": ["110108001001001"]}
         )
         assert r.status_code == 201, r.text
-    assert [w["worker_id"] for w in client.get("/api/v1/workers").json()] == ["w1", "w2"]
-    assert [w["worker_id"] for w in client.get("/api/v1/workers", params={"grid": "110108001"}).json()] == ["w1", "w2"]
-    assert client.get("/api/v1/workers", params={"grid": "110108002"}).json() == []
+    assert [w["worker_id"] for w in client.get("/api/v1/workers").json()["items"]] == ["w1", "w2"]
+    assert [w["worker_id"] for w in client.get("/api/v1/workers", params={"grid": "110108001"}).json()["items"]] == [
+        "w1",
+        "w2",
+    ]
+    assert client.get("/api/v1/workers", params={"grid": "110108002"}).json()["items"] == []
+    page = client.get("/api/v1/workers", params={"limit": 1, "offset": 1}).json()
+    assert (page["total"], page["limit"], page["offset"], [w["worker_id"] for w in page["items"]]) == (2, 1, 1, ["w2"])
+    assert client.get("/api/v1/workers", params={"offset": 5}).json()["total"] == 2  # counted past the last page
     r = client.patch(
         "/api/v1/workers/w1",
         json={"name": "张三", "device_id": "d9", "grids": ["110108002001001"], "duty_days": [1, 2, 3, 4, 5, 6]},
@@ -571,7 +577,9 @@ def test_workers_crud(client, db):
         ["110108002001001"],
         [1, 2, 3, 4, 5, 6],
     )
-    assert [w["worker_id"] for w in client.get("/api/v1/workers", params={"grid": "110108002"}).json()] == ["w1"]
+    assert [w["worker_id"] for w in client.get("/api/v1/workers", params={"grid": "110108002"}).json()["items"]] == [
+        "w1"
+    ]
     r = client.patch("/api/v1/workers/w1", json={"device_id": "d2"})  # w2's phone
     assert r.status_code == 409 and r.json()["field"] == "device_id"
     r = client.patch("/api/v1/workers/w1", json={"grids": ["110108999001001"]})

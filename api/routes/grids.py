@@ -6,11 +6,13 @@ from fastapi import APIRouter, Body, Query, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import AtDep, EngineDep, ReaderDep, SettingsDep
-from api.params import BBox, Limit, Offset, parse_bbox, parse_page_limit
-from api.responses import GEOJSON, geojson_page
+from api.deps import AtDep, AutocommitDep, EngineDep
+from api.params import BBoxDep, GridCodeDep, PageDep
+from api.responses import GEOJSON, GeoJSONResponse, geojson_page
+from api.schemas.grids import GridFeature, GridPage, GridVersions, ImportReport
+from api.schemas.meta import REJECTED
 from gis.dates import parse_at
-from gis.errors import InvalidInput, NotFound
+from gis.errors import NotFound
 from gis.grids.hierarchy import LEVEL_ALIASES
 from gis.grids.query import get_grid_feature, grid_versions, list_grid_features
 from importers.core import redraw_grid as redraw
@@ -19,58 +21,54 @@ router = APIRouter(tags=["grids"])
 LevelName = Literal["district", "street", "community", "unit_grid", "unit"]
 
 
-@router.get("/grids", response_class=Response, responses={200: {"content": {GEOJSON: {}}}})
+# The grid answers are GeoJSON texts built in PostgreSQL (json_build_object, ST_AsGeoJSON), their
+# schema documented, not checked at run time: measured, parsing a page of 64 unit grids back into
+# the models and dumping it again costs 1.2 ms on top of the 4.6 ms of the whole request.
+@router.get("/grids", response_class=GeoJSONResponse, responses={200: {"model": GridPage}})
 async def list_grids(
     request: Request,
-    read: ReaderDep,
-    settings: SettingsDep,
+    autocommit: AutocommitDep,
     at: AtDep,
+    page: PageDep,
+    bbox: BBoxDep,
     level: LevelName | None = None,
     parent: Annotated[str | None, Query(pattern=r"^\d{6,12}$")] = None,
-    bbox: BBox = None,
-    limit: Limit = None,
-    offset: Offset = 0,
 ) -> Response:
     """Grids as a GeoJSON FeatureCollection, paged."""
-    limit = parse_page_limit(limit, settings)
-    body, matched, returned = await read(
+    body, matched, returned = await autocommit(
         list_grid_features,
         level=LEVEL_ALIASES[level] if level else None,
         parent=parent,
-        bbox=parse_bbox(bbox),
+        bbox=bbox,
         at=at,
-        limit=limit,
-        offset=offset,
+        limit=page.limit,
+        offset=page.offset,
     )
-    return geojson_page(request, body, matched, returned, offset, limit)
+    return geojson_page(request, body, matched, returned, page)
 
 
-@router.get("/grids/{code}", response_class=Response, responses={200: {"content": {GEOJSON: {}}}})
-async def get_grid(code: str, read: ReaderDep, at: AtDep) -> Response:
+@router.get("/grids/{code}", response_class=GeoJSONResponse, responses={200: {"model": GridFeature}})
+async def get_grid(code: GridCodeDep, autocommit: AutocommitDep, at: AtDep) -> Response:
     """One grid as a GeoJSON Feature (the version valid at ``at``)."""
-    if not code.isdigit() or len(code) not in (6, 9, 12, 15):
-        raise InvalidInput(f"bad grid code {code!r}", field="code", allowed="6, 9, 12 or 15 digits")
-    feature = await read(get_grid_feature, code, at)
+    feature = await autocommit(get_grid_feature, code, at)
     if feature is None:
         raise NotFound(f"no grid {code}" + (f" at {at.isoformat()}" if at else ""), field="code")
     return Response(feature, media_type=GEOJSON)
 
 
-@router.get("/grids/{code}/versions", response_class=Response, responses={200: {"content": {GEOJSON: {}}}})
-async def get_grid_versions(code: str, read: ReaderDep) -> Response:
+@router.get("/grids/{code}/versions", response_class=GeoJSONResponse, responses={200: {"model": GridVersions}})
+async def get_grid_versions(code: GridCodeDep, autocommit: AutocommitDep) -> Response:
     """Every version of a grid, oldest first (``valid_from``/``valid_to``; ``source``: the import or
     redraw that wrote it): what changed when."""
-    if not code.isdigit() or len(code) not in (6, 9, 12, 15):
-        raise InvalidInput(f"bad grid code {code!r}", field="code", allowed="6, 9, 12 or 15 digits")
-    features = await read(grid_versions, code)
+    features = await autocommit(grid_versions, code)
     if not features:
         raise NotFound(f"no grid {code}", field="code")
     return Response(f'{{"type":"FeatureCollection","features":[{features}]}}', media_type=GEOJSON)
 
 
-@router.put("/grids/{code}")
+@router.put("/grids/{code}", response_model=ImportReport, responses=REJECTED)
 async def redraw_grid(
-    code: str,
+    code: GridCodeDep,
     feature: Annotated[
         dict[str, Any], Body(description="a GeoJSON Feature (or geometry); properties left out are kept")
     ],

@@ -10,6 +10,8 @@ from starlette.concurrency import run_in_threadpool
 
 from api.deps import EngineDep
 from api.schemas import FormText
+from api.schemas.grids import ImportReport
+from api.schemas.meta import REJECTED
 from gis.dates import parse_at
 from gis.errors import InvalidInput
 from gis.grids.hierarchy import LEVEL_ALIASES
@@ -19,7 +21,7 @@ from importers.readers import FORMATS
 router = APIRouter(tags=["imports"])
 
 
-@router.post("/imports/grids")
+@router.post("/imports/grids", response_model=ImportReport, responses=REJECTED)
 async def import_grid_file(
     engine: EngineDep,
     file: Annotated[UploadFile, File(description="GeoJSON, Shapefile (.zip), GeoPackage, KML or CSV with WKT")],

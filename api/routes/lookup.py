@@ -1,12 +1,15 @@
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse, Response
 from pydantic import Field
 
-from api.deps import AtDep, ReaderDep, SettingsDep
+from api.deps import AtDep, AutocommitDep, SettingsDep
+from api.responses import json_response
 from api.schemas import Body
+from api.schemas.grids import LookupBatch, LookupResult
 from gis.dates import parse_at
 from gis.errors import InvalidInput
 from gis.grids.lookup import lookup_points
@@ -14,18 +17,21 @@ from gis.grids.lookup import lookup_points
 router = APIRouter(tags=["lookup"])
 
 
-@router.get("/lookup")
+# Both lookups answer through orjson, their schema documented, not checked at run time: measured,
+# validating and dumping an answer through its model costs 3.8 µs a point against 0.3 µs (38 ms
+# against 3 ms for a batch of 10,000 points); the single lookup is the latency-bound request.
+@router.get("/lookup", response_class=JSONResponse, responses={200: {"model": LookupResult}})
 async def lookup_one(
-    read: ReaderDep,
+    autocommit: AutocommitDep,
     settings: SettingsDep,
     at: AtDep,
     lon: Annotated[float, Query(ge=-180, le=180)],
     lat: Annotated[float, Query(ge=-90, le=90)],
     crs: Annotated[str, Query(description="EPSG:xxxx, gcj02 or bd09")] = "EPSG:4490",
-) -> dict[str, Any]:
+) -> Response:
     """The grid at each of the four levels containing the point."""
-    results = await read(lookup_points, [lon], [lat], crs=crs, at=at, tolerance_m=settings.boundary_tolerance_m)
-    return results[0]
+    results = await autocommit(lookup_points, [lon], [lat], crs=crs, at=at, tolerance_m=settings.boundary_tolerance_m)
+    return json_response(results[0])
 
 
 class Point(Body):
@@ -39,14 +45,14 @@ class BatchLookup(Body):
     at: str | None = None
 
 
-@router.post("/lookup")
-async def lookup_many(read: ReaderDep, settings: SettingsDep, body: BatchLookup) -> dict[str, Any]:
+@router.post("/lookup", response_class=JSONResponse, responses={200: {"model": LookupBatch}})
+async def lookup_many(autocommit: AutocommitDep, settings: SettingsDep, body: BatchLookup) -> Response:
     """Look up a batch of points; the answers come back in the same order."""
     if len(body.points) > settings.max_batch_points:
         raise InvalidInput(
             f"{len(body.points)} points given", field="points", allowed=f"at most {settings.max_batch_points} points"
         )
-    results = await read(
+    results = await autocommit(
         lookup_points,
         [p.lon for p in body.points],
         [p.lat for p in body.points],
@@ -54,4 +60,4 @@ async def lookup_many(read: ReaderDep, settings: SettingsDep, body: BatchLookup)
         at=parse_at(body.at),
         tolerance_m=settings.boundary_tolerance_m,
     )
-    return {"count": len(results), "results": results}
+    return json_response({"count": len(results), "results": results})

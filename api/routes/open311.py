@@ -13,10 +13,11 @@ from fastapi import APIRouter, Form, Query
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from api.deps import ReaderDep, WriterDep
+from api.deps import AutocommitDep, TransactionDep
 from api.schemas import FormText, Instant
+from api.schemas.open311 import Service, ServiceRequest, ServiceRequestCreated
 from gis.cases import intake
-from gis.errors import InvalidInput
+from gis.errors import InvalidInput, NotFound
 
 router = APIRouter(prefix="/open311/v2", tags=["open311"])
 
@@ -37,33 +38,40 @@ def _services(conn: Connection) -> list[dict[str, Any]]:
     ]
 
 
-def _request(case: dict[str, Any], service_name: str | None = None) -> dict[str, Any]:
+#: what a service request answer needs of a case, with its service's name: one statement for any
+#: number of requests
+_REQUESTS = """SELECT c.id, c.state, coalesce(c.why ->> 'message', '') AS notes, c.class_code, k.minor_name,
+    c.description, c.resp_unit, c.reported_at, c.updated_at, c.deadline, ST_X(c.geom) AS lon, ST_Y(c.geom) AS lat
+FROM "case" c LEFT JOIN event_class k ON k.code = c.class_code"""
+
+
+def _request(r: Any) -> dict[str, Any]:
     return {
-        "service_request_id": str(case["id"]),
-        "status": "closed" if case["state"] == "closed" else "open",
-        "status_notes": case["why"].get("message", ""),
-        "service_code": case["class_code"],
-        "service_name": service_name,
-        "description": case["description"],
-        "agency_responsible": case["resp_unit"],
-        "requested_datetime": case["reported_at"].isoformat(),
-        "updated_datetime": case["updated_at"].isoformat(),
-        "expected_datetime": case["deadline"].isoformat() if case["deadline"] else None,
-        "lat": case["lat"],
-        "long": case["lon"],
+        "service_request_id": str(r["id"]),
+        "status": "closed" if r["state"] == "closed" else "open",
+        "status_notes": r["notes"],
+        "service_code": r["class_code"],
+        "service_name": r["minor_name"],
+        "description": r["description"],
+        "agency_responsible": r["resp_unit"],
+        "requested_datetime": r["reported_at"].isoformat(),
+        "updated_datetime": r["updated_at"].isoformat(),
+        "expected_datetime": r["deadline"].isoformat() if r["deadline"] else None,
+        "lat": r["lat"],
+        "long": r["lon"],
         "address": None,
         "zipcode": None,
     }
 
 
-@router.get("/services.json")
-async def services(read: ReaderDep) -> list[dict[str, Any]]:
-    return await read(_services)
+@router.get("/services.json", response_model=list[Service])
+async def services(autocommit: AutocommitDep) -> list[dict[str, Any]]:
+    return await autocommit(_services)
 
 
-@router.post("/requests.json")
+@router.post("/requests.json", response_model=list[ServiceRequestCreated])
 async def post_request(
-    write: WriterDep,
+    transaction: TransactionDep,
     service_code: Annotated[FormText, Form()],
     lat: Annotated[float, Form(ge=-90, le=90)],
     long: Annotated[float, Form(ge=-180, le=180)],
@@ -76,7 +84,7 @@ async def post_request(
 ) -> list[dict[str, Any]]:
     """Submit a request (form-encoded, as the specification says)."""
     text_ = description if not address_string else f"{description} ({address_string})"
-    case, _ = await write(
+    case, _ = await transaction(
         intake.intake, lon=long, lat=lat, crs="EPSG:4326", class_code=service_code, channel="app", description=text_
     )
     return [
@@ -99,36 +107,30 @@ def _find(
 ) -> list[dict[str, Any]]:
     where, params = ["true"], {"limit": limit}
     if ids:
-        where.append("id = ANY(:ids)")
+        where.append("c.id = ANY(:ids)")
         params["ids"] = ids
     if service_code:
-        where.append("class_code = ANY(:codes)")
+        where.append("c.class_code = ANY(:codes)")
         params["codes"] = service_code.split(",")
     if start:
-        where.append("reported_at >= :start")
+        where.append("c.reported_at >= :start")
         params["start"] = start
     if end:
-        where.append("reported_at < :end")
+        where.append("c.reported_at < :end")
         params["end"] = end
     if status == "closed":
-        where.append("state = 'closed'")
+        where.append("c.state = 'closed'")
     elif status == "open":
-        where.append("state <> 'closed'")
-    found = (
-        conn.execute(
-            text(f'SELECT id FROM "case" WHERE {" AND ".join(where)} ORDER BY reported_at DESC, id DESC LIMIT :limit'),
-            params,
-        )
-        .scalars()
-        .all()
-    )
-    names = dict(conn.execute(text("SELECT code, minor_name FROM event_class")).all())
-    return [_request(c, names.get(c["class_code"])) for c in (intake.get_case(conn, i) for i in found)]
+        where.append("c.state <> 'closed'")
+    rows = conn.execute(
+        text(f"{_REQUESTS} WHERE {' AND '.join(where)} ORDER BY c.reported_at DESC, c.id DESC LIMIT :limit"), params
+    ).mappings()
+    return [_request(r) for r in rows]
 
 
-@router.get("/requests.json")
+@router.get("/requests.json", response_model=list[ServiceRequest])
 async def get_requests(
-    read: ReaderDep,
+    autocommit: AutocommitDep,
     service_request_id: str | None = None,
     service_code: str | None = None,
     start_date: Instant | None = None,
@@ -144,16 +146,15 @@ async def get_requests(
                 "service_request_id must be numbers separated by commas", field="service_request_id"
             ) from None
     st = None if status is None or "," in status else status
-    return await read(_find, ids, service_code, start_date, end_date, st, 1000)
+    return await autocommit(_find, ids, service_code, start_date, end_date, st, 1000)
 
 
-@router.get("/requests/{request_id}.json")
-async def get_request(request_id: int, read: ReaderDep) -> list[dict[str, Any]]:
+@router.get("/requests/{request_id}.json", response_model=list[ServiceRequest])
+async def get_request(request_id: int, autocommit: AutocommitDep) -> list[dict[str, Any]]:
     def one(conn: Connection) -> list[dict[str, Any]]:
-        case = intake.get_case(conn, request_id)
-        name = conn.execute(
-            text("SELECT minor_name FROM event_class WHERE code = :c"), {"c": case["class_code"]}
-        ).scalar()
-        return [_request(case, name)]
+        row = conn.execute(text(f"{_REQUESTS} WHERE c.id = :id"), {"id": request_id}).mappings().first()
+        if row is None:
+            raise NotFound(f"no case {request_id}", field="id")
+        return [_request(row)]
 
-    return await read(one)
+    return await autocommit(one)

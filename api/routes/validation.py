@@ -4,16 +4,17 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 
-from api.deps import AtDep, ReaderDep
+from api.deps import AtDep, AutocommitDep
+from api.schemas.grids import ValidationReport
 from gis.grids.hierarchy import LEVEL_ALIASES
 from gis.grids.validate import validate
 
 router = APIRouter(tags=["validation"])
 
 
-@router.get("/validation")
+@router.get("/validation", response_model=ValidationReport)
 async def validation(
-    read: ReaderDep,
+    autocommit: AutocommitDep,
     at: AtDep,
     level: Literal["district", "street", "community", "unit_grid", "unit"] | None = None,
     tolerance: Annotated[float, Query(ge=0, le=10_000, description="metres a child may lie outside its parent")] = 10.0,
@@ -21,4 +22,4 @@ async def validation(
 ) -> dict[str, Any]:
     """Children outside parents, sibling overlaps, gaps, orphans and code mismatches, with geometries."""
     levels = [LEVEL_ALIASES[level]] if level else None
-    return await read(validate, levels=levels, at=at, tolerance_m=tolerance, min_area_m2=min_area)
+    return await autocommit(validate, levels=levels, at=at, tolerance_m=tolerance, min_area_m2=min_area)

@@ -128,30 +128,49 @@ def delete_worker(conn: Connection, worker_id: str) -> None:
     conn.execute(text("DELETE FROM worker WHERE id = :w"), {"w": worker_id})
 
 
+#: a worker with the codes of its grids, from ``worker w`` (grouped by ``w.id``)
+_WORKER = """w.id AS worker_id, w.name, w.role, w.device_id, w.duty_start, w.duty_end, w.duty_days,
+    coalesce(array_agg(g.grid_code ORDER BY g.grid_code) FILTER (WHERE g.grid_code IS NOT NULL), '{}') AS grids"""
+
+#: ``worker w`` in one of the grid :g (assigned to it or to a grid inside it), or any when :g is null
+_IN_GRID = """CAST(:g AS text) IS NULL OR EXISTS (
+    SELECT 1 FROM worker_grid x WHERE x.worker_id = w.id AND left(x.grid_code, length(:g)) = :g)"""
+
+
 def list_workers(
     conn: Connection, *, grid: str | None = None, limit: int = 100, offset: int = 0
-) -> list[dict[str, Any]]:
-    """Workers by id, optionally only those of a grid (assigned to it or to a grid inside it)."""
-    ids = conn.execute(
-        text(
-            """SELECT w.id FROM worker w
-               WHERE CAST(:g AS text) IS NULL OR EXISTS (
-                   SELECT 1 FROM worker_grid g WHERE g.worker_id = w.id AND left(g.grid_code, length(:g)) = :g)
-               ORDER BY w.id LIMIT :l OFFSET :o"""
-        ),
-        {"g": grid, "l": limit, "o": offset},
-    ).scalars()
-    return [get_worker(conn, i) for i in ids]
+) -> tuple[int, list[dict[str, Any]]]:
+    """Workers by id, optionally only those of a grid (assigned to it or to a grid inside it), and
+    how many match over all pages: one statement (a second only to count past the last page)."""
+    params = {"g": grid, "l": limit, "o": offset}
+    rows = [
+        dict(r)
+        for r in conn.execute(
+            text(
+                f"""SELECT {_WORKER}, count(*) OVER () AS total
+                FROM worker w LEFT JOIN worker_grid g ON g.worker_id = w.id
+                WHERE {_IN_GRID} GROUP BY w.id ORDER BY w.id LIMIT :l OFFSET :o"""
+            ),
+            params,
+        ).mappings()
+    ]
+    if rows:
+        total = rows[0]["total"]
+        for r in rows:
+            del r["total"]
+    elif offset:
+        total = conn.execute(text(f"SELECT count(*) FROM worker w WHERE {_IN_GRID}"), params).scalar_one()
+    else:
+        total = 0
+    return total, rows
 
 
 def get_worker(conn: Connection, worker_id: str) -> dict[str, Any]:
     row = (
         conn.execute(
             text(
-                """SELECT w.id AS worker_id, w.name, w.role, w.device_id, w.duty_start, w.duty_end, w.duty_days,
-                  coalesce(array_agg(g.grid_code ORDER BY g.grid_code) FILTER (WHERE g.grid_code IS NOT NULL), '{}')
-                      AS grids
-           FROM worker w LEFT JOIN worker_grid g ON g.worker_id = w.id WHERE w.id = :w GROUP BY w.id"""
+                f"""SELECT {_WORKER} FROM worker w LEFT JOIN worker_grid g ON g.worker_id = w.id
+                WHERE w.id = :w GROUP BY w.id"""
             ),
             {"w": worker_id},
         )

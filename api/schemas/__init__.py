@@ -1,4 +1,6 @@
-"""Request models' shared base and field types: what every body and form field must satisfy.
+"""The API's models. Here: the request models' shared base and field types, what every body and
+form field must satisfy. Beside it, the answers, one module per resource (``grids``, ``cases``,
+``registry``, ``tracks``, ``open311``, ``meta``) and the two list shapes (``paging``).
 
 Each rule here is the API's face of one rule in ``gis/`` (:mod:`gis.text`, :mod:`gis.dates`), so a
 bad value answers 400 naming its field, in the shape of every other validation error.
@@ -6,7 +8,7 @@ bad value answers 400 naming its field, in the shape of every other validation e
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, time
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ValidationInfo, WithJsonSchema, field_validator
@@ -38,6 +40,15 @@ Instant = Annotated[
     datetime,
     BeforeValidator(_instant),
     WithJsonSchema({"type": "string", "format": "date-time", "description": dates.ALLOWED}),
+]
+
+#: a time of day without an offset (China time, as duty hours and rule windows are kept): JSON
+#: Schema's ``time`` format requires an offset, so the schema says what is sent instead
+LocalTime = Annotated[
+    time,
+    WithJsonSchema(
+        {"type": "string", "pattern": r"^\d{2}:\d{2}(:\d{2}(\.\d+)?)?$", "description": "HH:MM:SS, China time"}
+    ),
 ]
 
 #: a text form field (bodies get this from :class:`Body`)
