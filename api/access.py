@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import Request
+from fastapi import Depends, Form, Request
 from sqlalchemy.engine import Connection
 
-from gis.access import accounts, tokens
-from gis.access.principal import Principal
-from gis.errors import Forbidden, Unauthorized
+from gis.access import accounts, devices, tokens
+from gis.access.principal import Principal, area_condition
+from gis.errors import Forbidden, InvalidInput, NotFound, Unauthorized
 
 #: the routes open to anyone, each for a reason (docs/access.md)
 PUBLIC_REASONS = {
@@ -39,7 +39,7 @@ class Credentials:
     secret: str
 
 
-class _Keys:
+class TokenKeys:
     """The token signing key, read from the database once per app (it changes only by rotation)."""
 
     def __init__(self, configured: str | None):
@@ -59,7 +59,7 @@ class Caller:
 
     credentials: Credentials
     permission: str
-    keys: _Keys
+    keys: TokenKeys
     principal: Principal | None = None
 
     def resolve(self, conn: Connection) -> Principal:
@@ -71,6 +71,9 @@ class Caller:
                 who = tokens.verify(conn, self.keys.get(conn), c.secret)
             else:
                 who = accounts.verify_api_key(conn, c.secret)
+                if who is None:  # a gridworker's phone sends its device secret the same way
+                    worker = devices.worker_for_secret(conn, c.secret)
+                    who = devices.device_principal(worker) if worker else None
                 if who is None:
                     raise Unauthorized("the API key is not valid", field="authorization")
             if not who.can(self.permission):
@@ -111,15 +114,108 @@ class Permission:
         return f"Permission({self.name!r})"
 
 
+class FormKeyPermission(Permission):
+    """A permission whose credentials may come as a form field ``api_key`` (GeoReport v2's way), else
+    as ``Authorization: Bearer``."""
+
+    async def __call__(self, request: Request, api_key: Annotated[str | None, Form()] = None) -> Caller:  # type: ignore[override]
+        if api_key:
+            return Caller(Credentials("key", api_key), self.name, request.app.state.token_keys)
+        return await super().__call__(request)
+
+
+class DeviceSecret(Permission):
+    """A gridworker's phone speaking the OsmAnd protocol: its device secret is the ``id`` parameter."""
+
+    def __init__(self) -> None:
+        super().__init__("tracks:write")
+
+    async def __call__(self, request: Request) -> Caller:  # type: ignore[override]
+        secret = request.query_params.get("id")
+        if secret is None and request.method == "POST":
+            secret = (await request.form()).get("id")
+        if not secret or not isinstance(secret, str):
+            raise InvalidInput("id is required", field="id")
+        return Caller(Credentials("key", secret), self.name, request.app.state.token_keys)
+
+
 async def public() -> None:
     """The dependency of a route that is public on purpose (listed in :data:`PUBLIC_REASONS`)."""
 
 
+@dataclass
+class ScopeOf:
+    """The caller's reach with ``permission`` over rows with ``columns``, as a WHERE fragment
+    (:func:`gis.access.principal.area_condition`), resolved with the caller."""
+
+    caller: Caller
+    permission: str
+    columns: dict
+
+    def resolve(self, conn: Connection) -> tuple[str, dict]:
+        return area_condition(self.caller.resolve(conn), self.permission, self.columns)
+
+
+_LAZY = (Caller, ScopeOf)
+
+
 def resolve_callers(conn: Connection, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[tuple, dict]:
-    """``args`` and ``kwargs`` with every :class:`Caller` replaced by its resolved Principal."""
-    if not any(isinstance(a, Caller) for a in (*args, *kwargs.values())):
+    """``args`` and ``kwargs`` with every :class:`Caller` replaced by its resolved Principal (and
+    every :class:`ScopeOf` by its WHERE fragment)."""
+    if not any(isinstance(a, _LAZY) for a in (*args, *kwargs.values())):
         return args, kwargs
     return (
-        tuple(a.resolve(conn) if isinstance(a, Caller) else a for a in args),
-        {k: (v.resolve(conn) if isinstance(v, Caller) else v) for k, v in kwargs.items()},
+        tuple(a.resolve(conn) if isinstance(a, _LAZY) else a for a in args),
+        {k: (v.resolve(conn) if isinstance(v, _LAZY) else v) for k, v in kwargs.items()},
     )
+
+
+def within(conn: Connection, caller: Caller, permission: str, code: str) -> Principal:
+    """The caller, if ``code`` (a grid of any level) is inside its areas for ``permission``;
+    NotFound otherwise, as for a grid that does not exist."""
+    who = caller.resolve(conn)
+    if not who.covers(permission, code):
+        raise NotFound(f"no grid {code}", field="code")
+    return who
+
+
+def keep_covered(who: Principal, permission: str, result: dict[str, Any]) -> dict[str, Any]:
+    """A lookup answer with the grids outside ``who``'s areas left out (as if the point were outside them)."""
+    if who.areas_for(permission) is None:
+        return result
+    for level in ("district", "street", "community", "unit_grid"):
+        if result.get(level) and not who.covers(permission, result[level]["code"]):
+            result[level] = None
+    if not any(result.get(level) for level in ("district", "street", "community", "unit_grid")):
+        result["outside"] = True
+    if result.get("unit_grid") is None:
+        result["on_boundary"], result["boundary_distance_m"] = False, None
+    return result
+
+
+def allow(permission: str) -> Any:
+    """The annotation of a route parameter that declares ``permission``."""
+    return Annotated[Caller, Depends(Permission(permission))]
+
+
+# one per permission, so a route reads: ``who: CasesRead``
+AccountRead = allow("account:read")
+GridsRead = allow("grids:read")
+GridsWrite = allow("grids:write")
+CasesIntake = allow("cases:intake")
+CasesRead = allow("cases:read")
+CasesHandle = allow("cases:handle")  # every role that may act on a case has it; the action decides
+StatsRead = allow("stats:read")
+RegistryRead = allow("registry:read")
+RegistryWrite = allow("registry:write")
+ComponentsRead = allow("components:read")
+ComponentsWrite = allow("components:write")
+CalendarRead = allow("calendar:read")
+CalendarWrite = allow("calendar:write")
+WorkersRead = allow("workers:read")
+WorkersWrite = allow("workers:write")
+TracksRead = allow("tracks:read")
+TracksWrite = allow("tracks:write")
+UsersAdmin = allow("users:admin")
+AuditRead = allow("audit:read")
+Public = Annotated[None, Depends(public)]

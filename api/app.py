@@ -10,13 +10,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import anyio.to_thread
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
 from api import docs, errors
+from api.access import TokenKeys, public
 from api.middleware import RequestId
-from api.routes import cases, grids, imports, lookup, open311, registry, tracks, validation
+from api.routes import auth, cases, grids, imports, lookup, open311, registry, tracks, validation
 from api.schemas.meta import ERRORS, Health
 from gis.db import make_engine
 from gis.settings import Settings
@@ -144,26 +145,27 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # checkout, query and return; api.deps.Autocommit).
     app.state.autocommit_engine = make_engine(settings, **pool, isolation_level="AUTOCOMMIT", pool_reset_on_return=None)
     app.state.live_positions = LivePositions()
+    app.state.token_keys = TokenKeys(settings.token_secret)
     errors.install(app)
     app.add_middleware(RequestId)
     docs.install(app)
     # Routers are matched in order, each tried costing about 0.05 ms of Python: the busiest paths
     # first, the lookup (the cheapest request, with a latency target) before the intake and tracks.
-    for module in (lookup, cases, tracks, grids, imports, validation, registry):
+    for module in (lookup, cases, tracks, grids, imports, validation, registry, auth):
         app.include_router(module.router, prefix="/api/v1", responses=ERRORS)
 
     app.include_router(open311.router, responses=ERRORS)
     app.include_router(tracks.osmand, responses=ERRORS)
     app.openapi = lambda: openapi(app)  # type: ignore[method-assign]
 
-    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False, dependencies=[Depends(public)])
     def landing() -> str:
         today = datetime.now(UTC).date()
         return LANDING.replace("{since}", str(today - timedelta(days=90))).replace(
             "{until}", str(today + timedelta(days=1))
         )
 
-    @app.get("/healthz", tags=["meta"], response_model=Health)
+    @app.get("/healthz", tags=["meta"], response_model=Health, dependencies=[Depends(public)])
     def healthz() -> dict[str, Any]:
         from gis.cases.calendar import calendar_health
         from gis.db import check_postgis

@@ -1,8 +1,10 @@
 """Request dependencies and the one way routes reach the database.
 
 Dependencies that do no I/O are ``async`` so they run on the event loop; each route makes exactly
-one hop to the thread pool (:class:`Autocommit` or :class:`Transaction`) for its database work. Every extra hop costs about
-half a millisecond on a two-core machine.
+one hop to the thread pool (:class:`Autocommit` or :class:`Transaction`) for its database work. Every
+extra hop costs about half a millisecond on a two-core machine, so the caller's credentials are
+checked in that same hop: a :class:`api.access.Caller` among the arguments is replaced by the
+Principal it resolves to, on the route's own connection.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import OperationalError
 from starlette.concurrency import run_in_threadpool
 
+from api.access import Caller, resolve_callers
+from gis.access import audit as trail
 from gis.dates import parse_at
 from gis.db import RETRYABLE, sqlstate
 from gis.settings import Settings
@@ -60,10 +64,15 @@ class Autocommit:
     def __init__(self, engine: Engine):
         self.engine = engine
 
-    async def __call__(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    async def __call__(self, fn: Callable[..., T], *args: Any, caller: Caller | None = None, **kwargs: Any) -> T:
+        """``caller``: checked (credentials, permission) before ``fn`` runs, without passing it on."""
+
         def work() -> T:
             with self.engine.connect() as conn:
-                return fn(conn, *args, **kwargs)
+                if caller is not None:
+                    caller.resolve(conn)
+                a, kw = resolve_callers(conn, args, kwargs)  # the caller, checked on this same connection
+                return fn(conn, *a, **kw)
 
         return await run_in_threadpool(retried, work)
 
@@ -75,10 +84,25 @@ class Transaction:
     def __init__(self, engine: Engine):
         self.engine = engine
 
-    async def __call__(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    async def __call__(
+        self,
+        fn: Callable[..., T],
+        *args: Any,
+        caller: Caller | None = None,
+        audit: tuple[str, str, Any] | None = None,
+        **kwargs: Any,
+    ) -> T:
+        """``caller``: checked before ``fn`` runs, without passing it on; ``audit``: (action, object
+        type, object id) written to the trail with the caller, in the same transaction."""
+
         def work() -> T:
             with self.engine.begin() as conn:
-                return fn(conn, *args, **kwargs)
+                who = caller.resolve(conn) if caller is not None else None
+                a, kw = resolve_callers(conn, args, kwargs)
+                result = fn(conn, *a, **kw)
+                if audit is not None:
+                    trail.record(conn, who, *audit)
+                return result
 
         return await run_in_threadpool(retried, work)
 

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
+
+from api.access import public
 
 ASSETS = Path(__file__).resolve().parents[1] / "node_modules" / "swagger-ui-dist"
 PREFIX = "/static/swagger-ui"
@@ -24,7 +26,7 @@ def install(app: FastAPI) -> None:
     if (ASSETS / "swagger-ui-bundle.js").exists():
         app.mount(PREFIX, StaticFiles(directory=ASSETS), name="swagger-ui")
 
-    @app.get("/docs", include_in_schema=False, response_model=None)
+    @app.get("/docs", include_in_schema=False, response_model=None, dependencies=[Depends(public)])
     async def docs() -> HTMLResponse | JSONResponse:
         if not (ASSETS / "swagger-ui-bundle.js").exists():
             return JSONResponse(

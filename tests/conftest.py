@@ -119,7 +119,23 @@ def client(settings, db):
     from api.app import create_app
 
     with TestClient(create_app(settings)) as c:
+        c.headers.update(bearer(api_key(db)))  # an administrator of the whole city
         yield c
+
+
+def api_key(engine, role: str = "admin", areas: tuple[str, ...] = (), unit: str | None = None) -> str:
+    """A new API key with ``role`` on ``areas`` (none: the whole city); its secret."""
+    import uuid
+
+    from gis.access import accounts
+
+    with engine.begin() as conn:
+        _, secret = accounts.create_api_key(conn, f"test-{role}-{uuid.uuid4().hex[:8]}", role, list(areas), unit=unit)
+    return secret
+
+
+def bearer(secret: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {secret}"}
 
 
 @pytest.fixture(scope="session")

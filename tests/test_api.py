@@ -154,7 +154,7 @@ def test_a_database_that_is_down_answers_503_not_a_hang():
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     down = Settings(database_url=f"postgresql+psycopg2://wangge@127.0.0.1:{port}/wangge")
-    with TestClient(create_app(down)) as c:
+    with TestClient(create_app(down), headers={"Authorization": "Bearer some-key"}) as c:
         t = time.perf_counter()
         r = c.post("/api/v1/cases", json={"lon": X0, "lat": Y0, "class": "0102", "channel": "hotline"})
         assert r.status_code == 503 and r.json()["error"] == "database_unavailable"

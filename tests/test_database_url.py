@@ -13,7 +13,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from api.app import create_app
-from gis.db import database_url
+from gis.db import database_url, normalise_url
 from gis.settings import Settings
 from tests.conftest import ROOT
 from tests.helpers import STEP, X0, Y0, square_city, write_geojson
@@ -62,7 +62,14 @@ def test_bare_url_migrates_imports_and_looks_up(settings, tmp_path):
         assert p.returncode == 0, p.stderr
         assert json.loads(p.stdout)["district"]["code"] == "110108"
 
-        with TestClient(create_app(Settings(database_url=heroku))) as client:
+        from sqlalchemy import create_engine as _engine
+
+        from tests.conftest import api_key, bearer
+
+        key_engine = _engine(normalise_url(heroku))
+        key = api_key(key_engine, "viewer")
+        key_engine.dispose()
+        with TestClient(create_app(Settings(database_url=heroku)), headers=bearer(key)) as client:
             r = client.get("/api/v1/lookup", params={"lon": X0 + 0.5 * STEP, "lat": Y0 + 7.5 * STEP})
             assert r.status_code == 200, r.text
             assert r.json()["district"]["code"] == "110108"

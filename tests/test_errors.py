@@ -13,6 +13,7 @@ from sqlalchemy import text
 
 from api.app import create_app
 from api.deps import TransactionDep
+from tests.conftest import api_key, bearer
 from tests.helpers import load_city, square_city
 
 
@@ -121,7 +122,7 @@ def test_every_answer_carries_a_request_id(client, db):
 
 def test_a_statement_timeout_answers_503_saying_so(settings, city):
     app = create_app(settings.model_copy(update={"statement_timeout_ms": 300}))
-    with city.connect() as locker, TestClient(app) as c:
+    with city.connect() as locker, TestClient(app, headers=bearer(api_key(city))) as c:
         locker.execute(text("LOCK TABLE grid IN ACCESS EXCLUSIVE MODE"))
         r = c.get("/api/v1/grids?level=street")
         locker.rollback()

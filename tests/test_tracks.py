@@ -11,9 +11,11 @@ import pandas as pd
 import pytest
 from sqlalchemy import text
 
+from gis.access import devices
 from gis.tracks import ingest, patrol, playback, positions, retention, workers
 from gis.tracks.distance import haversine
 from gis.tracks.ingest import IngestLimits
+from tests.conftest import api_key, bearer
 from tests.helpers import STEP, X0, Y0, load_city, square_city
 
 
@@ -149,9 +151,11 @@ def test_osmand_positions_and_refusals(client, db):
         json={"worker_id": "w7", "name": "李四", "device_id": "864000000000007", "grids": ["110108001001001"]},
     )
     assert r.status_code == 201, r.text
+    with db.begin() as conn:  # the phone is configured with the secret wangge issued as its device id
+        secret = devices.issue_secret(conn, "w7", issued_by="test")
     now = datetime.now(UTC)
     q = {
-        "id": "864000000000007",
+        "id": secret,
         "lat": Y0 + 7.5 * STEP,
         "lon": X0 + 0.5 * STEP,
         "timestamp": int(now.timestamp()),
@@ -169,10 +173,17 @@ def test_osmand_positions_and_refusals(client, db):
     assert props["inside_own_grid"] is True and props["speed"] == pytest.approx(5.144, rel=1e-3)
     assert props["attrs"]["battery"] == 77 and props["age_s"] >= 0
     assert [w["worker_id"] for w in client.get("/api/v1/grids/110108001001001/workers").json()] == ["w7"]
-    r = client.get("/osmand", params={**q, "id": "unknown-phone"})
-    assert r.status_code == 400 and r.json()["field"] == "device_id"
-    r = client.get("/osmand", params={**q, "timestamp": int((now + timedelta(hours=2)).timestamp())})
-    assert r.status_code == 400 and "future" in r.json()["message"]
+    # a wrong secret, the old device id, and a fix in the future: one and the same refusal
+    refusals = [
+        client.get("/osmand", params={**q, "id": "unknown-phone"}),
+        client.get("/osmand", params={**q, "id": "864000000000007"}),
+        client.get("/osmand", params={**q, "timestamp": int((now + timedelta(hours=2)).timestamp())}),
+    ]
+    assert {(r.status_code, r.text) for r in refusals} == {(400, refusals[0].text)}
+    assert refusals[0].json()["field"] == "id"
+    with db.begin() as conn:  # a new secret: the old one stops at once
+        devices.issue_secret(conn, "w7", issued_by="test")
+    assert client.get("/osmand", params={**q, "timestamp": int(now.timestamp()) - 5}).status_code == 400
     r = client.post(
         "/api/v1/tracks",
         json={
@@ -193,8 +204,9 @@ def test_osmand_positions_and_refusals(client, db):
     assert [x["index"] for x in body["rejected"]] == [0, 1] and body["accepted"] == 1 and body["flagged"] == 1
     with db.connect() as conn:
         rows = conn.execute(text("SELECT device_id, count, samples FROM device_reject")).all()
-    assert [(d, c) for d, c, _ in rows] == [("unknown-phone", 1)]
-    assert rows[0][2][0]["payload"]["device_id"] == "unknown-phone"
+    # refused secrets are counted under one label; the secret tried is never stored
+    assert [(d, c) for d, c, _ in rows] == [("(wrong secret)", 3)]
+    assert "unknown-phone" not in str(rows) and secret not in str(rows)
 
 
 def _rejects(conn) -> dict[str, tuple[int, list]]:
@@ -476,7 +488,8 @@ def test_live_positions_document_stays_current(settings, db):
         strip = lambda f: {**f, "properties": {k: v for k, v in f["properties"].items() if k != "age_s"}}  # noqa: E731
         assert list(a) == list(b) and [strip(f) for f in a.values()] == [strip(f) for f in b.values()]
 
-    with TestClient(create_app(settings.model_copy(update={"live_refresh_s": 3600.0}))) as client:
+    app = create_app(settings.model_copy(update={"live_refresh_s": 3600.0}))
+    with TestClient(app, headers=bearer(api_key(db))) as client:
 
         def served():
             return {f["id"]: f for f in client.get("/api/v1/workers/positions").json()["features"]}

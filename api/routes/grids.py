@@ -6,11 +6,13 @@ from fastapi import APIRouter, Body, Query, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
+from api.access import GridsRead, GridsWrite, ScopeOf, within
 from api.deps import AtDep, AutocommitDep, EngineDep
 from api.params import BBoxDep, GridCodeDep, PageDep
 from api.responses import GEOJSON, GeoJSONResponse, geojson_page
 from api.schemas.grids import GridFeature, GridPage, GridVersions, ImportReport
 from api.schemas.meta import REJECTED
+from gis.access import audit
 from gis.dates import parse_at
 from gis.errors import NotFound
 from gis.grids.hierarchy import LEVEL_ALIASES
@@ -18,6 +20,8 @@ from gis.grids.query import get_grid_feature, grid_versions, list_grid_features
 from importers.core import redraw_grid as redraw
 
 router = APIRouter(tags=["grids"])
+#: a grid's own code says which area it lies in
+GRID_SCOPE = {"code": "g.code"}
 LevelName = Literal["district", "street", "community", "unit_grid", "unit"]
 
 
@@ -28,6 +32,7 @@ LevelName = Literal["district", "street", "community", "unit_grid", "unit"]
 async def list_grids(
     request: Request,
     autocommit: AutocommitDep,
+    who: GridsRead,
     at: AtDep,
     page: PageDep,
     bbox: BBoxDep,
@@ -43,24 +48,25 @@ async def list_grids(
         at=at,
         limit=page.limit,
         offset=page.offset,
+        scope=ScopeOf(who, "grids:read", GRID_SCOPE),
     )
     return geojson_page(request, body, matched, returned, page)
 
 
 @router.get("/grids/{code}", response_class=GeoJSONResponse, responses={200: {"model": GridFeature}})
-async def get_grid(code: GridCodeDep, autocommit: AutocommitDep, at: AtDep) -> Response:
+async def get_grid(code: GridCodeDep, autocommit: AutocommitDep, at: AtDep, who: GridsRead) -> Response:
     """One grid as a GeoJSON Feature (the version valid at ``at``)."""
-    feature = await autocommit(get_grid_feature, code, at)
+    feature = await autocommit(get_grid_feature, code, at, ScopeOf(who, "grids:read", GRID_SCOPE))
     if feature is None:
         raise NotFound(f"no grid {code}" + (f" at {at.isoformat()}" if at else ""), field="code")
     return Response(feature, media_type=GEOJSON)
 
 
 @router.get("/grids/{code}/versions", response_class=GeoJSONResponse, responses={200: {"model": GridVersions}})
-async def get_grid_versions(code: GridCodeDep, autocommit: AutocommitDep) -> Response:
+async def get_grid_versions(code: GridCodeDep, autocommit: AutocommitDep, who: GridsRead) -> Response:
     """Every version of a grid, oldest first (``valid_from``/``valid_to``; ``source``: the import or
     redraw that wrote it): what changed when."""
-    features = await autocommit(grid_versions, code)
+    features = await autocommit(grid_versions, code, ScopeOf(who, "grids:read", GRID_SCOPE))
     if not features:
         raise NotFound(f"no grid {code}", field="code")
     return Response(f'{{"type":"FeatureCollection","features":[{features}]}}', media_type=GEOJSON)
@@ -73,6 +79,7 @@ async def redraw_grid(
         dict[str, Any], Body(description="a GeoJSON Feature (or geometry); properties left out are kept")
     ],
     engine: EngineDep,
+    who: GridsWrite,
     crs: Annotated[
         str | None, Query(description="CRS of the geometry; default CGCS2000 lon/lat (gcj02, bd09 …)")
     ] = None,
@@ -83,15 +90,22 @@ async def redraw_grid(
 ) -> dict[str, Any]:
     """Redraw one grid (a boundary editor's save), or draw a new one: the current version is closed
     and a new one opened, with the checks and the report of a file import (422 when rejected)."""
-    report = await run_in_threadpool(
-        redraw,
-        engine,
-        code,
-        feature,
-        crs=crs,
-        fix_invalid=fix_invalid,
-        dry_run=dry_run,
-        valid_from=parse_at(valid_from, "valid_from"),
-        tolerance_m=tolerance,
-    )
+
+    def work() -> Any:
+        with engine.begin() as conn:  # the caller may only redraw inside its areas; the trail says who
+            principal = within(conn, who, "grids:write", code)
+            if not dry_run:
+                audit.record(conn, principal, "grid.redraw", "grid", code)
+        return redraw(
+            engine,
+            code,
+            feature,
+            crs=crs,
+            fix_invalid=fix_invalid,
+            dry_run=dry_run,
+            valid_from=parse_at(valid_from, "valid_from"),
+            tolerance_m=tolerance,
+        )
+
+    report = await run_in_threadpool(work)
     return report.to_dict()

@@ -8,10 +8,12 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, File, Form, UploadFile
 from starlette.concurrency import run_in_threadpool
 
+from api.access import GridsWrite
 from api.deps import EngineDep
 from api.schemas import FormText
 from api.schemas.grids import ImportReport
 from api.schemas.meta import REJECTED
+from gis.access import audit
 from gis.dates import parse_at
 from gis.errors import InvalidInput
 from gis.grids.hierarchy import LEVEL_ALIASES
@@ -24,6 +26,7 @@ router = APIRouter(tags=["imports"])
 @router.post("/imports/grids", response_model=ImportReport, responses=REJECTED)
 async def import_grid_file(
     engine: EngineDep,
+    who: GridsWrite,
     file: Annotated[UploadFile, File(description="GeoJSON, Shapefile (.zip), GeoPackage, KML or CSV with WKT")],
     level: Annotated[Literal["district", "street", "community", "unit_grid", "unit"], Form()],
     layer: Annotated[FormText | None, Form()] = None,
@@ -61,5 +64,14 @@ async def import_grid_file(
             shutil.copyfileobj(file.file, out)
         # the upload's own name is what the import run records and messages name, never where
         # the server kept it (``GET /grids/{code}/versions`` publishes the source)
-        report = await run_in_threadpool(import_grids, engine, path, opts, source=name)
+
+        def work() -> Any:
+            with engine.begin() as conn:  # every row must lie in the caller's areas; the trail says who
+                principal = who.resolve(conn)
+                opts.within = principal.areas_for("grids:write")
+                if not dry_run:
+                    audit.record(conn, principal, "grid.import", "file", name, {"level": level})
+            return import_grids(engine, path, opts, source=name)
+
+        report = await run_in_threadpool(work)
     return report.to_dict()

@@ -1,15 +1,18 @@
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse, Response
 from pydantic import Field
+from sqlalchemy.engine import Connection
 
+from api.access import GridsRead, keep_covered
 from api.deps import AtDep, AutocommitDep, SettingsDep
 from api.responses import json_response
 from api.schemas import Body
 from api.schemas.grids import LookupBatch, LookupResult
+from gis.access.principal import Principal
 from gis.dates import parse_at
 from gis.errors import InvalidInput
 from gis.grids.lookup import lookup_points
@@ -23,15 +26,20 @@ router = APIRouter(tags=["lookup"])
 @router.get("/lookup", response_class=JSONResponse, responses={200: {"model": LookupResult}})
 async def lookup_one(
     autocommit: AutocommitDep,
+    who: GridsRead,
     settings: SettingsDep,
     at: AtDep,
     lon: Annotated[float, Query(ge=-180, le=180)],
     lat: Annotated[float, Query(ge=-90, le=90)],
     crs: Annotated[str, Query(description="EPSG:xxxx, gcj02 or bd09")] = "EPSG:4490",
 ) -> Response:
-    """The grid at each of the four levels containing the point."""
-    results = await autocommit(lookup_points, [lon], [lat], crs=crs, at=at, tolerance_m=settings.boundary_tolerance_m)
+    """The grid at each of the four levels containing the point (within the caller's areas)."""
+    results = await autocommit(_lookup, who, [lon], [lat], crs=crs, at=at, tolerance_m=settings.boundary_tolerance_m)
     return json_response(results[0])
+
+
+def _lookup(conn: Connection, who: Principal, lons: list, lats: list, **kw: Any) -> list[dict[str, Any]]:
+    return [keep_covered(who, "grids:read", r) for r in lookup_points(conn, lons, lats, **kw)]
 
 
 class Point(Body):
@@ -46,14 +54,15 @@ class BatchLookup(Body):
 
 
 @router.post("/lookup", response_class=JSONResponse, responses={200: {"model": LookupBatch}})
-async def lookup_many(autocommit: AutocommitDep, settings: SettingsDep, body: BatchLookup) -> Response:
+async def lookup_many(autocommit: AutocommitDep, settings: SettingsDep, body: BatchLookup, who: GridsRead) -> Response:
     """Look up a batch of points; the answers come back in the same order."""
     if len(body.points) > settings.max_batch_points:
         raise InvalidInput(
             f"{len(body.points)} points given", field="points", allowed=f"at most {settings.max_batch_points} points"
         )
     results = await autocommit(
-        lookup_points,
+        _lookup,
+        who,
         [p.lon for p in body.points],
         [p.lat for p in body.points],
         crs=body.crs,

@@ -9,14 +9,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Query
+from fastapi import APIRouter, Depends, Form, Query
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
+from api.access import Caller, CasesRead, FormKeyPermission, Public
 from api.deps import AutocommitDep, TransactionDep
 from api.schemas import FormText, Instant
 from api.schemas.open311 import Service, ServiceRequest, ServiceRequestCreated
+from gis.access.principal import Principal
 from gis.cases import intake
+from gis.cases.intake import case_scope
 from gis.errors import InvalidInput, NotFound
 
 router = APIRouter(prefix="/open311/v2", tags=["open311"])
@@ -65,13 +68,15 @@ def _request(r: Any) -> dict[str, Any]:
 
 
 @router.get("/services.json", response_model=list[Service])
-async def services(autocommit: AutocommitDep) -> list[dict[str, Any]]:
+async def services(autocommit: AutocommitDep, _: Public) -> list[dict[str, Any]]:
+    """The services (event classes): public, as GeoReport v2 has it."""
     return await autocommit(_services)
 
 
 @router.post("/requests.json", response_model=list[ServiceRequestCreated])
 async def post_request(
     transaction: TransactionDep,
+    who: Annotated[Caller, Depends(FormKeyPermission("cases:intake"))],
     service_code: Annotated[FormText, Form()],
     lat: Annotated[float, Form(ge=-90, le=90)],
     long: Annotated[float, Form(ge=-180, le=180)],
@@ -80,12 +85,19 @@ async def post_request(
     email: Annotated[FormText | None, Form()] = None,
     device_id: Annotated[FormText | None, Form()] = None,
     account_id: Annotated[FormText | None, Form()] = None,
-    api_key: Annotated[FormText | None, Form()] = None,
 ) -> list[dict[str, Any]]:
-    """Submit a request (form-encoded, as the specification says)."""
+    """Submit a request (form-encoded, as the specification says), with the client's ``api_key``
+    (or a bearer token)."""
     text_ = description if not address_string else f"{description} ({address_string})"
     case, _ = await transaction(
-        intake.intake, lon=long, lat=lat, crs="EPSG:4326", class_code=service_code, channel="app", description=text_
+        intake.intake,
+        lon=long,
+        lat=lat,
+        crs="EPSG:4326",
+        class_code=service_code,
+        channel="app",
+        description=text_,
+        who=who,
     )
     return [
         {
@@ -98,6 +110,7 @@ async def post_request(
 
 def _find(
     conn: Connection,
+    who: Principal,
     ids: list[int] | None,
     service_code: str | None,
     start: datetime | None,
@@ -105,7 +118,8 @@ def _find(
     status: str | None,
     limit: int,
 ) -> list[dict[str, Any]]:
-    where, params = ["true"], {"limit": limit}
+    scope, params = case_scope(who)
+    where, params = [scope], {**params, "limit": limit}
     if ids:
         where.append("c.id = ANY(:ids)")
         params["ids"] = ids
@@ -131,6 +145,7 @@ def _find(
 @router.get("/requests.json", response_model=list[ServiceRequest])
 async def get_requests(
     autocommit: AutocommitDep,
+    who: CasesRead,
     service_request_id: str | None = None,
     service_code: str | None = None,
     start_date: Instant | None = None,
@@ -146,15 +161,20 @@ async def get_requests(
                 "service_request_id must be numbers separated by commas", field="service_request_id"
             ) from None
     st = None if status is None or "," in status else status
-    return await autocommit(_find, ids, service_code, start_date, end_date, st, 1000)
+    return await autocommit(_find, who, ids, service_code, start_date, end_date, st, 1000)
 
 
 @router.get("/requests/{request_id}.json", response_model=list[ServiceRequest])
-async def get_request(request_id: int, autocommit: AutocommitDep) -> list[dict[str, Any]]:
-    def one(conn: Connection) -> list[dict[str, Any]]:
-        row = conn.execute(text(f"{_REQUESTS} WHERE c.id = :id"), {"id": request_id}).mappings().first()
+async def get_request(request_id: int, autocommit: AutocommitDep, who: CasesRead) -> list[dict[str, Any]]:
+    def one(conn: Connection, who: Principal) -> list[dict[str, Any]]:
+        scope, params = case_scope(who)
+        row = (
+            conn.execute(text(f"{_REQUESTS} WHERE c.id = :id AND {scope}"), {"id": request_id, **params})
+            .mappings()
+            .first()
+        )
         if row is None:
             raise NotFound(f"no case {request_id}", field="id")
         return [_request(row)]
 
-    return await autocommit(one)
+    return await autocommit(one, who)

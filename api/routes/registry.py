@@ -6,7 +6,17 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import Field
 from sqlalchemy import text
+from sqlalchemy.engine import Connection
 
+from api.access import (
+    CalendarRead,
+    CalendarWrite,
+    ComponentsRead,
+    ComponentsWrite,
+    RegistryRead,
+    RegistryWrite,
+    ScopeOf,
+)
 from api.deps import AtDep, AutocommitDep, TransactionDep
 from api.params import AreaDep, BBoxDep, PageDep
 from api.responses import GeoJSONResponse, geojson_page, page_of
@@ -29,18 +39,18 @@ class UnitIn(Body):
 
 
 @router.post("/resp-units", status_code=201, response_model=RespUnit)
-async def create_unit(body: UnitIn, transaction: TransactionDep) -> dict[str, Any]:
-    return await transaction(units.create_unit, **body.model_dump())
+async def create_unit(body: UnitIn, transaction: TransactionDep, who: RegistryWrite) -> dict[str, Any]:
+    return await transaction(units.create_unit, **body.model_dump(), caller=who, audit=("unit.add", "unit", body.code))
 
 
 @router.get("/resp-units", response_model=Page[RespUnit])
-async def list_units(autocommit: AutocommitDep, page: PageDep) -> dict[str, Any]:
-    return page_of(await autocommit(units.list_units), page)
+async def list_units(autocommit: AutocommitDep, page: PageDep, who: RegistryRead) -> dict[str, Any]:
+    return page_of(await autocommit(units.list_units, caller=who), page)
 
 
 @router.get("/resp-units/{code}", response_model=RespUnit)
-async def get_unit(code: str, autocommit: AutocommitDep) -> dict[str, Any]:
-    return await autocommit(units.get_unit, code)
+async def get_unit(code: str, autocommit: AutocommitDep, who: RegistryRead) -> dict[str, Any]:
+    return await autocommit(units.get_unit, code, caller=who)
 
 
 class UnitChange(Body):
@@ -51,15 +61,16 @@ class UnitChange(Body):
 
 
 @router.patch("/resp-units/{code}", response_model=RespUnit)
-async def update_unit(code: str, body: UnitChange, transaction: TransactionDep) -> dict[str, Any]:
+async def update_unit(code: str, body: UnitChange, transaction: TransactionDep, who: RegistryWrite) -> dict[str, Any]:
     """Change the fields given (``area_code: null`` clears the area of jurisdiction)."""
-    return await transaction(units.update_unit, code, body.model_dump(exclude_unset=True))
+    changes = body.model_dump(exclude_unset=True)
+    return await transaction(units.update_unit, code, changes, caller=who, audit=("unit.change", "unit", code))
 
 
 @router.delete("/resp-units/{code}", status_code=204)
-async def delete_unit(code: str, transaction: TransactionDep) -> Response:
+async def delete_unit(code: str, transaction: TransactionDep, who: RegistryWrite) -> Response:
     """Remove a unit nothing refers to; one named by a case, rule or component answers 409."""
-    await transaction(units.delete_unit, code)
+    await transaction(units.delete_unit, code, caller=who, audit=("unit.delete", "unit", code))
     return Response(status_code=204)
 
 
@@ -73,27 +84,28 @@ class RuleIn(Body):
 
 
 @router.post("/rules", status_code=201, response_model=Rule)
-async def create_rule(body: RuleIn, transaction: TransactionDep) -> dict[str, Any]:
-    return await transaction(rules.create_rule, **body.model_dump())
+async def create_rule(body: RuleIn, transaction: TransactionDep, who: RegistryWrite) -> dict[str, Any]:
+    return await transaction(rules.create_rule, **body.model_dump(), caller=who, audit=("rule.add", "rule", None))
 
 
 @router.get("/rules", response_model=Page[Rule])
-async def list_rules(autocommit: AutocommitDep, at: AtDep, page: PageDep) -> dict[str, Any]:
+async def list_rules(autocommit: AutocommitDep, at: AtDep, page: PageDep, who: RegistryRead) -> dict[str, Any]:
     """The rules in force at ``at`` (default now), by id."""
-    return page_of(await autocommit(rules.list_rules, at), page)
+    return page_of(await autocommit(rules.list_rules, at, caller=who), page)
 
 
 @router.delete("/rules/{rule_id}", response_model=Rule)
-async def retire_rule(rule_id: int, transaction: TransactionDep) -> dict[str, Any]:
+async def retire_rule(rule_id: int, transaction: TransactionDep, who: RegistryWrite) -> dict[str, Any]:
     """Retire a rule: it stays on record, so past cases keep their explanation."""
-    return await transaction(rules.retire_rule, rule_id)
+    return await transaction(rules.retire_rule, rule_id, caller=who, audit=("rule.retire", "rule", rule_id))
 
 
 @router.get("/event-classes", response_model=Page[EventClass])
-async def event_classes(autocommit: AutocommitDep, page: PageDep) -> dict[str, Any]:
+async def event_classes(autocommit: AutocommitDep, page: PageDep, who: RegistryRead) -> dict[str, Any]:
     return page_of(
         await autocommit(
-            lambda conn: [dict(r) for r in conn.execute(text("SELECT * FROM event_class ORDER BY code")).mappings()]
+            lambda conn: [dict(r) for r in conn.execute(text("SELECT * FROM event_class ORDER BY code")).mappings()],
+            caller=who,
         ),
         page,
     )
@@ -118,21 +130,31 @@ class EventClassChange(Body):
 
 
 @router.post("/event-classes", status_code=201, response_model=EventClass)
-async def create_event_class(body: EventClassIn, transaction: TransactionDep) -> dict[str, Any]:
-    return await transaction(classes.create_event_class, **body.model_dump())
+async def create_event_class(body: EventClassIn, transaction: TransactionDep, who: RegistryWrite) -> dict[str, Any]:
+    return await transaction(
+        classes.create_event_class, **body.model_dump(), caller=who, audit=("class.add", "event_class", body.code)
+    )
 
 
 @router.patch("/event-classes/{code}", response_model=EventClass)
-async def update_event_class(code: str, body: EventClassChange, transaction: TransactionDep) -> dict[str, Any]:
+async def update_event_class(
+    code: str, body: EventClassChange, transaction: TransactionDep, who: RegistryWrite
+) -> dict[str, Any]:
     """Change a class's names, time limit or urgency; cases taken in before keep their deadline."""
-    return await transaction(classes.update_event_class, code, body.model_dump(exclude_unset=True))
+    changes = body.model_dump(exclude_unset=True)
+    return await transaction(
+        classes.update_event_class, code, changes, caller=who, audit=("class.change", "event_class", code)
+    )
 
 
 @router.get("/component-classes", response_model=Page[ComponentClass])
-async def component_classes(autocommit: AutocommitDep, page: PageDep) -> dict[str, Any]:
+async def component_classes(autocommit: AutocommitDep, page: PageDep, who: RegistryRead) -> dict[str, Any]:
     return page_of(
         await autocommit(
-            lambda conn: [dict(r) for r in conn.execute(text("SELECT * FROM component_class ORDER BY code")).mappings()]
+            lambda conn: [
+                dict(r) for r in conn.execute(text("SELECT * FROM component_class ORDER BY code")).mappings()
+            ],
+            caller=who,
         ),
         page,
     )
@@ -156,6 +178,7 @@ class ComponentIn(Body):
 async def list_components(
     request: Request,
     autocommit: AutocommitDep,
+    who: ComponentsRead,
     page: PageDep,
     bbox: BBoxDep,
     area: AreaDep,
@@ -177,18 +200,31 @@ async def list_components(
         bbox=bbox,
         limit=page.limit,
         offset=page.offset,
+        scope=ScopeOf(who, "components:read", components.COMPONENT_SCOPE),
     )
     return geojson_page(request, body, matched, returned, page)
 
 
 @router.post("/components", status_code=201, response_model=Component)
-async def create_component(body: ComponentIn, transaction: TransactionDep) -> dict[str, Any]:
-    return await transaction(components.create_component, **body.model_dump())
+async def create_component(body: ComponentIn, transaction: TransactionDep, who: ComponentsWrite) -> dict[str, Any]:
+    """A component inside the caller's areas (one outside is refused as if its area did not exist)."""
+    return await transaction(
+        _create_component,
+        ScopeOf(who, "components:write", components.COMPONENT_SCOPE),
+        body.model_dump(),
+        caller=who,
+        audit=("component.add", "component", body.code),
+    )
+
+
+def _create_component(conn: Connection, scope: tuple, fields: dict[str, Any]) -> dict[str, Any]:
+    created = components.create_component(conn, **fields)
+    return components.get_component(conn, created["code"], scope)  # outside: NotFound, rolled back
 
 
 @router.get("/components/{code}", response_model=Component)
-async def get_component(code: str, autocommit: AutocommitDep) -> dict[str, Any]:
-    return await autocommit(components.get_component, code)
+async def get_component(code: str, autocommit: AutocommitDep, who: ComponentsRead) -> dict[str, Any]:
+    return await autocommit(components.get_component, code, ScopeOf(who, "components:read", components.COMPONENT_SCOPE))
 
 
 class ComponentChange(Body):
@@ -202,19 +238,36 @@ class ComponentChange(Body):
 
 
 @router.patch("/components/{code}", response_model=Component)
-async def update_component(code: str, body: ComponentChange, transaction: TransactionDep) -> dict[str, Any]:
+async def update_component(
+    code: str, body: ComponentChange, transaction: TransactionDep, who: ComponentsWrite
+) -> dict[str, Any]:
     """Change a component's name, units, state or attributes (``changed_at`` records when); cases
     about it from then on go to its new owner or maintainer."""
-    return await transaction(components.update_component, code, body.model_dump(exclude_unset=True))
+    return await transaction(
+        _update_component,
+        code,
+        body.model_dump(exclude_unset=True),
+        ScopeOf(who, "components:write", components.COMPONENT_SCOPE),
+        caller=who,
+        audit=("component.change", "component", code),
+    )
+
+
+def _update_component(conn: Connection, code: str, changes: dict[str, Any], scope: tuple) -> dict[str, Any]:
+    components.get_component(conn, code, scope)  # outside the caller's areas: NotFound
+    return components.update_component(conn, code, changes)
 
 
 @router.get("/calendar", response_model=Page[CalendarDay])
 async def get_calendar(
-    autocommit: AutocommitDep, page: PageDep, year: Annotated[int | None, Query(ge=1900, le=2200)] = None
+    autocommit: AutocommitDep,
+    page: PageDep,
+    who: CalendarRead,
+    year: Annotated[int | None, Query(ge=1900, le=2200)] = None,
 ) -> dict[str, Any]:
     """The working-day calendar's exceptions to Monday-Friday: public holidays (``workday``
     false) and the weekend days worked in their place (true)."""
-    return page_of(await autocommit(calendar.calendar_days, year), page)
+    return page_of(await autocommit(calendar.calendar_days, year, caller=who), page)
 
 
 class CalendarDayIn(Body):
@@ -223,8 +276,12 @@ class CalendarDayIn(Body):
 
 
 @router.put("/calendar/{day}", response_model=CalendarDay)
-async def set_calendar_day(day: str, body: CalendarDayIn, transaction: TransactionDep) -> dict[str, Any]:
+async def set_calendar_day(
+    day: str, body: CalendarDayIn, transaction: TransactionDep, who: CalendarWrite
+) -> dict[str, Any]:
     """Record a holiday or a weekend working day; deadlines of new cases follow it (other server
     processes within a minute)."""
-    await transaction(calendar.set_calendar_day, day, body.workday, body.name)
+    await transaction(
+        calendar.set_calendar_day, day, body.workday, body.name, caller=who, audit=("calendar.set", "day", day)
+    )
     return {"day": date.fromisoformat(day.strip()), "workday": body.workday, "name": body.name}

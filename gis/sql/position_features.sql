@@ -2,8 +2,8 @@
 -- time-dependent properties (age_s, on_duty), which gis/positions.py appends for each answer;
 -- with what it needs for them. Only the positions received after :since when it is given.
 WITH p AS (
-    SELECT * FROM worker_position
-    WHERE CAST(:since AS timestamptz) IS NULL OR server_time > CAST(:since AS timestamptz)
+    SELECT * FROM worker_position p
+    WHERE (CAST(:since AS timestamptz) IS NULL OR p.server_time > CAST(:since AS timestamptz)) /*scope*/
 ), own AS (
     SELECT g.worker_id, array_agg(g.grid_code ORDER BY g.grid_code) AS own
     FROM worker_grid g JOIN p ON p.worker_id = g.worker_id

@@ -14,9 +14,10 @@ import time as _time
 from datetime import UTC, datetime, time, timedelta
 from functools import cache
 
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from gis.statements import fetch_prepared, load
+from gis.statements import UNSCOPED, Scope, fetch_prepared, load
 from gis.tracks.duty import on_duty
 
 #: a read with ``since`` starts this much before it: a fix whose ingest transaction began before
@@ -33,9 +34,13 @@ def _features_sql() -> str:
     return load("position_features")
 
 
-def _read(conn: Connection, since: datetime | None) -> tuple[Features, datetime]:
+def _read(conn: Connection, since: datetime | None, scope: Scope = UNSCOPED) -> tuple[Features, datetime]:
     """The features received after ``since`` (all without it), and the database's time of the read."""
-    _, rows = fetch_prepared(conn, "wangge_position_features", _features_sql(), {"since": since})
+    if scope[0] == "TRUE":
+        _, rows = fetch_prepared(conn, "wangge_position_features", _features_sql(), {"since": since})
+    else:  # a caller limited to areas: its own statement, not the prepared one everyone shares
+        sql = _features_sql().replace("/*scope*/", f"AND {scope[0]}")
+        rows = conn.execute(text(sql), {"since": since, **scope[1]}).all()
     if rows:
         read_at = datetime.fromtimestamp(rows[0][4], UTC)
     else:
@@ -69,14 +74,16 @@ def assemble(features: Features, now: datetime, read_at: datetime) -> bytes:
     return b'{"type":"FeatureCollection","features":[%s],"next_since":"%s"}' % (b",".join(parts), next_since)
 
 
-def positions(conn: Connection, now: datetime | None = None, since: datetime | None = None) -> bytes:
+def positions(
+    conn: Connection, now: datetime | None = None, since: datetime | None = None, scope: Scope = UNSCOPED
+) -> bytes:
     """Everyone's latest position as GeoJSON: worker, time, age, grid chain, on duty, inside own grid.
 
     The chain (of the unit grid holding the fix, at its time) was stored on ingest. Duty hours are
     China time. With ``since``, only the positions received after it; the answer's ``next_since``
     is the value for the next poll.
     """
-    features, read_at = _read(conn, since)
+    features, read_at = _read(conn, since, scope)
     return assemble(dict(sorted(features.items())), now or datetime.now(UTC), read_at)
 
 

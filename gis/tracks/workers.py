@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 from gis.errors import Conflict, InvalidInput, NotFound
 from gis.grids.hierarchy import level_of_code
-from gis.statements import query
+from gis.statements import UNSCOPED, Scope, query
 
 ROLES = ("gridworker", "grid_leader")
 
@@ -137,19 +137,31 @@ _IN_GRID = """CAST(:g AS text) IS NULL OR EXISTS (
     SELECT 1 FROM worker_grid x WHERE x.worker_id = w.id AND left(x.grid_code, length(:g)) = :g)"""
 
 
+#: what a grant reaches on a worker: the grids it is assigned to (``s``: a row of worker_grid)
+WORKER_SCOPE = {"code": "s.grid_code"}
+
+
+def worker_scope(scope: Scope) -> str:
+    """``scope`` (built over :data:`WORKER_SCOPE`) as a condition on a worker ``w``."""
+    if scope[0] == "TRUE":
+        return "TRUE"
+    return f"EXISTS (SELECT 1 FROM worker_grid s WHERE s.worker_id = w.id AND {scope[0]})"
+
+
 def list_workers(
-    conn: Connection, *, grid: str | None = None, limit: int = 100, offset: int = 0
+    conn: Connection, *, grid: str | None = None, limit: int = 100, offset: int = 0, scope: Scope = UNSCOPED
 ) -> tuple[int, list[dict[str, Any]]]:
     """Workers by id, optionally only those of a grid (assigned to it or to a grid inside it), and
-    how many match over all pages: one statement (a second only to count past the last page)."""
-    params = {"g": grid, "l": limit, "o": offset}
+    how many match over all pages: one statement (a second only to count past the last page).
+    Only those inside ``scope``."""
+    params = {"g": grid, "l": limit, "o": offset, **scope[1]}
     rows = [
         dict(r)
         for r in conn.execute(
             text(
                 f"""SELECT {_WORKER}, count(*) OVER () AS total
                 FROM worker w LEFT JOIN worker_grid g ON g.worker_id = w.id
-                WHERE {_IN_GRID} GROUP BY w.id ORDER BY w.id LIMIT :l OFFSET :o"""
+                WHERE ({_IN_GRID}) AND {worker_scope(scope)} GROUP BY w.id ORDER BY w.id LIMIT :l OFFSET :o"""
             ),
             params,
         ).mappings()
@@ -159,7 +171,9 @@ def list_workers(
         for r in rows:
             del r["total"]
     elif offset:
-        total = conn.execute(text(f"SELECT count(*) FROM worker w WHERE {_IN_GRID}"), params).scalar_one()
+        total = conn.execute(
+            text(f"SELECT count(*) FROM worker w WHERE ({_IN_GRID}) AND {worker_scope(scope)}"), params
+        ).scalar_one()
     else:
         total = 0
     return total, rows

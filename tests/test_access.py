@@ -1,0 +1,202 @@
+"""Who may do what, and where, through the API: every route declares a permission (or is public on
+purpose), nothing answers without credentials, and a caller limited to an area sees only that area:
+an object outside it is missing (404)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from fastapi.routing import APIRoute
+from fastapi.testclient import TestClient
+
+from api.access import PUBLIC_REASONS, Permission, public
+from api.app import create_app
+from api.routes import auth, cases, grids, imports, lookup, open311, registry, tracks, validation
+from gis.access import accounts, devices
+from gis.cases import intake
+from gis.registry import units
+from gis.tracks import workers
+from tests.conftest import api_key, bearer
+from tests.helpers import STEP, X0, Y0, load_city, square_city
+
+# the square city's two streets: 110108001 west (x < 4 STEP), 110108002 east
+WEST = (X0 + 1.5 * STEP, Y0 + 6.5 * STEP)
+EAST = (X0 + 6.5 * STEP, Y0 + 6.5 * STEP)
+
+
+def _routes(app) -> list[APIRoute]:
+    out = [r for r in app.routes if isinstance(r, APIRoute)]
+    for module in (lookup, cases, tracks, grids, imports, validation, registry, auth, open311):
+        out += [r for r in module.router.routes if isinstance(r, APIRoute)]
+    out += [r for r in tracks.osmand.routes if isinstance(r, APIRoute)]
+    return out
+
+
+def _declares(dependant) -> set[str]:
+    found = set()
+    for d in dependant.dependencies:
+        if isinstance(d.call, Permission):
+            found.add(d.call.name)
+        elif d.call is public:
+            found.add("public")
+        found |= _declares(d)
+    return found
+
+
+def test_every_route_declares_a_permission_or_is_public_on_purpose(settings):
+    app = create_app(settings)
+    routes = _routes(app)
+    assert len(routes) > 50
+    undeclared = [f"{sorted(r.methods)} {r.path}" for r in routes if not _declares(r.dependant)]
+    assert not undeclared, undeclared
+    public_paths = {r.path for r in routes if "public" in _declares(r.dependant)}
+    prefixed = {p for p in PUBLIC_REASONS}
+    assert {p if not p.startswith("/auth") else p for p in public_paths} <= prefixed | {
+        p.removeprefix("/api/v1") for p in prefixed
+    }, public_paths
+
+
+#: well-formed path values, so a refusal comes from the missing credentials, not from the path
+EXAMPLE = {"code": "110108001", "worker_id": "w1", "day": "2026-01-01"}
+
+
+def test_nothing_answers_without_credentials(settings, db):
+    app = create_app(settings)
+    spec = app.openapi()
+    with TestClient(app) as c:
+        for path, ops in spec["paths"].items():
+            for method in ops:
+                url = re.sub(r"\{([^}]+)\}", lambda m: EXAMPLE.get(m.group(1), "1"), path)
+                r = c.request(method.upper(), url)
+                if path in PUBLIC_REASONS:
+                    continue
+                if path == "/osmand":  # a phone's report carries its secret as `id`: none is refused
+                    assert r.status_code == 400, (method, path, r.text)
+                    continue
+                assert r.status_code == 401, (method, path, r.status_code, r.text)
+                assert r.headers.get("www-authenticate") == "Bearer"
+
+
+@pytest.fixture
+def two_streets(db):
+    load_city(db, square_city())
+    with db.begin() as conn:
+        units.create_unit(conn, code="GOV-W", name="西街道", kind="street_government", area_code="110108001")
+        units.create_unit(conn, code="GOV-E", name="东街道", kind="street_government", area_code="110108002")
+        west, _ = intake.intake(conn, lon=WEST[0], lat=WEST[1], class_code="0101", channel="hotline")
+        east, _ = intake.intake(conn, lon=EAST[0], lat=EAST[1], class_code="0101", channel="hotline")
+        workers.create_worker(conn, worker_id="WW", name="西网格员", grids=[west["chain"]["unit_grid"]])
+        workers.create_worker(conn, worker_id="EW", name="东网格员", grids=[east["chain"]["unit_grid"]])
+    return {"west": west, "east": east}
+
+
+def test_a_street_user_sees_only_its_street(settings, db, two_streets):
+    west, east = two_streets["west"], two_streets["east"]
+    with TestClient(create_app(settings), headers=bearer(api_key(db, "dispatcher", ("110108001",)))) as c:
+        assert c.get(f"/api/v1/cases/{west['id']}").status_code == 200
+        # an object outside the street answers exactly like one that does not exist
+        outside, missing = c.get(f"/api/v1/cases/{east['id']}"), c.get("/api/v1/cases/999999")
+        assert outside.status_code == missing.status_code == 404
+        assert outside.json()["error"] == missing.json()["error"] == "not_found"
+        assert c.get(f"/api/v1/cases/{east['id']}/history").status_code == 404
+        r = c.post(f"/api/v1/cases/{east['id']}/actions", json={"action": "supervise"})
+        assert r.status_code == 404
+        # lists, a box over both streets, a filter naming the other street: only the west
+        assert [x["id"] for x in c.get("/api/v1/cases").json()["items"]] == [west["id"]]
+        box = f"{X0},{Y0},{X0 + 8 * STEP},{Y0 + 8 * STEP}"
+        assert [x["id"] for x in c.get("/api/v1/cases", params={"bbox": box}).json()["items"]] == [west["id"]]
+        assert c.get("/api/v1/cases", params={"grid": "110108002"}).json()["total"] == 0
+        stats = c.get("/api/v1/cases-statistics", params={"by": "street", "from": "2000-01-01", "to": "2100-01-01"})
+        assert [s["street"] for s in stats.json()] == ["110108001"]
+        grids_seen = {f["id"] for f in c.get("/api/v1/grids", params={"level": "street"}).json()["features"]}
+        assert grids_seen == {"110108001"}
+        assert c.get("/api/v1/grids/110108002").status_code == 404
+        assert [w["worker_id"] for w in c.get("/api/v1/workers").json()["items"]] == ["WW"]
+        assert c.get("/api/v1/workers/EW").status_code == 404
+        assert c.get("/api/v1/workers/EW/track", params={"from": "2020-01-01", "to": "2030-01-01"}).status_code == 404
+        east_lookup = c.get("/api/v1/lookup", params={"lon": EAST[0], "lat": EAST[1]}).json()
+        assert east_lookup["outside"] is True and east_lookup["street"] is None
+        # an intake outside the street is refused before anything is written
+        r = c.post("/api/v1/cases", json={"lon": EAST[0], "lat": EAST[1], "class": "0101", "channel": "hotline"})
+        assert r.status_code == 403
+        # the dispatcher acts on its own street's case; the trail names it, not the body's actor
+        r = c.post(f"/api/v1/cases/{west['id']}/actions", json={"action": "supervise", "actor": "someone else"})
+        assert r.status_code == 200, r.text
+        assert c.get(f"/api/v1/cases/{west['id']}/history").json()[-1]["actor"].startswith("key:")
+
+
+def test_roles_do_what_their_table_says(settings, db, two_streets):
+    west = two_streets["west"]
+    with TestClient(create_app(settings)) as c:
+        viewer = bearer(api_key(db, "viewer"))
+        assert c.get(f"/api/v1/cases/{west['id']}", headers=viewer).status_code == 200
+        assert (
+            c.post(f"/api/v1/cases/{west['id']}/actions", json={"action": "supervise"}, headers=viewer).status_code
+            == 403
+        )
+        assert c.get("/api/v1/workers/positions", headers=viewer).status_code == 403  # no tracks for a screen
+        planner = bearer(api_key(db, "planner"))
+        assert c.get("/api/v1/cases-overdue", headers=planner).status_code == 200
+        assert (
+            c.post("/api/v1/resp-units", json={"code": "X", "name": "x", "kind": "water"}, headers=planner).status_code
+            == 403
+        )
+        # a unit's staff: the cases of its unit wherever they are, and only the handling steps
+        staff = bearer(api_key(db, "unit_staff", unit="GOV-W"))
+        assert [x["id"] for x in c.get("/api/v1/cases", headers=staff).json()["items"]] == [west["id"]]
+        r = c.post(f"/api/v1/cases/{west['id']}/actions", json={"action": "accept"}, headers=staff)
+        assert r.status_code == 200, r.text
+        r = c.post(f"/api/v1/cases/{west['id']}/actions", json={"action": "supervise"}, headers=staff)
+        assert r.status_code == 403
+        # a machine client reads back only what it submitted
+        app_key = bearer(api_key(db, "reporter"))
+        mine = c.post(
+            "/api/v1/cases", json={"lon": WEST[0], "lat": WEST[1], "class": "0101", "channel": "app"}, headers=app_key
+        )
+        assert mine.status_code == 201
+        assert [x["id"] for x in c.get("/api/v1/cases", headers=app_key).json()["items"]] == [mine.json()["id"]]
+        assert c.get(f"/api/v1/cases/{west['id']}", headers=app_key).status_code == 404
+        # a district dispatcher sets the rules; a street dispatcher may not
+        street = bearer(api_key(db, "dispatcher", ("110108001",)))
+        district = bearer(api_key(db, "dispatcher", ("110108",)))
+        unit = {"code": "W2", "name": "水务", "kind": "water"}
+        assert c.post("/api/v1/resp-units", json=unit, headers=street).status_code == 403
+        assert c.post("/api/v1/resp-units", json=unit, headers=district).status_code == 201
+
+
+def test_sign_in_me_and_sign_out(settings, db, two_streets):
+    with db.begin() as conn:
+        accounts.create_user(conn, "zhao", "赵", password="a long passphrase")
+        accounts.grant(conn, "zhao", "dispatcher", "110108001")
+    with TestClient(create_app(settings)) as c:
+        wrong = c.post("/api/v1/auth/token", data={"username": "zhao", "password": "nope"})
+        unknown = c.post("/api/v1/auth/token", data={"username": "nobody", "password": "nope"})
+        assert wrong.status_code == unknown.status_code == 401 and wrong.json() == unknown.json()
+        token = c.post("/api/v1/auth/token", data={"username": "zhao", "password": "a long passphrase"}).json()
+        assert token["token_type"] == "bearer" and token["expires_in"] > 0
+        me = c.get("/api/v1/auth/me", headers=bearer(token["access_token"])).json()
+        assert me["name"] == "zhao" and me["grants"] == [{"role": "dispatcher", "area": "110108001", "resp_unit": None}]
+        assert "cases:act" in me["permissions"] and "users:admin" not in me["permissions"]
+        # a tampered token, and the token after signing out: refused at once
+        tampered = token["access_token"][:-2] + ("AA" if not token["access_token"].endswith("AA") else "BB")
+        assert c.get("/api/v1/cases", headers=bearer(tampered)).status_code == 401
+        assert c.post("/api/v1/auth/logout", headers=bearer(token["access_token"])).status_code == 204
+        assert c.get("/api/v1/cases", headers=bearer(token["access_token"])).status_code == 401
+
+
+def test_a_phone_reports_for_its_own_worker_only(settings, db, two_streets):
+    with db.begin() as conn:
+        secret = devices.issue_secret(conn, "WW", issued_by="test")
+    with TestClient(create_app(settings)) as c:
+        fix = {"fix_time": "2026-11-01T01:00:00Z", "lon": WEST[0], "lat": WEST[1], "crs": "EPSG:4490"}
+        # the phone of WW says it is EW: the point is WW's, whatever it says
+        r = c.post("/api/v1/tracks", json={"points": [{**fix, "worker_id": "EW"}]}, headers=bearer(secret))
+        assert r.status_code == 200 and r.json()["accepted"] == 1, r.text
+        with db.connect() as conn:
+            from sqlalchemy import text
+
+            assert conn.execute(text("SELECT worker_id FROM track_point")).scalars().all() == ["WW"]
+        # the phone may send fixes, nothing else; a wrong secret is refused
+        assert c.get("/api/v1/cases", headers=bearer(secret)).status_code == 403
+        assert c.post("/api/v1/tracks", json={"points": [fix]}, headers=bearer("wrong-secret")).status_code == 401
