@@ -55,6 +55,8 @@ class GridImportOptions:
     dry_run: bool = False
     valid_from: datetime | None = None
     tolerance_m: float = 10.0
+    #: the areas the importing user may write (grid codes); None: everywhere
+    within: list[str] | None = None
 
 
 @dataclass
@@ -255,6 +257,9 @@ def import_grid_frame(
                 attrs={c: v for c in extra_cols if (v := versions.json_safe(rec[c])) is not None},
                 **{c: (None if (v := versions.json_safe(rec[c])) is None else str(v)) for c in resp_cols},
             )
+            if opts.within is not None and not any((code or parent or "").startswith(w) for w in opts.within):
+                report.reject(row, f"{code or parent} lies outside the areas you may change", code)
+                continue
             try:
                 check_json([item.name, item.resp_unit_name, item.resp_person, item.resp_phone], "name")
                 check_json(item.attrs, "attrs")

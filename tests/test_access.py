@@ -200,3 +200,30 @@ def test_a_phone_reports_for_its_own_worker_only(settings, db, two_streets):
         # the phone may send fixes, nothing else; a wrong secret is refused
         assert c.get("/api/v1/cases", headers=bearer(secret)).status_code == 403
         assert c.post("/api/v1/tracks", json={"points": [fix]}, headers=bearer("wrong-secret")).status_code == 401
+
+
+def test_a_street_grid_admin_imports_only_inside_its_street(settings, db):
+    """An import naming a grid outside the importer's areas is refused whole: nothing is written."""
+    import io
+
+    city = square_city()
+    load_city(db, city, upto=2)
+    communities = city[3]
+    with TestClient(create_app(settings), headers=bearer(api_key(db, "grid_admin", ("110108001",)))) as c:
+        r = c.post(
+            "/api/v1/imports/grids",
+            data={"level": "community"},
+            files={"file": ("c.geojson", io.BytesIO(communities.to_json().encode()), "application/geo+json")},
+        )
+        assert r.status_code == 422, r.text
+        rejected = r.json()["details"]["rejected"]
+        assert rejected and all("outside the areas you may change" in x["reason"] for x in rejected)
+        assert {x["code"][:9] for x in rejected} == {"110108002"}
+        assert c.get("/api/v1/grids", params={"level": "community"}).json()["features"] == []
+        west = communities[communities["code"].str.startswith("110108001")]
+        r = c.post(
+            "/api/v1/imports/grids",
+            data={"level": "community"},
+            files={"file": ("w.geojson", io.BytesIO(west.to_json().encode()), "application/geo+json")},
+        )
+        assert r.status_code == 200 and r.json()["written"] == len(west), r.text
