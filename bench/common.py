@@ -121,6 +121,29 @@ def server(settings: Settings, port: int, workers: int = 1) -> Iterator[str]:
         proc.wait()
 
 
+_KEYS: dict[str, str] = {}
+
+
+def auth_header(settings: Settings) -> dict[str, str]:
+    """An ``Authorization`` header with a city-wide admin API key made for this run (one per database),
+    so the benchmarks measure the API as clients call it: with credentials checked on every request."""
+    url = database_url(settings)
+    if url not in _KEYS:
+        from gis.access import accounts
+        from gis.db import make_engine
+
+        engine = make_engine(url)
+        with engine.begin() as conn:
+            _, _KEYS[url] = accounts.create_api_key(conn, f"bench-{os.getpid()}-{time.time_ns()}", "admin", [])
+        engine.dispose()
+    return {"Authorization": f"Bearer {_KEYS[url]}"}
+
+
+def wrk_auth(settings: Settings) -> str:
+    """The Lua line that makes every wrk request carry :func:`auth_header`."""
+    return f'wrk.headers["Authorization"] = "{auth_header(settings)["Authorization"]}"\n'
+
+
 def parse_wrk(out: str) -> dict:
     """Latency percentiles (ms), requests/s and non-2xx count from ``wrk --latency`` output."""
     res: dict = {}

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy import text
 
-from bench.common import big_city_engine, parse_wrk, run_measured, server
+from bench.common import big_city_engine, parse_wrk, run_measured, server, wrk_auth
 from bench.lookup_single import sample_points
 from demo.city import add_governments
 from gis.cases import intake
@@ -152,7 +152,7 @@ def main() -> dict:
         runs += [(f"paced_{r}_per_s_64_connections", 64, 30, r) for r in rates]
         for label, conns, secs, rate in runs:
             script = Path(tmp) / f"{label}.lua"
-            script.write_text(WRK_POST % (pfile, rate / (2 if conns > 1 else 1)))
+            script.write_text(wrk_auth(settings) + WRK_POST % (pfile, rate / (2 if conns > 1 else 1)))
             run, cores = run_measured(
                 [
                     "wrk",

@@ -17,7 +17,7 @@ import httpx
 import numpy as np
 import shapely
 
-from bench.common import big_city_engine, parse_wrk, server, summary, timings
+from bench.common import auth_header, big_city_engine, parse_wrk, server, summary, timings, wrk_auth
 from bench.points import city_outline
 from gis.grids.lookup import lookup_point
 
@@ -57,13 +57,13 @@ end
 """
 
 
-def wrk_latency(port: int, pts: np.ndarray) -> dict:
+def wrk_latency(port: int, pts: np.ndarray, auth: str) -> dict:
     """One connection, one request at a time, for 10 s: wrk's latency percentiles (ms)."""
     with tempfile.TemporaryDirectory() as tmp:
         pfile = Path(tmp) / "pts.txt"
         pfile.write_text("\n".join(f"{x:.6f} {y:.6f}" for x, y in pts))
         script = Path(tmp) / "lookup.lua"
-        script.write_text(WRK_SCRIPT % pfile)
+        script.write_text(auth + WRK_SCRIPT % pfile)
         out = subprocess.run(
             ["wrk", "-t1", "-c1", "-d10s", "--latency", "-s", str(script), f"http://127.0.0.1:{port}"],
             capture_output=True,
@@ -100,7 +100,7 @@ def main() -> dict:
         results["wangge_lookup_point_full"] = summary(timings(lambda: lookup_point(conn, *pick()), N))
     # through HTTP: a real uvicorn process, requests from this one (and from wrk)
     port = 8765
-    with server(settings, port) as url, httpx.Client(base_url=url, timeout=10) as client:
+    with server(settings, port) as url, httpx.Client(base_url=url, timeout=10, headers=auth_header(settings)) as client:
         i = iter(range(10**9))
 
         def get():
@@ -109,7 +109,7 @@ def main() -> dict:
 
         results["wangge_http_get_lookup_python_client"] = summary(timings(get, N, warmup=50))
         if shutil.which("wrk"):
-            results["wangge_http_get_lookup_wrk"] = wrk_latency(port, pts)
+            results["wangge_http_get_lookup_wrk"] = wrk_latency(port, pts, wrk_auth(settings))
     base = results["naive_indexed_whole_polygons"]["p50_ms"]
     results["ratio_naive_unindexed_over_wangge_sql"] = round(
         results["naive_unindexed_contains"]["p50_ms"] / results["wangge_candidates_sql"]["p50_ms"], 1

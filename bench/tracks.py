@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 from sqlalchemy import text
 
-from bench.common import big_city_engine, parse_wrk, server, summary, timings
+from bench.common import auth_header, big_city_engine, parse_wrk, server, summary, timings, wrk_auth
 from gis.tracks import ingest, playback, positions
 
 WORKERS = int(os.environ.get("BENCH_WORKERS_N", "20000"))
@@ -45,7 +45,7 @@ function init(args)
 end
 function request()
   sent = sent %% #bodies + 1
-  return wrk.format("POST", "/api/v1/tracks", {["Content-Type"] = "application/json"}, bodies[sent])
+  return wrk.format("POST", "/api/v1/tracks", {["Content-Type"] = "application/json", ["Authorization"] = wrk.headers["Authorization"]}, bodies[sent])
 end
 """
 STORED = int(os.environ.get("BENCH_TRACK_POINTS", "10000000"))
@@ -64,9 +64,9 @@ def setup(engine) -> None:
         )
 
 
-def _post_batches(base: str, batches: list[str]) -> float:
+def _post_batches(base: str, batches: list[str], headers: dict[str, str]) -> float:
     t = time.perf_counter()
-    with httpx.Client(base_url=base, timeout=60) as c:
+    with httpx.Client(base_url=base, timeout=60, headers=headers) as c:
         for b in batches:
             r = c.post("/api/v1/tracks", content=b, headers={"Content-Type": "application/json"})
             r.raise_for_status()
@@ -170,11 +170,11 @@ def main() -> dict:
     warmup, batches = rounds_batches[0], [b for rb in rounds_batches[1:] for b in rb]
     n_batches = len(batches)
     with server(settings, 8768, 2) as base, tempfile.TemporaryDirectory() as tmp:
-        _post_batches(base, warmup)
+        _post_batches(base, warmup, auth_header(settings))
         bodies = Path(tmp) / "batches.jsonl"
         bodies.write_text("\n".join(batches))
         script = Path(tmp) / "batches.lua"
-        script.write_text(WRK_BATCHES % bodies)
+        script.write_text(wrk_auth(settings) + WRK_BATCHES % bodies)
         threads = 2
         out = subprocess.run(
             ["wrk", f"-t{threads}", "-c4", "-d8s", "--latency", "-s", str(script), base, "--", str(threads)],
@@ -252,7 +252,10 @@ def live_positions_http(settings, engine, polls: int = 20) -> dict:
                 conn.execute(text("UPDATE worker_position SET server_time = now() WHERE random() < 0.1"))
             stop.wait(1.0)
 
-    with server(settings, 8769, 2) as base, httpx.Client(base_url=base, timeout=60) as client:
+    with (
+        server(settings, 8769, 2) as base,
+        httpx.Client(base_url=base, timeout=60, headers=auth_header(settings)) as client,
+    ):
         feeder = threading.Thread(target=fixes)
         feeder.start()
         try:

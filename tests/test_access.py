@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from api.access import PUBLIC_REASONS, Permission, public
 from api.app import create_app
-from api.routes import auth, cases, grids, imports, lookup, open311, registry, tracks, validation
+from api.routes import audit, auth, cases, grids, imports, lookup, open311, registry, tracks, validation
 from gis.access import accounts, devices
 from gis.cases import intake
 from gis.registry import units
@@ -27,7 +27,7 @@ EAST = (X0 + 6.5 * STEP, Y0 + 6.5 * STEP)
 
 def _routes(app) -> list[APIRoute]:
     out = [r for r in app.routes if isinstance(r, APIRoute)]
-    for module in (lookup, cases, tracks, grids, imports, validation, registry, auth, open311):
+    for module in (lookup, cases, tracks, grids, imports, validation, registry, auth, audit, open311):
         out += [r for r in module.router.routes if isinstance(r, APIRoute)]
     out += [r for r in tracks.osmand.routes if isinstance(r, APIRoute)]
     return out
@@ -227,3 +227,31 @@ def test_a_street_grid_admin_imports_only_inside_its_street(settings, db):
             files={"file": ("w.geojson", io.BytesIO(west.to_json().encode()), "application/geo+json")},
         )
         assert r.status_code == 200 and r.json()["written"] == len(west), r.text
+
+
+def test_the_audit_trail_names_the_authenticated_actor_and_is_read_by_city_administrators(settings, db, two_streets):
+    west = two_streets["west"]
+    key = api_key(db, "dispatcher", ("110108001",))
+    with TestClient(create_app(settings), headers=bearer(key)) as c:
+        assert c.post(f"/api/v1/cases/{west['id']}/actions", json={"action": "supervise"}).status_code == 200
+        me = c.get("/api/v1/auth/me").json()
+        assert c.get("/api/v1/audit").status_code == 403  # a dispatcher has no audit:read
+    with TestClient(create_app(settings), headers=bearer(api_key(db, "admin", ("110108001",)))) as c:
+        r = c.get("/api/v1/audit")  # an administrator of one street: the trail spans every area
+        assert r.status_code == 403 and r.json()["error"] == "forbidden"
+    with TestClient(create_app(settings), headers=bearer(api_key(db, "admin"))) as c:
+        with db.begin() as conn:
+            units.create_unit(conn, code="GOV-X", name="x", kind="street_government", area_code="110108001")
+        r = c.patch("/api/v1/resp-units/GOV-X", json={"name": "新名字"})
+        assert r.status_code == 200, r.text
+        trail = c.get("/api/v1/audit", params={"object": "unit:GOV-X"})
+        assert trail.status_code == 200, trail.text
+        items = trail.json()["items"]
+        assert [(i["action"], i["actor_kind"]) for i in items] == [("unit.change", "key")]
+        admin = c.get("/api/v1/auth/me").json()["id"]
+        mine = c.get("/api/v1/audit", params={"actor": f"key:{admin}"}).json()["items"]
+        assert [i["object_id"] for i in mine] == ["GOV-X"]
+        assert c.get("/api/v1/audit", params={"actor": f"key:{me['id']}", "object": "unit"}).json()["total"] == 0
+        bad = c.get("/api/v1/audit", params={"actor": "nobody:1"})
+        assert bad.status_code == 400 and bad.json()["field"] == "actor" and "user" in bad.json()["allowed"]
+        assert c.get("/api/v1/audit", params={"from": "2030-01-01", "to": "2020-01-01"}).status_code == 400
