@@ -85,28 +85,19 @@ def summary(ms: list[float]) -> dict[str, float]:
 
 
 @contextmanager
-def server(settings: Settings, port: int, workers: int = 1) -> Iterator[str]:
-    """A real ``wangge serve`` process for the duration of the block; yields its base URL."""
+def server(settings: Settings, port: int, workers: int = 1, *, open_app: bool = False) -> Iterator[str]:
+    """A real ``wangge serve`` process for the duration of the block; yields its base URL.
+    ``open_app``: the same API under uvicorn with no credentials checked (:mod:`bench.open_app`),
+    the baseline for what signing in costs."""
     import httpx
 
     env = {**os.environ, "DATABASE_URL": database_url(settings)}
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "cli.main",
-            "serve",
-            "--port",
-            str(port),
-            "--workers",
-            str(workers),
-            "--log-level",
-            "warning",
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    common = ["--port", str(port), "--workers", str(workers), "--log-level", "warning"]
+    if open_app:
+        cmd = [sys.executable, "-m", "uvicorn", "--factory", "bench.open_app:create_open_app", "--no-access-log"]
+    else:
+        cmd = [sys.executable, "-m", "cli.main", "serve"]
+    proc = subprocess.Popen(cmd + common, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:
         for _ in range(150):
@@ -132,16 +123,37 @@ def auth_header(settings: Settings) -> dict[str, str]:
         from gis.access import accounts
         from gis.db import make_engine
 
-        engine = make_engine(url)
+        engine = make_engine(settings)
         with engine.begin() as conn:
             _, _KEYS[url] = accounts.create_api_key(conn, f"bench-{os.getpid()}-{time.time_ns()}", "admin", [])
         engine.dispose()
     return {"Authorization": f"Bearer {_KEYS[url]}"}
 
 
-def wrk_auth(settings: Settings) -> str:
-    """The Lua line that makes every wrk request carry :func:`auth_header`."""
-    return f'wrk.headers["Authorization"] = "{auth_header(settings)["Authorization"]}"\n'
+def token_header(settings: Settings, base: str) -> dict[str, str]:
+    """An ``Authorization`` header with a signed-in user's token (a city-wide admin made for this run),
+    from ``POST /api/v1/auth/token`` on the server at ``base``."""
+    import secrets
+
+    import httpx
+
+    from gis.access import accounts
+    from gis.db import make_engine
+
+    login, password = f"bench{os.getpid()}x{time.time_ns() % 10**9}", secrets.token_urlsafe(16)
+    engine = make_engine(settings)
+    with engine.begin() as conn:
+        accounts.create_user(conn, login, "bench", password=password)
+        accounts.grant(conn, login, "admin")
+    engine.dispose()
+    r = httpx.post(f"{base}/api/v1/auth/token", data={"username": login, "password": password}, timeout=10)
+    r.raise_for_status()
+    return {"Authorization": f"Bearer {r.json()['access_token']}"}
+
+
+def wrk_auth(settings: Settings, header: dict[str, str] | None = None) -> str:
+    """The Lua line that makes every wrk request carry ``header`` (default :func:`auth_header`)."""
+    return f'wrk.headers["Authorization"] = "{(header or auth_header(settings))["Authorization"]}"\n'
 
 
 def parse_wrk(out: str) -> dict:

@@ -17,7 +17,7 @@ import httpx
 import numpy as np
 import shapely
 
-from bench.common import auth_header, big_city_engine, parse_wrk, server, summary, timings, wrk_auth
+from bench.common import auth_header, big_city_engine, parse_wrk, server, summary, timings, token_header, wrk_auth
 from bench.points import city_outline
 from gis.grids.lookup import lookup_point
 
@@ -109,7 +109,20 @@ def main() -> dict:
 
         results["wangge_http_get_lookup_python_client"] = summary(timings(get, N, warmup=50))
         if shutil.which("wrk"):
+            # issue 13: the same requests with an API key, with a signed-in user's token, and with no
+            # credentials checked at all (bench.open_app), one after the other in this run
             results["wangge_http_get_lookup_wrk"] = wrk_latency(port, pts, wrk_auth(settings))
+            token = token_header(settings, url)
+            results["wangge_http_get_lookup_wrk_token"] = wrk_latency(port, pts, wrk_auth(settings, token))
+    if shutil.which("wrk"):
+        with server(settings, port + 10, open_app=True):
+            results["wangge_http_get_lookup_wrk_no_auth"] = wrk_latency(port + 10, pts, "")
+        for kind in ("", "_token"):
+            results[f"auth_cost{kind or '_api_key'}_p50_ms"] = round(
+                results[f"wangge_http_get_lookup_wrk{kind}"]["p50_ms"]
+                - results["wangge_http_get_lookup_wrk_no_auth"]["p50_ms"],
+                3,
+            )
     base = results["naive_indexed_whole_polygons"]["p50_ms"]
     results["ratio_naive_unindexed_over_wangge_sql"] = round(
         results["naive_unindexed_contains"]["p50_ms"] / results["wangge_candidates_sql"]["p50_ms"], 1
