@@ -26,6 +26,10 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         from gis.cases.calendar import seed_calendar
 
         eng = engine(settings)
+        if not settings.database_url:
+            # the embedded cluster's database may have been dropped since the cluster started: its
+            # superuser makes it again, with PostGIS (the application role may not install it)
+            Cluster(settings).create_database(settings.pg_database)
         with eng.begin() as conn:
             conn.execute(text("CREATE EXTENSION IF NOT EXISTS postgis"))
         migrate.upgrade(database_url(settings))

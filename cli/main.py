@@ -9,6 +9,7 @@ import sys
 from sqlalchemy.exc import DBAPIError
 
 from cli import db, demo, export, imports, lookup, serve, tracks, users, validate
+from gis.db import sqlstate
 from gis.errors import ClusterError, WanggeError
 from gis.settings import Settings
 
@@ -38,6 +39,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except DBAPIError as exc:  # the database refused or lost us: say so, not a traceback
         sys.stderr.write(f"wangge: database error: {str(exc.orig).strip().splitlines()[0]}\n")
+        if sqlstate(exc) in ("42P01", "42883"):  # no such table or function: a schema older than this wangge
+            sys.stderr.write("wangge: the database's schema is older than this wangge: run `wangge db migrate`\n")
         return 3
 
 
