@@ -61,6 +61,8 @@ class Caller:
     permission: str
     keys: TokenKeys
     principal: Principal | None = None
+    #: the caller whose roles did not give the permission (for the audit trail of refusals)
+    refused: Principal | None = None
 
     def resolve(self, conn: Connection) -> Principal:
         """The caller as the database knows them now; 401 for bad credentials, 403 for a caller
@@ -77,6 +79,7 @@ class Caller:
                 if who is None:
                     raise Unauthorized("the API key is not valid", field="authorization")
             if not who.can(self.permission):
+                self.refused = who
                 raise Forbidden(f"your roles do not allow {self.permission}", field="permission")
             self.principal = who
         return self.principal
@@ -94,6 +97,13 @@ def credentials(request: Request) -> Credentials | None:
     return Credentials("token" if value.count(".") == 2 else "key", value)
 
 
+def _caller(request: Request, found: Credentials, permission: str) -> Caller:
+    """The request's caller, kept on ``request.state`` so a refusal can name it (api/errors.py)."""
+    caller = Caller(found, permission, request.app.state.token_keys)
+    request.state.caller = caller
+    return caller
+
+
 class Permission:
     """The dependency a route declares: ``Annotated[Caller, Depends(Permission("cases:read"))]``."""
 
@@ -108,7 +118,7 @@ class Permission:
         found = credentials(request)
         if found is None:
             raise Unauthorized("sign in first (POST /api/v1/auth/token) or send an API key", field="authorization")
-        return Caller(found, self.name, request.app.state.token_keys)
+        return _caller(request, found, self.name)
 
     def __repr__(self) -> str:
         return f"Permission({self.name!r})"
@@ -120,7 +130,7 @@ class FormKeyPermission(Permission):
 
     async def __call__(self, request: Request, api_key: Annotated[str | None, Form()] = None) -> Caller:  # type: ignore[override]
         if api_key:
-            return Caller(Credentials("key", api_key), self.name, request.app.state.token_keys)
+            return _caller(request, Credentials("key", api_key), self.name)
         return await super().__call__(request)
 
 
@@ -136,7 +146,7 @@ class DeviceSecret(Permission):
             secret = (await request.form()).get("id")
         if not secret or not isinstance(secret, str):
             raise InvalidInput("id is required", field="id")
-        return Caller(Credentials("key", secret), self.name, request.app.state.token_keys)
+        return _caller(request, Credentials("key", secret), self.name)
 
 
 async def public() -> None:

@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
 from api.middleware import HEADER, request_id
@@ -75,6 +76,32 @@ def database_error(exc: DBAPIError, timeout_s: float) -> tuple[int, dict[str, st
     return None
 
 
+def _audit_refusal(request: Request, exc: Forbidden) -> None:
+    """A signed-in caller refused (403) goes to the audit trail with the route and the reason. A
+    request without valid credentials (401) goes to the server log only: anyone can send those, and
+    they must not be able to fill the database."""
+    from gis.access import audit
+
+    caller = getattr(request.state, "caller", None)
+    who = caller and (caller.principal or caller.refused)
+    if who is None:
+        return
+    try:
+        with request.app.state.engine.begin() as conn:
+            audit.record(
+                conn,
+                who,
+                "denied",
+                "route",
+                f"{request.method} {request.url.path}"[:128],
+                {"reason": exc.message, "permission": caller.permission},
+                client_addr=request.client.host if request.client else None,
+                request_id=request_id(request.scope),
+            )
+    except DBAPIError:  # the refusal is answered all the same; the server log has it
+        log.warning("could not record the refusal %s in the audit trail", request_id(request.scope), exc_info=True)
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(WanggeError)
     async def _wangge(request: Request, exc: WanggeError) -> JSONResponse:
@@ -85,6 +112,8 @@ def install(app: FastAPI) -> None:
             headers["Retry-After"] = str(exc.retry_after_s)
         if isinstance(exc, Unauthorized | Forbidden):  # refused requests are logged with route and caller
             log.info("refused %s %s %s: %s", request_id(request.scope), request.method, request.url.path, exc.code)
+        if isinstance(exc, Forbidden):
+            await run_in_threadpool(_audit_refusal, request, exc)
         return JSONResponse(exc.to_dict(), status_code=status_for(exc), headers=headers)
 
     @app.exception_handler(HTTPException)

@@ -251,7 +251,11 @@ def test_the_audit_trail_names_the_authenticated_actor_and_is_read_by_city_admin
         admin = c.get("/api/v1/auth/me").json()["id"]
         mine = c.get("/api/v1/audit", params={"actor": f"key:{admin}"}).json()["items"]
         assert [i["object_id"] for i in mine] == ["GOV-X"]
-        assert c.get("/api/v1/audit", params={"actor": f"key:{me['id']}", "object": "unit"}).json()["total"] == 0
+        # the dispatcher's refusal is in the trail, with the route, its reason and the permission
+        refused = c.get("/api/v1/audit", params={"actor": f"key:{me['id']}", "object": "route"}).json()["items"]
+        assert [(i["action"], i["object_id"], i["details"]["permission"]) for i in refused] == [
+            ("denied", "GET /api/v1/audit", "audit:read")
+        ]
         bad = c.get("/api/v1/audit", params={"actor": "nobody:1"})
         assert bad.status_code == 400 and bad.json()["field"] == "actor" and "user" in bad.json()["allowed"]
         assert c.get("/api/v1/audit", params={"from": "2030-01-01", "to": "2020-01-01"}).status_code == 400
