@@ -424,11 +424,17 @@ def add_accounts(engine: Engine) -> list[dict[str, str]]:
             {"d": district},
         ).scalar()
         worker = conn.execute(text("SELECT min(id) FROM worker WHERE role = 'gridworker'")).scalar()
+        # the unit with the most cases, so the unit staff's demo account has work to see
+        unit = conn.execute(
+            text(
+                'SELECT resp_unit FROM "case" WHERE resp_unit IS NOT NULL GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1'
+            )
+        ).scalar()
     plan = [
         ("demo-admin", "admin", None, None, None),
         ("demo-grid-admin", "grid_admin", district, None, None),
         ("demo-dispatcher", "dispatcher", district, None, None),
-        ("demo-unit-staff", "unit_staff", None, "DEMO-FIRE", None),
+        ("demo-unit-staff", "unit_staff", None, unit or "DEMO-FIRE", None),
         ("demo-gridworker", "gridworker", None, None, worker),
         ("demo-planner", "planner", None, None, None),
         ("demo-viewer", "viewer", street, None, None),
@@ -443,5 +449,6 @@ def add_accounts(engine: Engine) -> list[dict[str, str]]:
                 accounts.create_user(conn, login, f"{role}（演示）", worker_id=worker_id)
                 accounts.grant(conn, login, role, area, unit)
             accounts.set_password(conn, login, password)
-            out.append({"login": login, "password": password, "role": role, "area": area or "whole city"})
+            reach = f"unit {unit}" if unit else f"worker {worker_id}" if worker_id else area or "whole city"
+            out.append({"login": login, "password": password, "role": role, "area": reach})
     return out

@@ -38,6 +38,11 @@ def test_demo_city_builds_valid_and_idempotent(db):
         assigned = conn.execute(text('SELECT count(*) FROM "case" WHERE resp_unit IS NOT NULL')).scalar_one()
     assert len(inside) == 200 and all(inside)
     assert assigned == 3000  # every demo case reached a government at least (属地兜底)
+    # the unit staff's account is a unit's with cases to see (the unit with the most)
+    unit = roles["unit_staff"]["area"].removeprefix("unit ")
+    with db.connect() as conn:
+        theirs = conn.execute(text('SELECT count(*) FROM "case" WHERE resp_unit = :u'), {"u": unit}).scalar_one()
+    assert theirs > 0, roles["unit_staff"]
     # synthetic components with owners and maintainers; a case about one goes to the right unit
     assert 200 * 5 <= act["components"] <= 200 * 5 * 3
     with db.connect() as conn:
