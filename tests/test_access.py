@@ -259,3 +259,49 @@ def test_the_audit_trail_names_the_authenticated_actor_and_is_read_by_city_admin
         bad = c.get("/api/v1/audit", params={"actor": "nobody:1"})
         assert bad.status_code == 400 and bad.json()["field"] == "actor" and "user" in bad.json()["allowed"]
         assert c.get("/api/v1/audit", params={"from": "2030-01-01", "to": "2020-01-01"}).status_code == 400
+
+
+#: well-formed values of the required query parameters
+QUERY = {"by": "street", "from": "2020-01-01", "to": "2030-01-01", "date": "2026-01-01", "lon": X0, "lat": Y0}
+
+
+def test_every_get_and_delete_route_against_every_role(settings, db, two_streets):
+    """The role × route matrix for the routes that take no body: a role without the route's
+    permission gets 403, a role with it never 401 or 403 (whatever else the well-formed request
+    meets: 200, 404 for an object outside or missing, 409)."""
+    from gis.access.roles import ROLES
+
+    app = create_app(settings)
+    declared = {}
+    for r in _routes(app):
+        found = _declares(r.dependant) - {"public"}
+        for m in r.methods & {"GET", "DELETE"}:
+            if found:  # the module routers' paths are without the /api/v1 they are mounted at
+                declared[(m, r.path_format)] = declared[(m, "/api/v1" + r.path_format)] = found
+    spec = app.openapi()
+    # (/osmand takes a phone's device secret as its id, never a bearer key: test_a_phone_reports...)
+    ops = [(m.upper(), p) for p, o in spec["paths"].items() for m in o if (m.upper(), p) in declared]
+    ops = [(m, p) for m, p in ops if p != "/osmand"]
+    assert len(ops) > 30
+    west = two_streets["west"]
+    values = {**EXAMPLE, "case_id": str(west["id"]), "worker_id": "WW"}
+    seen = set()
+    with TestClient(app) as c:
+        for role in ROLES:
+            if role == "gridworker":
+                continue  # a gridworker's grants need an account linked to a worker: test_sign_in covers it
+            key = bearer(api_key(db, role, unit="GOV-W" if role == "unit_staff" else None))
+            for method, path in ops:
+                if method == "DELETE" and role == "admin":
+                    continue  # an admin's delete would succeed and change the city for the next rows
+                url = re.sub(r"\{([^}]+)\}", lambda m: values.get(m.group(1), "1"), path)
+                params = spec["paths"][path][method.lower()].get("parameters", [])
+                query = {q["name"]: QUERY[q["name"]] for q in params if q["in"] == "query" and q.get("required")}
+                r = c.request(method, url, params=query, headers=key)
+                (needed,) = declared[(method, path)]
+                if needed in ROLES[role]:
+                    assert r.status_code not in (401, 403), (role, method, path, r.status_code, r.text)
+                else:
+                    assert r.status_code == 403, (role, method, path, r.status_code, r.text)
+                seen.add((role, method, path, r.status_code))
+    assert len(seen) > 200
