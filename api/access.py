@@ -12,6 +12,8 @@ work), so signing in costs one indexed query and no extra thread hop.
 from __future__ import annotations
 
 import threading
+import time
+from collections import deque
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -20,7 +22,7 @@ from sqlalchemy.engine import Connection
 
 from gis.access import accounts, devices, tokens
 from gis.access.principal import Principal, area_condition
-from gis.errors import Forbidden, InvalidInput, NotFound, Unauthorized
+from gis.errors import Forbidden, InvalidInput, NotFound, TooManyAttempts, Unauthorized
 
 #: the routes open to anyone, each for a reason (docs/access.md)
 PUBLIC_REASONS = {
@@ -53,6 +55,36 @@ class TokenKeys:
         return self.key
 
 
+class FailureLimit:
+    """Wrong credentials (token, API key, device secret) per client address, in this server process:
+    after ``max_failures`` within ``window_s`` the address is refused (429) before anything it sends
+    is checked. In memory, so a right credential costs nothing more; each server process counts its
+    own (sign-ins are limited in the database, across processes: ``accounts.authenticate``)."""
+
+    def __init__(self, max_failures: int = 20, window_s: float = 60.0, addresses: int = 10_000):
+        self.max, self.window, self.addresses = max_failures, window_s, addresses
+        self.failures: dict[str, deque[float]] = {}
+        self.lock = threading.Lock()
+
+    def check(self, addr: str) -> None:
+        times = self.failures.get(addr)
+        if times is not None and len(times) == self.max:
+            wait = times[0] + self.window - time.monotonic()
+            if wait > 0:
+                retry = max(1, int(wait + 0.999))
+                raise TooManyAttempts(
+                    f"too many wrong credentials from this address; try again in {retry} s",
+                    field="authorization",
+                    retry_after_s=retry,
+                )
+
+    def fail(self, addr: str) -> None:
+        with self.lock:
+            if addr not in self.failures and len(self.failures) >= self.addresses:
+                self.failures.clear()  # a flood of addresses: start again rather than grow without bound
+            self.failures.setdefault(addr, deque(maxlen=self.max)).append(time.monotonic())
+
+
 @dataclass
 class Caller:
     """A request's credentials and the permission its route needs, resolved on a connection."""
@@ -63,26 +95,36 @@ class Caller:
     principal: Principal | None = None
     #: the caller whose roles did not give the permission (for the audit trail of refusals)
     refused: Principal | None = None
+    addr: str = "unknown"
+    failures: FailureLimit | None = None
 
     def resolve(self, conn: Connection) -> Principal:
         """The caller as the database knows them now; 401 for bad credentials, 403 for a caller
         whose roles do not give the route's permission anywhere."""
         if self.principal is None:
-            c = self.credentials
-            if c.kind == "token":
-                who = tokens.verify(conn, self.keys.get(conn), c.secret)
-            else:
-                who = accounts.verify_api_key(conn, c.secret)
-                if who is None:  # a gridworker's phone sends its device secret the same way
-                    worker = devices.worker_for_secret(conn, c.secret)
-                    who = devices.device_principal(worker) if worker else None
-                if who is None:
-                    raise Unauthorized("the API key is not valid", field="authorization")
+            try:
+                who = self._verify(conn)
+            except Unauthorized:
+                if self.failures is not None:
+                    self.failures.fail(self.addr)
+                raise
             if not who.can(self.permission):
                 self.refused = who
                 raise Forbidden(f"your roles do not allow {self.permission}", field="permission")
             self.principal = who
         return self.principal
+
+    def _verify(self, conn: Connection) -> Principal:
+        c = self.credentials
+        if c.kind == "token":
+            return tokens.verify(conn, self.keys.get(conn), c.secret)
+        who = accounts.verify_api_key(conn, c.secret)
+        if who is None:  # a gridworker's phone sends its device secret the same way
+            worker = devices.worker_for_secret(conn, c.secret)
+            who = devices.device_principal(worker) if worker else None
+        if who is None:
+            raise Unauthorized("the API key is not valid", field="authorization")
+        return who
 
 
 def credentials(request: Request) -> Credentials | None:
@@ -99,7 +141,10 @@ def credentials(request: Request) -> Credentials | None:
 
 def _caller(request: Request, found: Credentials, permission: str) -> Caller:
     """The request's caller, kept on ``request.state`` so a refusal can name it (api/errors.py)."""
-    caller = Caller(found, permission, request.app.state.token_keys)
+    addr = request.client.host if request.client else "unknown"
+    failures = request.app.state.credential_failures
+    failures.check(addr)
+    caller = Caller(found, permission, request.app.state.token_keys, addr=addr, failures=failures)
     request.state.caller = caller
     return caller
 

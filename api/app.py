@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
 from api import docs, errors
-from api.access import TokenKeys, public
+from api.access import FailureLimit, TokenKeys, public
 from api.middleware import RequestId
 from api.routes import audit, auth, cases, grids, imports, lookup, open311, registry, tracks, validation
 from api.schemas.meta import ERRORS, Health
@@ -146,6 +146,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.autocommit_engine = make_engine(settings, **pool, isolation_level="AUTOCOMMIT", pool_reset_on_return=None)
     app.state.live_positions = LivePositions()
     app.state.token_keys = TokenKeys(settings.token_secret)
+    app.state.credential_failures = FailureLimit(settings.credential_max_failures, settings.credential_window_s)
     errors.install(app)
     app.add_middleware(RequestId)
     docs.install(app)

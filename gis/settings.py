@@ -43,3 +43,7 @@ class Settings(BaseSettings):
     token_lifetime_s: int = Field(default=1800, gt=0)
     login_max_failures: int = Field(default=10, gt=0)
     login_window_s: int = Field(default=900, gt=0)
+    # wrong tokens, API keys and device secrets allowed per client address within the window (each
+    # server process counts its own; then 429 until the window has passed)
+    credential_max_failures: int = Field(default=20, gt=0)
+    credential_window_s: int = Field(default=60, gt=0)

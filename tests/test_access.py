@@ -305,3 +305,21 @@ def test_every_get_and_delete_route_against_every_role(settings, db, two_streets
                     assert r.status_code == 403, (role, method, path, r.status_code, r.text)
                 seen.add((role, method, path, r.status_code))
     assert len(seen) > 200
+
+
+def test_wrong_secrets_from_an_address_are_limited(settings, db, two_streets):
+    """Guessing device secrets (or keys, or tokens) from one address: after the limit every
+    credential it sends is refused (429, with the wait) before it is checked, the right one too;
+    another address is not held up."""
+    with db.begin() as conn:
+        secret = devices.issue_secret(conn, "WW", issued_by="test")
+    app = create_app(settings.model_copy(update={"credential_max_failures": 5}))
+    fix = {"lat": str(WEST[1]), "lon": str(WEST[0]), "timestamp": "1793500000"}
+    with TestClient(app, client=("10.0.0.7", 5000)) as phone, TestClient(app, client=("10.0.0.8", 5000)) as other:
+        for i in range(5):  # refused like any bad report, and counted
+            r = phone.get("/osmand", params={**fix, "id": f"guess-{i}"})
+            assert r.status_code == 400 and r.json()["field"] == "id", r.text
+        r = phone.get("/osmand", params={**fix, "id": secret})
+        assert r.status_code == 429 and int(r.headers["retry-after"]) > 0, r.text
+        assert phone.get("/api/v1/cases", headers=bearer("wg_wrong")).status_code == 429
+        assert other.get("/osmand", params={**fix, "id": secret}).status_code == 200
