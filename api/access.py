@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import deque
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -57,32 +56,43 @@ class TokenKeys:
 
 class FailureLimit:
     """Wrong credentials (token, API key, device secret) per client address, in this server process:
-    after ``max_failures`` within ``window_s`` the address is refused (429) before anything it sends
-    is checked. In memory, so a right credential costs nothing more; each server process counts its
-    own (sign-ins are limited in the database, across processes: ``accounts.authenticate``)."""
+    once ``max_failures`` different wrong ones came within ``window_s``, the address is refused (429)
+    before anything it sends is checked. Different ones: a phone left with a rotated secret repeats
+    the same one every few seconds, and behind a carrier's NAT it must not shut out the phones that
+    share its address; a guesser tries a new one each time. In memory (a hash of each, never the
+    secret), so a right credential costs nothing more; each server process counts its own (sign-ins
+    are limited in the database, across processes: ``accounts.authenticate``)."""
 
     def __init__(self, max_failures: int = 20, window_s: float = 60.0, addresses: int = 10_000):
         self.max, self.window, self.addresses = max_failures, window_s, addresses
-        self.failures: dict[str, deque[float]] = {}
+        self.failures: dict[str, dict[int, float]] = {}  # address -> hash of a wrong secret -> last seen
         self.lock = threading.Lock()
 
     def check(self, addr: str) -> None:
-        times = self.failures.get(addr)
-        if times is not None and len(times) == self.max:
-            wait = times[0] + self.window - time.monotonic()
-            if wait > 0:
-                retry = max(1, int(wait + 0.999))
+        seen = self.failures.get(addr)
+        if seen is None or len(seen) < self.max:
+            return
+        with self.lock:
+            since = time.monotonic() - self.window
+            for h in [h for h, at in seen.items() if at <= since]:
+                del seen[h]
+            if len(seen) >= self.max:
+                retry = max(1, int(min(seen.values()) - since + 0.999))
                 raise TooManyAttempts(
                     f"too many wrong credentials from this address; try again in {retry} s",
                     field="authorization",
                     retry_after_s=retry,
                 )
 
-    def fail(self, addr: str) -> None:
+    def fail(self, addr: str, secret: str) -> None:
         with self.lock:
             if addr not in self.failures and len(self.failures) >= self.addresses:
                 self.failures.clear()  # a flood of addresses: start again rather than grow without bound
-            self.failures.setdefault(addr, deque(maxlen=self.max)).append(time.monotonic())
+            seen = self.failures.setdefault(addr, {})
+            seen.pop(hash(secret), None)  # most recent last
+            seen[hash(secret)] = time.monotonic()
+            while len(seen) > self.max:
+                del seen[next(iter(seen))]
 
 
 @dataclass
@@ -106,7 +116,7 @@ class Caller:
                 who = self._verify(conn)
             except Unauthorized:
                 if self.failures is not None:
-                    self.failures.fail(self.addr)
+                    self.failures.fail(self.addr, self.credentials.secret)
                 raise
             if not who.can(self.permission):
                 self.refused = who

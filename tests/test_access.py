@@ -310,7 +310,7 @@ def test_every_get_and_delete_route_against_every_role(settings, db, two_streets
 def test_wrong_secrets_from_an_address_are_limited(settings, db, two_streets):
     """Guessing device secrets (or keys, or tokens) from one address: after the limit every
     credential it sends is refused (429, with the wait) before it is checked, the right one too;
-    another address is not held up."""
+    another address is not held up, nor one where a phone repeats the same stale secret."""
     with db.begin() as conn:
         secret = devices.issue_secret(conn, "WW", issued_by="test")
     app = create_app(settings.model_copy(update={"credential_max_failures": 5}))
@@ -322,4 +322,7 @@ def test_wrong_secrets_from_an_address_are_limited(settings, db, two_streets):
         r = phone.get("/osmand", params={**fix, "id": secret})
         assert r.status_code == 429 and int(r.headers["retry-after"]) > 0, r.text
         assert phone.get("/api/v1/cases", headers=bearer("wg_wrong")).status_code == 429
+        assert other.get("/osmand", params={**fix, "id": secret}).status_code == 200
+        for _ in range(10):  # a phone behind the same NAT as others, left with a rotated secret
+            assert other.get("/osmand", params={**fix, "id": "rotated-away"}).status_code == 400
         assert other.get("/osmand", params={**fix, "id": secret}).status_code == 200
