@@ -326,3 +326,22 @@ def test_wrong_secrets_from_an_address_are_limited(settings, db, two_streets):
         for _ in range(10):  # a phone behind the same NAT as others, left with a rotated secret
             assert other.get("/osmand", params={**fix, "id": "rotated-away"}).status_code == 400
         assert other.get("/osmand", params={**fix, "id": secret}).status_code == 200
+
+
+def test_gridworkers_names_are_masked_for_roles_without_personal_data(settings, db, two_streets):
+    """A planner or a command-hall screen sees a case's gridworkers as 西***; the dispatcher of the
+    street and the unit handling the case see the names."""
+    west = two_streets["west"]
+    with TestClient(create_app(settings)) as c:
+        for role, unit, seen in (
+            ("planner", None, "西***"),
+            ("viewer", None, "西***"),
+            ("dispatcher", None, "西网格员"),
+            ("unit_staff", "GOV-W", "西网格员"),
+        ):
+            key = bearer(api_key(db, role, unit=unit))
+            one = c.get(f"/api/v1/cases/{west['id']}", headers=key).json()
+            listed = [x for x in c.get("/api/v1/cases", headers=key).json()["items"] if x["id"] == west["id"]]
+            names = [w["name"] for w in one["gridworkers"]]
+            assert seen in names and [w["name"] for w in listed[0]["gridworkers"]] == names, (role, names)
+            assert ("西网格员" in c.get(f"/api/v1/cases/{west['id']}", headers=key).text) == (seen == "西网格员")

@@ -14,6 +14,7 @@ from weakref import WeakKeyDictionary
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
+from gis.access.personal import mask_name, sees_personal
 from gis.access.principal import Principal, area_condition
 from gis.cases import calendar, deadlines
 from gis.dates import parse_at
@@ -217,7 +218,7 @@ def intake(
         return get_case(conn, existing, who), False
     case = dict(row)
     del case["class_current"], case["component_found"]
-    return _shape(case), True
+    return _shape(case, who), True
 
 
 def get_case(
@@ -237,10 +238,12 @@ def get_case(
         )
     if row is None:
         raise NotFound(f"no case {case_id}", field="id")
-    return _shape(dict(row))
+    return _shape(dict(row), who)
 
 
-def _shape(d: dict[str, Any]) -> dict[str, Any]:
+def _shape(d: dict[str, Any], who: Principal | None = None) -> dict[str, Any]:
+    """A case row as the API answers it; the gridworkers' names masked for a caller without
+    ``personal:read`` on the case."""
     d["chain"] = {
         "district": d.pop("district_code"),
         "street": d.pop("street_code"),
@@ -253,6 +256,8 @@ def _shape(d: dict[str, Any]) -> dict[str, Any]:
     named = d.pop("gridworker")
     if named and named not in {w["name"] for w in workers}:
         workers.append({"worker_id": None, "name": named, "role": "gridworker", "grid": d["chain"]["unit_grid"]})
+    if not sees_personal(who, d["chain"].values(), d["resp_unit"]):
+        workers = [{**w, "name": mask_name(w["name"])} for w in workers]
     d["gridworkers"] = workers
     d["queue"] = "unassigned" if d["resp_unit"] is None else "assigned"
     return d

@@ -66,4 +66,4 @@ def list_cases(
         ),
         params,
     ).mappings()
-    return {"total": total, "limit": limit, "offset": offset, "cases": [_shape(dict(r)) for r in rows]}
+    return {"total": total, "limit": limit, "offset": offset, "cases": [_shape(dict(r), who) for r in rows]}
