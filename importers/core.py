@@ -19,6 +19,7 @@ import shapely
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine, RootTransaction
 
+from gis.access.principal import inside
 from gis.crs import (
     Crs,
     crs_from_pyproj,
@@ -257,7 +258,7 @@ def import_grid_frame(
                 attrs={c: v for c in extra_cols if (v := versions.json_safe(rec[c])) is not None},
                 **{c: (None if (v := versions.json_safe(rec[c])) is None else str(v)) for c in resp_cols},
             )
-            if opts.within is not None and not any((code or parent or "").startswith(w) for w in opts.within):
+            if not inside(code or parent, opts.within):
                 report.reject(row, f"{code or parent} lies outside the areas you may change", code)
                 continue
             try:

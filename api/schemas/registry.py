@@ -50,11 +50,10 @@ class ComponentClass(BaseModel):
     responsible: str = Field(description="who takes a case about it: owner, manager or maintainer")
 
 
-class Component(BaseModel):
+class _ComponentFields(BaseModel):
     code: str
     class_code: str
     name: str
-    geometry: Geometry
     owner_unit: str | None
     manager_unit: str | None
     maintainer_unit: str | None
@@ -68,23 +67,15 @@ class Component(BaseModel):
     attrs: dict[str, Any]
 
 
-class ComponentProperties(BaseModel):
-    code: str
-    class_code: str
+class Component(_ComponentFields):
+    geometry: Geometry
+
+
+class ComponentProperties(_ComponentFields):
+    """A component as a GeoJSON Feature's properties, with its class's names."""
+
     major_name: str
     minor_name: str
-    name: str
-    owner_unit: str | None
-    manager_unit: str | None
-    maintainer_unit: str | None
-    state: str
-    recorded_at: datetime
-    changed_at: datetime
-    district_code: str | None
-    street_code: str | None
-    community_code: str | None
-    unit_grid_code: str | None
-    attrs: dict[str, Any]
 
 
 ComponentPage = FeaturePage[Feature[Geometry, ComponentProperties]]

@@ -118,10 +118,7 @@ class Principal:
         >>> p.covers("grids:read", "460106001003007"), p.covers("grids:read", "460106002"), p.covers("grids:read", "460106")
         (True, False, False)
         """
-        areas = self.areas_for(permission)
-        if areas is None:
-            return True
-        return bool(code) and any(str(code).startswith(a) for a in areas)
+        return inside(code, self.areas_for(permission))
 
     def units_for(self, permission: str) -> list[str]:
         """The responsible units whose objects ``permission`` reaches through a unit scope."""
@@ -134,6 +131,14 @@ class Principal:
     def submitter_for(self, permission: str) -> bool:
         """Does ``permission`` reach what this caller submitted itself?"""
         return any(s == SUBMITTER for s, _ in self._scopes(permission))
+
+
+def inside(code: str | None, areas: list[str] | None) -> bool:
+    """Is the grid ``code`` (any level) inside one of ``areas`` (grid codes, each covering everything
+    below it; None: everywhere)? Codes nest by prefix (GB/T 30428), so this is the whole rule."""
+    if areas is None:
+        return True
+    return bool(code) and any(str(code).startswith(a) for a in areas)
 
 
 def area_condition(

@@ -101,14 +101,7 @@ ROLES: Final[dict[str, dict[str, str]]] = {
         "registry:read": AREA,
         "calendar:read": AREA,
     },
-    "planner": {
-        "grids:read": AREA,
-        "cases:read": AREA,
-        "stats:read": AREA,
-        "registry:read": AREA,
-        "components:read": AREA,
-        "calendar:read": AREA,
-    },
+    "planner": {p: s for p, s in _READ_ALL.items() if p != "workers:read"},  # no worker names
     "viewer": dict(_READ_ALL),
     "reporter": {
         "cases:intake": AREA,
