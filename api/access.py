@@ -88,9 +88,9 @@ class FailureLimit:
         with self.lock:
             if addr not in self.failures and len(self.failures) >= self.addresses:
                 self.failures.clear()  # a flood of addresses: start again rather than grow without bound
-            seen = self.failures.setdefault(addr, {})
-            seen.pop(hash(secret), None)  # most recent last
-            seen[hash(secret)] = time.monotonic()
+            seen, h = self.failures.setdefault(addr, {}), hash(secret)
+            seen.pop(h, None)  # most recent last
+            seen[h] = time.monotonic()
             while len(seen) > self.max:
                 del seen[next(iter(seen))]
 
