@@ -30,14 +30,27 @@ PUBLIC_REASONS = {
     "/openapi.json": "the API documentation",
     "/open311/v2/services.json": "GeoReport v2: the service list is public",
     "/api/v1/auth/token": "signing in",
+    "/login": "the browser's sign-in page",
+    "/logout": "signing out of the browser's session: ends the session its cookie names, if any",
     "/": "the landing page: links only",
 }
+
+
+#: the browser session's cookies (api/pages.py): the token (HttpOnly) and its CSRF token (readable
+#: by the page's scripts, which send it back as ``X-CSRF-Token`` on writes)
+SESSION_COOKIE = "wangge_session"
+CSRF_COOKIE = "wangge_csrf"
+CSRF_HEADER = "x-csrf-token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 @dataclass(frozen=True)
 class Credentials:
     kind: str  # "token" or "key"
     secret: str
+    #: the CSRF token a write made with the session cookie sent (None: none); False when the request
+    #: needs none (credentials in a header, which another site cannot make a browser send; a read)
+    csrf: str | None | bool = False
 
 
 class TokenKeys:
@@ -127,7 +140,7 @@ class Caller:
     def _verify(self, conn: Connection) -> Principal:
         c = self.credentials
         if c.kind == "token":
-            return tokens.verify(conn, self.keys.get(conn), c.secret)
+            return tokens.verify(conn, self.keys.get(conn), c.secret, csrf=c.csrf)
         who = accounts.verify_api_key(conn, c.secret)
         if who is None:  # a gridworker's phone sends its device secret the same way
             worker = devices.worker_for_secret(conn, c.secret)
@@ -138,10 +151,15 @@ class Caller:
 
 
 def credentials(request: Request) -> Credentials | None:
-    """``Authorization: Bearer <token>`` (a JWT: three dot-separated parts) or ``Bearer <API key>``."""
+    """``Authorization: Bearer <token>`` (a JWT: three dot-separated parts) or ``Bearer <API key>``;
+    else a browser's session cookie, whose writes must carry the session's CSRF token."""
     header = request.headers.get("authorization")
     if not header:
-        return None
+        cookie = request.cookies.get(SESSION_COOKIE)
+        if not cookie:
+            return None
+        csrf = False if request.method in SAFE_METHODS else request.headers.get(CSRF_HEADER)
+        return Credentials("token", cookie, csrf=csrf)
     scheme, _, value = header.partition(" ")
     value = value.strip()
     if scheme.lower() != "bearer" or not value:
@@ -172,7 +190,10 @@ class Permission:
     async def __call__(self, request: Request) -> Caller:
         found = credentials(request)
         if found is None:
-            raise Unauthorized("sign in first (POST /api/v1/auth/token) or send an API key", field="authorization")
+            raise Unauthorized(
+                "sign in first (POST /api/v1/auth/token, or /login in a browser) or send an API key",
+                field="authorization",
+            )
         return _caller(request, found, self.name)
 
     def __repr__(self) -> str:

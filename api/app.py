@@ -6,15 +6,13 @@ import asyncio
 import logging
 import time
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import anyio.to_thread
 from fastapi import Depends, FastAPI
-from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
-from api import docs, errors
+from api import docs, errors, pages
 from api.access import FailureLimit, TokenKeys, public
 from api.middleware import RequestId
 from api.routes import audit, auth, cases, grids, imports, lookup, open311, registry, tracks, validation
@@ -24,22 +22,6 @@ from gis.settings import Settings
 from gis.tracks.positions import LivePositions
 
 log = logging.getLogger("wangge.api")
-LANDING = """<!doctype html><html lang="zh"><head><meta charset="utf-8"><title>wangge 网格</title></head>
-<body style="font-family:sans-serif;max-width:46em;margin:2em auto">
-<h1>wangge 网格</h1><p>City grid management on PostGIS.</p>
-<ul>
-<li><a href="/docs">API documentation (OpenAPI)</a></li>
-<li><a href="/api/v1/grids?level=district">Districts (GeoJSON)</a></li>
-<li><a href="/api/v1/lookup?lon=110.33&lat=20.03">A point lookup</a></li>
-<li><a href="/api/v1/validation?level=unit">Validation of the unit grids</a></li>
-<li><a href="/api/v1/cases?limit=20">Cases, newest first</a> ·
-<a href="/api/v1/cases-statistics?by=street&amp;from={since}&amp;to={until}">statistics by street, last 90 days</a> ·
-<a href="/api/v1/cases-overdue?by=resp_unit">overdue by unit</a></li>
-<li><a href="/api/v1/workers/positions">Gridworkers' live positions (GeoJSON)</a></li>
-<li><a href="/api/v1/components?limit=50">City components (部件, GeoJSON)</a></li>
-</ul></body></html>"""
-
-
 #: paths whose query string says who is where (the OsmAnd protocol's device id and coordinates)
 PRIVATE_QUERY_PATHS = ("/osmand",)
 
@@ -157,14 +139,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.include_router(open311.router, responses=ERRORS)
     app.include_router(tracks.osmand, responses=ERRORS)
+    app.include_router(pages.router)
     app.openapi = lambda: openapi(app)  # type: ignore[method-assign]
-
-    @app.get("/", response_class=HTMLResponse, include_in_schema=False, dependencies=[Depends(public)])
-    def landing() -> str:
-        today = datetime.now(UTC).date()
-        return LANDING.replace("{since}", str(today - timedelta(days=90))).replace(
-            "{until}", str(today + timedelta(days=1))
-        )
 
     @app.get("/healthz", tags=["meta"], response_model=Health, dependencies=[Depends(public)])
     def healthz() -> dict[str, Any]:

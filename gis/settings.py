@@ -41,6 +41,10 @@ class Settings(BaseSettings):
     # failed sign-ins allowed per account and per client address within the window.
     token_secret: str | None = Field(default=None, min_length=32, repr=False)
     token_lifetime_s: int = Field(default=1800, gt=0)
+    # A browser's sign-in (/login) lasts a command-hall shift; its cookie is Secure when the request
+    # came over HTTPS (None), or always / never when set.
+    session_lifetime_s: int = Field(default=12 * 3600, gt=0)
+    cookie_secure: bool | None = None
     login_max_failures: int = Field(default=10, gt=0)
     login_window_s: int = Field(default=900, gt=0)
     # wrong tokens, API keys and device secrets allowed per client address within the window (each

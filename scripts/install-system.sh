@@ -43,5 +43,17 @@ if ! command -v npm >/dev/null; then
   $SUDO apt-get update -q
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends npm >&2
 fi
+# The page tests drive a real headless Chromium with the distribution's driver (a browser a tool
+# downloads at run time does not work offline), and Chinese text needs a CJK font.
+browser=(chromium chromium-driver fonts-noto-cjk)
+if ! dpkg -s chromium >/dev/null 2>&1 && ! apt-cache show chromium >/dev/null 2>&1; then
+  browser=(chromium-browser chromium-chromedriver fonts-noto-cjk)  # Ubuntu's names
+fi
+missing=$(want "${browser[@]}")
+if [ -n "$missing" ]; then
+  echo "install-system: installing" $missing "..." >&2
+  $SUDO apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends $missing >&2
+fi
 # Debian starts a system-wide cluster on 5432; wangge runs its own, so that one is left as it is.
 exit 0

@@ -44,6 +44,31 @@ def _client(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
+def open_session(request: Request, username: str, password: str, *, lifetime_s: int, csrf: bool = False) -> dict:
+    """Check a login and password and open a session (:func:`gis.access.tokens.issue_token`'s answer);
+    a failure is recorded and committed (so the limits count it), then answered Unauthorized without
+    saying whether the login exists. The token route and the browser's /login page both sign in here."""
+    with request.app.state.engine.begin() as conn:
+        user = accounts.authenticate(
+            conn,
+            username,
+            password,
+            _client(request),
+            max_failures=request.app.state.settings.login_max_failures,
+            window_s=request.app.state.settings.login_window_s,
+        )
+        if user is None:
+            audit.record(conn, None, "auth.failed", "user", username[:64], client_addr=_client(request))
+        else:
+            key = request.app.state.token_keys.get(conn)
+            answer = tokens.issue_token(
+                conn, key, user["id"], lifetime_s=lifetime_s, client_addr=_client(request), csrf=csrf
+            )
+    if user is None:  # committed above
+        raise Unauthorized("wrong login or password", field="username")
+    return answer
+
+
 @router.post("/token", response_model=TokenOut, dependencies=[Depends(public)])
 def sign_in(
     request: Request,
@@ -52,26 +77,7 @@ def sign_in(
 ) -> dict[str, Any]:
     """Sign in with a login and password (``application/x-www-form-urlencoded``, as OAuth2's password
     flow); the answer's ``access_token`` goes in ``Authorization: Bearer …`` on later requests."""
-    settings = request.app.state.settings
-    with request.app.state.engine.begin() as conn:
-        user = accounts.authenticate(
-            conn,
-            username,
-            password,
-            _client(request),
-            max_failures=settings.login_max_failures,
-            window_s=settings.login_window_s,
-        )
-        if user is None:
-            audit.record(conn, None, "auth.failed", "user", username[:64], client_addr=_client(request))
-        else:
-            key = request.app.state.token_keys.get(conn)
-            answer = tokens.issue_token(
-                conn, key, user["id"], lifetime_s=settings.token_lifetime_s, client_addr=_client(request)
-            )
-    if user is None:  # committed above: the failure counts towards the limits
-        raise Unauthorized("wrong login or password", field="username")
-    return answer
+    return open_session(request, username, password, lifetime_s=request.app.state.settings.token_lifetime_s)
 
 
 @router.get("/me", response_model=MeOut)

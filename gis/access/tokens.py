@@ -13,6 +13,7 @@ There is no built-in default: a known key would let anyone mint tokens.
 
 from __future__ import annotations
 
+import hmac
 import secrets
 import time
 from typing import Any
@@ -23,7 +24,7 @@ from sqlalchemy.engine import Connection
 
 from gis.access.accounts import grants_of
 from gis.access.principal import Principal
-from gis.errors import Unauthorized
+from gis.errors import Forbidden, Unauthorized
 from gis.statements import fetch_prepared
 
 ALGORITHM = "HS256"
@@ -65,10 +66,13 @@ def issue_token(
     *,
     lifetime_s: int = 1800,
     client_addr: str | None = None,
+    csrf: bool = False,
 ) -> dict[str, Any]:
     """Open a session for ``user_id`` (after :func:`gis.access.accounts.authenticate`) and sign its token.
 
     Returns the OAuth2 token answer (``access_token``, ``token_type``, ``expires_in``) and ``session_id``.
+    With ``csrf`` (a browser session kept in a cookie), the token also carries a random ``csrf`` claim,
+    returned as ``csrf_token``: writes made with the cookie must send it back (:func:`verify`).
     """
     now = int(time.time())
     sid = secrets.token_urlsafe(16)
@@ -81,12 +85,15 @@ def issue_token(
         ),
         {"s": sid, "u": user_id, "exp": now + lifetime_s, "a": (client_addr or None) and client_addr[:64]},
     )
-    claims = {"iss": ISSUER, "sub": str(user_id), "sid": sid, "iat": now, "exp": now + lifetime_s}
+    claims: dict[str, Any] = {"iss": ISSUER, "sub": str(user_id), "sid": sid, "iat": now, "exp": now + lifetime_s}
+    if csrf:
+        claims["csrf"] = secrets.token_urlsafe(24)
     return {
         "access_token": jwt.encode(claims, key, algorithm=ALGORITHM),
         "token_type": "bearer",
         "expires_in": lifetime_s,
         "session_id": sid,
+        "csrf_token": claims.get("csrf"),
     }
 
 
@@ -121,15 +128,24 @@ def decode(key: bytes, token: str) -> dict[str, Any]:
         raise Unauthorized("the token is not valid", field="token") from None
 
 
-def verify(conn: Connection, key: bytes, token: str) -> Principal:
+def verify(conn: Connection, key: bytes, token: str, *, csrf: str | None | bool = False) -> Principal:
     """The signed-in user behind ``token``, with roles, areas and worker grids as they are now.
 
     Unauthorized for a token that is malformed, tampered with, expired, of a signed-out session or of
-    a disabled account; one indexed query.
+    a disabled account; one indexed query. ``csrf``: False when the request needs no CSRF token (a
+    bearer token, a read); otherwise the token the request sent (None: none), which must be the
+    session's ``csrf`` claim (Forbidden otherwise, before the database is asked).
     """
     if not isinstance(token, str) or len(token) > 4096:
         raise Unauthorized("the token is not valid", field="token")
     claims = decode(key, token)
+    if csrf is not False:
+        expected = claims.get("csrf")
+        if not isinstance(expected, str) or not isinstance(csrf, str) or not hmac.compare_digest(expected, csrf):
+            raise Forbidden(
+                "a write made with the session cookie needs the X-CSRF-Token header (the wangge_csrf cookie's value)",
+                field="x-csrf-token",
+            )
     try:
         uid = int(claims["sub"])
     except (TypeError, ValueError):
