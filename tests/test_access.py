@@ -265,46 +265,115 @@ def test_the_audit_trail_names_the_authenticated_actor_and_is_read_by_city_admin
 QUERY = {"by": "street", "from": "2020-01-01", "to": "2030-01-01", "date": "2026-01-01", "lon": X0, "lat": Y0}
 
 
-def test_every_get_and_delete_route_against_every_role(settings, db, two_streets):
-    """The role × route matrix for the routes that take no body: a role without the route's
-    permission gets 403, a role with it never 401 or 403 (whatever else the well-formed request
-    meets: 200, 404 for an object outside or missing, 409)."""
+#: a well-formed body for each write, so a refusal comes from the caller's roles, not from the body
+#: (FastAPI checks a body before the route's caller is resolved); imports and redraws are dry runs
+STREETS = square_city()[2].to_json().encode()
+SQUARE = {"type": "Polygon", "coordinates": [[[X0, Y0], [X0 + STEP, Y0], [X0 + STEP, Y0 + STEP], [X0, Y0]]]}
+BODIES = {
+    ("POST", "/api/v1/lookup"): {"json": {"points": [{"lon": WEST[0], "lat": WEST[1]}]}},
+    ("POST", "/api/v1/cases"): {"json": {"lon": WEST[0], "lat": WEST[1], "class": "0101", "channel": "hotline"}},
+    ("POST", "/api/v1/cases/{case_id}/actions"): {"json": {"action": "accept"}},
+    ("POST", "/api/v1/workers"): {"json": {"worker_id": "NEW", "name": "新网格员"}},
+    ("PATCH", "/api/v1/workers/{worker_id}"): {"json": {"name": "西网格员"}},
+    ("POST", "/api/v1/workers/{worker_id}/device-secret"): {},
+    ("POST", "/api/v1/tracks"): {
+        "json": {"points": [{"worker_id": "WW", "fix_time": "2026-11-01T01:00:00Z", "lon": WEST[0], "lat": WEST[1]}]}
+    },
+    ("PUT", "/api/v1/grids/{code}"): {"json": {"type": "Feature", "geometry": SQUARE}, "params": {"dry_run": "true"}},
+    ("POST", "/api/v1/imports/grids"): {
+        "data": {"level": "street", "dry_run": "true"},
+        "files": {"file": ("s.geojson", STREETS, "application/geo+json")},
+    },
+    ("POST", "/api/v1/resp-units"): {"json": {"code": "NEW-UNIT", "name": "新单位", "kind": "water"}},
+    ("PATCH", "/api/v1/resp-units/{code}"): {"json": {"name": "西街道办"}},
+    ("POST", "/api/v1/rules"): {"json": {"class_code": "0101", "area_code": "110108001", "resp_unit": "GOV-W"}},
+    ("POST", "/api/v1/event-classes"): {
+        "json": {
+            "code": "9901",
+            "major_name": "其他",
+            "minor_name": "测试",
+            "time_limit": 2,
+            "time_unit": "working_days",
+        }
+    },
+    ("PATCH", "/api/v1/event-classes/{code}"): {"json": {"minor_name": "井盖"}},
+    ("POST", "/api/v1/components"): {
+        "json": {"code": "1101080101000001", "geometry": {"type": "Point", "coordinates": list(WEST)}}
+    },
+    ("PATCH", "/api/v1/components/{code}"): {"json": {"name": "井盖"}},  # the one just made
+    ("PUT", "/api/v1/calendar/{day}"): {"json": {"workday": True}},
+    ("POST", "/open311/v2/requests.json"): {"data": {"service_code": "0101", "lat": WEST[1], "long": WEST[0]}},
+    ("POST", "/api/v1/auth/logout"): {},
+}
+
+
+def _callers(c: TestClient, db) -> dict[str, dict[str, str]]:
+    """One caller of each role on the whole city (unit_staff: unit GOV-W): API keys, and for the
+    gridworker, whose grants need an account linked to a worker, a signed-in user (worker WW)."""
+    from gis.access.roles import ROLES
+
+    with db.begin() as conn:
+        accounts.create_user(conn, "ww", "西网格员", password="a long passphrase", worker_id="WW")
+        accounts.grant(conn, "ww", "gridworker")
+    token = c.post("/api/v1/auth/token", data={"username": "ww", "password": "a long passphrase"}).json()
+    out = {
+        role: bearer(api_key(db, role, unit="GOV-W" if role == "unit_staff" else None))
+        for role in ROLES
+        if role != "gridworker"
+    }
+    return {**out, "gridworker": bearer(token["access_token"])}
+
+
+def test_every_route_against_every_role(settings, db, two_streets):
+    """The role × route matrix: every operation of the OpenAPI (reads, writes with well-formed bodies,
+    deletes), every role: a role without the route's permission gets 403, a role with it never 401
+    or 403 (whatever else the request meets: 200, 201, 404 for an object outside or missing, 409)."""
     from gis.access.roles import ROLES
 
     app = create_app(settings)
     declared = {}
     for r in _routes(app):
         found = _declares(r.dependant) - {"public"}
-        for m in r.methods & {"GET", "DELETE"}:
+        for m in r.methods - {"HEAD"}:
             if found:  # the module routers' paths are without the /api/v1 they are mounted at
                 declared[(m, r.path_format)] = declared[(m, "/api/v1" + r.path_format)] = found
     spec = app.openapi()
     # (/osmand takes a phone's device secret as its id, never a bearer key: test_a_phone_reports...)
     ops = [(m.upper(), p) for p, o in spec["paths"].items() for m in o if (m.upper(), p) in declared]
     ops = [(m, p) for m, p in ops if p != "/osmand"]
-    assert len(ops) > 30
+    ops.sort(key=lambda op: op[1] == "/api/v1/auth/logout")  # signing out last
+    writes = [op for op in ops if op[0] in ("POST", "PUT", "PATCH")]
+    assert set(writes) == set(BODIES), set(writes) ^ set(BODIES)  # a new write needs its body here
+    assert len(ops) > 50
     west = two_streets["west"]
-    values = {**EXAMPLE, "case_id": str(west["id"]), "worker_id": "WW"}
+    values = {**EXAMPLE, "case_id": str(west["id"]), "worker_id": "WW", "code": "110108001"}
+    specific = {
+        "/api/v1/resp-units/{code}": "GOV-W",
+        "/api/v1/event-classes/{code}": "0101",
+        "/api/v1/components/{code}": "1101080101000001",
+    }
     seen = set()
     with TestClient(app) as c:
-        for role in ROLES:
-            if role == "gridworker":
-                continue  # a gridworker's grants need an account linked to a worker: test_sign_in covers it
-            key = bearer(api_key(db, role, unit="GOV-W" if role == "unit_staff" else None))
+        for role, headers in _callers(c, db).items():
             for method, path in ops:
                 if method == "DELETE" and role == "admin":
                     continue  # an admin's delete would succeed and change the city for the next rows
-                url = re.sub(r"\{([^}]+)\}", lambda m: values.get(m.group(1), "1"), path)
+                fill = specific.get(path)
+                url = re.sub(r"\{([^}]+)\}", lambda m, fill=fill: fill or values.get(m.group(1), "1"), path)
                 params = spec["paths"][path][method.lower()].get("parameters", [])
                 query = {q["name"]: QUERY[q["name"]] for q in params if q["in"] == "query" and q.get("required")}
-                r = c.request(method, url, params=query, headers=key)
+                body = dict(BODIES.get((method, path), {}))
+                query |= body.pop("params", {})
+                r = c.request(method, url, params=query, headers=headers, **body)
                 (needed,) = declared[(method, path)]
                 if needed in ROLES[role]:
                     assert r.status_code not in (401, 403), (role, method, path, r.status_code, r.text)
                 else:
                     assert r.status_code == 403, (role, method, path, r.status_code, r.text)
                 seen.add((role, method, path, r.status_code))
-    assert len(seen) > 200
+    assert not {(m, p, s) for r, m, p, s in seen if r == "admin" and m in ("POST", "PUT", "PATCH") and s >= 400}
+    assert {role for role, *_ in seen} == set(ROLES)
+    assert len(seen) > 400
 
 
 def test_wrong_secrets_from_an_address_are_limited(settings, db, two_streets):
@@ -345,3 +414,83 @@ def test_gridworkers_names_are_masked_for_roles_without_personal_data(settings, 
             names = [w["name"] for w in one["gridworkers"]]
             assert seen in names and [w["name"] for w in listed[0]["gridworkers"]] == names, (role, names)
             assert ("西网格员" in c.get(f"/api/v1/cases/{west['id']}", headers=key).text) == (seen == "西网格员")
+
+
+def test_the_citizens_contact_is_masked_for_those_who_do_not_handle_the_case(settings, db, two_streets):
+    """The hotline stores who called; the street's dispatcher and the unit handling the case see it,
+    a planner, a command-hall screen, a gridworker's unit and the app that submitted it see 张*,
+    138****5678 and z***@example.cn, in the case, in lists, and never in statistics."""
+    contact = {"name": "张三", "phone": "13812345678", "email": "zhangsan@example.cn"}
+    masked = {"name": "张*", "phone": "138****5678", "email": "z***@example.cn"}
+    with TestClient(create_app(settings)) as c:
+        reporter = bearer(api_key(db, "reporter"))
+        body = {"lon": WEST[0], "lat": WEST[1], "class": "0101", "channel": "app", "contact": contact}
+        created = c.post("/api/v1/cases", json=body, headers=reporter)
+        assert created.status_code == 201 and created.json()["contact"] == masked, created.text
+        case = created.json()["id"]
+        for role, unit, seen in (
+            ("dispatcher", None, contact),
+            ("unit_staff", "GOV-W", contact),
+            ("admin", None, contact),
+            ("planner", None, masked),
+            ("viewer", None, masked),
+            ("unit_staff", "GOV-E", None),  # another unit's staff: the case is not theirs at all
+        ):
+            key = bearer(api_key(db, role, unit=unit))
+            one = c.get(f"/api/v1/cases/{case}", headers=key)
+            if seen is None:
+                assert one.status_code == 404
+                continue
+            assert one.json()["contact"] == seen, (role, one.json()["contact"])
+            listed = [x for x in c.get("/api/v1/cases", headers=key).json()["items"] if x["id"] == case]
+            assert listed[0]["contact"] == seen, role
+            if seen is masked:
+                assert "13812345678" not in one.text and "zhangsan" not in one.text
+        stats = c.get(
+            "/api/v1/cases-statistics", params={"by": "street", "from": "2000-01-01", "to": "2100-01-01"}, headers=key
+        )
+        assert "138" not in stats.text and "张三" not in stats.text
+        # Open311 takes the contact in GeoReport's fields, and its answers never carry it
+        form = {"api_key": api_key(db, "reporter"), "service_code": "0101", "lat": WEST[1], "long": WEST[0]}
+        r = c.post(
+            "/open311/v2/requests.json", data={**form, "first_name": "四", "last_name": "李", "phone": "13900001111"}
+        )
+        assert r.status_code == 200, r.text
+        rid = int(r.json()[0]["service_request_id"])
+        admin = bearer(api_key(db, "admin"))
+        assert c.get(f"/api/v1/cases/{rid}", headers=admin).json()["contact"] == {
+            "name": "李四",
+            "phone": "13900001111",
+            "email": None,
+        }
+        listed = c.get("/open311/v2/requests.json", headers=admin)
+        assert "13900001111" not in listed.text
+        # a bad phone number is refused, naming the field, and nothing is stored
+        bad = c.post("/api/v1/cases", json={**body, "contact": {"phone": "call me"}}, headers=reporter)
+        assert bad.status_code == 400 and "phone" in bad.json()["field"], bad.text
+        assert c.get("/api/v1/cases", headers=admin).json()["total"] == 4
+
+
+def test_grid_admins_issue_rotate_and_revoke_phone_secrets_through_the_api(settings, db, two_streets):
+    fix = {"fix_time": "2026-11-01T01:00:00Z", "lon": WEST[0], "lat": WEST[1]}
+    with TestClient(create_app(settings)) as c:
+        west_admin = bearer(api_key(db, "grid_admin", ("110108001",)))
+        first = c.post("/api/v1/workers/WW/device-secret", params={"qr": "true"}, headers=west_admin)
+        assert first.status_code == 201 and first.headers["cache-control"] == "no-store", first.text
+        answer = first.json()
+        assert answer["worker_id"] == "WW" and answer["qr_png_base64"].startswith("iVBOR")  # a PNG
+        assert c.post("/api/v1/tracks", json={"points": [fix]}, headers=bearer(answer["secret"])).status_code == 200
+        # rotating: the old secret stops working at once
+        second = c.post("/api/v1/workers/WW/device-secret", headers=west_admin).json()
+        assert second["qr_png_base64"] is None and second["secret"] != answer["secret"]
+        assert c.post("/api/v1/tracks", json={"points": [fix]}, headers=bearer(answer["secret"])).status_code == 401
+        assert c.post("/api/v1/tracks", json={"points": [fix]}, headers=bearer(second["secret"])).status_code == 200
+        # the east street's worker is not the west admin's to touch
+        assert c.post("/api/v1/workers/EW/device-secret", headers=west_admin).status_code == 404
+        assert c.delete("/api/v1/workers/EW/device-secret", headers=west_admin).status_code == 404
+        # a lost phone: revoked, refused; revoking again finds nothing
+        assert c.delete("/api/v1/workers/WW/device-secret", headers=west_admin).status_code == 204
+        assert c.post("/api/v1/tracks", json={"points": [fix]}, headers=bearer(second["secret"])).status_code == 401
+        assert c.delete("/api/v1/workers/WW/device-secret", headers=west_admin).status_code == 404
+        trail = c.get("/api/v1/audit", params={"object": "worker:WW"}, headers=bearer(api_key(db))).json()
+        assert [e["action"] for e in trail["items"]].count("device.issue") == 2, trail

@@ -13,11 +13,18 @@ from api.responses import json_response
 from api.schemas import Body, Instant
 from api.schemas.cases import Case, CaseEvent, CaseStatistics, OverdueGroup
 from api.schemas.paging import Page
+from gis.access import personal
 from gis.cases import intake, query, statistics, workflow
 
 router = APIRouter(tags=["cases"])
 Channel = Literal["hotline", "app", "wechat", "patrol", "video", "other"]
 Action = Literal[tuple(workflow.ACTIONS)]  # type: ignore[valid-type]
+
+
+class ContactIn(Body):
+    name: str | None = Field(default=None, max_length=64)
+    phone: str | None = Field(default=None, pattern=personal.PHONE.pattern, examples=["13812345678"])
+    email: str | None = Field(default=None, max_length=254, pattern=personal.EMAIL.pattern)
 
 
 class CaseIn(Body):
@@ -30,6 +37,7 @@ class CaseIn(Body):
     reported_at: Instant | None = None
     component_code: str | None = Field(default=None, pattern=r"^\d{16}$")
     idempotency_key: str | None = Field(default=None, max_length=200)
+    contact: ContactIn | None = Field(default=None, description="the citizen's contact (personal data)")
 
 
 # Every case answer goes out through orjson, its schema documented and held by the tests, not checked
@@ -63,6 +71,7 @@ async def create_case(
         component_code=body.component_code,
         idempotency_key=body.idempotency_key or idempotency_key,
         who=who,
+        contact=body.contact.model_dump() if body.contact else None,
     )
     return json_response(case, 201 if created else 200)
 

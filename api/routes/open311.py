@@ -82,12 +82,16 @@ async def post_request(
     long: Annotated[float, Form(ge=-180, le=180)],
     description: Annotated[FormText, Form()] = "",
     address_string: Annotated[FormText | None, Form()] = None,
-    email: Annotated[FormText | None, Form()] = None,
+    email: Annotated[FormText | None, Form(max_length=254)] = None,
+    first_name: Annotated[FormText | None, Form(max_length=31)] = None,
+    last_name: Annotated[FormText | None, Form(max_length=31)] = None,
+    phone: Annotated[FormText | None, Form(max_length=32)] = None,
     device_id: Annotated[FormText | None, Form()] = None,
     account_id: Annotated[FormText | None, Form()] = None,
 ) -> list[dict[str, Any]]:
     """Submit a request (form-encoded, as the specification says), with the client's ``api_key``
-    (or a bearer token)."""
+    (or a bearer token). The citizen's ``first_name``, ``last_name``, ``phone`` and ``email`` are kept
+    as the case's contact (personal data: masked to those who do not handle the case)."""
     text_ = description if not address_string else f"{description} ({address_string})"
     case, _ = await transaction(
         intake.intake,
@@ -98,6 +102,7 @@ async def post_request(
         channel="app",
         description=text_,
         who=who,
+        contact={"name": full_name(first_name, last_name), "phone": phone, "email": email},
     )
     return [
         {
@@ -106,6 +111,18 @@ async def post_request(
             "account_id": account_id,
         }
     ]
+
+
+def full_name(first: str | None, last: str | None) -> str | None:
+    """A name from GeoReport's two parts: family name first for Chinese (张 + 三 → 张三), else "First Last".
+
+    >>> full_name("三", "张"), full_name("Wei", "Li"), full_name(None, "王"), full_name(" ", None)
+    ('张三', 'Wei Li', '王', None)
+    """
+    first, last = (first or "").strip(), (last or "").strip()
+    if any("\u4e00" <= ch <= "\u9fff" for ch in first + last):
+        return (last + first) or None
+    return " ".join(p for p in (first, last) if p) or None
 
 
 def _find(

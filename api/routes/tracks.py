@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import base64
 from datetime import date, datetime, time
 from time import monotonic
 from typing import Annotated, Any
@@ -7,7 +8,7 @@ from typing import Annotated, Any
 import orjson
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
-from pydantic import Field
+from pydantic import BaseModel, Field
 from sqlalchemy.engine import Connection
 from starlette.concurrency import run_in_threadpool
 
@@ -18,6 +19,7 @@ from api.responses import GeoJSONResponse
 from api.schemas import Body, Instant
 from api.schemas.paging import Page
 from api.schemas.tracks import GridPatrol, IngestAnswer, Patrol, Positions, Track, Worker, WorkerInGrid
+from gis.access import devices
 from gis.access.principal import Principal
 from gis.errors import InvalidInput, NotFound, Unauthorized
 from gis.tracks import ingest, patrol, playback, workers
@@ -125,6 +127,42 @@ async def delete_worker(request: Request, worker_id: str, transaction: Transacti
     """Remove a worker who never reported; one with track points is refused (409): history is kept."""
     await transaction(_delete_worker, who, worker_id, audit=("worker.delete", "worker", worker_id))
     request.app.state.live_positions.forget()
+    return Response(status_code=204)
+
+
+class DeviceSecretOut(BaseModel):
+    worker_id: str
+    secret: str = Field(description="shown this once: enter it in the phone as its device identifier")
+    qr_png_base64: str | None = Field(description="the secret as a QR code to scan into the phone (with ?qr=true)")
+
+
+def _issue_secret(conn: Connection, who: Principal, worker_id: str) -> str:
+    _worker_in_reach(conn, who, "workers:write", worker_id)
+    return devices.issue_secret(conn, worker_id, issued_by=who.actor)
+
+
+def _revoke_secret(conn: Connection, who: Principal, worker_id: str) -> None:
+    _worker_in_reach(conn, who, "workers:write", worker_id)
+    if not devices.revoke_secret(conn, worker_id):
+        raise NotFound(f"worker {worker_id} has no device secret", field="worker_id")
+
+
+@router.post("/workers/{worker_id}/device-secret", status_code=201, response_model=DeviceSecretOut)
+async def issue_device_secret(
+    worker_id: str, transaction: TransactionDep, who: WorkersWrite, qr: bool = False
+) -> Response:
+    """Issue or rotate the worker's phone secret (as ``wangge workers token``): the old one stops
+    working at once. The secret is answered this once and kept only as a hash."""
+    secret = await transaction(_issue_secret, who, worker_id, audit=("device.issue", "worker", worker_id))
+    picture = base64.b64encode(devices.qr_png(secret)).decode() if qr else None
+    answer = {"worker_id": worker_id, "secret": secret, "qr_png_base64": picture}
+    return Response(orjson.dumps(answer), 201, media_type="application/json", headers={"Cache-Control": "no-store"})
+
+
+@router.delete("/workers/{worker_id}/device-secret", status_code=204)
+async def revoke_device_secret(worker_id: str, transaction: TransactionDep, who: WorkersWrite) -> Response:
+    """Withdraw the worker's phone secret (a lost phone): its reports are refused at once."""
+    await transaction(_revoke_secret, who, worker_id, audit=("device.revoke", "worker", worker_id))
     return Response(status_code=204)
 
 

@@ -24,6 +24,14 @@ class Gridworker(BaseModel):
     grid: str | None
 
 
+class Contact(BaseModel):
+    """The citizen who reported the case; masked (张**, 138****5678) without ``personal:read`` on it."""
+
+    name: str | None
+    phone: str | None
+    email: str | None
+
+
 class Case(BaseModel):
     id: int
     idempotency_key: str | None
@@ -44,6 +52,7 @@ class Case(BaseModel):
     updated_at: datetime
     chain: Chain
     gridworkers: list[Gridworker]
+    contact: Contact | None = Field(description="the citizen's contact; null when none was given")
     queue: Literal["assigned", "unassigned"]
 
 

@@ -23,6 +23,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
+from gis.access.personal import check_phone
 from gis.access.principal import Grant, Principal
 from gis.access.roles import NEEDS_UNIT, NEEDS_WORKER, ROLES
 from gis.errors import Conflict, InvalidInput, NotFound, TooManyAttempts
@@ -81,8 +82,7 @@ def create_user(
     _check_login(login)
     if not isinstance(display_name, str) or not display_name.strip():
         raise InvalidInput("a user needs a display name", field="display_name")
-    if phone is not None and not re.match(r"^[0-9+() -]{3,32}$", phone):
-        raise InvalidInput(f"bad phone number {phone!r}", field="phone", allowed="digits, + ( ) - and spaces")
+    check_phone(phone)
     if password is not None and password == login:
         raise InvalidInput("the password must not be the login", field="password")
     hashed = hash_password(password) if password is not None else None

@@ -1,14 +1,45 @@
 """Personal data (the Personal Information Protection Law): a caller without ``personal:read`` on
-an object sees the people in it masked: gridworkers' names in a case (张**), and phone numbers as
-138****5678 where they are shown."""
+an object sees the people in it masked: the citizen's contact on a case (张**, 138****5678,
+z***@example.cn) and gridworkers' names in a case."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
+from typing import Any
 
 from gis.access.principal import Principal
+from gis.errors import InvalidInput
 
 PERMISSION = "personal:read"
+#: a phone number as people write it (the same rule for accounts and citizens' contacts)
+PHONE = re.compile(r"^[0-9+() -]{3,32}$")
+EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
+NAME_MAX = 64
+
+
+def check_phone(phone: str | None, field: str = "phone") -> str | None:
+    if phone is not None and not PHONE.match(phone):
+        raise InvalidInput(f"bad phone number {phone[:40]!r}", field=field, allowed="3-32 digits, + ( ) - and spaces")
+    return phone
+
+
+def contact(name: str | None, phone: str | None, email: str | None) -> dict[str, str | None] | None:
+    """A citizen's contact, checked (blank parts dropped); None when there is none."""
+    name, phone, email = ((v.strip() or None) if isinstance(v, str) else None for v in (name, phone, email))
+    if name is not None and len(name) > NAME_MAX:
+        raise InvalidInput(f"the contact's name has more than {NAME_MAX} characters", field="contact.name")
+    check_phone(phone, "contact.phone")
+    if email is not None and (len(email) > 254 or not EMAIL.match(email)):
+        raise InvalidInput(f"bad e-mail address {email[:60]!r}", field="contact.email", allowed="name@domain")
+    return None if name is phone is email is None else {"name": name, "phone": phone, "email": email}
+
+
+def masked_contact(found: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A contact as a caller without ``personal:read`` sees it."""
+    if not found:
+        return found
+    return {"name": mask_name(found["name"]), "phone": mask_phone(found["phone"]), "email": mask_email(found["email"])}
 
 
 def sees_personal(who: Principal | None, codes: Iterable[str | None], unit: str | None = None) -> bool:
@@ -31,3 +62,11 @@ def mask_phone(phone: str | None) -> str | None:
     if not phone:
         return phone
     return phone[:3] + "****" + phone[-4:] if len(phone) >= 8 else "*" * len(phone)
+
+
+def mask_email(email: str | None) -> str | None:
+    """The first character of the mailbox and the domain kept: zhang@example.cn → z***@example.cn."""
+    if not email or "@" not in email:
+        return email
+    box, _, domain = email.rpartition("@")
+    return f"{box[:1]}***@{domain}"

@@ -14,7 +14,7 @@ from weakref import WeakKeyDictionary
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from gis.access.personal import mask_name, sees_personal
+from gis.access import personal
 from gis.access.principal import Principal, area_condition
 from gis.cases import calendar, deadlines
 from gis.dates import parse_at
@@ -32,6 +32,7 @@ NEAR_BOUNDARY_M = 5.0
 _CASE_COLUMNS = """c.id, c.idempotency_key, ST_X(c.geom) AS lon, ST_Y(c.geom) AS lat, c.class_code,
     c.description, c.channel, c.reported_at, c.component_code, c.district_code, c.street_code, c.community_code,
     c.unit_grid_code, c.resp_unit, c.state, c.deadline, c.why, c.created_at, c.updated_at,
+    c.contact_name, c.contact_phone, c.contact_email,
     (SELECT g.resp_person FROM grid g WHERE g.code = c.unit_grid_code
        AND wangge_valid(g.valid_from, g.valid_to, c.reported_at)) AS gridworker,
     (SELECT json_agg(json_build_object('worker_id', w.id, 'name', w.name, 'role', w.role, 'grid', wg.grid_code)
@@ -77,11 +78,13 @@ cls AS (
     WHERE EXISTS (SELECT 1 FROM cls) AND (CAST(:comp AS text) IS NULL OR a.component_found > 0)
 ), ins AS (
     INSERT INTO "case" (idempotency_key, geom, class_code, description, channel, reported_at, component_code,
-                        district_code, street_code, community_code, unit_grid_code, resp_unit, state, deadline, why)
+                        district_code, street_code, community_code, unit_grid_code, resp_unit, state, deadline, why,
+                        contact_name, contact_phone, contact_email)
     SELECT CAST(:k AS text), pt.g, CAST(:cls AS text), CAST(:d AS text), CAST(:ch AS text), CAST(:at AS timestamptz),
            CAST(:comp AS text), ok.district, ok.street, ok.community, ok.unit_grid, ok.resp_unit,
            CASE WHEN ok.resp_unit IS NULL THEN 'received' ELSE 'dispatched' END, CAST(:due AS timestamptz),
-           ok.why || jsonb_build_object('warnings', (ok.why -> 'warnings') || CAST(:cal_warn AS jsonb))
+           ok.why || jsonb_build_object('warnings', (ok.why -> 'warnings') || CAST(:cal_warn AS jsonb)),
+           CAST(:cn AS text), CAST(:cp AS text), CAST(:ce AS text)
     FROM ok, pt
     ON CONFLICT (idempotency_key) DO NOTHING
     RETURNING *
@@ -159,13 +162,16 @@ def intake(
     idempotency_key: str | None = None,
     actor: str = "system",
     who: Principal | None = None,
+    contact: dict[str, str | None] | None = None,
 ) -> tuple[dict[str, Any], bool]:
     """Store a case with its assignment. Returns the case and whether it was created now.
 
     One statement does the lookup, the dispatch, the insert of the case and its first events, and
     returns the answer (safe on an autocommit connection). ``who`` (the signed-in caller) is the
     actor of the case's first event, and a caller whose intake is limited to areas may only report
-    inside them (a point outside: Forbidden, before anything is written).
+    inside them (a point outside: Forbidden, before anything is written). ``contact``: the citizen's
+    ``name``, ``phone`` and ``email`` (:func:`gis.access.personal.contact`), answered masked to a
+    caller without ``personal:read`` on the case.
     """
     if who is not None:
         actor = who.actor
@@ -193,6 +199,7 @@ def intake(
         "d": description,
         "ch": channel,
         "actor": actor,
+        **_contact_params(contact),
     }
     cal = calendar.load_calendar(conn)
     for fresh in (False, True):
@@ -221,6 +228,15 @@ def intake(
     return _shape(case, who), True
 
 
+def _contact_params(found: dict[str, str | None] | None) -> dict[str, str | None]:
+    checked = personal.contact(**found) if found else None
+    return (
+        {"cn": None, "cp": None, "ce": None}
+        if checked is None
+        else {"cn": checked["name"], "cp": checked["phone"], "ce": checked["email"]}
+    )
+
+
 def get_case(
     conn: Connection, case_id: int, who: Principal | None = None, permission: str = "cases:read"
 ) -> dict[str, Any]:
@@ -242,8 +258,8 @@ def get_case(
 
 
 def _shape(d: dict[str, Any], who: Principal | None = None) -> dict[str, Any]:
-    """A case row as the API answers it; the gridworkers' names masked for a caller without
-    ``personal:read`` on the case."""
+    """A case row as the API answers it; the citizen's contact and the gridworkers' names masked for
+    a caller without ``personal:read`` on the case."""
     d["chain"] = {
         "district": d.pop("district_code"),
         "street": d.pop("street_code"),
@@ -256,8 +272,12 @@ def _shape(d: dict[str, Any], who: Principal | None = None) -> dict[str, Any]:
     named = d.pop("gridworker")
     if named and named not in {w["name"] for w in workers}:
         workers.append({"worker_id": None, "name": named, "role": "gridworker", "grid": d["chain"]["unit_grid"]})
-    if not sees_personal(who, d["chain"].values(), d["resp_unit"]):
-        workers = [{**w, "name": mask_name(w["name"])} for w in workers]
+    contact = {"name": d.pop("contact_name"), "phone": d.pop("contact_phone"), "email": d.pop("contact_email")}
+    contact = contact if any(contact.values()) else None
+    if not personal.sees_personal(who, d["chain"].values(), d["resp_unit"]):
+        workers = [{**w, "name": personal.mask_name(w["name"])} for w in workers]
+        contact = personal.masked_contact(contact)
     d["gridworkers"] = workers
+    d["contact"] = contact
     d["queue"] = "unassigned" if d["resp_unit"] is None else "assigned"
     return d
