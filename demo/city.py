@@ -339,8 +339,16 @@ def add_activity(engine: Engine, seed: int = 7) -> dict[str, int]:
             "reported_at": [(now - timedelta(seconds=int(s))).strftime("%Y-%m-%d %H:%M:%S") for s in secs],
             "channel": rng.choice(["hotline", "app", "wechat", "patrol"], DEMO_CASES, p=[0.5, 0.2, 0.2, 0.1]),
             "description": "演示工单（合成数据）",
+            # synthetic callers for the hotline's cases: masked for those who do not handle them
+            "contact_name": [
+                f"{rng.choice(list('王李张刘陈杨黄赵吴周'))}{rng.choice(list('伟芳娜敏静丽强磊军洋'))}"
+                for _ in range(DEMO_CASES)
+            ],
+            "contact_phone": [f"1{rng.integers(30, 90)}{rng.integers(0, 10**8):08d}" for _ in range(DEMO_CASES)],
         }
     )
+    hotline = frame["channel"] == "hotline"
+    frame.loc[~hotline, ["contact_name", "contact_phone"]] = ""
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "demo_cases.csv"
         frame.to_csv(path, index=False)

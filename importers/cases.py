@@ -1,8 +1,10 @@
 """``wangge import cases FILE``: millions of historical cases from CSV, Parquet or a vector file.
 
 Columns: lon/lat (or a point geometry), the event class, reported_at; optional description,
-channel, state and an external id (stored as the idempotency key, so a re-run skips what is
-already there). All rows are checked first; one bad row means nothing is written.
+channel, state, the citizen's contact (contact_name, contact_phone, contact_email: personal data,
+masked in answers as for cases taken in one by one) and an external id (stored as the idempotency
+key, so a re-run skips what is already there). All rows are checked first; one bad row means
+nothing is written.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import shapely
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
+from gis.access import personal
 from gis.cases import bulk as case_bulk
 from gis.cases.calendar import coverage_warnings_array, load_calendar
 from gis.cases.deadlines import deadlines_array
@@ -60,7 +63,9 @@ def _read(path: Path, opts: CaseImportOptions) -> tuple[pa.Table, np.ndarray, np
         if ext == ".csv":
             # codes stay text (a class 0102 read as a number would lose its zero)
             as_text = {
-                c: pa.string() for c in (opts.class_field, opts.id_field, "channel", "state", "description") if c
+                c: pa.string()
+                for c in (opts.class_field, opts.id_field, "channel", "state", "description", *CONTACT)
+                if c
             }
             options = pacsv.ConvertOptions(strings_can_be_null=False, column_types=as_text)
         try:
@@ -81,6 +86,22 @@ def _read(path: Path, opts: CaseImportOptions) -> tuple[pa.Table, np.ndarray, np
     crs = opts.crs or str(resolve_crs(gdf, None))
     frame = pd.DataFrame(gdf.drop(columns=gdf.geometry.name)).astype(str)
     return pa.Table.from_pandas(frame, preserve_index=False), x, y, crs
+
+
+#: the optional contact columns and the rule each value must follow (gis.access.personal's rules)
+CONTACT = {
+    "contact_name": (f"^.{{1,{personal.NAME_MAX}}}$", f"contact_name has more than {personal.NAME_MAX} characters"),
+    "contact_phone": (personal.PHONE.pattern, "contact_phone is not a phone number (3-32 digits, + ( ) - spaces)"),
+    "contact_email": (personal.EMAIL.pattern, "contact_email is not an e-mail address"),
+}
+
+
+def _optional_text(table: pa.Table, name: str) -> pa.ChunkedArray | pa.Array:
+    """A text column with blanks as nulls; all nulls when the file has no such column."""
+    if name not in table.column_names:
+        return pa.nulls(table.num_rows, pa.string())
+    values = pc.utf8_trim_whitespace(_text(table[name]))
+    return pc.if_else(pc.equal(values, ""), pa.scalar(None, pa.string()), values)
 
 
 def _text(column: pa.ChunkedArray) -> pa.ChunkedArray:
@@ -162,6 +183,10 @@ def import_cases(
         if name and name in table.column_names:
             nul = pc.fill_null(pc.match_substring(_text(table[name]), "\x00"), False)
             reasons.append((nul.to_numpy(zero_copy_only=False), f"{name} contains a NUL character"))
+    contact = {name: _optional_text(table, name) for name in CONTACT}
+    for name, (pattern, why) in CONTACT.items():
+        bad = pc.invert(pc.match_substring_regex(contact[name], pattern))
+        reasons.append((pc.fill_null(bad, False).to_numpy(zero_copy_only=False), why))
     classes = pc.utf8_lpad(pc.utf8_trim_whitespace(_text(table[opts.class_field])), width=4, padding="0")
     with engine.connect() as conn:
         known = set(conn.execute(text("SELECT code FROM event_class")).scalars())
@@ -213,6 +238,7 @@ def import_cases(
             "state": state,
             "idempotency_key": _text(table[opts.id_field]) if opts.id_field else pa.nulls(n, pa.string()),
             "deadline": pa.array(due, pa.timestamp("us", tz="UTC")),
+            **contact,
         }
     )
     with all_or_nothing(engine) as (conn, trans):

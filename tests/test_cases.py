@@ -768,6 +768,38 @@ def test_import_cases_reads_local_times_and_refuses_unreadable_ones(city, db, tm
     assert info.value.details["rejected"] == [{"row": 2, "reason": "reported_at is not a date-time"}]
 
 
+def test_import_cases_keeps_the_callers_contact_and_refuses_a_bad_one(city, db, client, tmp_path):
+    """Historical cases bring who called (optional columns): stored, answered like an intake's
+    contact; a malformed phone number refuses the file, naming its row, and nothing is written."""
+    from importers.cases import import_cases
+
+    frame = pd.DataFrame(
+        {
+            "lon": [X0 + 0.5 * STEP, X0 + 1.5 * STEP],
+            "lat": [Y0 + 0.5 * STEP, Y0 + 0.5 * STEP],
+            "class": ["0102", "0102"],
+            "reported_at": ["2024-06-03T09:00:00+08:00", "2024-06-03T10:30:00+08:00"],
+            "contact_name": ["王芳", ""],
+            "contact_phone": ["13812345678", ""],
+        }
+    )
+    path = tmp_path / "calls.csv"
+    frame.to_csv(path, index=False)
+    assert import_cases(db, path)["written"] == 2
+    items = client.get("/api/v1/cases", params={"limit": 5}).json()["items"]
+    assert sorted(str(c["contact"]) for c in items) == sorted(
+        [str({"name": "王芳", "phone": "13812345678", "email": None}), "None"]
+    )
+    frame.loc[1, "contact_phone"] = "call me"
+    frame["reported_at"] = ["2024-06-04T09:00:00+08:00", "2024-06-04T10:30:00+08:00"]
+    frame.to_csv(path, index=False)
+    with pytest.raises(ImportRejected) as info:
+        import_cases(db, path)
+    assert [r["row"] for r in info.value.details["rejected"]] == [2]
+    assert "contact_phone" in info.value.details["rejected"][0]["reason"]
+    assert client.get("/api/v1/cases").json()["total"] == 2
+
+
 def test_import_cases_from_parquet_and_geopackage(city, db, tmp_path):
     """The same cases from Parquet (lon/lat columns, times as timestamps) and from a GeoPackage in
     Web Mercator (points, a date-time field) get the same grids and times as from CSV."""

@@ -35,6 +35,9 @@ STAGE_COLUMNS = (
     "state",
     "idempotency_key",
     "deadline",
+    "contact_name",
+    "contact_phone",
+    "contact_email",
 )
 
 # The dispatch rule of migration 0013, as the intake applies it, over the whole batch at once.
@@ -72,10 +75,12 @@ WITH gov AS (
     LEFT JOIN gov dg ON dg.kind = 'district_government' AND dg.area_code = c.district_code
 ), ins AS (
     INSERT INTO "case" (idempotency_key, geom, class_code, description, channel, reported_at, district_code,
-                        street_code, community_code, unit_grid_code, resp_unit, state, deadline, why)
+                        street_code, community_code, unit_grid_code, resp_unit, state, deadline, why,
+                        contact_name, contact_phone, contact_email)
     SELECT idempotency_key, g, class_code, coalesce(description, ''), channel, reported_at, district_code,
            street_code, community_code, unit_grid_code, resp_unit,
-           coalesce(state, CASE WHEN resp_unit IS NULL THEN 'received' ELSE 'dispatched' END), deadline, why
+           coalesce(state, CASE WHEN resp_unit IS NULL THEN 'received' ELSE 'dispatched' END), deadline, why,
+           contact_name, contact_phone, contact_email
     FROM a ORDER BY reported_at
     {on_conflict}
     RETURNING id, state)
@@ -92,7 +97,7 @@ def stage_cases(conn: Connection, table: pa.Table) -> str:
         text(
             f"""CREATE UNLOGGED TABLE {name} (row_no int, x float8, y float8, class_code text,
               reported_at timestamptz, description text, channel text, state text, idempotency_key text,
-              deadline timestamptz,
+              deadline timestamptz, contact_name text, contact_phone text, contact_email text,
               g geometry(Point, 4490) GENERATED ALWAYS AS (ST_SetSRID(ST_MakePoint(x, y), 4490)) STORED)"""
         )
     )
