@@ -11,14 +11,16 @@ work), so signing in costs one indexed query and no extra thread hop.
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from fastapi import Depends, Form, Request
 from sqlalchemy.engine import Connection
 
+from api.principals import Principals
 from gis.access import accounts, devices, tokens
 from gis.access.principal import Principal, area_condition
 from gis.errors import Forbidden, InvalidInput, NotFound, TooManyAttempts, Unauthorized
@@ -120,6 +122,7 @@ class Caller:
     refused: Principal | None = None
     addr: str = "unknown"
     failures: FailureLimit | None = None
+    principals: Principals = field(default_factory=lambda: Principals(None))  # none kept: every one asked
 
     def resolve(self, conn: Connection) -> Principal:
         """The caller as the database knows them now; 401 for bad credentials, 403 for a caller
@@ -138,15 +141,27 @@ class Caller:
         return self.principal
 
     def _verify(self, conn: Connection) -> Principal:
+        """Asked of the database, unless this process verified the same credentials since the last
+        change to who may do what (:class:`api.principals.Principals`)."""
         c = self.credentials
         if c.kind == "token":
-            return tokens.verify(conn, self.keys.get(conn), c.secret, csrf=c.csrf)
-        who = accounts.verify_api_key(conn, c.secret)
-        if who is None:  # a gridworker's phone sends its device secret the same way
-            worker = devices.worker_for_secret(conn, c.secret)
-            who = devices.device_principal(worker) if worker else None
+            claims = tokens.checked_claims(self.keys.get(conn), c.secret, csrf=c.csrf)  # no database
+            session = ("session", claims["sid"], claims["sub"])
+            return self.principals.verified(session, lambda: tokens.session_principal(conn, claims))
+        secret = c.secret if isinstance(c.secret, str) else ""
+        who = self.principals.verified(
+            ("secret", hashlib.sha256(secret.encode()).digest()), lambda: self._key_or_device(conn, secret)
+        )
         if who is None:
             raise Unauthorized("the API key is not valid", field="authorization")
+        return who
+
+    @staticmethod
+    def _key_or_device(conn: Connection, secret: str) -> Principal | None:
+        who = accounts.verify_api_key(conn, secret)
+        if who is None:  # a gridworker's phone sends its device secret the same way
+            worker = devices.worker_for_secret(conn, secret)
+            who = devices.device_principal(worker) if worker else None
         return who
 
 
@@ -172,7 +187,10 @@ def _caller(request: Request, found: Credentials, permission: str) -> Caller:
     addr = request.client.host if request.client else "unknown"
     failures = request.app.state.credential_failures
     failures.check(addr)
-    caller = Caller(found, permission, request.app.state.token_keys, addr=addr, failures=failures)
+    caller = Caller(
+        found, permission, request.app.state.token_keys, addr=addr, failures=failures,
+        principals=request.app.state.principals,
+    )  # fmt: skip
     request.state.caller = caller
     return caller
 

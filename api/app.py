@@ -15,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from api import docs, errors, pages
 from api.access import FailureLimit, TokenKeys, public
 from api.middleware import RequestId
+from api.principals import Principals
 from api.routes import audit, auth, cases, grids, imports, lookup, open311, registry, tracks, validation
 from api.schemas.meta import ERRORS, Health
 from gis.db import make_engine
@@ -100,6 +101,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         refresher = asyncio.create_task(_refresh_live_positions(app))
         yield
         refresher.cancel()
+        app.state.principals.close()
         app.state.engine.dispose()
         app.state.autocommit_engine.dispose()
 
@@ -128,6 +130,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.autocommit_engine = make_engine(settings, **pool, isolation_level="AUTOCOMMIT", pool_reset_on_return=None)
     app.state.live_positions = LivePositions()
     app.state.token_keys = TokenKeys(settings.token_secret)
+    app.state.principals = Principals(app.state.autocommit_engine)
     app.state.credential_failures = FailureLimit(settings.credential_max_failures, settings.credential_window_s)
     errors.install(app)
     app.add_middleware(RequestId)

@@ -128,13 +128,11 @@ def decode(key: bytes, token: str) -> dict[str, Any]:
         raise Unauthorized("the token is not valid", field="token") from None
 
 
-def verify(conn: Connection, key: bytes, token: str, *, csrf: str | None | bool = False) -> Principal:
-    """The signed-in user behind ``token``, with roles, areas and worker grids as they are now.
+def checked_claims(key: bytes, token: str, *, csrf: str | None | bool = False) -> dict[str, Any]:
+    """The claims of a token signed with ``key``, not expired, naming a user and a session.
 
-    Unauthorized for a token that is malformed, tampered with, expired, of a signed-out session or of
-    a disabled account; one indexed query. ``csrf``: False when the request needs no CSRF token (a
-    bearer token, a read); otherwise the token the request sent (None: none), which must be the
-    session's ``csrf`` claim (Forbidden otherwise, before the database is asked).
+    ``csrf``: False when the request needs no CSRF token (a bearer token, a read); otherwise the
+    token the request sent (None: none), which must be the session's ``csrf`` claim (Forbidden).
     """
     if not isinstance(token, str) or len(token) > 4096:
         raise Unauthorized("the token is not valid", field="token")
@@ -147,10 +145,17 @@ def verify(conn: Connection, key: bytes, token: str, *, csrf: str | None | bool 
                 field="x-csrf-token",
             )
     try:
-        uid = int(claims["sub"])
+        claims["sub"] = int(claims["sub"])
     except (TypeError, ValueError):
         raise Unauthorized("the token is not valid", field="token") from None
-    _, rows = fetch_prepared(conn, "wangge_verify_token", _VERIFY, {"sid": str(claims["sid"]), "uid": uid})
+    claims["sid"] = str(claims["sid"])
+    return claims
+
+
+def session_principal(conn: Connection, claims: dict[str, Any]) -> Principal:
+    """The signed-in user of a token's (checked) claims, with roles, areas and worker grids as they
+    are now; Unauthorized for a signed-out session or a disabled account. One indexed query."""
+    _, rows = fetch_prepared(conn, "wangge_verify_token", _VERIFY, {"sid": claims["sid"], "uid": claims["sub"]})
     if not rows:
         raise Unauthorized("the session has ended; sign in again", field="token")
     user_id, login, worker_id, roles, areas, units, grids = rows[0]
@@ -161,8 +166,17 @@ def verify(conn: Connection, key: bytes, token: str, *, csrf: str | None | bool 
         grants=grants_of(roles, areas, units),
         worker_id=worker_id,
         worker_grids=tuple(grids or ()),
-        session_id=str(claims["sid"]),
+        session_id=claims["sid"],
     )
+
+
+def verify(conn: Connection, key: bytes, token: str, *, csrf: str | None | bool = False) -> Principal:
+    """The signed-in user behind ``token`` (:func:`checked_claims`, then :func:`session_principal`).
+
+    Unauthorized for a token that is malformed, tampered with, expired, of a signed-out session or of
+    a disabled account; Forbidden for a missing or wrong CSRF token where one is needed.
+    """
+    return session_principal(conn, checked_claims(key, token, csrf=csrf))
 
 
 def revoke_session(conn: Connection, session_id: str) -> bool:
