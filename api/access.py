@@ -35,6 +35,7 @@ PUBLIC_REASONS = {
     "/login": "the browser's sign-in page",
     "/logout": "signing out of the browser's session: ends the session its cookie names, if any",
     "/": "the landing page: links only",
+    "/favicon.ico": "the tab's icon",
 }
 
 
@@ -147,10 +148,10 @@ class Caller:
         if c.kind == "token":
             claims = tokens.checked_claims(self.keys.get(conn), c.secret, csrf=c.csrf)  # no database
             session = ("session", claims["sid"], claims["sub"])
-            return self.principals.verified(session, lambda: tokens.session_principal(conn, claims))
+            return self.principals.verified(session, lambda: tokens.session_principal(conn, claims), conn)
         secret = c.secret if isinstance(c.secret, str) else ""
         who = self.principals.verified(
-            ("secret", hashlib.sha256(secret.encode()).digest()), lambda: self._key_or_device(conn, secret)
+            ("secret", hashlib.sha256(secret.encode()).digest()), lambda: self._key_or_device(conn, secret), conn
         )
         if who is None:
             raise Unauthorized("the API key is not valid", field="authorization")
@@ -241,6 +242,13 @@ class DeviceSecret(Permission):
         if not secret or not isinstance(secret, str):
             raise InvalidInput("id is required", field="id")
         return _caller(request, Credentials("key", secret), self.name)
+
+
+def access_changed(request: Request) -> None:
+    """Called by a route that changed who may do what (a sign-out, a device secret, a worker's
+    grids), before it answers: this process forgets its verified callers at once (the others when
+    PostgreSQL's notification reaches them, api/principals.py)."""
+    request.app.state.principals.forget()
 
 
 async def public() -> None:

@@ -1,4 +1,5 @@
-"""The request id every answer carries, and the refusal of URLs PostgreSQL could not store.
+"""The request id every answer carries, ``Cache-Control: no-store`` on the API's answers, and the
+refusal of URLs PostgreSQL could not store.
 
 A plain ASGI middleware (a few microseconds a request): Starlette's ``BaseHTTPMiddleware`` costs a
 task and a stream per request on the hot paths (lookup, intake).
@@ -16,6 +17,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from gis import text
 
 HEADER = b"x-request-id"
+#: answers of these paths hold what the caller's roles reach (cases, positions, contacts): a shared
+#: command-hall PC's browser must not keep them after sign-out, unless a route says otherwise (tiles)
+PRIVATE_PREFIXES = ("/api/", "/open311/")
+NO_STORE = (b"cache-control", b"no-store")
 #: an id a client or proxy sends is kept when it is this plain, so logs on both sides match
 _CLIENT_ID = re.compile(rb"^[A-Za-z0-9._:-]{1,64}$")
 
@@ -41,12 +46,15 @@ class RequestId:
         rid_text = rid.decode() if rid else uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = rid_text
         header = (HEADER, rid_text.encode())
+        private = scope["path"].startswith(PRIVATE_PREFIXES)
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", ()))
                 if not any(k.lower() == HEADER for k, _ in headers):  # the 500 handler adds its own
                     headers.append(header)
+                if private and not any(k.lower() == b"cache-control" for k, _ in headers):
+                    headers.append(NO_STORE)
                 message["headers"] = headers
             await send(message)
 

@@ -21,7 +21,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from api.access import CSRF_COOKIE, SESSION_COOKIE, public
+from api.access import CSRF_COOKIE, SESSION_COOKIE, access_changed, public
 from api.routes.auth import open_session
 from gis.access import audit, tokens
 from gis.errors import Forbidden, TooManyAttempts, Unauthorized
@@ -89,6 +89,15 @@ def login_form(
         samesite="strict",
     )
     return response
+
+
+FAVICON = Path(__file__).resolve().parents[1] / "maps" / "static" / "favicon.svg"
+
+
+@router.get("/favicon.ico")
+def favicon() -> Response:
+    """The tab's icon (browsers ask for it at this path, whatever the page says)."""
+    return Response(FAVICON.read_bytes(), media_type="image/svg+xml", headers={"Cache-Control": "max-age=86400"})
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -172,6 +181,7 @@ def logout(request: Request, csrf_token: Annotated[str, Form(max_length=64)] = "
                     who.name,
                     client_addr=request.client.host if request.client else "unknown",
                 )
+        access_changed(request)
     response = RedirectResponse(f"{root(request)}/login", status_code=303)
     for name in (SESSION_COOKIE, CSRF_COOKIE):
         response.delete_cookie(name, path=f"{root(request)}/", secure=secure(request), samesite="strict")

@@ -54,7 +54,10 @@ DAY = datetime(2024, 6, 3, tzinfo=UTC)  # a Monday
 
 def setup(engine) -> None:
     with engine.begin() as conn:
-        conn.execute(text("TRUNCATE track_point, worker_position, device_reject, worker_grid, worker CASCADE"))
+        # not TRUNCATE … worker CASCADE: that would empty app_user and access_grant too (every table
+        # with a key to worker, whatever its ON DELETE), and with them the run's own API key's role
+        conn.execute(text("TRUNCATE track_point, worker_position, device_reject, worker_grid, device_secret"))
+        conn.execute(text("DELETE FROM worker"))
         conn.execute(
             text(
                 "INSERT INTO worker (id, name, device_id) SELECT 'w' || i, 'worker ' || i, 'dev' || i "
@@ -284,7 +287,7 @@ def live_positions_http(settings, engine, polls: int = 20) -> dict:
                 t = time.perf_counter()
                 r = client.get("/api/v1/workers/positions")
                 ms.append((time.perf_counter() - t) * 1000)
-                assert r.status_code == 200 and len(r.content) > 1_000_000
+                assert r.status_code == 200 and len(r.content) > 1_000_000, (r.status_code, r.text[:300])
                 time.sleep(2)
         finally:
             stop.set()

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
-from api.access import Caller, Permission, public
+from api.access import Caller, Permission, access_changed, public
 from api.schemas import FormText
 from gis.access import accounts, audit, tokens
 from gis.errors import Unauthorized
@@ -109,3 +109,4 @@ def sign_out(request: Request, caller: Annotated[Caller, Depends(Permission("acc
         if who.session_id:
             tokens.revoke_session(conn, who.session_id)
             audit.record(conn, who, "auth.logout", "user", who.name, client_addr=_client(request))
+    access_changed(request)

@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy.engine import Connection
 from starlette.concurrency import run_in_threadpool
 
-from api.access import Caller, DeviceSecret, ScopeOf, TracksRead, TracksWrite, WorkersRead, WorkersWrite
+from api.access import Caller, DeviceSecret, ScopeOf, TracksRead, TracksWrite, WorkersRead, WorkersWrite, access_changed
 from api.deps import AutocommitDep, TransactionDep
 from api.params import GridCodeDep, GridFilterDep, PageDep
 from api.responses import GeoJSONResponse
@@ -119,6 +119,7 @@ async def update_worker(
     changes = body.model_dump(exclude_unset=True)
     changed = await transaction(_change_worker, who, worker_id, changes, audit=("worker.change", "worker", worker_id))
     request.app.state.live_positions.forget()
+    access_changed(request)  # a gridworker's grids are part of what it may see
     return changed
 
 
@@ -127,6 +128,7 @@ async def delete_worker(request: Request, worker_id: str, transaction: Transacti
     """Remove a worker who never reported; one with track points is refused (409): history is kept."""
     await transaction(_delete_worker, who, worker_id, audit=("worker.delete", "worker", worker_id))
     request.app.state.live_positions.forget()
+    access_changed(request)
     return Response(status_code=204)
 
 
@@ -149,20 +151,24 @@ def _revoke_secret(conn: Connection, who: Principal, worker_id: str) -> None:
 
 @router.post("/workers/{worker_id}/device-secret", status_code=201, response_model=DeviceSecretOut)
 async def issue_device_secret(
-    worker_id: str, transaction: TransactionDep, who: WorkersWrite, qr: bool = False
+    request: Request, worker_id: str, transaction: TransactionDep, who: WorkersWrite, qr: bool = False
 ) -> Response:
     """Issue or rotate the worker's phone secret (as ``wangge workers token``): the old one stops
     working at once. The secret is answered this once and kept only as a hash."""
     secret = await transaction(_issue_secret, who, worker_id, audit=("device.issue", "worker", worker_id))
+    access_changed(request)
     picture = base64.b64encode(devices.qr_png(secret)).decode() if qr else None
     answer = {"worker_id": worker_id, "secret": secret, "qr_png_base64": picture}
     return Response(orjson.dumps(answer), 201, media_type="application/json", headers={"Cache-Control": "no-store"})
 
 
 @router.delete("/workers/{worker_id}/device-secret", status_code=204)
-async def revoke_device_secret(worker_id: str, transaction: TransactionDep, who: WorkersWrite) -> Response:
+async def revoke_device_secret(
+    request: Request, worker_id: str, transaction: TransactionDep, who: WorkersWrite
+) -> Response:
     """Withdraw the worker's phone secret (a lost phone): its reports are refused at once."""
     await transaction(_revoke_secret, who, worker_id, audit=("device.revoke", "worker", worker_id))
+    access_changed(request)
     return Response(status_code=204)
 
 

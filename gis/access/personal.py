@@ -53,15 +53,30 @@ def sees_personal(who: Principal | None, codes: Iterable[str | None], unit: str 
 
 
 def mask_name(name: str | None) -> str | None:
-    """The first character, the rest starred: 张三丰 → 张**, Li → L*."""
-    return name if not name else name[0] + "*" * max(1, len(name) - 1)
+    """The first character kept, the rest starred; a one-character name all starred.
+
+    >>> mask_name("张三丰"), mask_name("Li"), mask_name("张"), mask_name(""), mask_name(None)
+    ('张**', 'L*', '*', '', None)
+    """
+    if not name:
+        return name
+    return "*" if len(name) == 1 else name[0] + "*" * (len(name) - 1)
 
 
 def mask_phone(phone: str | None) -> str | None:
-    """The first three and last four digits kept: 13812345678 → 138****5678; a short number all starred."""
-    if not phone:
-        return phone
-    return phone[:3] + "****" + phone[-4:] if len(phone) >= 8 else "*" * len(phone)
+    """Four digits hidden (the 4th to 7th from the end): at least half of any number kept short.
+
+    >>> mask_phone("13812345678"), mask_phone("+86 138 1234 5678"), mask_phone("62345678"), mask_phone("12345")
+    ('138****5678', '+86 138****5678', '****5678', '*****')
+    """
+    if phone is None:
+        return None
+    digits = [i for i, ch in enumerate(phone) if ch.isdigit()]
+    if len(digits) < 8:
+        return "*" * len(phone)
+    hidden = set(digits[-8:-4])
+    out = "".join("*" if i in hidden else ch for i, ch in enumerate(phone))
+    return re.sub(r"\s*(\*{4})\s*", r"\1", out)  # "138 **** 5678" reads as the usual 138****5678
 
 
 def mask_email(email: str | None) -> str | None:

@@ -10,7 +10,6 @@ must be answered like a missing one (404), so ids cannot be probed.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -209,30 +208,3 @@ def area_condition(
     if not parts:
         return "FALSE", {}
     return "(" + " OR ".join(parts) + ")", params
-
-
-def mask_phone(phone: str | None) -> str | None:
-    """A phone number as roles without ``personal:read`` see it.
-
-    >>> mask_phone("13812345678"), mask_phone("+86 138 1234 5678"), mask_phone("12345"), mask_phone(None)
-    ('138****5678', '+86 138****5678', '*****', None)
-    """
-    if phone is None:
-        return None
-    digits = [i for i, ch in enumerate(phone) if ch.isdigit()]
-    if len(digits) < 7:
-        return "*" * len(phone)
-    hidden = set(digits[-8:-4])
-    out = "".join("*" if i in hidden else ch for i, ch in enumerate(phone))
-    return re.sub(r"\s*(\*{4})\s*", r"\1", out)  # "138 **** 5678" reads as the usual 138****5678
-
-
-def mask_name(name: str | None) -> str | None:
-    """A person's name as roles without ``personal:read`` see it: the first character kept.
-
-    >>> mask_name("张三丰"), mask_name("Li"), mask_name(""), mask_name(None)
-    ('张**', 'L*', '', None)
-    """
-    if not name:
-        return name
-    return name[0] + "*" * (len(name) - 1)

@@ -170,7 +170,7 @@ def act(
         {"state": new_state, "id": case_id, **sets},
     )
     _event(conn, case_id, actor, action, state, new_state, note, data)
-    return get_case(conn, case_id)
+    return get_case(conn, case_id, who, scoped=False)
 
 
 def history(conn: Connection, case_id: int, who: Principal | None = None) -> list[dict[str, Any]]:
