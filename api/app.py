@@ -12,11 +12,11 @@ import anyio.to_thread
 from fastapi import Depends, FastAPI
 from starlette.concurrency import run_in_threadpool
 
-from api import docs, errors, pages
+from api import docs, errors, maps, pages
 from api.access import FailureLimit, TokenKeys, public
 from api.middleware import RequestId
 from api.principals import Principals
-from api.routes import audit, auth, cases, grids, imports, lookup, open311, registry, tracks, validation
+from api.routes import audit, auth, cases, grids, imports, lookup, open311, registry, tiles, tracks, validation
 from api.schemas.meta import ERRORS, Health
 from gis.db import make_engine
 from gis.settings import Settings
@@ -142,7 +142,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.include_router(open311.router, responses=ERRORS)
     app.include_router(tracks.osmand, responses=ERRORS)
+    app.include_router(tiles.router, responses=ERRORS)
     app.include_router(pages.router)
+    maps.install(app)
     app.openapi = lambda: openapi(app)  # type: ignore[method-assign]
 
     @app.get("/healthz", tags=["meta"], response_model=Health, dependencies=[Depends(public)])

@@ -45,6 +45,14 @@ class Settings(BaseSettings):
     # came over HTTPS (None), or always / never when set.
     session_lifetime_s: int = Field(default=12 * 3600, gt=0)
     cookie_secure: bool | None = None
+    # The map pages' base map (maps/basemap.py): "none" (grid boundaries on a plain background),
+    # "tianditu" (vector + labels) or "tianditu-img" (imagery + labels) with tianditu_key or an
+    # intranet node's tianditu_url, or "xyz" with basemap_url; never a foreign service by default.
+    basemap: str = Field(default="none", pattern="^(none|tianditu|tianditu-img|xyz)$")
+    tianditu_key: str | None = Field(default=None, repr=False)
+    tianditu_url: str = "https://t{s}.tianditu.gov.cn/DataServer?T={layer}&x={x}&y={y}&l={z}&tk={key}"
+    basemap_url: str | None = None
+    basemap_attribution: str = ""
     login_max_failures: int = Field(default=10, gt=0)
     login_window_s: int = Field(default=900, gt=0)
     # wrong tokens, API keys and device secrets allowed per client address within the window (each

@@ -63,6 +63,7 @@ def chromium(width: int = 1280, height: int = 800) -> Iterator[webdriver.Chrome]
     for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--lang=zh-CN"):
         options.add_argument(arg)
     options.add_argument(f"--window-size={width},{height}")
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # the console, for the tests to read
     driver = webdriver.Chrome(options=options, service=Service(executable_path=_system("chromedriver")))
     try:
         yield driver

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from api.access import PUBLIC_REASONS, Permission, public
 from api.app import create_app
-from api.routes import audit, auth, cases, grids, imports, lookup, open311, registry, tracks, validation
+from api.routes import audit, auth, cases, grids, imports, lookup, open311, registry, tiles, tracks, validation
 from gis.access import accounts, devices
 from gis.cases import intake
 from gis.registry import units
@@ -27,7 +27,7 @@ EAST = (X0 + 6.5 * STEP, Y0 + 6.5 * STEP)
 
 def _routes(app) -> list[APIRoute]:
     out = [r for r in app.routes if isinstance(r, APIRoute)]
-    for module in (lookup, cases, tracks, grids, imports, validation, registry, auth, audit, open311):
+    for module in (lookup, cases, tracks, grids, imports, validation, registry, auth, audit, open311, tiles):
         out += [r for r in module.router.routes if isinstance(r, APIRoute)]
     out += [r for r in tracks.osmand.routes if isinstance(r, APIRoute)]
     return out
@@ -58,7 +58,7 @@ def test_every_route_declares_a_permission_or_is_public_on_purpose(settings):
 
 
 #: well-formed path values, so a refusal comes from the missing credentials, not from the path
-EXAMPLE = {"code": "110108001", "worker_id": "w1", "day": "2026-01-01"}
+EXAMPLE = {"code": "110108001", "worker_id": "w1", "day": "2026-01-01", "level": "unit", "collection": "grids-unit"}
 
 
 def test_nothing_answers_without_credentials(settings, db):

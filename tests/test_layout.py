@@ -9,7 +9,7 @@ from pathlib import Path
 
 from tests.conftest import ROOT
 
-PACKAGES = ("gis", "api", "importers", "cli", "demo")
+PACKAGES = ("gis", "api", "importers", "cli", "demo", "maps")
 #: which room may import which (a room is a top-level package, or a domain room of gis/)
 ALLOWED = {
     "gis": {"gis"},
@@ -19,7 +19,8 @@ ALLOWED = {
     "gis.tracks": {"gis", "gis.grids", "gis.tracks", "gis.access"},
     "gis.access": {"gis", "gis.grids", "gis.access"},
     "importers": {"gis", "gis.grids", "gis.registry", "gis.cases", "gis.tracks", "gis.access", "importers"},
-    "api": {"gis", "gis.grids", "gis.registry", "gis.cases", "gis.tracks", "gis.access", "importers", "api"},
+    "api": {"gis", "gis.grids", "gis.registry", "gis.cases", "gis.tracks", "gis.access", "importers", "maps", "api"},
+    "maps": {"gis", "maps"},
     "demo": {"gis", "gis.grids", "gis.registry", "gis.cases", "gis.tracks", "gis.access", "importers", "demo"},
     "cli": {
         "gis",

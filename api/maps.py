@@ -1,0 +1,107 @@
+"""The map pages (``/maps/...``) and the files they load (``/static/vendor``: the npm packages
+``make`` installed; ``/static/maps``: wangge's own scripts). A page needs a signed-in user: without
+a session it sends the browser to ``/login`` and back; it shows only the caller's areas (the tiles
+and the API it calls filter by them)."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+
+from api.access import Caller, Permission, ScopeOf, credentials
+from api.deps import AutocommitDep
+from api.pages import render, root
+from api.routes.grids import GRID_SCOPE
+from gis.errors import Forbidden, Unauthorized
+from maps import assets, basemap
+from maps import pages as builders
+
+router = APIRouter(prefix="/maps", include_in_schema=False)
+
+
+class PagePermission(Permission):
+    """A page's permission: like the API's, but a browser without a session gets None (the page
+    sends it to sign in) instead of a 401."""
+
+    async def __call__(self, request: Request) -> Caller | None:  # type: ignore[override]
+        if credentials(request) is None:
+            return None
+        return await super().__call__(request)
+
+
+def install(app: FastAPI) -> None:
+    """The static files of the pages."""
+    for name, directory in assets.PACKAGES.items():
+        path = assets.NODE_MODULES / directory
+        if path.is_dir():
+            app.mount(f"/static/vendor/{name}", StaticFiles(directory=path), name=f"vendor-{name}")
+    app.mount("/static/maps", StaticFiles(directory=assets.STATIC), name="maps-static")
+    app.include_router(router)
+
+
+#: the area a page opens on: the caller's districts and streets (west, south, east, north)
+_EXTENT = """SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e)
+FROM (SELECT ST_Extent(g.geom) AS e FROM grid g WHERE g.level <= 2 AND g.valid_to IS NULL AND {where}) x"""
+CHINA = (73.5, 18.0, 135.0, 53.5)
+
+
+def _extent(conn: Connection, scope: tuple[str, dict]) -> tuple[float, float, float, float]:
+    where, params = scope
+    row = conn.execute(text(_EXTENT.format(where=where)), params).one()
+    return CHINA if row[0] is None else tuple(float(v) for v in row)  # type: ignore[return-value]
+
+
+def _sign_in(request: Request) -> Response:
+    # the path already holds the root path (behind a proxy's prefix); next is relative to it
+    path = request.url.path.removeprefix(root(request))
+    return RedirectResponse(f"{root(request)}/login?next={quote(path)}", status_code=303)
+
+
+def page(request: Request, html: str) -> HTMLResponse:
+    """A folium page with its scripts allowed by a nonce, and nothing from anywhere but wangge and
+    the configured base map."""
+    nonce = secrets.token_urlsafe(16)
+    html = re.sub(r"<script(?=[\s>])", f'<script nonce="{nonce}"', html)
+    tiles = " ".join(basemap.hosts(request.app.state.settings))
+    response = HTMLResponse(html)
+    response.headers["Content-Security-Policy"] = (
+        f"default-src 'self'; script-src 'self' 'nonce-{nonce}'; style-src 'self' 'unsafe-inline'; "
+        f"img-src 'self' data: blob: {tiles}; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'"
+    ).replace("  ", " ")
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+async def _open(request: Request, who: Caller | None, autocommit: Any) -> tuple[Any, str] | Response:
+    """The caller's extent and label, or the response that replaces the page (sign in; no access)."""
+    if who is None:
+        return _sign_in(request)
+    try:
+        extent = await autocommit(_extent, ScopeOf(who, "grids:read", GRID_SCOPE))
+    except Unauthorized:
+        return _sign_in(request)
+    except Forbidden:
+        return render(request, "denied.html", 403)
+    principal = who.principal
+    return extent, f"{principal.name} · {', '.join(principal.roles) or '—'}"
+
+
+@router.get("/lookup", response_class=HTMLResponse)
+async def lookup(
+    request: Request, autocommit: AutocommitDep, who: Annotated[Caller | None, Depends(PagePermission("grids:read"))]
+) -> Response:
+    """谁负责这里: a hotline operator's card for any point of their area."""
+    opened = await _open(request, who, autocommit)
+    if isinstance(opened, Response):
+        return opened
+    extent, label = opened
+    return page(request, builders.lookup_page(request.app.state.settings, extent, label))

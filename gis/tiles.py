@@ -1,0 +1,184 @@
+"""Mapbox vector tiles (MVT) from PostGIS: grids of each level, components and cases.
+
+Each tile is one statement: the tile's envelope is transformed to the storage CRS for the index
+test (as pg_tileserv does), only the matching rows are transformed to Web Mercator and clipped by
+``ST_AsMVTGeom``. Features come in a deterministic order (grid code, component code, case id) up
+to a cap; one more is fetched to say whether the tile was cut. A collection has a first zoom
+below which its tiles are empty (30,000 unit grids are no picture at zoom 8), and cases are
+points only from zoom 15: below, counts in cells of 1/64 of the tile, so millions of cases never
+travel. ``where`` is the caller's reach (:func:`gis.access.principal.area_condition`), bound.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+
+from gis.errors import InvalidInput
+
+EXTENT, BUFFER = 4096, 64
+MAX_ZOOM = 22
+#: features per tile at most (tippecanoe's default cap is 200,000; a tile stays under 500 KB here)
+CAP = 20_000
+CASE_POINTS_FROM = 15
+CASE_CELLS_PER_TILE = 64
+
+
+@dataclass(frozen=True)
+class Collection:
+    name: str
+    kind: str  # grids, components, cases
+    minzoom: int
+    level: int | None = None
+    fields: tuple[tuple[str, str], ...] = ()
+
+
+COLLECTIONS = {
+    c.name: c
+    for c in (
+        Collection("grids-district", "grids", 0, 1, (("code", "String"), ("name", "String"))),
+        Collection("grids-street", "grids", 9, 2, (("code", "String"), ("name", "String"), ("parent", "String"))),
+        Collection("grids-community", "grids", 11, 3, (("code", "String"), ("name", "String"), ("parent", "String"))),
+        Collection(
+            "grids-unit",
+            "grids",
+            13,
+            4,
+            (("code", "String"), ("name", "String"), ("parent", "String"), ("resp_person", "String")),
+        ),
+        Collection("components", "components", 14, None, (("code", "String"), ("name", "String"), ("class", "String"))),
+        Collection(
+            "cases",
+            "cases",
+            0,
+            None,
+            (("id", "Number"), ("state", "String"), ("class", "String"), ("overdue", "Boolean"), ("count", "Number")),
+        ),
+    )
+}
+
+_BOUNDS = """bounds AS (
+    SELECT ST_TileEnvelope(:z, :x, :y) AS merc, ST_Transform(ST_TileEnvelope(:z, :x, :y), 4490) AS b
+)"""
+
+_GRIDS = f"""WITH {_BOUNDS},
+rows AS (
+    SELECT g.code, g.name, g.parent_code AS parent, g.resp_person,
+           ST_AsMVTGeom(ST_Transform(g.geom, 3857), bounds.merc, {EXTENT}, {BUFFER}, true) AS geom
+    FROM grid g, bounds
+    WHERE g.level = :level AND g.geom && bounds.b AND wangge_valid(g.valid_from, g.valid_to, :at) AND {{where}}
+    ORDER BY g.code
+    LIMIT :cap + 1
+)
+SELECT ST_AsMVT(r, :layer, {EXTENT}, 'geom', 'fid'), (SELECT count(*) FROM rows)
+FROM (SELECT code::bigint AS fid, code, name, parent, {{extra}} geom FROM rows
+      WHERE geom IS NOT NULL ORDER BY code LIMIT :cap) r"""
+
+_COMPONENTS = f"""WITH {_BOUNDS},
+rows AS (
+    SELECT c.code, c.name, c.class_code AS class,
+           ST_AsMVTGeom(ST_Transform(c.geom, 3857), bounds.merc, {EXTENT}, {BUFFER}, true) AS geom
+    FROM component c, bounds
+    WHERE c.geom && bounds.b AND {{where}}
+    ORDER BY c.code
+    LIMIT :cap + 1
+)
+SELECT ST_AsMVT(r, :layer, {EXTENT}, 'geom'), (SELECT count(*) FROM rows)
+FROM (SELECT * FROM rows WHERE geom IS NOT NULL ORDER BY code LIMIT :cap) r"""
+
+_CASE_FILTERS = """
+      AND (CAST(:state AS text) IS NULL OR c.state = :state)
+      AND (CAST(:cls AS text) IS NULL OR c.class_code = :cls OR (right(:cls, 2) = '00' AND left(c.class_code, 2) = left(:cls, 2)))
+      AND (CAST(:channel AS text) IS NULL OR c.channel = :channel)
+      AND (CAST(:since AS timestamptz) IS NULL OR c.reported_at >= :since)
+      AND (CAST(:until AS timestamptz) IS NULL OR c.reported_at < :until)"""
+
+_CASE_POINTS = f"""WITH {_BOUNDS},
+rows AS (
+    SELECT c.id, c.state, c.class_code AS class,
+           (c.state <> 'closed' AND c.deadline < now()) AS overdue,
+           ST_AsMVTGeom(ST_Transform(c.geom, 3857), bounds.merc, {EXTENT}, {BUFFER}, true) AS geom
+    FROM "case" c, bounds
+    WHERE c.geom && bounds.b AND {{where}} {_CASE_FILTERS}
+    ORDER BY c.id DESC
+    LIMIT :cap + 1
+)
+SELECT ST_AsMVT(r, :layer, {EXTENT}, 'geom', 'id'), (SELECT count(*) FROM rows)
+FROM (SELECT * FROM rows WHERE geom IS NOT NULL ORDER BY id DESC LIMIT :cap) r"""
+
+# below zoom 15: counts per cell of 1/64 of the tile, each drawn at its cell's centre
+_CASE_CELLS = f"""WITH {_BOUNDS},
+cells AS (
+    SELECT ST_SnapToGrid(ST_Transform(c.geom, 3857), :cell / 2 + ST_XMin(bounds.merc), :cell / 2 + ST_YMin(bounds.merc),
+                         :cell, :cell) AS centre,
+           count(*) AS count, count(*) FILTER (WHERE c.state <> 'closed' AND c.deadline < now()) AS overdue_count
+    FROM "case" c, bounds
+    WHERE c.geom && bounds.b AND {{where}} {_CASE_FILTERS}
+    GROUP BY 1
+)
+SELECT ST_AsMVT(r, :layer, {EXTENT}, 'geom'), (SELECT count(*) FROM cells)
+FROM (SELECT count, overdue_count, ST_AsMVTGeom(centre, bounds.merc, {EXTENT}, {BUFFER}, true) AS geom
+      FROM cells, bounds) r WHERE geom IS NOT NULL"""
+
+
+def check_tile(z: int, x: int, y: int) -> None:
+    if not 0 <= z <= MAX_ZOOM:
+        raise InvalidInput(f"zoom {z} is out of range", field="z", allowed=f"0-{MAX_ZOOM}")
+    if not (0 <= x < 2**z and 0 <= y < 2**z):
+        raise InvalidInput(f"no tile {x}/{y} at zoom {z}", field="x", allowed=f"0-{2**z - 1}")
+
+
+def tile(
+    conn: Connection,
+    collection: str,
+    z: int,
+    x: int,
+    y: int,
+    *,
+    where: str = "TRUE",
+    params: dict[str, Any] | None = None,
+    at: datetime | None = None,
+    filters: dict[str, Any] | None = None,
+) -> tuple[bytes, bool]:
+    """The tile's MVT bytes (one layer named after the collection) and whether the cap cut it."""
+    if collection not in COLLECTIONS:
+        raise InvalidInput(f"unknown collection {collection!r}", field="collection", allowed=sorted(COLLECTIONS))
+    check_tile(z, x, y)
+    c = COLLECTIONS[collection]
+    if z < c.minzoom:
+        return b"", False
+    values = {"z": z, "x": x, "y": y, "layer": collection, "cap": CAP, **(params or {})}
+    if c.kind == "grids":
+        extra = "resp_person, " if c.level == 4 else ""
+        sql = _GRIDS.format(where=where, extra=extra)
+        values.update(level=c.level, at=at or datetime.now(UTC))
+    elif c.kind == "components":
+        sql = _COMPONENTS.format(where=where)
+    else:
+        f = {"state": None, "cls": None, "channel": None, "since": None, "until": None, **(filters or {})}
+        values.update(f)
+        if z >= CASE_POINTS_FROM:
+            sql = _CASE_POINTS.format(where=where)
+        else:
+            sql = _CASE_CELLS.format(where=where)
+            values["cell"] = 2 * 20037508.342789244 / 2**z / CASE_CELLS_PER_TILE
+    data, count = conn.execute(text(sql), values).one()
+    cells = c.kind == "cases" and z < CASE_POINTS_FROM
+    return bytes(data or b""), not cells and count > CAP
+
+
+def version(conn: Connection, collection: str) -> str:
+    """Changes whenever the collection's rows are written: the TileJSON's cache-busting key (cases
+    change all the time: their tiles are always revalidated, by ETag)."""
+    kind = COLLECTIONS[collection].kind
+    sql = {
+        "grids": "SELECT count(*), max(valid_from), max(valid_to) FROM grid",
+        "components": "SELECT 0, max(changed_at), NULL FROM component",
+        "cases": "SELECT 0, NULL, NULL",
+    }[kind]
+    n, a, b = conn.execute(text(sql)).one()
+    return "-".join(str(int(v.timestamp() * 1000)) if isinstance(v, datetime) else str(v or 0) for v in (n, a, b))

@@ -1,0 +1,91 @@
+"""The map pages, built with folium: a map of the caller's area with the grid tiles, wangge's own
+small scripts (``maps/static``) for what no folium plugin does, and the page's panel.
+
+Each builder returns the page's HTML; ``api/maps.py`` serves it to a signed-in user with a
+Content-Security-Policy that allows only wangge and the configured base map.
+"""
+
+from __future__ import annotations
+
+import json
+
+import folium
+from branca.element import MacroElement
+from folium.plugins import VectorGridProtobuf
+from jinja2 import Template
+from markupsafe import escape
+
+from gis.settings import Settings
+from maps import assets, basemap
+
+assets.install()
+
+#: the pages, in the order of the bar: path, title
+PAGES = (("lookup", "谁负责这里"),)
+
+#: the grid levels drawn on every map: tile collection, label, style
+GRID_LAYERS = (
+    ("grids-district", "区/县", {"weight": 2.5, "color": "#17324d", "fill": False}),
+    ("grids-street", "街道/镇", {"weight": 1.8, "color": "#2a6f97", "fill": False}),
+    ("grids-community", "社区/村", {"weight": 1.2, "color": "#5c9ead", "fill": False, "dashArray": "4 3"}),
+    ("grids-unit", "单元网格", {"weight": 0.8, "color": "#1f6feb", "fill": True, "fillOpacity": 0.04}),
+)
+
+
+class PageScript(MacroElement):
+    """Calls ``wangge.<function>(map, options)`` once the map exists."""
+
+    _template = Template(
+        "{% macro script(this, kwargs) %}"
+        "wangge.{{ this.function }}({{ this._parent.get_name() }}, {{ this.options }});"
+        "{% endmacro %}"
+    )
+
+    def __init__(self, function: str, options: dict | None = None):
+        super().__init__()
+        self.function, self.options = function, json.dumps(options or {}, ensure_ascii=False)
+
+
+def base(settings: Settings, bounds: tuple[float, float, float, float]) -> folium.Map:
+    """A map of ``bounds`` (west, south, east, north) with the base map and the grid tiles."""
+    m = folium.Map(location=None, tiles=None, control_scale=True, prefer_canvas=True, zoom_snap=0.5)
+    basemap.add_basemap(m, settings)
+    for collection, label, style in GRID_LAYERS:
+        options = (
+            "{rendererFactory: L.canvas.tile, interactive: false, maxNativeZoom: 20,"
+            f" vectorTileLayerStyles: {{{json.dumps(collection)}: {json.dumps(style)}}}}}"
+        )
+        VectorGridProtobuf(f"../tiles/{collection}/{{z}}/{{x}}/{{y}}.pbf", label, options).add_to(m)
+    folium.LayerControl(collapsed=True).add_to(m)
+    west, south, east, north = bounds
+    m.fit_bounds([[south, west], [north, east]])
+    return m
+
+
+def _shell(m: folium.Map, page: str, who: str, panel: str, scripts: tuple[str, ...]) -> str:
+    root = m.get_root()
+    root.header.add_child(folium.CssLink(f"{assets.OWN_URL}/wangge.css"))
+    for name in ("wangge.js", "vectorgrid-fix.js", *scripts):
+        root.header.add_child(folium.JavascriptLink(f"{assets.OWN_URL}/{name}"))
+    links = "".join(f'<a href="{p}"{" class=wg-here" if p == page else ""}>{escape(title)}</a>' for p, title in PAGES)
+    bar = (
+        f'<nav class="wg-bar"><a href="../">wangge 网格</a>{links}'
+        f'<span class="wg-who" id="wg-who">{escape(who)}</span>'
+        '<a href="../login" id="wg-switch">切换账号</a></nav>'
+    )
+    root.html.add_child(folium.Element(bar + panel))
+    root.title = f"{dict(PAGES)[page]} · wangge 网格"
+    return root.render()
+
+
+def lookup_page(settings: Settings, bounds: tuple[float, float, float, float], who: str) -> str:
+    """谁负责这里: click or paste a point; the panel shows who is responsible for it."""
+    m = base(settings, bounds)
+    PageScript("lookupPage").add_to(m)
+    panel = """<aside class="wg-panel" id="wg-panel"><h2>谁负责这里</h2>
+<p class="wg-muted">点击地图，或输入坐标（手机上的高德/腾讯坐标选 GCJ-02）：</p>
+<form class="wg-form" id="wg-form"><input id="wg-coords" placeholder="经度,纬度 例如 110.33,20.03" autocomplete="off">
+<select id="wg-crs"><option value="EPSG:4490">CGCS2000</option><option value="EPSG:4326">WGS 84</option>
+<option value="gcj02">GCJ-02</option><option value="bd09">BD-09</option></select><button type="submit">查询</button></form>
+<div id="wg-result" class="wg-result"></div></aside>"""
+    return _shell(m, "lookup", who, panel, ("lookup.js",))

@@ -1,0 +1,129 @@
+"""The map pages: signed in, only the caller's area, nothing from any other host; "who is
+responsible here" end to end in a real headless Chromium."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from fastapi.testclient import TestClient
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
+
+from api.app import create_app
+from gis.access import accounts
+from gis.registry import components, rules, units
+from gis.tracks import workers
+from tests.browser import chromium, live_server, screenshot
+from tests.conftest import api_key, bearer
+from tests.helpers import STEP, X0, Y0, load_city, square_city
+
+PASSWORD = "a long passphrase"
+POINT = (X0 + 1.5 * STEP, Y0 + 6.5 * STEP)  # in the west street, 110108001
+UNIT_GRID = None
+
+
+@pytest.fixture
+def city(db):
+    load_city(db, square_city())
+    with db.begin() as conn:
+        units.create_unit(conn, code="GOV-W", name="西街道办事处", kind="street_government", area_code="110108001")
+        units.create_unit(conn, code="GOV-E", name="东街道办事处", kind="street_government", area_code="110108002")
+        units.create_unit(conn, code="WATER", name="区水务局", kind="water")
+        rules.create_rule(conn, class_code="0101", area_code="110108", resp_unit="WATER")
+        from gis.grids.lookup import lookup_points
+
+        grid = lookup_points(conn, [POINT[0]], [POINT[1]])[0]["unit_grid"]["code"]
+        workers.create_worker(conn, worker_id="W1", name="王网格员", grids=[grid])
+        components.create_component(
+            conn,
+            code="1101080101000001",
+            geometry={"type": "Point", "coordinates": [POINT[0] + 0.0002, POINT[1]]},
+            name="井盖 1 号",
+            owner_unit="WATER",
+            maintainer_unit="WATER",
+        )
+        accounts.create_user(conn, "zhao", "赵", password=PASSWORD)
+        accounts.grant(conn, "zhao", "dispatcher", "110108001")
+    return grid
+
+
+def test_responsible_here_names_each_class_unit_inside_the_callers_area(settings, city):
+    with TestClient(create_app(settings)) as c:
+        west = bearer(api_key(c.app.state.engine, "dispatcher", ("110108001",)))
+        found = c.get("/api/v1/lookup/responsible", params={"lon": POINT[0], "lat": POINT[1]}, headers=west).json()
+        assert found["outside"] is False and found["chain"]["unit_grid"] == city
+        by_class = {k["class"]: k for k in found["classes"]}
+        assert by_class["0101"]["resp_unit"] == "WATER" and by_class["0101"]["unit_name"] == "区水务局"
+        assert by_class["0102"]["resp_unit"] == "GOV-W" and by_class["0102"]["why"]
+        east = bearer(api_key(c.app.state.engine, "dispatcher", ("110108002",)))
+        other = c.get("/api/v1/lookup/responsible", params={"lon": POINT[0], "lat": POINT[1]}, headers=east).json()
+        assert other == {
+            "chain": dict.fromkeys(("district", "street", "community", "unit_grid")),
+            "outside": True,
+            "classes": [],
+        }
+
+
+def test_a_map_page_needs_a_session_and_loads_nothing_from_elsewhere(settings, city):
+    with TestClient(create_app(settings)) as c:
+        r = c.get("/maps/lookup", follow_redirects=False)
+        assert r.status_code == 303 and r.headers["location"] == "/login?next=/maps/lookup"
+        page = c.get("/maps/lookup", headers=bearer(api_key(c.app.state.engine, "viewer", ("110108001",))))
+        assert page.status_code == 200 and "谁负责这里" in page.text
+        assert not re.search(r"""(?:src|href)=["'](?:https?:)?//""", page.text)
+        assert "script-src 'self' 'nonce-" in page.headers["content-security-policy"]
+        # every vendor file the page names is served by wangge
+        for path in re.findall(r"""(?:src|href)="\.\./(static/[^"]+)""", page.text):
+            assert c.get("/" + path).status_code == 200, path
+        denied = c.get("/maps/lookup", headers=bearer(api_key(c.app.state.engine, "reporter")))
+        assert denied.status_code == 403 and "无权访问" in denied.text
+
+
+def test_who_is_responsible_here_in_chromium(settings, city):
+    with live_server(settings) as base, chromium() as browser:
+        browser.get(f"{base}/maps/lookup")
+        browser.find_element(By.ID, "username").send_keys("zhao")
+        browser.find_element(By.ID, "password").send_keys(PASSWORD)
+        browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+        wait = WebDriverWait(browser, 15)
+        wait.until(lambda b: b.current_url.endswith("/maps/lookup") and b.find_elements(By.ID, "wg-form"))
+        # the grid tiles arrive (only from wangge)
+        wait.until(
+            lambda b: (
+                b.execute_script(
+                    "return performance.getEntriesByType('resource').filter(e => e.name.includes('.pbf')).length"
+                )
+                > 0
+            )
+        )
+        browser.find_element(By.ID, "wg-coords").send_keys(f"{POINT[0]},{POINT[1]}")
+        browser.find_element(By.CSS_SELECTOR, "#wg-form button").click()
+        wait.until(lambda b: b.find_element(By.TAG_NAME, "body").get_attribute("data-lookup") == "done")
+        panel = browser.find_element(By.ID, "wg-result").text
+        assert city in panel and "西街道" in panel and "王网格员" in panel
+        assert "区水务局" in panel and "井盖 1 号" in panel
+        rows = browser.find_elements(By.CSS_SELECTOR, "#wg-responsible tbody tr")
+        assert len(rows) > 10
+        screenshot(browser, "maps-lookup")
+        hosts = browser.execute_script(
+            "return [...new Set(performance.getEntriesByType('resource').map(e => new URL(e.name).host))]"
+        )
+        assert hosts == [base.split("//")[1]], hosts
+        errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+        assert not errors, errors
+
+
+def test_behind_a_proxy_prefix_the_sign_in_comes_back_to_the_page(settings, city):
+    with TestClient(create_app(settings), root_path="/wg") as c:
+        r = c.get("/wg/maps/lookup", follow_redirects=False)
+        assert r.status_code == 303 and r.headers["location"] == "/wg/login?next=/maps/lookup"
+        form = c.get("/wg/login", params={"next": "/maps/lookup"})
+        token = re.search(r'name="form_token" value="([^"]+)"', form.text).group(1)
+        assert 'action="/wg/login"' in form.text
+        signed = c.post(
+            "/wg/login",
+            data={"username": "zhao", "password": PASSWORD, "next": "/maps/lookup", "form_token": token},
+            follow_redirects=False,
+        )
+        assert signed.status_code == 303 and signed.headers["location"] == "/wg/maps/lookup"

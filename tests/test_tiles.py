@@ -1,0 +1,109 @@
+"""Vector tiles from PostGIS, decoded by GDAL's MVT driver (pyogrio): grids keep their shared edges,
+a tile holds only the caller's areas, is cached privately and revalidated by ETag, and cases are
+counted in cells until points make sense."""
+
+from __future__ import annotations
+
+import math
+
+import pyogrio
+import pytest
+import shapely
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from gis.cases import intake
+from tests.conftest import api_key, bearer
+from tests.helpers import STEP, X0, Y0, load_city, square_city
+
+MVT = "application/vnd.mapbox-vector-tile"
+
+
+def tile_of(lon: float, lat: float, z: int) -> tuple[int, int]:
+    n = 2**z
+    x = int((lon + 180) / 360 * n)
+    y = int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n)
+    return x, y
+
+
+def decode(data: bytes, layer: str, z: int, x: int, y: int, tmp_path) -> list:
+    """The tile's features as (properties, geometry in EPSG:3857), read by GDAL from {z}/{x}/{y}.pbf."""
+    path = tmp_path / str(z) / str(x) / f"{y}.pbf"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    frame = pyogrio.read_dataframe(path, layer=layer)
+    return frame
+
+
+@pytest.fixture
+def city(db):
+    load_city(db, square_city())
+    return db
+
+
+def test_unit_grids_in_a_tile_share_their_edges_and_cover_without_gaps(settings, city, client, tmp_path):
+    z = 15
+    x, y = tile_of(X0 + 2 * STEP, Y0 + 2 * STEP, z)
+    r = client.get(f"/tiles/grids-unit/{z}/{x}/{y}.pbf")
+    assert r.status_code == 200 and r.headers["content-type"] == MVT, r.text
+    frame = decode(r.content, "grids-unit", z, x, y, tmp_path)
+    assert len(frame) >= 4 and set(frame.columns) >= {"code", "name", "parent", "geometry"}
+    assert all(len(c) == 15 for c in frame["code"])
+    polygons = shapely.make_valid(frame.geometry.values)
+    # neighbours meet along edges and never overlap; together they leave no hole inside the tile
+    assert shapely.coverage_is_valid(polygons)
+    union = shapely.union_all(polygons)
+    assert len(shapely.get_parts(union)) == 1 and shapely.get_num_interior_rings(union) == 0
+
+
+def test_a_street_user_gets_only_their_street_in_tiles(settings, city, tmp_path):
+    z = 13
+    x, y = tile_of(X0 + 4 * STEP, Y0 + 4 * STEP, z)  # the tile over both streets
+    with TestClient(create_app(settings), headers=bearer(api_key(city, "viewer", ("110108001",)))) as c:
+        streets = decode(c.get(f"/tiles/grids-street/{z}/{x}/{y}.pbf").content, "grids-street", z, x, y, tmp_path)
+        assert list(streets["code"]) == ["110108001"]
+        units = c.get(f"/tiles/grids-unit/{z}/{x}/{y}.pbf")
+        assert units.headers["cache-control"].startswith("private")
+        codes = set(decode(units.content, "grids-unit", z, x, y, tmp_path)["code"])
+        assert codes and all(code.startswith("110108001") for code in codes)
+
+
+def test_tiles_revalidate_by_etag_and_stay_empty_below_their_first_zoom(settings, city, client):
+    z = 15
+    x, y = tile_of(X0 + 2 * STEP, Y0 + 2 * STEP, z)
+    url = f"/tiles/grids-unit/{z}/{x}/{y}.pbf"
+    first = client.get(url)
+    again = client.get(url, headers={"If-None-Match": first.headers["etag"]})
+    assert again.status_code == 304 and not again.content
+    spec = client.get("/tiles/grids-unit.json").json()
+    assert spec["tilejson"] == "3.0.0" and spec["minzoom"] == 13 and "?v=" in spec["tiles"][0]
+    versioned = client.get(url, params={"v": spec["tiles"][0].split("?v=")[1]})
+    assert versioned.headers["cache-control"] == "private, max-age=3600"
+    # too many unit grids to draw at zoom 10: an empty tile, not 30,000 polygons
+    lx, ly = tile_of(X0 + 2 * STEP, Y0 + 2 * STEP, 10)
+    low = client.get(f"/tiles/grids-unit/10/{lx}/{ly}.pbf")
+    assert low.status_code == 200 and low.content == b""
+    bad = client.get("/tiles/grids-unit/3/9/1.pbf")
+    assert bad.status_code == 400 and bad.json()["field"] == "x"
+    assert client.get("/tiles/grids-nowhere/3/1/1.pbf").status_code in (400, 404)
+
+
+def test_cases_are_counted_in_cells_then_drawn_as_points(settings, city, client, tmp_path):
+    with city.begin() as conn:
+        for i in range(30):
+            intake.intake(
+                conn, lon=X0 + (0.2 + i % 5 * 0.1) * STEP, lat=Y0 + 0.5 * STEP, class_code="0101", channel="hotline"
+            )
+        intake.intake(conn, lon=X0 + 0.5 * STEP, lat=Y0 + 0.5 * STEP, class_code="0102", channel="app")
+    z = 12
+    x, y = tile_of(X0 + 0.5 * STEP, Y0 + 0.5 * STEP, z)
+    cells = decode(client.get(f"/tiles/cases/{z}/{x}/{y}.pbf").content, "cases", z, x, y, tmp_path)
+    assert cells["count"].sum() == 31 and "state" not in cells.columns
+    only = decode(
+        client.get(f"/tiles/cases/{z}/{x}/{y}.pbf", params={"class": "0102"}).content, "cases", z, x, y, tmp_path
+    )
+    assert only["count"].sum() == 1
+    z = 16
+    x, y = tile_of(X0 + 0.5 * STEP, Y0 + 0.5 * STEP, z)
+    points = decode(client.get(f"/tiles/cases/{z}/{x}/{y}.pbf").content, "cases", z, x, y, tmp_path)
+    assert len(points) >= 1 and set(points.columns) >= {"mvt_id", "state", "class", "overdue"}  # the case id
