@@ -20,11 +20,15 @@ from api.access import Caller, Permission, ScopeOf, credentials
 from api.deps import AutocommitDep
 from api.pages import render, root
 from api.routes.grids import GRID_SCOPE
+from gis.access.roles import HANDLING_ACTIONS
+from gis.cases import workflow
 from gis.errors import Forbidden, Unauthorized
 from maps import assets, basemap
 from maps import pages as builders
 
 router = APIRouter(prefix="/maps", include_in_schema=False)
+#: how often the live map asks what changed (the issue: at most 5 s)
+LIVE_INTERVAL_MS = 3000
 
 
 class PagePermission(Permission):
@@ -105,3 +109,20 @@ async def lookup(
         return opened
     extent, label = opened
     return page(request, builders.lookup_page(request.app.state.settings, extent, label))
+
+
+@router.get("/live", response_class=HTMLResponse)
+async def live(
+    request: Request, autocommit: AutocommitDep, who: Annotated[Caller | None, Depends(PagePermission("cases:read"))]
+) -> Response:
+    """指挥大屏: the command hall's live map of gridworkers and open cases."""
+    opened = await _open(request, who, autocommit)
+    if isinstance(opened, Response):
+        return opened
+    extent, label = opened
+    options = {
+        "interval_ms": LIVE_INTERVAL_MS,
+        "actions": {name: list(starts) for name, (starts, _) in workflow.ACTIONS.items()},
+        "handling": sorted(HANDLING_ACTIONS),
+    }
+    return page(request, builders.live_page(request.app.state.settings, extent, label, options))

@@ -11,6 +11,7 @@ import json
 
 import folium
 from branca.element import MacroElement
+from folium.elements import JSCSSMixin
 from folium.plugins import VectorGridProtobuf
 from jinja2 import Template
 from markupsafe import escape
@@ -21,7 +22,7 @@ from maps import assets, basemap
 assets.install()
 
 #: the pages, in the order of the bar: path, title
-PAGES = (("lookup", "谁负责这里"),)
+PAGES = (("live", "指挥大屏"), ("lookup", "谁负责这里"))
 
 #: the grid levels drawn on every map: tile collection, label, style
 GRID_LAYERS = (
@@ -30,6 +31,24 @@ GRID_LAYERS = (
     ("grids-community", "社区/村", {"weight": 1.2, "color": "#5c9ead", "fill": False, "dashArray": "4 3"}),
     ("grids-unit", "单元网格", {"weight": 0.8, "color": "#1f6feb", "fill": True, "fillOpacity": 0.04}),
 )
+
+
+class Plugin(JSCSSMixin, MacroElement):
+    """Loads a Leaflet plugin's files (after Leaflet's, as folium orders them) and nothing else: the
+    page's own script makes the layers."""
+
+    _template = Template("")
+
+    def __init__(self, js: list[tuple[str, str]], css: list[tuple[str, str]] = ()):
+        super().__init__()
+        self.default_js, self.default_css = list(js), list(css)
+
+
+def marker_cluster() -> Plugin:
+    return Plugin(
+        [("markerclusterjs", f"{assets.VENDOR_URL}/{assets.LOCAL['markerclusterjs']}")],
+        [(n, f"{assets.VENDOR_URL}/{assets.LOCAL[n]}") for n in ("markerclustercss", "markerclusterdefaultcss")],
+    )
 
 
 class PageScript(MacroElement):
@@ -89,3 +108,31 @@ def lookup_page(settings: Settings, bounds: tuple[float, float, float, float], w
 <option value="gcj02">GCJ-02</option><option value="bd09">BD-09</option></select><button type="submit">查询</button></form>
 <div id="wg-result" class="wg-result"></div></aside>"""
     return _shell(m, "lookup", who, panel, ("lookup.js",))
+
+
+def live_page(settings: Settings, bounds: tuple[float, float, float, float], who: str, options: dict) -> str:
+    """指挥大屏: gridworkers and open cases, refreshed every few seconds; ``options``: the poll
+    interval and the workflow's actions (which states each may start from, which are a handling
+    unit's), so the panel offers only what may be done."""
+    m = base(settings, bounds)
+    marker_cluster().add_to(m)  # live.js makes its own cluster group
+    PageScript("livePage", options).add_to(m)
+    legend = "".join(
+        f'<span class="wg-dot" style="background:{colour}"></span>{escape(label)} '
+        for colour, label in (
+            ("#2b8a3e", "在岗·本网格"), ("#e8590c", "在岗·出网格"), ("#74c0fc", "不在岗"), ("#adb5bd", "10分钟无定位"),
+            ("#1c7ed6", "已派遣"), ("#7048e8", "处置中"), ("#f59f00", "待立案"), ("#e03131", "超期"),
+        )
+    )  # fmt: skip
+    panel = f"""<aside class="wg-panel" id="wg-panel">
+<h2>指挥大屏 <button type="button" id="wg-full" class="wg-small">全屏</button></h2>
+<div class="wg-counts">
+<div><b id="wg-open">–</b><span>在办工单</span></div><div><b id="wg-overdue" class="wg-red">–</b><span>超期</span></div>
+<div><b id="wg-today">–</b><span>今日新增</span></div><div><b id="wg-duty">–</b><span>在岗网格员</span></div>
+<div><b id="wg-outside" class="wg-orange">–</b><span>不在本网格</span></div><div><b id="wg-stale">–</b><span>无定位</span></div>
+</div>
+<p class="wg-legend">{legend}</p>
+<h3>最新工单</h3><ol class="wg-ticker" id="wg-ticker"></ol>
+<div id="wg-detail" class="wg-detail"><p class="wg-muted">点击网格员查看今日轨迹，点击工单查看详情并办理。</p></div>
+</aside>"""
+    return _shell(m, "live", who, panel, ("live.js",))

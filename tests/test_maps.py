@@ -127,3 +127,71 @@ def test_behind_a_proxy_prefix_the_sign_in_comes_back_to_the_page(settings, city
             follow_redirects=False,
         )
         assert signed.status_code == 303 and signed.headers["location"] == "/wg/maps/lookup"
+
+
+def test_the_live_map_follows_a_worker_and_acts_on_a_case_in_chromium(settings, city, db):
+    import httpx
+
+    from gis.access import devices
+    from gis.cases import intake
+
+    with db.begin() as conn:
+        secret = devices.issue_secret(conn, "W1", issued_by="test")
+        case, _ = intake.intake(conn, lon=POINT[0], lat=POINT[1], class_code="0102", channel="hotline")
+        accounts.create_user(conn, "hall", "大厅", password=PASSWORD)
+        accounts.grant(conn, "hall", "dispatcher", "110108")
+    key = api_key(db, "dispatcher", ("110108",))
+    # 20 m apart: a walk, not a jump (a jump is flagged and does not move the live position)
+    a, b = (POINT[0] + 0.0005, POINT[1]), (POINT[0] + 0.0007, POINT[1] - 0.0001)
+    with live_server(settings) as base, chromium(1600, 900) as browser, httpx.Client(base_url=base) as http:
+
+        def fix(lon: float, lat: float) -> None:
+            when = __import__("datetime").datetime.now(__import__("datetime").UTC).isoformat()
+            r = http.post("/api/v1/tracks", json={"points": [{"fix_time": when, "lon": lon, "lat": lat}]},
+                          headers=bearer(secret))  # fmt: skip
+            assert r.status_code == 200 and r.json()["accepted"] == 1, r.text
+
+        fix(*a)
+        browser.get(f"{base}/login?next=/maps/live")
+        browser.find_element(By.ID, "username").send_keys("hall")
+        browser.find_element(By.ID, "password").send_keys(PASSWORD)
+        browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+        wait = WebDriverWait(browser, 20)
+        polls = "return Number(document.body && document.body.getAttribute('data-polls') || 0)"
+        wait.until(lambda x: x.execute_script(polls) >= 1)
+        where = "var w = wangge.live.workers['W1']; return w ? [w.getLatLng().lng, w.getLatLng().lat] : null;"
+        assert browser.execute_script(where) == pytest.approx(list(a), abs=1e-6)
+        assert browser.find_element(By.ID, "wg-open").text == "1"
+        # a new fix moves the marker within one poll; a new case appears without a reload
+        before = browser.execute_script(polls)
+        fix(*b)
+        r = http.post("/api/v1/cases", json={"lon": POINT[0], "lat": POINT[1] - 0.001, "class": "0101", "channel": "app"},
+                      headers=bearer(key))  # fmt: skip
+        assert r.status_code == 201
+        wait.until(lambda x: x.execute_script(where) == pytest.approx(list(b), abs=1e-6))
+        assert browser.execute_script(polls) <= before + 2  # within one poll (two, if one was under way)
+        wait.until(lambda x: x.find_element(By.ID, "wg-open").text == "2")
+        # open the first case from the ticker and act on it from the map
+        # (the ticker is redrawn at every poll: click it in one go)
+        browser.execute_script(f"document.querySelector(\"#wg-ticker li[data-case='{case['id']}']\").click()")
+        wait.until(lambda x: x.find_elements(By.ID, "wg-case"))
+        assert f"#{case['id']}" in browser.find_element(By.ID, "wg-case").text
+        assert "派遣依据" in browser.find_element(By.ID, "wg-detail").text
+        from selenium.webdriver.support.ui import Select
+
+        Select(browser.find_element(By.ID, "wg-action")).select_by_value("supervise")
+        browser.find_element(By.ID, "wg-note").send_keys("请尽快处理")
+        browser.find_element(By.CSS_SELECTOR, "#wg-act button").click()
+        wait.until(lambda x: "请尽快处理" in x.find_element(By.ID, "wg-detail").text)
+        history = http.get(f"/api/v1/cases/{case['id']}/history", headers=bearer(key)).json()
+        assert history[-1]["action"] == "supervise" and history[-1]["actor"].startswith("user:")
+        # a worker's track
+        browser.execute_script("wangge.live.workers['W1'].fire('click')")
+        wait.until(lambda x: x.find_elements(By.ID, "wg-track"))
+        screenshot(browser, "maps-live")
+        hosts = browser.execute_script(
+            "return [...new Set(performance.getEntriesByType('resource').map(e => new URL(e.name).host))]"
+        )
+        assert hosts == [base.split("//")[1]], hosts
+        errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+        assert not errors, errors

@@ -11,7 +11,7 @@ from api.deps import AutocommitDep, TransactionDep
 from api.params import BBoxDep, GridFilterDep, PageDep
 from api.responses import json_response
 from api.schemas import Body, Instant
-from api.schemas.cases import Case, CaseEvent, CaseStatistics, OverdueGroup
+from api.schemas.cases import Case, CaseEvent, CaseStatistics, LiveCases, OverdueGroup
 from api.schemas.paging import Page
 from gis.access import personal
 from gis.cases import intake, query, statistics, workflow
@@ -144,6 +144,13 @@ async def case_action(case_id: int, body: ActionIn, transaction: TransactionDep,
 async def case_history(case_id: int, autocommit: AutocommitDep, who: CasesRead) -> Response:
     """Every change of the case, append-only: who, when, from, to, note."""
     return json_response(await autocommit(workflow.history, case_id, who))
+
+
+@router.get("/cases-live", response_class=JSONResponse, responses={200: {"model": LiveCases}})
+async def live_cases(autocommit: AutocommitDep, who: CasesRead, since: Instant | None = None) -> Response:
+    """For a live map: every open case as a light row (no ``since``), or every case changed after
+    ``since`` (closed ones too, to take off the map); ask next with the answer's ``next_since``."""
+    return json_response(await autocommit(query.live_cases, since=since, who=who))
 
 
 @router.get("/cases-overdue", response_model=list[OverdueGroup])

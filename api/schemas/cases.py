@@ -97,3 +97,23 @@ class CalendarDay(BaseModel):
     day: date
     workday: bool = Field(description="false: a holiday; true: a weekend day worked in its place")
     name: str
+
+
+class LiveCase(BaseModel):
+    id: int
+    lon: float
+    lat: float
+    state: str
+    class_code: str
+    resp_unit: str | None
+    reported_at: datetime
+    deadline: datetime | None
+    updated_at: datetime
+    overdue: bool
+
+
+class LiveCases(BaseModel):
+    next_since: datetime = Field(description="ask with since= this next time")
+    complete: bool = Field(description="true: every open case (no since); false: only changes")
+    truncated: bool
+    cases: list[LiveCase]

@@ -67,3 +67,28 @@ def list_cases(
         params,
     ).mappings()
     return {"total": total, "limit": limit, "offset": offset, "cases": [_shape(dict(r), who) for r in rows]}
+
+
+#: a live map's cases: every open case, or what changed since its last poll (closed ones too, so it
+#: can drop them); the scope is the caller's
+_LIVE = """SELECT c.id, ST_X(c.geom) AS lon, ST_Y(c.geom) AS lat, c.state,
+       c.class_code, c.resp_unit, c.reported_at, c.deadline, c.updated_at,
+       (c.state <> 'closed' AND c.deadline < now()) AS overdue
+FROM "case" c
+WHERE {scope} AND {changed}
+ORDER BY c.id DESC
+LIMIT :cap"""
+LIVE_CAP = 20_000
+
+
+def live_cases(conn: Connection, *, since: datetime | None = None, who: Principal | None = None) -> dict[str, Any]:
+    """The open cases (or those changed after ``since``) as light rows for a map, with ``next_since``
+    to ask with next time (the database's clock, a second back so a slow commit is not missed)."""
+    scope, params = case_scope(who)
+    changed = "c.state <> 'closed'" if since is None else "c.updated_at > :since"
+    rows = conn.execute(
+        text(_LIVE.format(scope=scope, changed=changed)), {**params, "since": since, "cap": LIVE_CAP}
+    ).mappings()
+    cases = [dict(r) for r in rows]
+    next_since = conn.execute(text("SELECT statement_timestamp() - interval '1 second'")).scalar_one()
+    return {"next_since": next_since, "complete": since is None, "truncated": len(cases) >= LIVE_CAP, "cases": cases}
