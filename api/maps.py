@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import re
 import secrets
+from datetime import date, datetime
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
@@ -22,6 +23,7 @@ from api.pages import render, root
 from api.routes.grids import GRID_SCOPE
 from gis.access.roles import HANDLING_ACTIONS
 from gis.cases import workflow
+from gis.dates import CHINA as CHINA_TIME
 from gis.errors import Forbidden, Unauthorized
 from maps import assets, basemap
 from maps import pages as builders
@@ -126,3 +128,21 @@ async def live(
         "handling": sorted(HANDLING_ACTIONS),
     }
     return page(request, builders.live_page(request.app.state.settings, extent, label, options))
+
+
+@router.get("/playback", response_class=HTMLResponse)
+async def playback(
+    request: Request,
+    autocommit: AutocommitDep,
+    who: Annotated[Caller | None, Depends(PagePermission("tracks:read"))],
+    worker: Annotated[list[str], Query(max_length=64)] = [],  # noqa: B006 (FastAPI copies defaults)
+    date_: Annotated[date | None, Query(alias="date")] = None,
+) -> Response:
+    """轨迹回放: workers' tracks over a day, played back over time."""
+    opened = await _open(request, who, autocommit)
+    if isinstance(opened, Response):
+        return opened
+    extent, label = opened
+    day = date_ or datetime.now(CHINA_TIME).date()
+    options = {"workers": worker[:6], "day": day.isoformat()}
+    return page(request, builders.playback_page(request.app.state.settings, extent, label, options))

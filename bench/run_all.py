@@ -6,7 +6,7 @@ import json
 import platform
 from datetime import UTC, datetime
 
-from bench import bulk_assign, lookup_csv, lookup_single
+from bench import bulk_assign, lookup_csv, lookup_single, tiles
 
 
 def main() -> None:
@@ -16,6 +16,7 @@ def main() -> None:
         "single_lookup": lookup_single.main(),
         "bulk_assign": bulk_assign.main(),
         "lookup_csv": lookup_csv.main(),
+        "tiles": tiles.main(),
     }
     print(json.dumps(results, indent=2))
 

@@ -22,7 +22,7 @@ from maps import assets, basemap
 assets.install()
 
 #: the pages, in the order of the bar: path, title
-PAGES = (("live", "指挥大屏"), ("lookup", "谁负责这里"))
+PAGES = (("live", "指挥大屏"), ("playback", "轨迹回放"), ("lookup", "谁负责这里"))
 
 #: the grid levels drawn on every map: tile collection, label, style
 GRID_LAYERS = (
@@ -62,7 +62,10 @@ class PageScript(MacroElement):
 
     def __init__(self, function: str, options: dict | None = None):
         super().__init__()
-        self.function, self.options = function, json.dumps(options or {}, ensure_ascii=False)
+        # inside a <script>: no "<", ">" or "&" may close it or open a comment, whatever a value holds
+        text = json.dumps(options or {}, ensure_ascii=False)
+        self.function = function
+        self.options = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
 def base(settings: Settings, bounds: tuple[float, float, float, float]) -> folium.Map:
@@ -136,3 +139,21 @@ def live_page(settings: Settings, bounds: tuple[float, float, float, float], who
 <div id="wg-detail" class="wg-detail"><p class="wg-muted">点击网格员查看今日轨迹，点击工单查看详情并办理。</p></div>
 </aside>"""
     return _shell(m, "live", who, panel, ("live.js",))
+
+
+def playback_page(settings: Settings, bounds: tuple[float, float, float, float], who: str, options: dict) -> str:
+    """轨迹回放: the tracks of the workers chosen (``options["workers"]``) on ``options["day"]``."""
+    m = base(settings, bounds)
+    PageScript("playbackPage", options).add_to(m)
+    speeds = "".join(f'<option value="{v}"{" selected" if v == 10 else ""}>{v}×</option>' for v in (1, 5, 10, 30, 60))
+    panel = f"""<aside class="wg-panel" id="wg-panel"><h2>轨迹回放</h2>
+<div class="wg-workers" id="wg-workers"></div>
+<div class="wg-form"><input type="date" id="wg-day" value="{escape(options["day"])}">
+<input type="time" id="wg-from" value="00:00"><input type="time" id="wg-to" value="23:59">
+<button type="button" id="wg-load">载入</button></div>
+<div class="wg-player"><button type="button" id="wg-play">播放</button>
+<select id="wg-speed" title="倍速">{speeds}</select>
+<label><input type="checkbox" id="wg-follow" checked> 跟随</label><b id="wg-clock">--:--:--</b></div>
+<input type="range" id="wg-slider" class="wg-slider" min="0" max="0" value="0">
+<div id="wg-figures"><p class="wg-muted">选择网格员和日期，然后载入。</p></div></aside>"""
+    return _shell(m, "playback", who, panel, ("playback.js",))

@@ -195,3 +195,43 @@ def test_the_live_map_follows_a_worker_and_acts_on_a_case_in_chromium(settings, 
         assert hosts == [base.split("//")[1]], hosts
         errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
         assert not errors, errors
+
+
+def test_playback_runs_over_time_to_the_last_fix_in_chromium(settings, city, db):
+    from datetime import UTC, datetime, timedelta
+
+    from gis.dates import CHINA
+    from gis.tracks import ingest
+
+    start = datetime.now(UTC) - timedelta(minutes=30)
+    fixes = [
+        {"worker_id": "W1", "fix_time": (start + timedelta(seconds=30 * i)).isoformat(),
+         "lon": POINT[0] + 0.0002 * i, "lat": POINT[1]}  # a walk of 20 m every 30 s
+        for i in range(20)
+    ]  # fmt: skip
+    with db.begin() as conn:
+        assert ingest.ingest(conn, fixes).accepted == 20
+    day = (start + timedelta(seconds=30 * 19)).astimezone(CHINA).date().isoformat()
+    with live_server(settings) as base, chromium(1600, 900) as browser:
+        browser.get(f"{base}/login?next=/maps/playback%3Fworker%3DW1%26date%3D{day}")
+        browser.find_element(By.ID, "username").send_keys("zhao")
+        browser.find_element(By.ID, "password").send_keys(PASSWORD)
+        browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+        wait = WebDriverWait(browser, 20)
+        wait.until(
+            lambda x: x.execute_script("return document.body && document.body.getAttribute('data-loaded')") == "1"
+        )
+        assert "巡查里程" in browser.find_element(By.ID, "wg-figures").text
+        # the slider runs over time: from the first fix to the last, in milliseconds
+        span = browser.execute_script("return wangge.playback.end() - Number(document.getElementById('wg-slider').min)")
+        assert span == 19 * 30 * 1000
+        from selenium.webdriver.support.ui import Select
+
+        Select(browser.find_element(By.ID, "wg-speed")).select_by_value("60")
+        browser.find_element(By.ID, "wg-play").click()
+        wait.until(lambda x: x.execute_script("return document.body.getAttribute('data-playback')") == "end")
+        at = browser.execute_script("var m = wangge.playback.loaded[0].marker.getLatLng(); return [m.lng, m.lat]")
+        assert at == pytest.approx([fixes[-1]["lon"], fixes[-1]["lat"]], abs=1e-5)
+        screenshot(browser, "maps-playback")
+        errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+        assert not errors, errors

@@ -17,7 +17,7 @@
     return p.inside_own_grid ? "#2b8a3e" : "#e8590c"; // on duty: in the own grid, or outside it
   }
 
-  function midnight() { var d = new Date(); d.setHours(0, 0, 0, 0); return d; }
+  var midnight = wangge.chinaMidnight;
 
   wangge.livePage = function (map, options) {
     var may = {}, workers = {}, cases = {}, track = null, since = {w: null, c: null};
@@ -55,7 +55,7 @@
       var ticker = document.getElementById("wg-ticker");
       ticker.textContent = "";
       latest.forEach(function (c) {
-        var item = el("li", {"data-case": c.id}, [el("span", {"class": "wg-muted", text: c.reported_at.slice(5, 16).replace("T", " ") + " "}),
+        var item = el("li", {"data-case": c.id}, [el("span", {"class": "wg-muted", text: wangge.clock(Date.parse(c.reported_at)).slice(0, 5) + " "}),
           "#" + c.id + " " + (STATE[c.state] || c.state) + (c.overdue ? " · 超期" : "")]);
         item.addEventListener("click", function () { openCase(c.id); });
         ticker.appendChild(item);
@@ -116,7 +116,7 @@
           detail.appendChild(el("h3", {text: "网格员 " + (p ? p.name : id)}));
           if (p) {
             detail.appendChild(el("p", {text: (p.on_duty ? "在岗" : "不在岗") + " · " + (p.inside_own_grid ? "在本网格内" : "不在本网格") +
-              " · 最后定位 " + p.fix_time.slice(11, 19)}));
+              " · 最后定位 " + wangge.clock(Date.parse(p.fix_time))}));
             detail.appendChild(el("p", {"class": "wg-muted", text: "负责网格：" + (p.own_grids.join("、") || "—")}));
           }
           if (r.ok && r.body.features.length) {
@@ -136,12 +136,13 @@
         detail.appendChild(el("h3", {id: "wg-case", text: "工单 #" + c.id + " · " + (STATE[c.state] || c.state)}));
         detail.appendChild(el("p", {text: c.class_code + " · " + (c.description || "") }));
         detail.appendChild(el("p", {"class": "wg-muted", text: "网格 " + (c.chain.unit_grid || "—") + " · 责任单位 " +
-          (c.resp_unit || "未派遣") + (c.deadline ? " · 时限 " + c.deadline.slice(0, 16).replace("T", " ") : "")}));
+          (c.resp_unit || "未派遣") + (c.deadline ? " · 时限 " + wangge.chinaDay(Date.parse(c.deadline)) + " " +
+        wangge.clock(Date.parse(c.deadline)).slice(0, 5) : "")}));
         if (c.contact) detail.appendChild(el("p", {text: "来电人 " + (c.contact.name || "—") + " " + (c.contact.phone || "")}));
         detail.appendChild(el("p", {"class": "wg-why", text: "派遣依据：" + ((c.why && c.why.message) || "—")}));
         var hist = el("ol", {"class": "wg-history"});
         (r[1].ok ? r[1].body : []).forEach(function (e) {
-          hist.appendChild(el("li", {text: e.at.slice(5, 16).replace("T", " ") + " " + (ACTION[e.action] || e.action) + " · " + e.actor +
+          hist.appendChild(el("li", {text: wangge.clock(Date.parse(e.at)).slice(0, 5) + " " + (ACTION[e.action] || e.action) + " · " + e.actor +
             (e.note ? " · " + e.note : "")}));
         });
         detail.appendChild(hist);

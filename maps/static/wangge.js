@@ -31,5 +31,13 @@
     (children || []).forEach(function (c) { if (c) node.appendChild(typeof c === "string" ? document.createTextNode(c) : c); });
     return node;
   }
-  window.wangge = {root: root, api: api, cookie: cookie, el: el};
+  // wangge's day and clock are China Standard Time (UTC+8, no summer time), whatever the
+  // browser's own time zone: a day starts at 00:00 in Beijing, times read as the command hall's
+  var CST_MS = 8 * 3600 * 1000;
+  function chinaDay(ms) { return new Date((ms === undefined ? Date.now() : ms) + CST_MS).toISOString().slice(0, 10); }
+  function chinaTime(day, hhmm) { return new Date(day + "T" + hhmm + ":00+08:00"); }
+  function chinaMidnight() { return chinaTime(chinaDay(), "00:00"); }
+  function clock(ms) { return new Date(ms + CST_MS).toISOString().slice(11, 19); }
+  window.wangge = {root: root, api: api, cookie: cookie, el: el, chinaDay: chinaDay, chinaTime: chinaTime,
+                   chinaMidnight: chinaMidnight, clock: clock};
 })();

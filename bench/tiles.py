@@ -1,0 +1,102 @@
+"""Vector tiles from PostGIS on the big city (30,000 unit grids) with 4,000,000 cases.
+
+Targets (issue 14): a grid tile at most 50 ms median and 500 KB at any zoom; the hottest case
+tile at zoom 12 at most 100 ms and 500 KB. Baseline in the same run, on the same tiles: a naive
+``ST_AsMVT`` over the raw rows, the geometry transformed in the WHERE (no index can serve it), as
+a first attempt writes it; for cases every point, not counts per cell. Timed at the statement
+(``gis.tiles.tile`` on one connection, a city-wide caller), as the HTTP layer adds the same
+fraction of a millisecond to both.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+
+from sqlalchemy import text
+
+from bench.bulk_cases import N, history_csv
+from bench.common import big_city_engine, summary, timings
+from gis import tiles
+from importers.cases import import_cases
+
+RUNS = int(os.environ.get("BENCH_TILE_RUNS", "15"))
+
+NAIVE_GRIDS = """SELECT ST_AsMVT(t, 'g') FROM (
+    SELECT code, name, ST_AsMVTGeom(ST_Transform(geom, 3857), ST_TileEnvelope(:z, :x, :y)) AS geom
+    FROM grid WHERE level = :level AND valid_to IS NULL AND ST_Transform(geom, 3857) && ST_TileEnvelope(:z, :x, :y)) t"""
+NAIVE_CASES = """SELECT ST_AsMVT(t, 'c') FROM (
+    SELECT id, state, ST_AsMVTGeom(ST_Transform(geom, 3857), ST_TileEnvelope(:z, :x, :y)) AS geom
+    FROM "case" WHERE ST_Transform(geom, 3857) && ST_TileEnvelope(:z, :x, :y)) t"""
+
+
+def tile_of(lon: float, lat: float, z: int) -> tuple[int, int]:
+    n = 2**z
+    return int((lon + 180) / 360 * n), int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n)
+
+
+def measure(conn, fn, runs: int) -> dict:
+    size = len(fn())
+    return {**summary(timings(fn, runs, warmup=2)), "bytes": size}
+
+
+def main() -> dict:
+    settings, engine = big_city_engine()
+    with engine.connect() as conn:
+        cases = conn.execute(text('SELECT count(*) FROM "case"')).scalar_one()
+    if cases < N:  # the bulk-import benchmark's 4,000,000 cases
+        with engine.begin() as conn:
+            conn.execute(text('TRUNCATE case_event, "case" RESTART IDENTITY'))
+        import_cases(engine, history_csv(engine))
+    res: dict = {}
+    with engine.connect() as conn:
+        res["cases"] = conn.execute(text('SELECT count(*) FROM "case"')).scalar_one()
+        lon, lat = conn.execute(
+            text("SELECT ST_X(c), ST_Y(c) FROM (SELECT ST_Centroid(ST_Extent(geom)) c FROM grid WHERE level = 1) x")
+        ).one()
+        for collection, level, z in (
+            ("grids-district", 1, 8),
+            ("grids-street", 2, 10),
+            ("grids-community", 3, 12),
+            ("grids-unit", 4, 13),
+            ("grids-unit", 4, 14),
+            ("grids-unit", 4, 16),
+        ):
+            x, y = tile_of(lon, lat, z)
+            label = f"{collection}_z{z}"
+            res[label] = measure(conn, lambda c=collection, z=z, x=x, y=y: tiles.tile(conn, c, z, x, y)[0], RUNS)
+            res[label + "_naive"] = measure(
+                conn,
+                lambda z=z, x=x, y=y, lv=level: bytes(conn.execute(text(NAIVE_GRIDS), {"z": z, "x": x, "y": y, "level": lv}).scalar()
+                                                     or b""),
+                3,
+            )  # fmt: skip
+        # the zoom-12 tile with the most cases
+        size = 2 * 20037508.342789244 / 2**12
+        hx, hy, n = conn.execute(
+            text(
+                """SELECT floor((ST_X(p) + 20037508.342789244) / :s)::int, floor((20037508.342789244 - ST_Y(p)) / :s)::int,
+                          count(*)
+                   FROM (SELECT ST_Transform(geom, 3857) p FROM "case") c GROUP BY 1, 2 ORDER BY 3 DESC LIMIT 1"""
+            ),
+            {"s": size},
+        ).one()
+        res["hottest_z12_tile"] = {"x": hx, "y": hy, "cases": n}
+        res["cases_z12_cells"] = measure(conn, lambda: tiles.tile(conn, "cases", 12, hx, hy)[0], RUNS)
+        res["cases_z12_naive_points"] = measure(
+            conn, lambda: bytes(conn.execute(text(NAIVE_CASES), {"z": 12, "x": hx, "y": hy}).scalar() or b""), 3
+        )
+        # zoom 15 inside it: points
+        px, py = hx * 8 + 4, hy * 8 + 4
+        res["cases_z15_points"] = measure(conn, lambda: tiles.tile(conn, "cases", 15, px, py)[0], RUNS)
+    for key in [k for k in res if k.endswith("_naive") or k.endswith("_naive_points")]:
+        base = key.removesuffix("_naive").removesuffix("_naive_points")
+        mine = res.get(base) or res.get(base + "_cells")
+        if mine:
+            res[f"ratio_{base}"] = round(res[key]["p50_ms"] / max(mine["p50_ms"], 0.001), 1)
+    return res
+
+
+if __name__ == "__main__":
+    print(json.dumps(main(), indent=2))
