@@ -87,8 +87,9 @@ def page(request: Request, html: str) -> HTMLResponse:
     return response
 
 
-async def _open(request: Request, who: Caller | None, autocommit: Any) -> tuple[Any, str] | Response:
-    """The caller's extent and label, or the response that replaces the page (sign in; no access)."""
+async def _serve(request: Request, who: Caller | None, autocommit: Any, build: Any, *args: Any) -> Response:
+    """The page ``build(settings, extent, label, *args)`` makes for the caller; or the sign-in (no
+    session, or an ended one), or the page saying the caller's roles do not allow it."""
     if who is None:
         return _sign_in(request)
     try:
@@ -98,7 +99,8 @@ async def _open(request: Request, who: Caller | None, autocommit: Any) -> tuple[
     except Forbidden:
         return render(request, "denied.html", 403)
     principal = who.principal
-    return extent, f"{principal.name} · {', '.join(principal.roles) or '—'}"
+    label = f"{principal.name} · {', '.join(principal.roles) or '—'}"
+    return page(request, build(request.app.state.settings, extent, label, *args))
 
 
 @router.get("/lookup", response_class=HTMLResponse)
@@ -106,11 +108,7 @@ async def lookup(
     request: Request, autocommit: AutocommitDep, who: Annotated[Caller | None, Depends(PagePermission("grids:read"))]
 ) -> Response:
     """谁负责这里: a hotline operator's card for any point of their area."""
-    opened = await _open(request, who, autocommit)
-    if isinstance(opened, Response):
-        return opened
-    extent, label = opened
-    return page(request, builders.lookup_page(request.app.state.settings, extent, label))
+    return await _serve(request, who, autocommit, builders.lookup_page)
 
 
 @router.get("/live", response_class=HTMLResponse)
@@ -118,16 +116,12 @@ async def live(
     request: Request, autocommit: AutocommitDep, who: Annotated[Caller | None, Depends(PagePermission("cases:read"))]
 ) -> Response:
     """指挥大屏: the command hall's live map of gridworkers and open cases."""
-    opened = await _open(request, who, autocommit)
-    if isinstance(opened, Response):
-        return opened
-    extent, label = opened
     options = {
         "interval_ms": LIVE_INTERVAL_MS,
         "actions": {name: list(starts) for name, (starts, _) in workflow.ACTIONS.items()},
         "handling": sorted(HANDLING_ACTIONS),
     }
-    return page(request, builders.live_page(request.app.state.settings, extent, label, options))
+    return await _serve(request, who, autocommit, builders.live_page, options)
 
 
 @router.get("/playback", response_class=HTMLResponse)
@@ -139,10 +133,6 @@ async def playback(
     date_: Annotated[date | None, Query(alias="date")] = None,
 ) -> Response:
     """轨迹回放: workers' tracks over a day, played back over time."""
-    opened = await _open(request, who, autocommit)
-    if isinstance(opened, Response):
-        return opened
-    extent, label = opened
     day = date_ or datetime.now(CHINA_TIME).date()
     options = {"workers": worker[:6], "day": day.isoformat()}
-    return page(request, builders.playback_page(request.app.state.settings, extent, label, options))
+    return await _serve(request, who, autocommit, builders.playback_page, options)

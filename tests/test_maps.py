@@ -233,5 +233,29 @@ def test_playback_runs_over_time_to_the_last_fix_in_chromium(settings, city, db)
         at = browser.execute_script("var m = wangge.playback.loaded[0].marker.getLatLng(); return [m.lng, m.lat]")
         assert at == pytest.approx([fixes[-1]["lon"], fixes[-1]["lat"]], abs=1e-5)
         screenshot(browser, "maps-playback")
+        hosts = browser.execute_script(
+            "return [...new Set(performance.getEntriesByType('resource').map(e => new URL(e.name).host))]"
+        )
+        assert hosts == [base.split("//")[1]], hosts
         errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
         assert not errors, errors
+
+
+def test_the_live_cases_are_the_callers_street_only_and_changes_come_with_since(settings, city, db):
+    from gis.cases import intake
+
+    with db.begin() as conn:
+        west, _ = intake.intake(conn, lon=POINT[0], lat=POINT[1], class_code="0102", channel="hotline")
+        east, _ = intake.intake(conn, lon=X0 + 6.5 * STEP, lat=Y0 + 6.5 * STEP, class_code="0102", channel="hotline")
+    with TestClient(create_app(settings)) as c:
+        street = bearer(api_key(c.app.state.engine, "dispatcher", ("110108001",)))
+        first = c.get("/api/v1/cases-live", headers=street).json()
+        assert first["complete"] and [x["id"] for x in first["cases"]] == [west["id"]]
+        # (next_since reaches a second back, so a slow commit is not missed: a case may come twice)
+        again = c.get("/api/v1/cases-live", params={"since": first["next_since"]}, headers=street).json()
+        assert {x["id"] for x in again["cases"]} <= {west["id"]}
+        acted = c.post(f"/api/v1/cases/{west['id']}/actions", json={"action": "supervise"}, headers=street)
+        assert acted.status_code == 200
+        changed = c.get("/api/v1/cases-live", params={"since": first["next_since"]}, headers=street).json()
+        assert [x["id"] for x in changed["cases"]] == [west["id"]] and not changed["complete"]
+        assert east["id"] not in {x["id"] for x in c.get("/api/v1/cases-live", headers=street).json()["cases"]}
