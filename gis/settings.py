@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     tianditu_url: str = "https://t{s}.tianditu.gov.cn/DataServer?T={layer}&x={x}&y={y}&l={z}&tk={key}"
     basemap_url: str | None = None
     basemap_attribution: str = ""
+    # An XYZ base map drawn in GCJ-02 (Amap/Gaode, Tencent): every overlay is shifted into it and
+    # every click converted back (maps/basemap.py). Tianditu is CGCS2000: no shift.
+    basemap_offset: str = Field(default="none", pattern="^(none|gcj02)$")
     login_max_failures: int = Field(default=10, gt=0)
     login_window_s: int = Field(default=900, gt=0)
     # wrong tokens, API keys and device secrets allowed per client address within the window (each

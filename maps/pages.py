@@ -72,12 +72,14 @@ def base(settings: Settings, bounds: tuple[float, float, float, float]) -> foliu
     """A map of ``bounds`` (west, south, east, north) with the base map and the grid tiles."""
     m = folium.Map(location=None, tiles=None, control_scale=True, prefer_canvas=True, zoom_snap=0.5)
     basemap.add_basemap(m, settings)
+    PageScript("setOffset", {"offset": settings.basemap_offset}).add_to(m)
+    shift = "?offset=gcj02" if settings.basemap_offset == "gcj02" else ""
     for collection, label, style in GRID_LAYERS:
         options = (
             "{rendererFactory: L.canvas.tile, interactive: false, maxNativeZoom: 20,"
             f" vectorTileLayerStyles: {{{json.dumps(collection)}: {json.dumps(style)}}}}}"
         )
-        VectorGridProtobuf(f"../tiles/{collection}/{{z}}/{{x}}/{{y}}.pbf", label, options).add_to(m)
+        VectorGridProtobuf(f"../tiles/{collection}/{{z}}/{{x}}/{{y}}.pbf{shift}", label, options).add_to(m)
     folium.LayerControl(collapsed=True).add_to(m)
     west, south, east, north = bounds
     m.fit_bounds([[south, west], [north, east]])

@@ -106,6 +106,23 @@ def test_who_is_responsible_here_in_chromium(settings, city):
         rows = browser.find_elements(By.CSS_SELECTOR, "#wg-responsible tbody tr")
         assert len(rows) > 10
         screenshot(browser, "maps-lookup")
+        # the page's GCJ-02 is gis/crs.py's; with a GCJ-02 base map a click is sent as gcj02 and the
+        # API converts it back: the click on the point's GCJ-02 twin finds the same grid
+        from gis.crs import wgs84_to_gcj02
+
+        gx, gy = (float(v[0]) for v in wgs84_to_gcj02([POINT[0]], [POINT[1]]))
+        assert browser.execute_script(f"return wangge.gcj02({POINT[0]}, {POINT[1]})") == pytest.approx(
+            [gx, gy], abs=1e-9
+        )
+        browser.execute_script(
+            "document.body.removeAttribute('data-lookup'); wangge.setOffset(null, {offset: 'gcj02'})"
+        )
+        browser.execute_script(
+            "var m = Object.values(window).find(v => v instanceof L.Map);"
+            f"m.fire('click', {{latlng: L.latLng({gy}, {gx})}})"
+        )
+        wait.until(lambda b: b.find_element(By.TAG_NAME, "body").get_attribute("data-lookup") == "done")
+        assert city in browser.find_element(By.ID, "wg-result").text
         hosts = browser.execute_script(
             "return [...new Set(performance.getEntriesByType('resource').map(e => new URL(e.name).host))]"
         )
@@ -259,3 +276,25 @@ def test_the_live_cases_are_the_callers_street_only_and_changes_come_with_since(
         changed = c.get("/api/v1/cases-live", params={"since": first["next_since"]}, headers=street).json()
         assert [x["id"] for x in changed["cases"]] == [west["id"]] and not changed["complete"]
         assert east["id"] not in {x["id"] for x in c.get("/api/v1/cases-live", headers=street).json()["cases"]}
+
+
+def test_a_gcj02_base_map_is_configuration_and_its_host_the_only_other_one(settings, city):
+    amap = settings.model_copy(
+        update={
+            "basemap": "xyz",
+            "basemap_url": "http://tiles.intranet:8080/amap/{z}/{x}/{y}.png",
+            "basemap_attribution": "© 高德",
+            "basemap_offset": "gcj02",
+        }
+    )
+    with TestClient(create_app(amap)) as c:
+        page = c.get("/maps/lookup", headers=bearer(api_key(c.app.state.engine, "viewer")))
+        assert page.status_code == 200
+        assert ".pbf?offset=gcj02" in page.text and "tiles.intranet:8080/amap/" in page.text
+        assert '"offset": "gcj02"' in page.text  # the page shifts what it draws and sends clicks as gcj02
+        assert "img-src 'self' data: blob: http://tiles.intranet:8080;" in page.headers["content-security-policy"]
+        hosts = set(re.findall(r"https?://([^/\"']+)", page.text))
+        assert hosts <= {"tiles.intranet:8080"}, hosts
+    with TestClient(create_app(settings)) as c:  # no base map by default: nothing foreign at all
+        page = c.get("/maps/lookup", headers=bearer(api_key(c.app.state.engine, "viewer")))
+        assert not re.findall(r"https?://", page.text) and "offset=gcj02" not in page.text

@@ -107,3 +107,46 @@ def test_cases_are_counted_in_cells_then_drawn_as_points(settings, city, client,
     x, y = tile_of(X0 + 0.5 * STEP, Y0 + 0.5 * STEP, z)
     points = decode(client.get(f"/tiles/cases/{z}/{x}/{y}.pbf").content, "cases", z, x, y, tmp_path)
     assert len(points) >= 1 and set(points.columns) >= {"mvt_id", "state", "class", "overdue"}  # the case id
+
+
+def test_a_gcj02_base_map_gets_tiles_shifted_within_a_metre_of_the_exact_twins(settings, city, client, tmp_path):
+    """One shift per tile, taken at its centre: every point of a tile lands within three quarters
+    of a pixel of its exact GCJ-02 twin at any zoom (0.66 measured), and within a metre on the
+    ground from zoom 17."""
+    import numpy as np
+
+    from gis.crs import wgs84_to_gcj02
+    from gis.tiles import R, offset_shift
+
+    def merc(lon, lat):
+        return R * np.radians(lon), R * np.log(np.tan(np.pi / 4 + np.radians(lat) / 2))
+
+    rng = np.random.default_rng(4)
+    for lon0, lat0 in ((X0, Y0), (110.33, 20.03), (121.47, 31.23), (87.6, 43.8)):
+        for z in range(6, 20):
+            pixel = 2 * 20037508.34 / 2**z / 256
+            metre = 1 / np.cos(np.radians(lat0))  # a metre on the ground, in Web Mercator metres
+            allowed_m = min(0.75 * pixel, metre) if z >= 17 else 0.75 * pixel
+            x, y = tile_of(lon0, lat0, z)
+            n = 2**z
+            lons = (x + rng.random(200)) / n * 360 - 180
+            lats = np.degrees(np.arctan(np.sinh(np.pi * (1 - 2 * (y + rng.random(200)) / n))))
+            dx, dy = offset_shift(z, x, y)
+            ex, ey = merc(*wgs84_to_gcj02(lons, lats))
+            px, py = merc(lons, lats)
+            assert np.hypot(px + dx - ex, py + dy - ey).max() < allowed_m, (lon0, lat0, z)
+    # and the tile itself is drawn shifted by that much (grids not cut by the tile's edge in either)
+    z = 13
+    x, y = tile_of(X0 + 2 * STEP, Y0 + 2 * STEP, z)
+    plain = decode(client.get(f"/tiles/grids-unit/{z}/{x}/{y}.pbf").content, "grids-unit", z, x, y, tmp_path)
+    moved = decode(
+        client.get(f"/tiles/grids-unit/{z}/{x}/{y}.pbf", params={"offset": "gcj02"}).content,
+        "grids-unit", z, x, y, tmp_path / "moved",
+    )  # fmt: skip
+    dx, dy = offset_shift(z, x, y)
+    a = {c: g.bounds for c, g in zip(plain["code"], plain.geometry, strict=True)}
+    b = {c: g.bounds for c, g in zip(moved["code"], moved.geometry, strict=True)}
+    whole = [c for c in set(a) & set(b) if abs((a[c][2] - a[c][0]) - (b[c][2] - b[c][0])) < 1]
+    assert len(whole) >= 4
+    for c in whole:
+        assert abs(b[c][0] - a[c][0] - dx) < 2 and abs(b[c][1] - a[c][1] - dy) < 2, c

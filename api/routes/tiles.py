@@ -27,6 +27,9 @@ MVT = "application/vnd.mapbox-vector-tile"
 Level = Literal["district", "street", "community", "unit"]
 Z = Annotated[int, Path(ge=0, le=tiles.MAX_ZOOM)]
 XY = Annotated[int, Path(ge=0, lt=2**tiles.MAX_ZOOM)]
+Offset = Annotated[
+    Literal["gcj02"] | None, Query(description="draw for a GCJ-02 base map (Amap, Tencent): shifted into it")
+]
 
 
 def _answer(request: Request, found: tuple[bytes, bool], *, cacheable: bool) -> Response:
@@ -52,11 +55,19 @@ def _tile(conn: Any, scope: tuple[str, dict], collection: str, z: int, x: int, y
     responses={200: {"content": {MVT: {"schema": {"type": "string", "format": "binary"}}}}},
 )
 async def grid_tile(
-    request: Request, level: Level, z: Z, x: XY, y: XY, autocommit: AutocommitDep, who: GridsRead, at: AtDep
+    request: Request,
+    level: Level,
+    z: Z,
+    x: XY,
+    y: XY,
+    autocommit: AutocommitDep,
+    who: GridsRead,
+    at: AtDep,
+    offset: Offset = None,
 ) -> Response:
     """The grids of one level as of ``at`` (default now), with ``code``, ``name`` and ``parent``."""
     scope = ScopeOf(who, "grids:read", GRID_SCOPE)
-    found = await autocommit(_tile, scope, f"grids-{level}", z, x, y, at=at)
+    found = await autocommit(_tile, scope, f"grids-{level}", z, x, y, at=at, offset=offset)
     return _answer(request, found, cacheable=at is None)
 
 
@@ -66,10 +77,11 @@ async def grid_tile(
     responses={200: {"content": {MVT: {"schema": {"type": "string", "format": "binary"}}}}},
 )
 async def component_tile(
-    request: Request, z: Z, x: XY, y: XY, autocommit: AutocommitDep, who: ComponentsRead
+    request: Request, z: Z, x: XY, y: XY, autocommit: AutocommitDep, who: ComponentsRead, offset: Offset = None
 ) -> Response:
     """City components (from zoom 14) with ``code``, ``name`` and ``class``."""
-    found = await autocommit(_tile, ScopeOf(who, "components:read", COMPONENT_SCOPE), "components", z, x, y)
+    scope = ScopeOf(who, "components:read", COMPONENT_SCOPE)
+    found = await autocommit(_tile, scope, "components", z, x, y, offset=offset)
     return _answer(request, found, cacheable=True)
 
 
@@ -90,11 +102,13 @@ async def case_tile(
     channel: Annotated[str | None, Query(max_length=20)] = None,
     from_: Annotated[Instant | None, Query(alias="from")] = None,
     to: Instant | None = None,
+    offset: Offset = None,
 ) -> Response:
     """Cases: from zoom 15 points with ``id``, ``state``, ``class`` and ``overdue``; below, the count
     (and ``overdue_count``) per cell of 1/64 of the tile. Filters as the case list."""
     filters = {"state": state, "cls": class_code, "channel": channel, "since": from_, "until": to}
-    found = await autocommit(_tile, ScopeOf(who, "cases:read", CASE_SCOPE), "cases", z, x, y, filters=filters)
+    scope = ScopeOf(who, "cases:read", CASE_SCOPE)
+    found = await autocommit(_tile, scope, "cases", z, x, y, filters=filters, offset=offset)
     return _answer(request, found, cacheable=False)
 
 

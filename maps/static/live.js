@@ -69,9 +69,9 @@
         since.w = r.body.next_since;
         var at = Date.now(), fresh = [];
         r.body.features.forEach(function (f) {
-          var c = f.geometry.coordinates, w = workers[f.id];
-          if (w) { w.setLatLng([c[1], c[0]]); w.feature = f; w.at = at; return; }
-          w = L.circleMarker([c[1], c[0]], {renderer: canvas, radius: 6, weight: 1, color: "#fff", fillOpacity: 0.95});
+          var c = f.geometry.coordinates, w = workers[f.id], here = wangge.toMap(c[1], c[0]);
+          if (w) { w.setLatLng(here); w.feature = f; w.at = at; return; }
+          w = L.circleMarker(here, {renderer: canvas, radius: 6, weight: 1, color: "#fff", fillOpacity: 0.95});
           w.feature = f; w.at = at;
           w.bindTooltip(function () { return w.feature.properties.name; });
           w.on("click", function () { openWorker(w.feature.properties.worker_id); });
@@ -90,8 +90,8 @@
           var m = cases[c.id];
           if (c.state === "closed") { if (m) { caseLayer.removeLayer(m); delete cases[c.id]; } return; }
           var style = {fillColor: c.overdue ? "#e03131" : (CASE_COLOUR[c.state] || "#495057")};
-          if (m) { m.setLatLng([c.lat, c.lon]).setStyle(style); m.row = c; return; }
-          m = L.circleMarker([c.lat, c.lon], Object.assign({renderer: canvas, radius: 5, weight: 1, color: "#fff",
+          if (m) { m.setLatLng(wangge.toMap(c.lat, c.lon)).setStyle(style); m.row = c; return; }
+          m = L.circleMarker(wangge.toMap(c.lat, c.lon), Object.assign({renderer: canvas, radius: 5, weight: 1, color: "#fff",
                                                               fillOpacity: 0.9}, style));
           m.row = c;
           m.on("click", function () { openCase(c.id); });
@@ -120,7 +120,7 @@
             detail.appendChild(el("p", {"class": "wg-muted", text: "负责网格：" + (p.own_grids.join("、") || "—")}));
           }
           if (r.ok && r.body.features.length) {
-            track = L.geoJSON(r.body, {style: {color: "#e8590c", weight: 3}}).addTo(map);
+            track = L.geoJSON(r.body, {style: {color: "#e8590c", weight: 3}, coordsToLatLng: wangge.coordsToLatLng}).addTo(map);
             detail.appendChild(el("p", {id: "wg-track", text: "今日轨迹 " + r.body.features.length + " 段"}));
           } else {
             detail.appendChild(el("p", {"class": "wg-muted", text: "今日无轨迹。"}));

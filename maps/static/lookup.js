@@ -68,7 +68,7 @@
         if (!r[0].ok) { box.textContent = (r[0].body && r[0].body.message) || "查询失败"; return; }
         var found = r[0].body, resp = r[1].ok ? r[1].body : null;
         if (marker) marker.remove();
-        marker = L.marker([found.lat, found.lon]).addTo(map);
+        marker = L.marker(wangge.toMap(found.lat, found.lon)).addTo(map);
         var grid = found.unit_grid && found.unit_grid.code, d = 0.001;
         var bbox = [found.lon - d, found.lat - d, found.lon + d, found.lat + d].join(",");
         return Promise.all([
@@ -82,7 +82,7 @@
         });
       });
     }
-    map.on("click", function (e) { show(e.latlng.lng, e.latlng.lat, "EPSG:4490"); });
+    map.on("click", function (e) { show(e.latlng.lng, e.latlng.lat, wangge.mapCrs); });
     document.getElementById("wg-form").addEventListener("submit", function (e) {
       e.preventDefault();
       var parts = document.getElementById("wg-coords").value.split(/[\s,，]+/).filter(Boolean).map(Number);

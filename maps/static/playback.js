@@ -18,7 +18,7 @@
       while (hi - lo > 1) { var mid = (lo + hi) >> 1; if (p.times[mid] <= t) lo = mid; else hi = mid; }
       var span = p.times[hi] - p.times[lo], f = span > 0 ? (t - p.times[lo]) / span : 0;
       var a = p.coords[lo], b = p.coords[hi];
-      return [a[1] + (b[1] - a[1]) * f, a[0] + (b[0] - a[0]) * f];
+      return wangge.toMap(a[1] + (b[1] - a[1]) * f, a[0] + (b[0] - a[0]) * f);
     }
     return null;
   }
@@ -84,16 +84,16 @@
           var pieces = track.features.map(function (f) {
             var times = f.properties.times.map(Date.parse);
             t0 = Math.min(t0, times[0]); t1 = Math.max(t1, times[times.length - 1]);
-            var line = L.polyline(f.geometry.coordinates.map(function (c) { return [c[1], c[0]]; }),
+            var line = L.polyline(f.geometry.coordinates.map(function (c) { return wangge.toMap(c[1], c[0]); }),
                                   {color: colour, weight: 3, opacity: 0.8}).addTo(layers);
             bounds.extend(line.getBounds());
             return {times: times, coords: f.geometry.coordinates};
           });
           (track.raw || []).filter(function (f) { return f.flags && f.flags.length; }).forEach(function (f) {
-            L.circleMarker([f.lat, f.lon], {radius: 4, color: "#c92a2a", weight: 2, fill: false})
+            L.circleMarker(wangge.toMap(f.lat, f.lon), {radius: 4, color: "#c92a2a", weight: 2, fill: false})
               .bindTooltip("可疑定位：" + f.flags.join("、") + " " + clock(Date.parse(f.fix_time))).addTo(layers);
           });
-          var marker = L.circleMarker(pieces.length ? [pieces[0].coords[0][1], pieces[0].coords[0][0]] : map.getCenter(),
+          var marker = L.circleMarker(pieces.length ? wangge.toMap(pieces[0].coords[0][1], pieces[0].coords[0][0]) : map.getCenter(),
             {radius: 8, color: "#fff", weight: 2, fillColor: colour, fillOpacity: 1}).bindTooltip(id).addTo(layers);
           loaded.push({id: id, pieces: pieces, marker: marker});
           var block = el("div", {"class": "wg-worker-figures", "data-worker": id}, [el("h3", {text: id, style: "color:" + colour})]);
@@ -104,12 +104,13 @@
              ["停留", p.stops.length + " 处"], ["出网格告警", p.outside_alerts.length + " 次"], ["定位点", String(p.points)]]
               .forEach(function (kv) { block.appendChild(el("div", {"class": "wg-row"}, [el("span", {"class": "wg-key", text: kv[0]}), el("span", {text: kv[1]})])); });
             p.stops.forEach(function (s) {
-              L.marker([s.lat, s.lon], {icon: L.divIcon({className: "wg-stop", html: "停", iconSize: [18, 18]})})
+              L.marker(wangge.toMap(s.lat, s.lon), {icon: L.divIcon({className: "wg-stop", html: "停", iconSize: [18, 18]})})
                 .bindTooltip("停留 " + minutes(s.seconds) + "，自 " + clock(Date.parse(s.from))).addTo(layers);
             });
             p.own_grids.forEach(function (code) {
               api("/api/v1/grids/" + code).then(function (g) {
-                if (g.ok) L.geoJSON(g.body, {style: {color: colour, weight: 2, dashArray: "6 4", fill: true, fillOpacity: 0.06}}).addTo(layers);
+                if (g.ok) L.geoJSON(g.body, {style: {color: colour, weight: 2, dashArray: "6 4", fill: true, fillOpacity: 0.06},
+                                             coordsToLatLng: wangge.coordsToLatLng}).addTo(layers);
               });
             });
           }

@@ -38,6 +38,33 @@
   function chinaTime(day, hhmm) { return new Date(day + "T" + hhmm + ":00+08:00"); }
   function chinaMidnight() { return chinaTime(chinaDay(), "00:00"); }
   function clock(ms) { return new Date(ms + CST_MS).toISOString().slice(11, 19); }
+  // GCJ-02, as gis/crs.py computes it (the published formula; no offset outside China): when the
+  // base map is drawn in GCJ-02, every overlay wangge draws from its own coordinates is shifted
+  // into it (toMap), and a click on the map is sent as gcj02 (mapCrs), which the API converts back.
+  var A = 6378245.0, EE = 0.00669342162296594323, PI = Math.PI;
+  function gcj02(lng, lat) {
+    if (lng < 72.004 || lng > 137.8347 || lat < 0.8293 || lat > 55.8271) return [lng, lat];
+    var x = lng - 105.0, y = lat - 35.0, sx = Math.sqrt(Math.abs(x));
+    var dLat = -100.0 + 2.0 * x + 3.0 * y + 0.2 * y * y + 0.1 * x * y + 0.2 * sx;
+    var dLng = 300.0 + x + 2.0 * y + 0.1 * x * x + 0.1 * x * y + 0.1 * sx;
+    var common = (20.0 * Math.sin(6.0 * x * PI) + 20.0 * Math.sin(2.0 * x * PI)) * 2.0 / 3.0;
+    dLat += common + (20.0 * Math.sin(y * PI) + 40.0 * Math.sin(y / 3.0 * PI)) * 2.0 / 3.0;
+    dLat += (160.0 * Math.sin(y / 12.0 * PI) + 320.0 * Math.sin(y * PI / 30.0)) * 2.0 / 3.0;
+    dLng += common + (20.0 * Math.sin(x * PI) + 40.0 * Math.sin(x / 3.0 * PI)) * 2.0 / 3.0;
+    dLng += (150.0 * Math.sin(x / 12.0 * PI) + 300.0 * Math.sin(x / 30.0 * PI)) * 2.0 / 3.0;
+    var radLat = lat / 180.0 * PI, magic = 1.0 - EE * Math.sin(radLat) * Math.sin(radLat), sq = Math.sqrt(magic);
+    dLat = dLat * 180.0 / ((A * (1.0 - EE)) / (magic * sq) * PI);
+    dLng = dLng * 180.0 / (A / sq * Math.cos(radLat) * PI);
+    return [lng + dLng, lat + dLat];
+  }
+  var shifted = false;
+  function toMap(lat, lng) { if (!shifted) return [lat, lng]; var g = gcj02(lng, lat); return [g[1], g[0]]; }
+  function coordsToLatLng(c) { var p = toMap(c[1], c[0]); return L.latLng(p[0], p[1]); }
   window.wangge = {root: root, api: api, cookie: cookie, el: el, chinaDay: chinaDay, chinaTime: chinaTime,
-                   chinaMidnight: chinaMidnight, clock: clock};
+                   chinaMidnight: chinaMidnight, clock: clock, gcj02: gcj02, toMap: toMap,
+                   coordsToLatLng: coordsToLatLng, mapCrs: "EPSG:4490",
+                   setOffset: function (map, options) {
+                     shifted = options.offset === "gcj02";
+                     window.wangge.mapCrs = shifted ? "gcj02" : "EPSG:4490";
+                   }};
 })();
