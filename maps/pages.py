@@ -137,6 +137,7 @@ def live_page(settings: Settings, bounds: tuple[float, float, float, float], who
 <div><b id="wg-outside" class="wg-orange">–</b><span>不在本网格</span></div><div><b id="wg-stale">–</b><span>无定位</span></div>
 </div>
 <p class="wg-legend">{legend}</p>
+<p class="wg-warn" id="wg-truncated" hidden>在办工单过多，地图只显示最新的 20,000 件；请缩小区域或用热力图。</p>
 <h3>最新工单</h3><ol class="wg-ticker" id="wg-ticker"></ol>
 <div id="wg-detail" class="wg-detail"><p class="wg-muted">点击网格员查看今日轨迹，点击工单查看详情并办理。</p></div>
 </aside>"""

@@ -21,7 +21,8 @@
 
   wangge.livePage = function (map, options) {
     var may = {}, workers = {}, cases = {}, track = null, since = {w: null, c: null};
-    var state = wangge.live = {workers: workers, cases: cases, polls: 0};
+    // (timings for bench/live_map.py: from an answer's arrival to the frame that shows it, ms)
+    var state = wangge.live = {workers: workers, cases: cases, polls: 0, toPaint: []};
     var canvas = L.canvas({padding: 0.3});
     var cluster = L.markerClusterGroup({chunkedLoading: true, maxClusterRadius: 45, showCoverageOnHover: false});
     cluster.on("clustermouseover", function (e) {
@@ -65,6 +66,7 @@
     function pollWorkers() {
       if (!may["tracks:read"]) return Promise.resolve();
       return api("/api/v1/workers/positions" + (since.w ? "?since=" + encodeURIComponent(since.w) : "")).then(function (r) {
+        if (state.arrived === null) state.arrived = performance.now();
         if (!r.ok) return;
         since.w = r.body.next_since;
         var at = Date.now(), fresh = [];
@@ -84,8 +86,10 @@
 
     function pollCases() {
       return api("/api/v1/cases-live" + (since.c ? "?since=" + encodeURIComponent(since.c) : "")).then(function (r) {
+        if (state.arrived === null) state.arrived = performance.now();
         if (!r.ok) return;
         since.c = r.body.next_since;
+        if (r.body.complete) document.getElementById("wg-truncated").hidden = !r.body.truncated;
         r.body.cases.forEach(function (c) {
           var m = cases[c.id];
           if (c.state === "closed") { if (m) { caseLayer.removeLayer(m); delete cases[c.id]; } return; }
@@ -101,8 +105,11 @@
     }
 
     function poll() {
+      state.arrived = null;
       return Promise.all([pollWorkers(), pollCases()]).then(function () {
         counts(); state.polls += 1; document.body.setAttribute("data-polls", state.polls);
+        var arrived = state.arrived;
+        if (arrived !== null) requestAnimationFrame(function () { state.toPaint.push(performance.now() - arrived); });
       });
     }
 
