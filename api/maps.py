@@ -136,3 +136,11 @@ async def playback(
     day = date_ or datetime.now(CHINA_TIME).date()
     options = {"workers": worker[:6], "day": day.isoformat()}
     return await _serve(request, who, autocommit, builders.playback_page, options)
+
+
+@router.get("/heat", response_class=HTMLResponse)
+async def heat(
+    request: Request, autocommit: AutocommitDep, who: Annotated[Caller | None, Depends(PagePermission("stats:read"))]
+) -> Response:
+    """案件热力: the planners' map of case counts per grid."""
+    return await _serve(request, who, autocommit, builders.heat_page)

@@ -43,6 +43,7 @@ LOCAL = {
     "markerclusterdefaultcss": "leaflet.markercluster/MarkerCluster.Default.css",
     "leaflet_geoman_js": "leaflet-geoman-free/leaflet-geoman.js",
     "leaflet_geoman_css": "leaflet-geoman-free/leaflet-geoman.css",
+    "echarts": "echarts/echarts.min.js",
 }
 
 

@@ -22,7 +22,7 @@ from maps import assets, basemap
 assets.install()
 
 #: the pages, in the order of the bar: path, title
-PAGES = (("live", "指挥大屏"), ("playback", "轨迹回放"), ("lookup", "谁负责这里"))
+PAGES = (("live", "指挥大屏"), ("heat", "案件热力"), ("playback", "轨迹回放"), ("lookup", "谁负责这里"))
 
 #: the grid levels drawn on every map: tile collection, label, style
 GRID_LAYERS = (
@@ -160,3 +160,29 @@ def playback_page(settings: Settings, bounds: tuple[float, float, float, float],
 <input type="range" id="wg-slider" class="wg-slider" min="0" max="0" value="0">
 <div id="wg-figures"><p class="wg-muted">选择网格员和日期，然后载入。</p></div></aside>"""
     return _shell(m, "playback", who, panel, ("playback.js",))
+
+
+def heat_page(settings: Settings, bounds: tuple[float, float, float, float], who: str) -> str:
+    """案件热力: counts per grid with a fixed scale, seasons, 同比/环比, a grid's charts."""
+    m = base(settings, bounds)
+    Plugin([("echarts", f"{assets.VENDOR_URL}/{assets.LOCAL['echarts']}")]).add_to(m)
+    PageScript("heatPage", {"shift": "?offset=gcj02" if settings.basemap_offset == "gcj02" else ""}).add_to(m)
+    panel = """<aside class="wg-panel" id="wg-panel"><h2>案件热力</h2>
+<form class="wg-filters" id="wg-heat">
+<label>层级 <select name="level"><option value="district">区/县</option><option value="street" selected>街道/镇</option>
+<option value="community">社区/村</option><option value="unit_grid">单元网格</option></select></label>
+<label>起 <input type="date" name="from"></label><label>止 <input type="date" name="to"></label>
+<label>季节 <select name="season"><option value="all">全年</option><option value="spring">春（3-5月）</option>
+<option value="summer">夏（6-8月）</option><option value="autumn">秋（9-11月）</option><option value="winter">冬（12-2月）</option></select></label>
+<label>类别 <select name="class"><option value="">全部</option></select></label>
+<label>渠道 <select name="channel"><option value="">全部</option><option value="hotline">12345热线</option><option value="app">APP</option>
+<option value="wechat">微信</option><option value="patrol">巡查上报</option><option value="video">视频</option><option value="other">其他</option></select></label>
+<label>状态 <select name="state"><option value="">全部</option><option value="open">在办</option><option value="closed">已结案</option></select></label>
+<label>区域 <input name="region" placeholder="网格代码，可空" pattern="[0-9]{6}([0-9]{3}){0,3}"></label>
+<label>对比 <select name="compare"><option value="">不对比</option><option value="yoy">同比（去年同期）</option><option value="prev">环比（上一期）</option></select></label>
+<button type="submit">统计</button></form>
+<p id="wg-heat-status" class="wg-muted"></p>
+<p class="wg-legend" id="wg-legend"></p>
+<p class="wg-muted">颜色按固定分级：同一数量在任何时段、季节、区域都是同一颜色。点击网格查看逐月数量和主要类别。</p>
+<h3 id="wg-grid-title"></h3><div id="wg-chart" style="height:370px"></div></aside>"""
+    return _shell(m, "heat", who, panel, ("heat.js",))

@@ -298,3 +298,93 @@ def test_a_gcj02_base_map_is_configuration_and_its_host_the_only_other_one(setti
     with TestClient(create_app(settings)) as c:  # no base map by default: nothing foreign at all
         page = c.get("/maps/lookup", headers=bearer(api_key(c.app.state.engine, "viewer")))
         assert not re.findall(r"https?://", page.text) and "offset=gcj02" not in page.text
+
+
+@pytest.fixture
+def seasons(db):
+    """Cases of 2025 in the two streets: 6 in January and 5 in July in the west, 2 in July in the
+    east; and 1 in the west in July 2024 (for 同比)."""
+    from datetime import datetime
+
+    from gis.cases import intake
+    from gis.dates import CHINA
+
+    load_city(db, square_city(), valid_from=datetime(2020, 1, 1, tzinfo=CHINA))  # grids in force then
+    east = (X0 + 6.5 * STEP, Y0 + 6.5 * STEP)
+    plan = [
+        (POINT, 2025, 1, 6, "0101"),
+        (POINT, 2025, 7, 5, "0102"),
+        (east, 2025, 7, 2, "0102"),
+        (POINT, 2024, 7, 1, "0102"),
+    ]
+    with db.begin() as conn:
+        for (lon, lat), year, month, n, cls in plan:
+            for i in range(n):
+                at = datetime(year, month, 10 + i, 9, tzinfo=CHINA)
+                intake.intake(conn, lon=lon, lat=lat, class_code=cls, channel="hotline", reported_at=at)
+    return db
+
+
+def test_case_heat_counts_per_grid_by_season_with_a_comparison(settings, seasons):
+    year = {"from": "2025-01-01T00:00:00+08:00", "to": "2026-01-01T00:00:00+08:00"}
+    with TestClient(create_app(settings)) as c:
+        planner = bearer(api_key(c.app.state.engine, "planner"))
+        r = c.get("/api/v1/cases-heat", params={**year, "level": "street"}, headers=planner).json()
+        assert {g["code"]: g["count"] for g in r["groups"]} == {"110108001": 11, "110108002": 2}
+        assert r["breaks"][:3] == [1, 5, 10] and r["total"] == 13
+        summer = c.get("/api/v1/cases-heat", params={**year, "months": "6,7,8"}, headers=planner).json()
+        assert {g["code"]: g["count"] for g in summer["groups"]} == {"110108001": 5, "110108002": 2}
+        yoy = c.get("/api/v1/cases-heat", params={**year, "months": "7", "compare": "yoy"}, headers=planner).json()
+        west = next(g for g in yoy["groups"] if g["code"] == "110108001")
+        assert (west["count"], west["base"], west["diff"]) == (5, 1, 4) and yoy["base_total"] == 1
+        one = c.get("/api/v1/cases-heat", params={**year, "class": "0101", "level": "unit_grid"}, headers=planner)
+        assert [g["count"] for g in one.json()["groups"]] == [6]
+        series = c.get("/api/v1/cases-heat/110108001", params=year, headers=planner).json()
+        assert series["months"] == [{"month": "2025-01", "count": 6}, {"month": "2025-07", "count": 5}]
+        assert [(t["class"], t["count"]) for t in series["top_classes"]] == [("0101", 6), ("0102", 5)]
+        bad = c.get("/api/v1/cases-heat", params={"months": "13"}, headers=planner)
+        assert bad.status_code == 400 and bad.json()["field"] == "months"
+        # a street's planner: only its street, and the other street's grid is missing
+        street = bearer(api_key(c.app.state.engine, "planner", ("110108001",)))
+        mine = c.get("/api/v1/cases-heat", params=year, headers=street).json()
+        assert [g["code"] for g in mine["groups"]] == ["110108001"]
+        assert c.get("/api/v1/cases-heat/110108002", params=year, headers=street).status_code == 404
+
+
+def test_the_heatmap_keeps_a_count_s_colour_across_seasons_in_chromium(settings, seasons, db):
+    with db.begin() as conn:
+        accounts.create_user(conn, "wu", "吴规划", password=PASSWORD)
+        accounts.grant(conn, "wu", "planner")
+    with live_server(settings) as base, chromium(1600, 900) as browser:
+        browser.get(f"{base}/login?next=/maps/heat")
+        browser.find_element(By.ID, "username").send_keys("wu")
+        browser.find_element(By.ID, "password").send_keys(PASSWORD)
+        browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+        wait = WebDriverWait(browser, 20)
+        heat = "return Number(document.body && document.body.getAttribute('data-heat') || 0)"
+        wait.until(lambda x: x.execute_script(heat) >= 1)
+        browser.execute_script(
+            "const f = document.getElementById('wg-heat'); f.from.value = '2025-01-01'; f.to.value = '2025-12-31';"
+            "f.requestSubmit()"
+        )
+        wait.until(lambda x: x.execute_script(heat) >= 2)
+        colour = "return wangge.heat.colourOf(arguments[0])"
+        whole_year = (browser.execute_script(colour, "110108001"), browser.execute_script(colour, "110108002"))
+        assert "共 13 件" in browser.find_element(By.ID, "wg-heat-status").text
+        browser.execute_script(
+            "const f = document.getElementById('wg-heat'); f.season.value = 'summer'; f.requestSubmit()"
+        )
+        wait.until(lambda x: x.execute_script(heat) >= 3)
+        assert "共 7 件" in browser.find_element(By.ID, "wg-heat-status").text  # the season changes the counts
+        summer = (browser.execute_script(colour, "110108001"), browser.execute_script(colour, "110108002"))
+        assert summer[1] == whole_year[1]  # the east street's 2 cases: the same colour in both views
+        assert summer[0] != whole_year[0]  # the west's 11 became 5: another class of the fixed scale
+        browser.execute_script("wangge.heat.open('110108001', '西街道')")
+        wait.until(lambda x: x.execute_script("return document.body.getAttribute('data-chart')") == "110108001")
+        screenshot(browser, "maps-heat")
+        hosts = browser.execute_script(
+            "return [...new Set(performance.getEntriesByType('resource').map(e => new URL(e.name).host))]"
+        )
+        assert hosts == [base.split("//")[1]], hosts
+        errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+        assert not errors, errors

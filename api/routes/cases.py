@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Query
@@ -8,13 +9,15 @@ from pydantic import Field
 
 from api.access import CasesHandle, CasesIntake, CasesRead, StatsRead
 from api.deps import AutocommitDep, TransactionDep
-from api.params import BBoxDep, GridFilterDep, PageDep
+from api.params import BBoxDep, GridCodeDep, GridFilterDep, PageDep
 from api.responses import json_response
 from api.schemas import Body, Instant
-from api.schemas.cases import Case, CaseEvent, CaseStatistics, LiveCases, OverdueGroup
+from api.schemas.cases import Case, CaseEvent, CaseStatistics, HeatAnswer, HeatSeries, LiveCases, OverdueGroup
 from api.schemas.paging import Page
 from gis.access import personal
-from gis.cases import intake, query, statistics, workflow
+from gis.access.principal import Principal
+from gis.cases import heat, intake, query, statistics, workflow
+from gis.errors import InvalidInput, NotFound
 
 router = APIRouter(tags=["cases"])
 Channel = Literal["hotline", "app", "wechat", "patrol", "video", "other"]
@@ -151,6 +154,70 @@ async def live_cases(autocommit: AutocommitDep, who: CasesRead, since: Instant |
     """For a live map: every open case as a light row (no ``since``), or every case changed after
     ``since`` (closed ones too, to take off the map); ask next with the answer's ``next_since``."""
     return json_response(await autocommit(query.live_cases, since=since, who=who))
+
+
+def _months(value: str | None) -> list[int] | None:
+    if value is None:
+        return None
+    try:
+        return [int(m) for m in value.split(",") if m.strip()]
+    except ValueError:
+        raise InvalidInput(f"bad months {value[:40]!r}", field="months", allowed="1-12, comma-separated") from None
+
+
+def _period(from_: Any, to: Any) -> tuple[Any, Any]:
+    since, until = heat.default_period(datetime.now(UTC))
+    return from_ or since, to or until
+
+
+@router.get("/cases-heat", response_model=HeatAnswer)
+async def cases_heat(
+    autocommit: AutocommitDep,
+    who: StatsRead,
+    level: Literal["district", "street", "community", "unit_grid"] = "street",
+    from_: Annotated[Instant | None, Query(alias="from")] = None,
+    to: Instant | None = None,
+    months: Annotated[str | None, Query(max_length=40, description="a season: months 1-12, e.g. 6,7,8")] = None,
+    class_code: Annotated[str | None, Query(alias="class", pattern=r"^\d{4}$")] = None,
+    channel: Annotated[str | None, Query(max_length=20)] = None,
+    state: Literal["open", "closed"] | None = None,
+    region: Annotated[str | None, Query(pattern=r"^\d{6}(\d{3}){0,3}$")] = None,
+    compare: Literal["yoy", "prev"] | None = None,
+) -> dict[str, Any]:
+    """Case counts per grid of ``level`` (default the last twelve months), for the heatmap; with
+    ``compare`` also the counts of a year earlier (``yoy``, 同比) or of the period just before
+    (``prev``, 环比). ``breaks``: the fixed class breaks (counts, or differences)."""
+    since, until = _period(from_, to)
+    return await autocommit(
+        heat.heat, level=level, since=since, until=until, months=_months(months), class_code=class_code,
+        channel=channel, state=state, region=region, compare=compare, who=who,
+    )  # fmt: skip
+
+
+def _series(conn: Any, who: Principal, code: str, **kw: Any) -> dict[str, Any]:
+    if not who.covers("stats:read", code):  # another area's grid: as one that does not exist
+        raise NotFound(f"no grid {code}", field="code")
+    return heat.grid_series(conn, code, who=who, **kw)
+
+
+@router.get("/cases-heat/{code}", response_model=HeatSeries)
+async def cases_heat_series(
+    code: GridCodeDep,
+    autocommit: AutocommitDep,
+    who: StatsRead,
+    from_: Annotated[Instant | None, Query(alias="from")] = None,
+    to: Instant | None = None,
+    months: Annotated[str | None, Query(max_length=40)] = None,
+    class_code: Annotated[str | None, Query(alias="class", pattern=r"^\d{4}$")] = None,
+    channel: Annotated[str | None, Query(max_length=20)] = None,
+    state: Literal["open", "closed"] | None = None,
+) -> dict[str, Any]:
+    """One grid's cases per month and its top event classes, under the heatmap's filters."""
+    since, until = _period(from_, to)
+    return await autocommit(
+        _series, who, code, since=since, until=until, months=_months(months), class_code=class_code,
+        channel=channel, state=state,
+    )  # fmt: skip
 
 
 @router.get("/cases-overdue", response_model=list[OverdueGroup])

@@ -117,3 +117,38 @@ class LiveCases(BaseModel):
     complete: bool = Field(description="true: every open case (no since); false: only changes")
     truncated: bool
     cases: list[LiveCase]
+
+
+class HeatGroup(BaseModel):
+    code: str
+    count: int
+    base: int | None = Field(default=None, description="the count in the comparison period")
+    diff: int | None = None
+
+
+class HeatAnswer(BaseModel):
+    level: str
+    breaks: list[int] = Field(description="the fixed class breaks: a value's class is the last break it reaches")
+    total: int
+    compare: str | None = None
+    base_from: datetime | None = None
+    base_to: datetime | None = None
+    base_total: int | None = None
+    groups: list[HeatGroup]
+
+
+class HeatMonth(BaseModel):
+    month: str
+    count: int
+
+
+class HeatClass(BaseModel):
+    class_: str = Field(alias="class")
+    name: str
+    count: int
+
+
+class HeatSeries(BaseModel):
+    code: str
+    months: list[HeatMonth]
+    top_classes: list[HeatClass]
