@@ -144,3 +144,11 @@ async def heat(
 ) -> Response:
     """案件热力: the planners' map of case counts per grid."""
     return await _serve(request, who, autocommit, builders.heat_page)
+
+
+@router.get("/editor", response_class=HTMLResponse)
+async def editor(
+    request: Request, autocommit: AutocommitDep, who: Annotated[Caller | None, Depends(PagePermission("grids:write"))]
+) -> Response:
+    """网格编辑: grid administrators redraw the grids of their areas."""
+    return await _serve(request, who, autocommit, builders.editor_page)

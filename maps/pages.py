@@ -22,7 +22,13 @@ from maps import assets, basemap
 assets.install()
 
 #: the pages, in the order of the bar: path, title
-PAGES = (("live", "指挥大屏"), ("heat", "案件热力"), ("playback", "轨迹回放"), ("lookup", "谁负责这里"))
+PAGES = (
+    ("live", "指挥大屏"),
+    ("heat", "案件热力"),
+    ("playback", "轨迹回放"),
+    ("lookup", "谁负责这里"),
+    ("editor", "网格编辑"),
+)
 
 #: the grid levels drawn on every map: tile collection, label, style
 GRID_LAYERS = (
@@ -186,3 +192,22 @@ def heat_page(settings: Settings, bounds: tuple[float, float, float, float], who
 <p class="wg-muted">颜色按固定分级：同一数量在任何时段、季节、区域都是同一颜色。点击网格查看逐月数量和主要类别。</p>
 <h3 id="wg-grid-title"></h3><div id="wg-chart" style="height:370px"></div></aside>"""
     return _shell(m, "heat", who, panel, ("heat.js",))
+
+
+def editor_page(settings: Settings, bounds: tuple[float, float, float, float], who: str) -> str:
+    """网格编辑: a grid admin's boundary editor over the versioned redraw."""
+    m = base(settings, bounds)
+    Plugin(
+        [("leaflet_geoman_js", f"{assets.VENDOR_URL}/{assets.LOCAL['leaflet_geoman_js']}")],
+        [("leaflet_geoman_css", f"{assets.VENDOR_URL}/{assets.LOCAL['leaflet_geoman_css']}")],
+    ).add_to(m)
+    PageScript("editorPage").add_to(m)
+    panel = """<aside class="wg-panel" id="wg-panel"><h2>网格编辑</h2>
+<p class="wg-muted">点击地图选中该处的单元网格，或输入任一级网格代码：</p>
+<form class="wg-form" id="wg-pick"><input id="wg-code" placeholder="网格代码" pattern="[0-9]{6}([0-9]{3}){0,3}">
+<button type="submit">载入</button></form>
+<h3 id="wg-title"></h3>
+<div class="wg-form"><button type="button" id="wg-check">检查（试运行）</button><button type="button" id="wg-save">保存为新版本</button></div>
+<div id="wg-report" class="wg-report"></div>
+<h3>版本</h3><ol id="wg-history" class="wg-history"></ol></aside>"""
+    return _shell(m, "editor", who, panel, ("editor.js",))

@@ -388,3 +388,56 @@ def test_the_heatmap_keeps_a_count_s_colour_across_seasons_in_chromium(settings,
         assert hosts == [base.split("//")[1]], hosts
         errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
         assert not errors, errors
+
+
+def test_the_editor_checks_and_saves_a_new_version_that_the_lookup_follows_in_chromium(settings, city, db):
+    import httpx
+
+    code = "110108001001001"
+    with db.begin() as conn:
+        accounts.create_user(conn, "li", "李网格管理员", password=PASSWORD)
+        accounts.grant(conn, "li", "grid_admin", "110108001")
+    key = api_key(db, "viewer")
+    with live_server(settings) as base, chromium(1600, 900) as browser, httpx.Client(base_url=base) as http:
+        import shapely.geometry
+
+        old = http.get(f"/api/v1/grids/{code}", headers=bearer(key)).json()
+        before_bounds = shapely.geometry.shape(old["geometry"]).bounds
+        browser.get(f"{base}/login?next=/maps/editor")
+        browser.find_element(By.ID, "username").send_keys("li")
+        browser.find_element(By.ID, "password").send_keys(PASSWORD)
+        browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+        wait = WebDriverWait(browser, 20)
+        wait.until(lambda x: x.find_elements(By.ID, "wg-pick"))
+        browser.find_element(By.ID, "wg-code").send_keys(code)
+        browser.find_element(By.CSS_SELECTOR, "#wg-pick button").click()
+        attr = "return document.body && document.body.getAttribute(arguments[0])"
+        wait.until(lambda x: x.execute_script(attr, "data-loaded") == code)
+        wait.until(lambda x: x.execute_script(attr, "data-versions") == "1")
+        # the grid admin pulls the grid's boundary in by a fifth (as dragging its vertices would)
+        browser.execute_script(
+            "const l = wangge.editor.layer(), c = l.getBounds().getCenter();"
+            "l.setLatLngs(l.getLatLngs().map(ring => (Array.isArray(ring[0]) ? ring : [ring]).map(r =>"
+            "  r.map(p => L.latLng(c.lat + (p.lat - c.lat) * 0.8, c.lng + (p.lng - c.lng) * 0.8)))[0]));"
+        )
+        browser.find_element(By.ID, "wg-check").click()
+        wait.until(lambda x: x.execute_script(attr, "data-report") == "checked")
+        assert "检查通过" in browser.find_element(By.ID, "wg-verdict").text
+        assert http.get(f"/api/v1/grids/{code}/versions", headers=bearer(key)).json()["features"].__len__() == 1
+        browser.find_element(By.ID, "wg-save").click()
+        wait.until(lambda x: x.execute_script(attr, "data-report") == "saved")
+        wait.until(lambda x: x.execute_script(attr, "data-versions") == "2")
+        screenshot(browser, "maps-editor")
+        # the lookup follows the new boundary at once: a point in the strip given up is in no unit grid
+        minx, miny, _, maxy = before_bounds
+        edge = http.get(
+            "/api/v1/lookup", params={"lon": minx + 0.02 * STEP, "lat": (miny + maxy) / 2}, headers=bearer(key)
+        )
+        assert edge.json()["unit_grid"] is None and edge.json()["community"]["code"] == code[:12]
+        # a grid of the other street is not this admin's to load
+        browser.execute_script("document.body.removeAttribute('data-loaded'); wangge.editor.load('110108002001001')")
+        wait.until(lambda x: "没有" in x.find_element(By.ID, "wg-report").text)
+        errors = [
+            e for e in browser.get_log("browser") if e["level"] == "SEVERE" and "110108002001001" not in e["message"]
+        ]
+        assert not errors, errors
