@@ -67,7 +67,7 @@ def _extent(conn: Connection, scope: tuple[str, dict]) -> tuple[float, float, fl
 
 def _sign_in(request: Request) -> Response:
     # the path already holds the root path (behind a proxy's prefix); next is relative to it
-    path = request.url.path.removeprefix(root(request))
+    path = request.url.path.removeprefix(root(request)) + (f"?{request.url.query}" if request.url.query else "")
     return RedirectResponse(f"{root(request)}/login?next={quote(path)}", status_code=303)
 
 

@@ -20,7 +20,6 @@ from tests.helpers import STEP, X0, Y0, load_city, square_city
 
 PASSWORD = "a long passphrase"
 POINT = (X0 + 1.5 * STEP, Y0 + 6.5 * STEP)  # in the west street, 110108001
-UNIT_GRID = None
 
 
 @pytest.fixture
@@ -69,6 +68,8 @@ def test_a_map_page_needs_a_session_and_loads_nothing_from_elsewhere(settings, c
     with TestClient(create_app(settings)) as c:
         r = c.get("/maps/lookup", follow_redirects=False)
         assert r.status_code == 303 and r.headers["location"] == "/login?next=/maps/lookup"
+        r = c.get("/maps/playback", params={"worker": "W1", "date": "2026-01-02"}, follow_redirects=False)
+        assert r.headers["location"] == "/login?next=/maps/playback%3Fworker%3DW1%26date%3D2026-01-02"
         page = c.get("/maps/lookup", headers=bearer(api_key(c.app.state.engine, "viewer", ("110108001",))))
         assert page.status_code == 200 and "谁负责这里" in page.text
         assert not re.search(r"""(?:src|href)=["'](?:https?:)?//""", page.text)
