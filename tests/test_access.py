@@ -280,6 +280,7 @@ BODIES = {
         "json": {"points": [{"worker_id": "WW", "fix_time": "2026-11-01T01:00:00Z", "lon": WEST[0], "lat": WEST[1]}]}
     },
     ("PUT", "/api/v1/grids/{code}"): {"json": {"type": "Feature", "geometry": SQUARE}, "params": {"dry_run": "true"}},
+    ("POST", "/api/v1/grids/{code}/impact"): {"json": {"type": "Feature", "geometry": SQUARE}},
     ("POST", "/api/v1/imports/grids"): {
         "data": {"level": "street", "dry_run": "true"},
         "files": {"file": ("s.geojson", STREETS, "application/geo+json")},

@@ -424,6 +424,8 @@ def test_the_editor_checks_and_saves_a_new_version_that_the_lookup_follows_in_ch
         browser.find_element(By.ID, "wg-check").click()
         wait.until(lambda x: x.execute_script(attr, "data-report") == "checked")
         assert "检查通过" in browser.find_element(By.ID, "wg-verdict").text
+        wait.until(lambda x: x.find_elements(By.ID, "wg-impact"))
+        assert "在办工单移出" in browser.find_element(By.ID, "wg-impact").text
         assert http.get(f"/api/v1/grids/{code}/versions", headers=bearer(key)).json()["features"].__len__() == 1
         browser.find_element(By.ID, "wg-save").click()
         wait.until(lambda x: x.execute_script(attr, "data-report") == "saved")
@@ -442,3 +444,37 @@ def test_the_editor_checks_and_saves_a_new_version_that_the_lookup_follows_in_ch
             e for e in browser.get_log("browser") if e["level"] == "SEVERE" and "110108002001001" not in e["message"]
         ]
         assert not errors, errors
+
+
+def test_the_impact_of_a_new_boundary_lists_what_changes_hands(settings, city, db):
+    import shapely.geometry
+
+    from gis.cases import intake
+
+    code = "110108001001001"
+    with TestClient(create_app(settings)) as c:
+        admin = bearer(api_key(c.app.state.engine, "grid_admin", ("110108001",)))
+        old = c.get(f"/api/v1/grids/{code}", headers=admin).json()
+        grid = shapely.geometry.shape(old["geometry"])
+        minx, miny, maxx, maxy = grid.bounds
+        with db.begin() as conn:  # one open case in the strip the grid gives up, one in its middle
+            edge, _ = intake.intake(
+                conn, lon=minx + 0.02 * STEP, lat=(miny + maxy) / 2, class_code="0102", channel="app"
+            )
+            middle, _ = intake.intake(
+                conn, lon=(minx + maxx) / 2, lat=(miny + maxy) / 2, class_code="0102", channel="app"
+            )
+        smaller = shapely.affinity.scale(grid, 0.8, 0.8)
+        r = c.post(f"/api/v1/grids/{code}/impact", json={"type": "Feature", "geometry": shapely.geometry.mapping(smaller)},
+                   headers=admin)  # fmt: skip
+        assert r.status_code == 200, r.text
+        found = r.json()
+        assert found["cases_leaving"] == {"count": 1, "ids": [str(edge["id"])]}
+        assert found["cases_joining"]["count"] == 0 and found["workers"] == []
+        bigger = shapely.affinity.scale(grid, 1.2, 1.2)  # it would take in a strip of its neighbours
+        grown = c.post(f"/api/v1/grids/{code}/impact", json=shapely.geometry.mapping(bigger), headers=admin).json()
+        assert grown["cases_leaving"]["count"] == 0 and str(middle["id"]) not in grown["cases_joining"]["ids"]
+        east = c.post("/api/v1/grids/110108002001001/impact", json=shapely.geometry.mapping(bigger), headers=admin)
+        assert east.status_code == 404
+        point = c.post(f"/api/v1/grids/{code}/impact", json={"type": "Point", "coordinates": [X0, Y0]}, headers=admin)
+        assert point.status_code == 400 and point.json()["field"] == "geometry"

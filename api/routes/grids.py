@@ -4,6 +4,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Query, Request
 from fastapi.responses import Response
+from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from api.access import GridsRead, GridsWrite, ScopeOf, within
@@ -13,8 +14,10 @@ from api.responses import GEOJSON, GeoJSONResponse, geojson_page
 from api.schemas.grids import GridFeature, GridPage, GridVersions, ImportReport
 from api.schemas.meta import REJECTED
 from gis.access import audit
+from gis.access.principal import Principal
 from gis.dates import parse_at
 from gis.errors import NotFound
+from gis.grids import impact
 from gis.grids.hierarchy import LEVEL_ALIASES
 from gis.grids.query import get_grid_feature, grid_versions, list_grid_features
 from importers.core import redraw_grid as redraw
@@ -70,6 +73,39 @@ async def get_grid_versions(code: GridCodeDep, autocommit: AutocommitDep, who: G
     if not features:
         raise NotFound(f"no grid {code}", field="code")
     return Response(f'{{"type":"FeatureCollection","features":[{features}]}}', media_type=GEOJSON)
+
+
+class Moved(BaseModel):
+    count: int
+    ids: list[str] = Field(description="the first 200")
+
+
+class GridImpact(BaseModel):
+    code: str
+    cases_leaving: Moved = Field(description="open cases inside the old boundary and not the new")
+    cases_joining: Moved = Field(description="open cases inside the new boundary and not the old")
+    components_leaving: Moved
+    components_joining: Moved
+    workers: list[str] = Field(description="the gridworkers assigned to the grid")
+
+
+def _impact(conn: Any, who: Principal, code: str, feature: dict[str, Any], crs: str | None) -> dict[str, Any]:
+    if not who.covers("grids:write", code):
+        raise NotFound(f"no grid {code}", field="code")
+    return impact.impact(conn, code, feature, crs=crs)
+
+
+@router.post("/grids/{code}/impact", response_model=GridImpact)
+async def grid_impact(
+    code: GridCodeDep,
+    feature: Annotated[dict[str, Any], Body(description="the new boundary: a GeoJSON Feature or geometry")],
+    autocommit: AutocommitDep,
+    who: GridsWrite,
+    crs: Annotated[str | None, Query(description="CRS of the geometry; default CGCS2000 lon/lat")] = None,
+) -> dict[str, Any]:
+    """What redrawing ``code`` to this boundary would move (before saving it): the open cases and
+    components in the area that changes hands, and the gridworkers assigned to the grid."""
+    return await autocommit(_impact, who, code, feature, crs)
 
 
 @router.put("/grids/{code}", response_model=ImportReport, responses=REJECTED)

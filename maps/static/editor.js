@@ -75,11 +75,28 @@
       });
     }
 
+    function showImpact(r) {
+      if (!r.ok) return;
+      var m = r.body, box = el("div", {id: "wg-impact"}, [el("h3", {text: "影响"})]);
+      [["在办工单移出", m.cases_leaving], ["在办工单移入", m.cases_joining], ["部件移出", m.components_leaving],
+       ["部件移入", m.components_joining]].forEach(function (kv) {
+        box.appendChild(el("div", {"class": "wg-row"}, [el("span", {"class": "wg-key", text: kv[0]}),
+          el("span", {text: kv[1].count + (kv[1].count ? "：" + kv[1].ids.slice(0, 12).join("、") + (kv[1].count > 12 ? " 等" : "") : "")})]));
+      });
+      box.appendChild(el("div", {"class": "wg-row"}, [el("span", {"class": "wg-key", text: "本网格网格员"}),
+        el("span", {text: m.workers.join("、") || "—"})]));
+      report.appendChild(box);
+    }
+
     function redraw(dry) {
       if (!editing) return;
-      var crs = wangge.mapCrs === "gcj02" ? "&crs=gcj02" : "";
-      api("/api/v1/grids/" + code + "?dry_run=" + (dry ? "true" : "false") + crs, {method: "PUT", body: feature()})
-        .then(function (r) { showReport(r, !dry && r.ok); if (!dry && r.ok) history(); });
+      var crs = wangge.mapCrs === "gcj02" ? "&crs=gcj02" : "", body = feature();
+      api("/api/v1/grids/" + code + "?dry_run=" + (dry ? "true" : "false") + crs, {method: "PUT", body: body})
+        .then(function (r) {
+          showReport(r, !dry && r.ok);
+          if (!dry && r.ok) history();
+          if (dry) api("/api/v1/grids/" + code + "/impact?" + crs.slice(1), {method: "POST", body: body}).then(showImpact);
+        });
     }
 
     map.on("click", function (e) {
