@@ -22,8 +22,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from api.access import CSRF_COOKIE, SESSION_COOKIE, access_changed, public
-from api.routes.auth import open_session
-from gis.access import audit, tokens
+from api.routes.auth import end_session, open_session
+from gis.access import tokens
 from gis.errors import Forbidden, TooManyAttempts, Unauthorized
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
@@ -171,16 +171,8 @@ def logout(request: Request, csrf_token: Annotated[str, Form(max_length=64)] = "
                 who = tokens.verify(conn, request.app.state.token_keys.get(conn), cookie, csrf=csrf_token)
             except (Unauthorized, Forbidden):  # ended already, or a wrong CSRF token: the cookies still go
                 who = None
-            if who is not None and who.session_id:
-                tokens.revoke_session(conn, who.session_id)
-                audit.record(
-                    conn,
-                    who,
-                    "auth.logout",
-                    "user",
-                    who.name,
-                    client_addr=request.client.host if request.client else "unknown",
-                )
+            if who is not None:
+                end_session(request, conn, who)
         access_changed(request)
     response = RedirectResponse(f"{root(request)}/login", status_code=303)
     for name in (SESSION_COOKIE, CSRF_COOKIE):

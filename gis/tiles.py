@@ -97,20 +97,13 @@ rows AS (
 SELECT ST_AsMVT(r, :layer, {EXTENT}, 'geom'), (SELECT count(*) FROM rows)
 FROM (SELECT * FROM rows WHERE geom IS NOT NULL ORDER BY code LIMIT :cap) r"""
 
-_CASE_FILTERS = """
-      AND (CAST(:state AS text) IS NULL OR c.state = :state)
-      AND (CAST(:cls AS text) IS NULL OR c.class_code = :cls OR (right(:cls, 2) = '00' AND left(c.class_code, 2) = left(:cls, 2)))
-      AND (CAST(:channel AS text) IS NULL OR c.channel = :channel)
-      AND (CAST(:since AS timestamptz) IS NULL OR c.reported_at >= :since)
-      AND (CAST(:until AS timestamptz) IS NULL OR c.reported_at < :until)"""
-
 _CASE_POINTS = f"""WITH {_BOUNDS},
 rows AS (
     SELECT c.id, c.state, c.class_code AS class,
            (c.state <> 'closed' AND c.deadline < now()) AS overdue,
            ST_AsMVTGeom({_SHIFTED.format(g="c.geom")}, bounds.merc, {EXTENT}, {BUFFER}, true) AS geom
     FROM "case" c, bounds
-    WHERE c.geom && bounds.b AND {{where}} {_CASE_FILTERS}
+    WHERE c.geom && bounds.b AND {{where}}
     ORDER BY c.id DESC
     LIMIT :cap + 1
 )
@@ -124,7 +117,7 @@ cells AS (
                          :cell / 2 + ST_YMin(bounds.merc), :cell, :cell) AS centre,
            count(*) AS count, count(*) FILTER (WHERE c.state <> 'closed' AND c.deadline < now()) AS overdue_count
     FROM "case" c, bounds
-    WHERE c.geom && bounds.b AND {{where}} {_CASE_FILTERS}
+    WHERE c.geom && bounds.b AND {{where}}
     GROUP BY 1
 )
 SELECT ST_AsMVT(r, :layer, {EXTENT}, 'geom'), (SELECT count(*) FROM cells)
@@ -149,7 +142,6 @@ def tile(
     where: str = "TRUE",
     params: dict[str, Any] | None = None,
     at: datetime | None = None,
-    filters: dict[str, Any] | None = None,
     offset: str | None = None,
 ) -> tuple[bytes, bool]:
     """The tile's MVT bytes (one layer named after the collection) and whether the cap cut it.
@@ -168,9 +160,7 @@ def tile(
         values.update(level=c.level, at=at or datetime.now(UTC))
     elif c.kind == "components":
         sql = _COMPONENTS.format(where=where)
-    else:
-        f = {"state": None, "cls": None, "channel": None, "since": None, "until": None, **(filters or {})}
-        values.update(f)
+    else:  # (the case list's filters come in ``where``: gis.cases.query.case_filters)
         if z >= CASE_POINTS_FROM:
             sql = _CASE_POINTS.format(where=where)
         else:

@@ -76,3 +76,15 @@ def screenshot(driver: webdriver.Chrome, name: str) -> Path:
     path = SHOTS / f"{name}.png"
     driver.save_screenshot(str(path))
     return path
+
+
+def sign_in(driver: webdriver.Chrome, base: str, login: str, password: str, next: str = "/") -> None:
+    """Sign in through the /login page, as a user types it, and go on to ``next``."""
+    from urllib.parse import quote
+
+    from selenium.webdriver.common.by import By
+
+    driver.get(f"{base}/login?next={quote(next)}")
+    driver.find_element(By.ID, "username").send_keys(login)
+    driver.find_element(By.ID, "password").send_keys(password)
+    driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()

@@ -14,7 +14,7 @@ from api.app import create_app
 from gis.access import accounts
 from gis.registry import components, rules, units
 from gis.tracks import workers
-from tests.browser import chromium, live_server, screenshot
+from tests.browser import chromium, live_server, screenshot, sign_in
 from tests.conftest import api_key, bearer
 from tests.helpers import STEP, X0, Y0, load_city, square_city
 
@@ -83,10 +83,7 @@ def test_a_map_page_needs_a_session_and_loads_nothing_from_elsewhere(settings, c
 
 def test_who_is_responsible_here_in_chromium(settings, city):
     with live_server(settings) as base, chromium() as browser:
-        browser.get(f"{base}/maps/lookup")
-        browser.find_element(By.ID, "username").send_keys("zhao")
-        browser.find_element(By.ID, "password").send_keys(PASSWORD)
-        browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+        sign_in(browser, base, "zhao", PASSWORD, "/maps/lookup")
         wait = WebDriverWait(browser, 15)
         wait.until(lambda b: b.current_url.endswith("/maps/lookup") and b.find_elements(By.ID, "wg-form"))
         # the grid tiles arrive (only from wangge)
@@ -170,10 +167,7 @@ def test_the_live_map_follows_a_worker_and_acts_on_a_case_in_chromium(settings, 
             assert r.status_code == 200 and r.json()["accepted"] == 1, r.text
 
         fix(*a)
-        browser.get(f"{base}/login?next=/maps/live")
-        browser.find_element(By.ID, "username").send_keys("hall")
-        browser.find_element(By.ID, "password").send_keys(PASSWORD)
-        browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+        sign_in(browser, base, "hall", PASSWORD, "/maps/live")
         wait = WebDriverWait(browser, 20)
         polls = "return Number(document.body && document.body.getAttribute('data-polls') || 0)"
         wait.until(lambda x: x.execute_script(polls) >= 1)
@@ -231,10 +225,7 @@ def test_playback_runs_over_time_to_the_last_fix_in_chromium(settings, city, db)
         assert ingest.ingest(conn, fixes).accepted == 20
     day = (start + timedelta(seconds=30 * 19)).astimezone(CHINA).date().isoformat()
     with live_server(settings) as base, chromium(1600, 900) as browser:
-        browser.get(f"{base}/login?next=/maps/playback%3Fworker%3DW1%26date%3D{day}")
-        browser.find_element(By.ID, "username").send_keys("zhao")
-        browser.find_element(By.ID, "password").send_keys(PASSWORD)
-        browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+        sign_in(browser, base, "zhao", PASSWORD, f"/maps/playback?worker=W1&date={day}")
         wait = WebDriverWait(browser, 20)
         wait.until(
             lambda x: x.execute_script("return document.body && document.body.getAttribute('data-loaded')") == "1"
@@ -357,10 +348,7 @@ def test_the_heatmap_keeps_a_count_s_colour_across_seasons_in_chromium(settings,
         accounts.create_user(conn, "wu", "吴规划", password=PASSWORD)
         accounts.grant(conn, "wu", "planner")
     with live_server(settings) as base, chromium(1600, 900) as browser:
-        browser.get(f"{base}/login?next=/maps/heat")
-        browser.find_element(By.ID, "username").send_keys("wu")
-        browser.find_element(By.ID, "password").send_keys(PASSWORD)
-        browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+        sign_in(browser, base, "wu", PASSWORD, "/maps/heat")
         wait = WebDriverWait(browser, 20)
         heat = "return Number(document.body && document.body.getAttribute('data-heat') || 0)"
         wait.until(lambda x: x.execute_script(heat) >= 1)
@@ -404,10 +392,7 @@ def test_the_editor_checks_and_saves_a_new_version_that_the_lookup_follows_in_ch
 
         old = http.get(f"/api/v1/grids/{code}", headers=bearer(key)).json()
         before_bounds = shapely.geometry.shape(old["geometry"]).bounds
-        browser.get(f"{base}/login?next=/maps/editor")
-        browser.find_element(By.ID, "username").send_keys("li")
-        browser.find_element(By.ID, "password").send_keys(PASSWORD)
-        browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+        sign_in(browser, base, "li", PASSWORD, "/maps/editor")
         wait = WebDriverWait(browser, 20)
         wait.until(lambda x: x.find_elements(By.ID, "wg-pick"))
         browser.find_element(By.ID, "wg-code").send_keys(code)

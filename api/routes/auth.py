@@ -13,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from api.access import Caller, Permission, access_changed, public
 from api.schemas import FormText
 from gis.access import accounts, audit, tokens
+from gis.access.principal import Principal
 from gis.errors import Unauthorized
 
 router = APIRouter(prefix="/auth", tags=["access"])
@@ -101,12 +102,16 @@ async def me(request: Request, caller: Annotated[Caller, Depends(Permission("acc
     }
 
 
+def end_session(request: Request, conn: Any, who: Principal) -> None:
+    """Sign ``who`` out (the API's logout and the browser's): the session ends, the trail says so."""
+    if who.session_id:
+        tokens.revoke_session(conn, who.session_id)
+        audit.record(conn, who, "auth.logout", "user", who.name, client_addr=_client(request))
+
+
 @router.post("/logout", status_code=204)
 def sign_out(request: Request, caller: Annotated[Caller, Depends(Permission("account:read"))]) -> None:
     """End the session of this token: it stops working at once."""
     with request.app.state.engine.begin() as conn:
-        who = caller.resolve(conn)
-        if who.session_id:
-            tokens.revoke_session(conn, who.session_id)
-            audit.record(conn, who, "auth.logout", "user", who.name, client_addr=_client(request))
+        end_session(request, conn, caller.resolve(conn))
     access_changed(request)

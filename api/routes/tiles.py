@@ -18,7 +18,7 @@ from api.routes.grids import GRID_SCOPE
 from api.schemas import Instant
 from gis import tiles
 from gis.access.principal import Principal
-from gis.cases.intake import CASE_SCOPE
+from gis.cases.query import case_filters
 from gis.errors import Forbidden
 from gis.registry.components import COMPONENT_SCOPE
 
@@ -85,6 +85,11 @@ async def component_tile(
     return _answer(request, found, cacheable=True)
 
 
+def _case_tile(conn: Any, who: Principal, z: int, x: int, y: int, filters: dict, offset: str | None) -> Any:
+    where, params = case_filters(who, **filters)  # the caller's reach and the case list's filters
+    return tiles.tile(conn, "cases", z, x, y, where=" AND ".join(where), params=params, offset=offset)
+
+
 @router.get(
     "/cases/{z}/{x}/{y}.pbf",
     response_class=Response,
@@ -106,9 +111,8 @@ async def case_tile(
 ) -> Response:
     """Cases: from zoom 15 points with ``id``, ``state``, ``class`` and ``overdue``; below, the count
     (and ``overdue_count``) per cell of 1/64 of the tile. Filters as the case list."""
-    filters = {"state": state, "cls": class_code, "channel": channel, "since": from_, "until": to}
-    scope = ScopeOf(who, "cases:read", CASE_SCOPE)
-    found = await autocommit(_tile, scope, "cases", z, x, y, filters=filters, offset=offset)
+    filters = {"state": state, "class_code": class_code, "channel": channel, "start": from_, "end": to}
+    found = await autocommit(_case_tile, who, z, x, y, filters, offset)
     return _answer(request, found, cacheable=False)
 
 

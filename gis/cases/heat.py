@@ -16,15 +16,14 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from gis.access.principal import Principal
-from gis.cases.intake import CHANNELS, case_scope
+from gis.cases.query import case_filters
 from gis.errors import InvalidInput
-from gis.grids.hierarchy import CHAIN_COLUMN, check_area
+from gis.grids.hierarchy import CHAIN_COLUMN
 
 LEVELS = {"district": 6, "street": 9, "community": 12, "unit_grid": 15}
 #: the fixed class breaks of the choropleth (a count's class is the last break it reaches)
 BREAKS = (1, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000)
 DIFF_BREAKS = (-500, -200, -100, -50, -20, -5, 5, 20, 50, 100, 200, 500)
-STATES = {"open": "c.state <> 'closed'", "closed": "c.state = 'closed'"}
 COMPARE = ("yoy", "prev")
 
 _COUNTS = """SELECT c.{column} AS code, count(*) AS n
@@ -50,33 +49,10 @@ def _filters(
     state: str | None,
     region: str | None,
 ) -> tuple[list[str], dict[str, Any]]:
-    if until <= since:
-        raise InvalidInput("the period ends before it starts", field="to")
-    if months is not None and (not months or any(m < 1 or m > 12 for m in months)):
-        raise InvalidInput("months are 1 to 12", field="months", allowed="e.g. 6,7,8 for summer")
-    if channel is not None and channel not in CHANNELS:
-        raise InvalidInput(f"unknown channel {channel!r}", field="channel", allowed=list(CHANNELS))
-    if state is not None and state not in STATES:
-        raise InvalidInput(f"unknown state {state!r}", field="state", allowed=list(STATES))
-    scope, params = case_scope(who)
-    where = [scope, "c.reported_at >= :since", "c.reported_at < :until"]
-    params.update(since=since, until=until)
-    if months:
-        where.append("extract(month FROM c.reported_at AT TIME ZONE 'Asia/Shanghai')::int = ANY(:months)")
-        params["months"] = sorted(set(months))
-    if class_code:
-        where.append("(c.class_code = :cls OR (right(:cls, 2) = '00' AND left(c.class_code, 2) = left(:cls, 2)))")
-        params["cls"] = class_code
-    if channel:
-        where.append("c.channel = :channel")
-        params["channel"] = channel
-    if state:
-        where.append(STATES[state])
-    if region:
-        code = check_area(region, "region")
-        where.append(f"c.{CHAIN_COLUMN[len(code)]} = :region")
-        params["region"] = code
-    return where, params
+    return case_filters(
+        who, start=since, end=until, months=months, class_code=class_code, channel=channel, state=state, grid=region,
+        grid_field="region",
+    )  # fmt: skip
 
 
 def base_period(since: datetime, until: datetime, compare: str) -> tuple[datetime, datetime]:

@@ -14,6 +14,68 @@ from gis.cases.workflow import STATES
 from gis.errors import InvalidInput
 from gis.grids.hierarchy import CHAIN_COLUMN, check_area
 
+#: ``state`` may also be ``open``: every state but closed
+OPEN = "open"
+
+
+def case_filters(
+    who: Principal | None,
+    *,
+    state: str | None = None,
+    resp_unit: str | None = None,
+    grid: str | None = None,
+    grid_field: str = "grid",
+    class_code: str | None = None,
+    channel: str | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    months: list[int] | None = None,
+    bbox: tuple[float, float, float, float] | None = None,
+) -> tuple[list[str], dict[str, Any]]:
+    """The WHERE conditions (on ``"case" c``) and bound values of the filters the case list, the
+    heatmap and the case tiles share; the first is the caller's reach, which no filter widens.
+    ``class_code``: a minor class, or a major class ``NN00`` for all of its minor ones; ``grid``: a
+    grid code of any level; ``months``: a season (1-12, China time)."""
+    if state is not None and state not in (*STATES, OPEN):
+        raise InvalidInput(f"unknown state {state!r}", field="state", allowed=[*STATES, OPEN])
+    if channel is not None and channel not in CHANNELS:
+        raise InvalidInput(f"unknown channel {channel!r}", field="channel", allowed=list(CHANNELS))
+    if months is not None and (not months or any(m < 1 or m > 12 for m in months)):
+        raise InvalidInput("months are 1 to 12", field="months", allowed="e.g. 6,7,8 for summer")
+    if start is not None and end is not None and end <= start:
+        raise InvalidInput("the period ends before it starts", field="to")
+    scope, params = case_scope(who)
+    where = [scope]
+    if state == OPEN:
+        where.append("c.state <> 'closed'")
+    elif state:
+        where.append("c.state = :state")
+        params["state"] = state
+    for column, value in (("resp_unit", resp_unit), ("channel", channel)):
+        if value:
+            where.append(f"c.{column} = :{column}")
+            params[column] = value
+    if grid:
+        code = check_area(grid, grid_field)
+        where.append(f"c.{CHAIN_COLUMN[len(code)]} = :grid")
+        params["grid"] = code
+    if class_code:
+        where.append("(c.class_code = :cls OR (right(:cls, 2) = '00' AND left(c.class_code, 2) = left(:cls, 2)))")
+        params["cls"] = class_code
+    if start:
+        where.append("c.reported_at >= :start")
+        params["start"] = start
+    if end:
+        where.append("c.reported_at < :end")
+        params["end"] = end
+    if months:
+        where.append("extract(month FROM c.reported_at AT TIME ZONE 'Asia/Shanghai')::int = ANY(:months)")
+        params["months"] = sorted(set(months))
+    if bbox:
+        where.append("c.geom && ST_MakeEnvelope(:x0, :y0, :x1, :y1, 4490)")
+        params.update(dict(zip(("x0", "y0", "x1", "y1"), bbox, strict=True)))
+    return where, params
+
 
 def list_cases(
     conn: Connection,
@@ -33,31 +95,11 @@ def list_cases(
     """Cases, newest first, filtered by state, responsible unit, grid (any level, by code prefix),
     class (or major class ``NN00``), channel, report time and bounding box; with the total. Only
     the cases ``who`` reaches: no filter widens that."""
-    if state is not None and state not in STATES:
-        raise InvalidInput(f"unknown state {state!r}", field="state", allowed=list(STATES))
-    if channel is not None and channel not in CHANNELS:
-        raise InvalidInput(f"unknown channel {channel!r}", field="channel", allowed=list(CHANNELS))
-    scope, params = case_scope(who)
-    where, params = [scope], {**params, "l": limit, "o": offset}
-    for column, value in (("state", state), ("resp_unit", resp_unit), ("channel", channel)):
-        if value:
-            where.append(f"c.{column} = :{column}")
-            params[column] = value
-    if grid:
-        where.append(f"c.{CHAIN_COLUMN[len(check_area(grid, 'grid'))]} = :grid")
-        params["grid"] = grid
-    if class_code:
-        where.append("(c.class_code = :cls OR (right(:cls, 2) = '00' AND left(c.class_code, 2) = left(:cls, 2)))")
-        params["cls"] = class_code
-    if start:
-        where.append("c.reported_at >= :start")
-        params["start"] = start
-    if end:
-        where.append("c.reported_at < :end")
-        params["end"] = end
-    if bbox:
-        where.append("c.geom && ST_MakeEnvelope(:x0, :y0, :x1, :y1, 4490)")
-        params.update(dict(zip(("x0", "y0", "x1", "y1"), bbox, strict=True)))
+    where, params = case_filters(
+        who, state=state, resp_unit=resp_unit, grid=grid, class_code=class_code, channel=channel, start=start, end=end,
+        bbox=bbox,
+    )  # fmt: skip
+    params.update(l=limit, o=offset)
     cond = " AND ".join(where) or "true"
     total = conn.execute(text(f'SELECT count(*) FROM "case" c WHERE {cond}'), params).scalar_one()
     rows = conn.execute(
