@@ -166,7 +166,16 @@ def tile(
         else:
             sql = _CASE_CELLS.format(where=where)
             values["cell"] = 2 * 20037508.342789244 / 2**z / CASE_CELLS_PER_TILE
-    data, count = conn.execute(text(sql), values).one()
+    if c.kind == "cases" and z >= CASE_POINTS_FROM:
+        # A few hundred points, but the planner prices ST_AsMVTGeom high and starts a parallel
+        # worker for them: 13 ms instead of 0.6 (measured); serial, on this connection only.
+        conn.exec_driver_sql("SET max_parallel_workers_per_gather = 0")
+        try:
+            data, count = conn.execute(text(sql), values).one()
+        finally:
+            conn.exec_driver_sql("RESET max_parallel_workers_per_gather")
+    else:
+        data, count = conn.execute(text(sql), values).one()
     cells = c.kind == "cases" and z < CASE_POINTS_FROM
     return bytes(data or b""), not cells and count > CAP
 
