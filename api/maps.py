@@ -22,6 +22,7 @@ from api.deps import AutocommitDep
 from api.pages import render, root
 from api.routes.grids import GRID_SCOPE
 from gis.access.roles import HANDLING_ACTIONS
+from gis.cases import heat as case_heat
 from gis.cases import workflow
 from gis.dates import CHINA as CHINA_TIME
 from gis.errors import Forbidden, Unauthorized
@@ -143,7 +144,7 @@ async def heat(
     request: Request, autocommit: AutocommitDep, who: Annotated[Caller | None, Depends(PagePermission("stats:read"))]
 ) -> Response:
     """案件热力: the planners' map of case counts per grid."""
-    return await _serve(request, who, autocommit, builders.heat_page)
+    return await _serve(request, who, autocommit, builders.heat_page, list(case_heat.BREAKS))
 
 
 @router.get("/editor", response_class=HTMLResponse)

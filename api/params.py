@@ -74,3 +74,18 @@ BBoxDep = Annotated[tuple[float, float, float, float] | None, Depends(get_bbox)]
 GridCodeDep = Annotated[str, Depends(get_grid_code)]
 GridFilterDep = Annotated[str | None, Depends(get_grid_filter)]
 AreaDep = Annotated[str | None, Depends(get_area)]
+
+
+async def get_months(
+    months: Annotated[str | None, Query(max_length=40, description="a season: months 1-12, e.g. 6,7,8")] = None,
+) -> list[int] | None:
+    """``months``: a season as comma-separated months (checked for 1-12 by the case filters)."""
+    if months is None:
+        return None
+    try:
+        return [int(m) for m in months.split(",") if m.strip()]
+    except ValueError:
+        raise InvalidInput(f"bad months {months[:40]!r}", field="months", allowed="1-12, comma-separated") from None
+
+
+Months = Annotated[list[int] | None, Depends(get_months)]

@@ -13,14 +13,18 @@ from __future__ import annotations
 import json
 import math
 import os
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import text
 
 from bench.bulk_cases import N, history_csv
 from bench.common import big_city_engine, summary, timings
 from gis import tiles
+from gis.cases import cells
 from importers.cases import import_cases
 
+CHINA = ZoneInfo("Asia/Shanghai")
 RUNS = int(os.environ.get("BENCH_TILE_RUNS", "15"))
 
 NAIVE_GRIDS = """SELECT ST_AsMVT(t, 'g') FROM (
@@ -83,7 +87,15 @@ def main() -> dict:
             {"s": size},
         ).one()
         res["hottest_z12_tile"] = {"x": hx, "y": hy, "cases": n}
-        res["cases_z12_cells"] = measure(conn, lambda: tiles.tile(conn, "cases", 12, hx, hy)[0], RUNS)
+        res["cases_z12_cells"] = measure(conn, lambda: cells.case_cells(conn, 12, hx, hy), RUNS)
+        # with filters (a major class, a year from mid-January: edges counted from the cases)
+        year = {
+            "class_code": "0100",
+            "start": datetime(2024, 1, 16, tzinfo=CHINA),
+            "end": datetime(2025, 1, 1, tzinfo=CHINA),
+        }
+        res["cases_z12_cells_class_year"] = measure(conn, lambda: cells.case_cells(conn, 12, hx, hy, **year), RUNS)
+        res["cases_z10_cells"] = measure(conn, lambda: cells.case_cells(conn, 10, hx // 4, hy // 4), RUNS)
         res["cases_z12_naive_points"] = measure(
             conn, lambda: bytes(conn.execute(text(NAIVE_CASES), {"z": 12, "x": hx, "y": hy}).scalar() or b""), 3
         )

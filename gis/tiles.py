@@ -4,9 +4,12 @@ Each tile is one statement: the tile's envelope is transformed to the storage CR
 test (as pg_tileserv does), only the matching rows are transformed to Web Mercator and clipped by
 ``ST_AsMVTGeom``. Features come in a deterministic order (grid code, component code, case id) up
 to a cap; one more is fetched to say whether the tile was cut. A collection has a first zoom
-below which its tiles are empty (30,000 unit grids are no picture at zoom 8), and cases are
-points only from zoom 15: below, counts in cells of 1/64 of the tile, so millions of cases never
-travel. ``where`` is the caller's reach (:func:`gis.access.principal.area_condition`), bound.
+below which its tiles are empty (30,000 unit grids are no picture at zoom 8); up to zoom 13 the
+current grids are drawn from boundaries simplified for the zoom band, coverage-safely, when they
+were written (:mod:`gis.grids.simple`; a past ``at`` is drawn exact); and cases are
+points only from zoom 15: below, one count per grid (unit grids from zoom 12, communities,
+streets, districts further out) from the counts kept as cases are written, so millions of cases
+are neither read nor sent. ``where`` is the caller's reach (:func:`gis.access.principal.area_condition`), bound.
 """
 
 from __future__ import annotations
@@ -28,7 +31,8 @@ MAX_ZOOM = 22
 #: features per tile at most (tippecanoe's default cap is 200,000; a tile stays under 500 KB here)
 CAP = 20_000
 CASE_POINTS_FROM = 15
-CASE_CELLS_PER_TILE = 64
+#: the last zoom of each band of simplified grid boundaries → its column in ``grid_simple``
+SIMPLE_BANDS = {9: "z9", 11: "z11", 13: "z13"}
 
 
 @dataclass(frozen=True)
@@ -59,7 +63,14 @@ COLLECTIONS = {
             "cases",
             0,
             None,
-            (("id", "Number"), ("state", "String"), ("class", "String"), ("overdue", "Boolean"), ("count", "Number")),
+            (
+                ("id", "Number"),
+                ("state", "String"),
+                ("class", "String"),
+                ("overdue", "Boolean"),
+                ("code", "String"),
+                ("count", "Number"),
+            ),
         ),
     )
 }
@@ -75,8 +86,8 @@ _SHIFTED = "ST_Translate(ST_Transform({g}, 3857), CAST(:dx AS float8), CAST(:dy 
 _GRIDS = f"""WITH {_BOUNDS},
 rows AS (
     SELECT g.code, g.name, g.parent_code AS parent, g.resp_person,
-           ST_AsMVTGeom({_SHIFTED.format(g="g.geom")}, bounds.merc, {EXTENT}, {BUFFER}, true) AS geom
-    FROM grid g, bounds
+           ST_AsMVTGeom({_SHIFTED.format(g="{shape}")}, bounds.merc, {EXTENT}, {BUFFER}, true) AS geom
+    FROM grid g {{simple}}, bounds
     WHERE g.level = :level AND g.geom && bounds.b AND wangge_valid(g.valid_from, g.valid_to, :at) AND {{where}}
     ORDER BY g.code
     LIMIT :cap + 1
@@ -110,20 +121,6 @@ rows AS (
 SELECT ST_AsMVT(r, :layer, {EXTENT}, 'geom', 'id'), (SELECT count(*) FROM rows)
 FROM (SELECT * FROM rows WHERE geom IS NOT NULL ORDER BY id DESC LIMIT :cap) r"""
 
-# below zoom 15: counts per cell of 1/64 of the tile, each drawn at its cell's centre
-_CASE_CELLS = f"""WITH {_BOUNDS},
-cells AS (
-    SELECT ST_SnapToGrid({_SHIFTED.format(g="c.geom")}, :cell / 2 + ST_XMin(bounds.merc),
-                         :cell / 2 + ST_YMin(bounds.merc), :cell, :cell) AS centre,
-           count(*) AS count, count(*) FILTER (WHERE c.state <> 'closed' AND c.deadline < now()) AS overdue_count
-    FROM "case" c, bounds
-    WHERE c.geom && bounds.b AND {{where}}
-    GROUP BY 1
-)
-SELECT ST_AsMVT(r, :layer, {EXTENT}, 'geom'), (SELECT count(*) FROM cells)
-FROM (SELECT count, overdue_count, ST_AsMVTGeom(centre, bounds.merc, {EXTENT}, {BUFFER}, true) AS geom
-      FROM cells, bounds) r WHERE geom IS NOT NULL"""
-
 
 def check_tile(z: int, x: int, y: int) -> None:
     if not 0 <= z <= MAX_ZOOM:
@@ -145,7 +142,8 @@ def tile(
     offset: str | None = None,
 ) -> tuple[bytes, bool]:
     """The tile's MVT bytes (one layer named after the collection) and whether the cap cut it.
-    ``offset="gcj02"``: drawn for a GCJ-02 base map (:func:`offset_shift`)."""
+    ``offset="gcj02"``: drawn for a GCJ-02 base map (:func:`offset_shift`). Cases below zoom 15
+    are counts per grid: :func:`gis.cases.cells.case_cells`."""
     if collection not in COLLECTIONS:
         raise InvalidInput(f"unknown collection {collection!r}", field="collection", allowed=sorted(COLLECTIONS))
     check_tile(z, x, y)
@@ -156,28 +154,30 @@ def tile(
     values = {"z": z, "x": x, "y": y, "layer": collection, "cap": CAP, "dx": dx, "dy": dy, **(params or {})}
     if c.kind == "grids":
         extra = "resp_person, " if c.level == 4 else ""
-        sql = _GRIDS.format(where=where, extra=extra)
+        band = next((b for b in SIMPLE_BANDS if z <= b), None)
+        if band is not None and at is None:  # the current boundaries, simplified for the zoom
+            shape, join = f"coalesce(s.{SIMPLE_BANDS[band]}, g.geom)", "LEFT JOIN grid_simple s ON s.grid_id = g.id"
+        else:
+            shape, join = "g.geom", ""
+        sql = _GRIDS.replace("{shape}", shape).format(where=where, extra=extra, simple=join)
         values.update(level=c.level, at=at or datetime.now(UTC))
     elif c.kind == "components":
         sql = _COMPONENTS.format(where=where)
+    elif z < CASE_POINTS_FROM:  # counts, not points: the cases room draws them
+        raise ValueError("case tiles below zoom 15: gis.cases.cells.case_cells")
     else:  # (the case list's filters come in ``where``: gis.cases.query.case_filters)
-        if z >= CASE_POINTS_FROM:
-            sql = _CASE_POINTS.format(where=where)
-        else:
-            sql = _CASE_CELLS.format(where=where)
-            values["cell"] = 2 * 20037508.342789244 / 2**z / CASE_CELLS_PER_TILE
-    if c.kind == "cases" and z >= CASE_POINTS_FROM:
+        sql = _CASE_POINTS.format(where=where)
+    if c.kind == "cases":
         # A few hundred points, but the planner prices ST_AsMVTGeom high and starts a parallel
         # worker for them: 13 ms instead of 0.6 (measured); serial, on this connection only.
         conn.exec_driver_sql("SET max_parallel_workers_per_gather = 0")
         try:
-            data, count = conn.execute(text(sql), values).one()
+            data, n = conn.execute(text(sql), values).one()
         finally:
             conn.exec_driver_sql("RESET max_parallel_workers_per_gather")
     else:
-        data, count = conn.execute(text(sql), values).one()
-    cells = c.kind == "cases" and z < CASE_POINTS_FROM
-    return bytes(data or b""), not cells and count > CAP
+        data, n = conn.execute(text(sql), values).one()
+    return bytes(data or b""), n > CAP
 
 
 R = 6378137.0  # Web Mercator's sphere

@@ -168,11 +168,15 @@ def playback_page(settings: Settings, bounds: tuple[float, float, float, float],
     return _shell(m, "playback", who, panel, ("playback.js",))
 
 
-def heat_page(settings: Settings, bounds: tuple[float, float, float, float], who: str) -> str:
-    """案件热力: counts per grid with a fixed scale, seasons, 同比/环比, a grid's charts."""
+def heat_page(
+    settings: Settings, bounds: tuple[float, float, float, float], who: str, breaks: list[int] | None = None
+) -> str:
+    """案件热力: counts per grid with a fixed scale (``breaks``: the case counts' classes, for the
+    case points drawn over the grids), seasons, 同比/环比, a grid's charts."""
     m = base(settings, bounds)
     Plugin([("echarts", f"{assets.VENDOR_URL}/{assets.LOCAL['echarts']}")]).add_to(m)
-    PageScript("heatPage", {"shift": "?offset=gcj02" if settings.basemap_offset == "gcj02" else ""}).add_to(m)
+    shift = "?offset=gcj02" if settings.basemap_offset == "gcj02" else ""
+    PageScript("heatPage", {"shift": shift, "breaks": list(breaks or [])}).add_to(m)
     panel = """<aside class="wg-panel" id="wg-panel"><h2>案件热力</h2>
 <form class="wg-filters" id="wg-heat">
 <label>层级 <select name="level"><option value="district">区/县</option><option value="street" selected>街道/镇</option>
@@ -186,6 +190,7 @@ def heat_page(settings: Settings, bounds: tuple[float, float, float, float], who
 <label>状态 <select name="state"><option value="">全部</option><option value="open">在办</option><option value="closed">已结案</option></select></label>
 <label>区域 <input name="region" placeholder="网格代码，可空" pattern="[0-9]{6}([0-9]{3}){0,3}"></label>
 <label>对比 <select name="compare"><option value="">不对比</option><option value="yoy">同比（去年同期）</option><option value="prev">环比（上一期）</option></select></label>
+<label><input type="checkbox" name="cells"> 叠加案件点（各网格计数，同一刻度）</label>
 <button type="submit">统计</button></form>
 <p id="wg-heat-status" class="wg-muted"></p>
 <p class="wg-legend" id="wg-legend"></p>

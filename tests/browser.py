@@ -65,6 +65,11 @@ def chromium(width: int = 1280, height: int = 800) -> Iterator[webdriver.Chrome]
     options.add_argument(f"--window-size={width},{height}")
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # the console, for the tests to read
     driver = webdriver.Chrome(options=options, service=Service(executable_path=_system("chromedriver")))
+    # every request stays in the resource list (the browser keeps 250 by default: a map's tiles
+    # fill that, and a later request to a foreign host would go unseen by the tests' host check)
+    driver.execute_cdp_cmd(
+        "Page.addScriptToEvaluateOnNewDocument", {"source": "performance.setResourceTimingBufferSize(1000000)"}
+    )
     try:
         yield driver
     finally:

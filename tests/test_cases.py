@@ -469,7 +469,7 @@ def test_import_cases_from_the_command_line_rebuilds_or_keeps_the_indexes(city, 
         settings, "import", "cases", str(path), "--id-field", "no", "--dry-run", "--indexes", "rebuild", "--json"
     )
     assert p.returncode == 0, p.stderr
-    assert json.loads(p.stdout)["indexes_rebuilt"] == 7 and _case_indexes(db) == before
+    assert json.loads(p.stdout)["indexes_rebuilt"] == 8 and _case_indexes(db) == before
     assert _case_keys(db) == keys  # dropped for the load, back with the rollback
     with db.connect() as conn:
         assert conn.execute(text('SELECT count(*) FROM "case"')).scalar_one() == 0
@@ -477,7 +477,7 @@ def test_import_cases_from_the_command_line_rebuilds_or_keeps_the_indexes(city, 
     p = wangge(settings, "import", "cases", str(path), "--id-field", "no", "--json")
     assert p.returncode == 0, p.stderr
     report = json.loads(p.stdout)
-    assert report["written"] == 40 and report["indexes_rebuilt"] == 7 and _case_indexes(db) == before
+    assert report["written"] == 40 and report["indexes_rebuilt"] == 8 and _case_indexes(db) == before
     assert _case_keys(db) == keys  # added back, checked once over the loaded rows
     assert _case_filenode(db) != filenode  # empty tables are truncated first: new files, no WAL
     filenode = _case_filenode(db)

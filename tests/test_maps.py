@@ -368,6 +368,16 @@ def test_the_heatmap_keeps_a_count_s_colour_across_seasons_in_chromium(settings,
         summer = (browser.execute_script(colour, "110108001"), browser.execute_script(colour, "110108002"))
         assert summer[1] == whole_year[1]  # the east street's 2 cases: the same colour in both views
         assert summer[0] != whole_year[0]  # the west's 11 became 5: another class of the fixed scale
+        # the case points: the case tiles under the same filters (the season too)
+        browser.execute_script(
+            "const f = document.getElementById('wg-heat'); f.cells.checked = true; f.requestSubmit()"
+        )
+        wait.until(lambda x: x.execute_script(heat) >= 4)
+        cases_tiles = (
+            "return performance.getEntriesByType('resource').some(e => e.name.includes('/tiles/cases/')"
+            " && e.name.includes('months=6,7,8'))"
+        )
+        wait.until(lambda x: x.execute_script(cases_tiles))
         browser.execute_script("wangge.heat.open('110108001', '西街道')")
         wait.until(lambda x: x.execute_script("return document.body.getAttribute('data-chart')") == "110108001")
         screenshot(browser, "maps-heat")

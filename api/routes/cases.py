@@ -9,7 +9,7 @@ from pydantic import Field
 
 from api.access import CasesHandle, CasesIntake, CasesRead, StatsRead
 from api.deps import AutocommitDep, TransactionDep
-from api.params import BBoxDep, GridCodeDep, GridFilterDep, PageDep
+from api.params import BBoxDep, GridCodeDep, GridFilterDep, Months, PageDep
 from api.responses import json_response
 from api.schemas import Body, Instant
 from api.schemas.cases import Case, CaseEvent, CaseStatistics, HeatAnswer, HeatSeries, LiveCases, OverdueGroup
@@ -17,7 +17,7 @@ from api.schemas.paging import Page
 from gis.access import personal
 from gis.access.principal import Principal
 from gis.cases import heat, intake, query, statistics, workflow
-from gis.errors import InvalidInput, NotFound
+from gis.errors import NotFound
 
 router = APIRouter(tags=["cases"])
 Channel = Literal["hotline", "app", "wechat", "patrol", "video", "other"]
@@ -156,15 +156,6 @@ async def live_cases(autocommit: AutocommitDep, who: CasesRead, since: Instant |
     return json_response(await autocommit(query.live_cases, since=since, who=who))
 
 
-def _months(value: str | None) -> list[int] | None:
-    if value is None:
-        return None
-    try:
-        return [int(m) for m in value.split(",") if m.strip()]
-    except ValueError:
-        raise InvalidInput(f"bad months {value[:40]!r}", field="months", allowed="1-12, comma-separated") from None
-
-
 def _period(from_: Any, to: Any) -> tuple[Any, Any]:
     since, until = heat.default_period(datetime.now(UTC))
     return from_ or since, to or until
@@ -177,7 +168,7 @@ async def cases_heat(
     level: Literal["district", "street", "community", "unit_grid"] = "street",
     from_: Annotated[Instant | None, Query(alias="from")] = None,
     to: Instant | None = None,
-    months: Annotated[str | None, Query(max_length=40, description="a season: months 1-12, e.g. 6,7,8")] = None,
+    months: Months = None,
     class_code: Annotated[str | None, Query(alias="class", pattern=r"^\d{4}$")] = None,
     channel: Annotated[str | None, Query(max_length=20)] = None,
     state: Literal["open", "closed"] | None = None,
@@ -189,7 +180,7 @@ async def cases_heat(
     (``prev``, 环比). ``breaks``: the fixed class breaks (counts, or differences)."""
     since, until = _period(from_, to)
     return await autocommit(
-        heat.heat, level=level, since=since, until=until, months=_months(months), class_code=class_code,
+        heat.heat, level=level, since=since, until=until, months=months, class_code=class_code,
         channel=channel, state=state, region=region, compare=compare, who=who,
     )  # fmt: skip
 
@@ -207,7 +198,7 @@ async def cases_heat_series(
     who: StatsRead,
     from_: Annotated[Instant | None, Query(alias="from")] = None,
     to: Instant | None = None,
-    months: Annotated[str | None, Query(max_length=40)] = None,
+    months: Months = None,
     class_code: Annotated[str | None, Query(alias="class", pattern=r"^\d{4}$")] = None,
     channel: Annotated[str | None, Query(max_length=20)] = None,
     state: Literal["open", "closed"] | None = None,
@@ -215,7 +206,7 @@ async def cases_heat_series(
     """One grid's cases per month and its top event classes, under the heatmap's filters."""
     since, until = _period(from_, to)
     return await autocommit(
-        _series, who, code, since=since, until=until, months=_months(months), class_code=class_code,
+        _series, who, code, since=since, until=until, months=months, class_code=class_code,
         channel=channel, state=state,
     )  # fmt: skip
 

@@ -14,10 +14,12 @@ from pydantic import BaseModel
 
 from api.access import CasesRead, ComponentsRead, GridsRead, ScopeOf
 from api.deps import AtDep, AutocommitDep
+from api.params import Months
 from api.routes.grids import GRID_SCOPE
 from api.schemas import Instant
 from gis import tiles
 from gis.access.principal import Principal
+from gis.cases import cells
 from gis.cases.query import case_filters
 from gis.errors import Forbidden
 from gis.registry.components import COMPONENT_SCOPE
@@ -86,6 +88,8 @@ async def component_tile(
 
 
 def _case_tile(conn: Any, who: Principal, z: int, x: int, y: int, filters: dict, offset: str | None) -> Any:
+    if z < tiles.CASE_POINTS_FROM:  # counts per grid (the caller's reach and filters applied there)
+        return cells.case_cells(conn, z, x, y, who=who, offset=offset, **filters), False
     where, params = case_filters(who, **filters)  # the caller's reach and the case list's filters
     return tiles.tile(conn, "cases", z, x, y, where=" AND ".join(where), params=params, offset=offset)
 
@@ -107,11 +111,20 @@ async def case_tile(
     channel: Annotated[str | None, Query(max_length=20)] = None,
     from_: Annotated[Instant | None, Query(alias="from")] = None,
     to: Instant | None = None,
+    months: Months = None,
     offset: Offset = None,
 ) -> Response:
     """Cases: from zoom 15 points with ``id``, ``state``, ``class`` and ``overdue``; below, the count
-    (and ``overdue_count``) per cell of 1/64 of the tile. Filters as the case list."""
-    filters = {"state": state, "class_code": class_code, "channel": channel, "start": from_, "end": to}
+    per grid (unit grids from zoom 12, communities, streets, districts further out) its ``code`` and
+    ``count``, at its label point. Filters as the case list."""
+    filters = {
+        "state": state,
+        "class_code": class_code,
+        "channel": channel,
+        "start": from_,
+        "end": to,
+        "months": months,
+    }
     found = await autocommit(_case_tile, who, z, x, y, filters, offset)
     return _answer(request, found, cacheable=False)
 

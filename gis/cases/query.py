@@ -18,6 +18,13 @@ from gis.grids.hierarchy import CHAIN_COLUMN, check_area
 OPEN = "open"
 
 
+def class_condition(alias: str, class_code: str) -> str:
+    """``:cls``: a minor class, or a major one (``NN00``) for all of its minor classes."""
+    if class_code.endswith("00"):
+        return f"left({alias}.class_code, 2) = left(:cls, 2)"
+    return f"{alias}.class_code = :cls"
+
+
 def case_filters(
     who: Principal | None,
     *,
@@ -60,7 +67,7 @@ def case_filters(
         where.append(f"c.{CHAIN_COLUMN[len(code)]} = :grid")
         params["grid"] = code
     if class_code:
-        where.append("(c.class_code = :cls OR (right(:cls, 2) = '00' AND left(c.class_code, 2) = left(:cls, 2)))")
+        where.append(class_condition("c", class_code))
         params["cls"] = class_code
     if start:
         where.append("c.reported_at >= :start")

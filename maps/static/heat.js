@@ -16,7 +16,7 @@
   }
 
   wangge.heatPage = function (map, options) {
-    var layer = null, answer = null, values = {}, chart = null;
+    var layer = null, cells = null, answer = null, values = {}, chart = null;
     var form = document.getElementById("wg-heat");
     var state = wangge.heat = {answer: function () { return answer; }, colourOf: colourOf, open: function (c, n) { openGrid(c, n); }};
 
@@ -71,6 +71,7 @@
           getFeatureId: function (f) { return f.properties.code; }, vectorTileLayerStyles: styles
         }).addTo(map);
         layer.on("click", function (e) { openGrid(e.layer.properties.code, e.layer.properties.name); });
+        drawCells();
         legend();
         var status = (answer.compare ? (answer.compare === "yoy" ? "同比" : "环比") + " 本期 " + answer.total + " 件，对比期 " + answer.base_total + " 件"
                                      : "共 " + answer.total + " 件") + " · " + answer.groups.length + " 个网格";
@@ -78,6 +79,23 @@
         document.getElementById("wg-heat-status").textContent = status;
         document.body.setAttribute("data-heat", String((Number(document.body.getAttribute("data-heat")) || 0) + 1));
       });
+    }
+
+    // the case tiles' counts (one per grid, at its label point: unit grids from zoom 12) on the
+    // same absolute scale as the choropleth, under the same filters but the level and comparison
+    function drawCells() {
+      if (cells) { map.removeLayer(cells); cells = null; }
+      if (!form.elements.cells.checked) return;
+      var q = query().split("&").filter(function (p) { return p && !/^(level|compare|region)=/.test(p); });
+      if (options.shift) q.push(options.shift.slice(1));
+      cells = L.vectorGrid.protobuf("../tiles/cases/{z}/{x}/{y}.pbf" + (q.length ? "?" + q.join("&") : ""), {
+        rendererFactory: L.canvas.tile, interactive: false, maxNativeZoom: 14, pane: "markerPane",
+        vectorTileLayerStyles: {cases: function (p) {
+          var k = classOf(p.count, options.breaks);
+          return {radius: 3 + 1.5 * Math.max(k, 0), stroke: true, weight: 0.5, color: "#333", fill: true,
+                  fillColor: HEAT[Math.max(0, Math.min(k, HEAT.length - 1))], fillOpacity: 0.85};
+        }}
+      }).addTo(map);
     }
 
     function openGrid(code, name) {
