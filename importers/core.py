@@ -15,7 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import shapely
+import shapely.ops
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine, RootTransaction
 
@@ -28,8 +30,8 @@ from gis.crs import (
     parse_crs,
     plausible_lonlat,
 )
-from gis.errors import ImportRejected, InvalidInput
-from gis.grids import versions
+from gis.errors import Conflict, ImportRejected, InvalidInput, NotFound
+from gis.grids import simple, versions
 from gis.grids.hierarchy import CODE_LENGTH, LEVEL_NAMES, normalize_code
 from gis.grids.validate import validate
 from gis.progress import Progress, quiet
@@ -58,6 +60,8 @@ class GridImportOptions:
     tolerance_m: float = 10.0
     #: the areas the importing user may write (grid codes); None: everywhere
     within: list[str] | None = None
+    #: grids whose current versions close when this import's open, with no successor (a merge)
+    retire: tuple[str, ...] = ()
 
 
 @dataclass
@@ -71,6 +75,11 @@ class ImportReport:
     closed: int = 0
     repaired: int = 0
     generated_codes: int = 0
+    retired: int = 0
+    #: the codes of the grids written (a split's new pieces, a new grid's code)
+    codes: list[str] = field(default_factory=list)
+    #: the validation's findings about the grids written, each with its geometry (GeoJSON)
+    findings: list[dict[str, Any]] = field(default_factory=list)
     rejected: list[dict[str, Any]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     dry_run: bool = False
@@ -294,6 +303,8 @@ def import_grid_frame(
                     outside_m2=float(r["outside_m2"]),
                 )
         versions.compare_versions(conn)
+        for code, reason in versions.check_retired(conn, list(opts.retire), valid_from):
+            report.reject(0, reason, code)
         for r in versions.find_bad_versions(conn, valid_from):
             report.reject(
                 r["row_no"],
@@ -310,7 +321,12 @@ def import_grid_frame(
             )
         import_id = versions.new_import_run(conn, "grids", level, source)
         counts = versions.write_versions(conn, level, valid_from, import_id)
-        report.warnings += _warnings(conn, level, valid_from, import_id, opts.tolerance_m)
+        report.retired = versions.retire(conn, list(opts.retire), valid_from)
+        simple.simplify_after_write(conn, level, import_id, list(opts.retire))
+        report.codes = sorted(r.code for r in staged if r.code)
+        findings = _findings(conn, level, valid_from, import_id, opts.tolerance_m)
+        report.warnings += [f["message"] for f in findings]
+        report.findings = findings
         bar.update(len(staged))
         report.written, report.closed, report.unchanged = counts["written"], counts["closed"], counts["unchanged"]
         report.seconds = round(time.perf_counter() - t0, 3)
@@ -324,10 +340,11 @@ def import_grid_frame(
     return report
 
 
-def _warnings(conn: Connection, level: int, at: datetime, import_id: int, tolerance_m: float) -> list[str]:
-    """What ``wangge validate`` would now say about the grids just written: an overlap with a
-    sibling, or a child left outside a changed parent. Written anyway (inside the transaction, so a
-    dry run says it too); the validation is where they are followed up."""
+def _findings(conn: Connection, level: int, at: datetime, import_id: int, tolerance_m: float) -> list[dict[str, Any]]:
+    """What ``wangge validate`` would now say about the grids just written, with the geometry of
+    each finding (an editor draws them): an overlap with a sibling, a child left outside a changed
+    parent, a gap left in their parent. Written anyway (inside the transaction, so a dry run says
+    it too); the validation is where they are followed up."""
     codes = list(conn.execute(text("SELECT code FROM grid WHERE import_id = :i"), {"i": import_id}).scalars())
     if not codes:
         return []
@@ -336,10 +353,10 @@ def _warnings(conn: Connection, level: int, at: datetime, import_id: int, tolera
         levels=[level, level + 1] if level < 4 else [level],
         at=at,
         tolerance_m=tolerance_m,
-        kinds=("outside", "overlap"),
+        kinds=("outside", "overlap", "gap"),
         codes=codes,
     )
-    return [f["message"] for f in found["findings"]]
+    return found["findings"]
 
 
 #: properties of a grid's GeoJSON answer that a redraw ignores (derived or set by the platform)
@@ -364,43 +381,71 @@ def redraw_grid(
     closed and a new one opened. Properties left out keep their current values, so a client may
     send the feature it read back with only the geometry changed.
     """
-    level = next((lv for lv, n in CODE_LENGTH.items() if n == len(code)), None)
-    if level is None or not code.isdigit():
-        raise InvalidInput(f"bad grid code {code!r}", field="code", allowed="6, 9, 12 or 15 digits")
-    if not isinstance(feature, dict) or feature.get("type") not in ("Feature", *GEOMETRY_TYPES):
-        raise InvalidInput("the body must be a GeoJSON Feature (or geometry)", field="body")
-    geometry = feature.get("geometry") if feature["type"] == "Feature" else feature
-    props = dict(feature.get("properties") or {}) if feature["type"] == "Feature" else {}
-    if props.get("code", code) != code:
-        raise InvalidInput(f"the feature's code {props['code']!r} is not {code}", field="properties.code")
-    try:
-        geom = shapely.geometry.shape(geometry)
-    except (ValueError, TypeError, AttributeError, KeyError, IndexError):
-        raise InvalidInput("geometry is not GeoJSON", field="geometry") from None
-    with engine.connect() as conn:
-        current = (
-            conn.execute(
-                text(
-                    "SELECT name, resp_unit_name, resp_person, resp_phone, attrs FROM grid "
-                    "WHERE code = :c AND valid_to IS NULL"
-                ),
-                {"c": code},
+    return redraw_grids(
+        engine, [(code, feature)], crs=crs, fix_invalid=fix_invalid, dry_run=dry_run, valid_from=valid_from,
+        tolerance_m=tolerance_m,
+    )  # fmt: skip
+
+
+def redraw_grids(
+    engine: Engine,
+    features: list[tuple[str, dict[str, Any]]],
+    *,
+    crs: str | None = None,
+    fix_invalid: bool = False,
+    dry_run: bool = False,
+    valid_from: datetime | None = None,
+    tolerance_m: float = 10.0,
+) -> ImportReport:
+    """Redraw several grids of one level together (a shared edge moved in both): one import of
+    a row per grid, all or nothing. ``features``: (code, GeoJSON Feature or geometry)."""
+    if not features:
+        raise InvalidInput("no grids to redraw", field="features")
+    codes = [code for code, _ in features]
+    levels = {next((lv for lv, n in CODE_LENGTH.items() if n == len(c)), None) for c in codes}
+    if None in levels or not all(c.isdigit() for c in codes):
+        raise InvalidInput(f"bad grid code in {codes!r}", field="code", allowed="6, 9, 12 or 15 digits")
+    if len(levels) > 1:
+        raise InvalidInput("grids redrawn together are of one level", field="features")
+    if len(set(codes)) < len(codes):
+        raise InvalidInput("a grid is given twice", field="features")
+    rows, geoms = [], []
+    for code, feature in features:
+        if not isinstance(feature, dict) or feature.get("type") not in ("Feature", *GEOMETRY_TYPES):
+            raise InvalidInput("the body must be a GeoJSON Feature (or geometry)", field="body")
+        geometry = feature.get("geometry") if feature["type"] == "Feature" else feature
+        props = dict(feature.get("properties") or {}) if feature["type"] == "Feature" else {}
+        if props.get("code", code) != code:
+            raise InvalidInput(f"the feature's code {props['code']!r} is not {code}", field="properties.code")
+        try:
+            geoms.append(shapely.geometry.shape(geometry))
+        except (ValueError, TypeError, AttributeError, KeyError, IndexError):
+            raise InvalidInput("geometry is not GeoJSON", field="geometry") from None
+        with engine.connect() as conn:
+            current = (
+                conn.execute(
+                    text(
+                        "SELECT name, resp_unit_name, resp_person, resp_phone, attrs FROM grid "
+                        "WHERE code = :c AND valid_to IS NULL"
+                    ),
+                    {"c": code},
+                )
+                .mappings()
+                .first()
             )
-            .mappings()
-            .first()
-        )
-    row: dict[str, Any] = dict(current or {"name": "", "attrs": {}})
-    kept_attrs = row.pop("attrs") or {}
-    new_attrs = props.pop("attrs", None)
-    for key in ("code", "geometry", *READ_ONLY):
-        props.pop(key, None)
-    # free attributes travel as extra columns, as in a file; sent ones replace the stored ones
-    row.update(new_attrs if isinstance(new_attrs, dict) else kept_attrs)
-    row.update(props)
-    row["code"] = code
-    frame = gpd.GeoDataFrame([row], geometry=[geom], crs=None)
+        row: dict[str, Any] = dict(current or {"name": "", "attrs": {}})
+        kept_attrs = row.pop("attrs") or {}
+        new_attrs = props.pop("attrs", None)
+        for key in ("code", "geometry", *READ_ONLY):
+            props.pop(key, None)
+        # free attributes travel as extra columns, as in a file; sent ones replace the stored ones
+        row.update(new_attrs if isinstance(new_attrs, dict) else kept_attrs)
+        row.update(props)
+        row["code"] = code
+        rows.append(row)
+    frame = gpd.GeoDataFrame(rows, geometry=geoms, crs=None)
     opts = GridImportOptions(
-        level=level,
+        level=levels.pop(),
         code_field="code",
         name_field="name",
         crs=crs or "EPSG:4490",
@@ -409,4 +454,158 @@ def redraw_grid(
         valid_from=valid_from,
         tolerance_m=tolerance_m,
     )
-    return import_grid_frame(engine, frame, opts, source=f"redraw of {code}")
+    return import_grid_frame(engine, frame, opts, source="redraw of " + ", ".join(codes))
+
+
+def _current_grid(engine: Engine, code: str) -> dict[str, Any]:
+    with engine.connect() as conn:
+        row = (
+            conn.execute(
+                text(
+                    "SELECT code, level, name, parent_code, resp_unit_name, resp_person, resp_phone, attrs, "
+                    "ST_AsBinary(geom) AS wkb FROM grid WHERE code = :c AND valid_to IS NULL"
+                ),
+                {"c": code},
+            )
+            .mappings()
+            .first()
+        )
+    if row is None:
+        raise NotFound(f"no current grid {code}", field="code")
+    out = dict(row)
+    out["geom"] = shapely.from_wkb(bytes(out.pop("wkb")))
+    return out
+
+
+def _edit_frame(rows: list[dict[str, Any]]) -> gpd.GeoDataFrame:
+    """Rows for :func:`import_grid_frame`: code, name, the responsible fields and the free
+    attributes as columns (a file's layout), geometry in the storage CRS."""
+    records = []
+    for r in rows:
+        rec = {k: r.get(k) for k in ("code", "name", *RESP_FIELDS)}
+        rec.update(r.get("attrs") or {})
+        records.append(rec)
+    return gpd.GeoDataFrame(records, geometry=[r["geom"] for r in rows], crs=None)
+
+
+def _line(feature: dict[str, Any], crs: str | None) -> shapely.LineString:
+    geometry = feature.get("geometry") if isinstance(feature, dict) and feature.get("type") == "Feature" else feature
+    try:
+        line = shapely.geometry.shape(geometry)
+    except (ValueError, TypeError, AttributeError, KeyError, IndexError):
+        raise InvalidInput("the line is not GeoJSON", field="line") from None
+    if line.geom_type != "LineString" or len(line.coords) < 2:
+        raise InvalidInput(f"expected a LineString, got {line.geom_type}", field="line", allowed=["LineString"])
+    return geoms_to_storage(np.array([line]), parse_crs(crs or "EPSG:4490"))[0]
+
+
+def split_grid(
+    engine: Engine,
+    code: str,
+    line: dict[str, Any],
+    *,
+    crs: str | None = None,
+    dry_run: bool = False,
+    valid_from: datetime | None = None,
+    tolerance_m: float = 10.0,
+    within: list[str] | None = None,
+) -> ImportReport:
+    """Split a grid by a line drawn across it: the largest piece keeps the code (and the workers
+    and rules that name it), the others get the next free codes under the same parent; each new
+    piece records ``split_from``. One versioned import: all or nothing, with its checks."""
+    grid = _current_grid(engine, code)
+    if grid["level"] == 1:
+        raise InvalidInput("districts are administrative divisions: redraw them, do not split", field="code")
+    cut = _line(line, crs)
+    with engine.connect() as conn:
+        children = conn.execute(
+            text("SELECT count(*) FROM grid WHERE parent_code = :c AND valid_to IS NULL"), {"c": code}
+        ).scalar_one()
+        if children:
+            raise Conflict(f"{code} has {children} current child grids: split them first", field="code")
+        pieces = sorted(
+            (p for p in shapely.get_parts(shapely.ops.split(grid["geom"], cut)) if p.geom_type == "Polygon"),
+            key=lambda p: -p.area,
+        )
+        if len(pieces) < 2:
+            raise InvalidInput("the line must cross the grid from one edge to another", field="line")
+        new = versions.next_codes(conn, grid["parent_code"], len(pieces) - 1)
+    rows = [{**grid, "geom": shapely.MultiPolygon([pieces[0]])}]
+    for piece, piece_code in zip(pieces[1:], new, strict=True):
+        attrs = {**(grid["attrs"] or {}), "split_from": code}
+        rows.append({**grid, "code": piece_code, "geom": shapely.MultiPolygon([piece]), "attrs": attrs})
+    opts = GridImportOptions(
+        level=grid["level"], code_field="code", name_field="name", dry_run=dry_run, valid_from=valid_from,
+        tolerance_m=tolerance_m, within=within,
+    )  # fmt: skip
+    return import_grid_frame(engine, _edit_frame(rows), opts, source=f"split of {code}")
+
+
+def merge_grids(
+    engine: Engine,
+    code: str,
+    other: str,
+    *,
+    dry_run: bool = False,
+    valid_from: datetime | None = None,
+    tolerance_m: float = 10.0,
+    within: list[str] | None = None,
+) -> ImportReport:
+    """Merge ``other`` into ``code``: neighbours of one parent sharing an edge. ``code`` keeps its
+    code with the union as a new version (``merged_from``: the codes merged in, comma-separated);
+    ``other`` is retired."""
+    if other == code:
+        raise InvalidInput("a grid cannot be merged with itself", field="with")
+    a, b = _current_grid(engine, code), _current_grid(engine, other)
+    if a["level"] != b["level"] or a["parent_code"] != b["parent_code"]:
+        raise InvalidInput(f"{other} is not a sibling of {code} (same level and parent)", field="with")
+    union = shapely.union(a["geom"], b["geom"])
+    shared = shapely.length(shapely.intersection(shapely.boundary(a["geom"]), shapely.boundary(b["geom"])))
+    if union.geom_type != "Polygon" and not (union.geom_type == "MultiPolygon" and len(union.geoms) == 1):
+        raise InvalidInput(f"{code} and {other} do not share an edge", field="with")
+    if shared <= 0:
+        raise InvalidInput(f"{code} and {other} do not share an edge", field="with")
+    # attributes are a file's columns: the lineage as a comma-separated list
+    before = [c for c in str((a["attrs"] or {}).get("merged_from", "")).split(",") if c]
+    merged = ",".join(dict.fromkeys([*before, other]))
+    rows = [
+        {
+            **a,
+            "geom": shapely.MultiPolygon([shapely.get_parts(union)[0]]),
+            "attrs": {**(a["attrs"] or {}), "merged_from": merged},
+        }
+    ]
+    opts = GridImportOptions(
+        level=a["level"], code_field="code", name_field="name", dry_run=dry_run, valid_from=valid_from,
+        tolerance_m=tolerance_m, within=within, retire=(other,),
+    )  # fmt: skip
+    return import_grid_frame(engine, _edit_frame(rows), opts, source=f"merge of {other} into {code}")
+
+
+def add_grid(
+    engine: Engine,
+    parent: str,
+    feature: dict[str, Any],
+    *,
+    crs: str | None = None,
+    dry_run: bool = False,
+    valid_from: datetime | None = None,
+    tolerance_m: float = 10.0,
+    within: list[str] | None = None,
+) -> ImportReport:
+    """Draw a new grid under ``parent`` with the next free code by the standard numbering."""
+    level = next((lv for lv, n in CODE_LENGTH.items() if n == len(parent)), None)
+    if level is None or level == 4 or not parent.isdigit():
+        raise InvalidInput(f"bad parent code {parent!r}", field="parent", allowed="6, 9 or 12 digits")
+    _current_grid(engine, parent)
+    with engine.connect() as conn:
+        code = versions.next_codes(conn, parent, 1)[0]
+    body = feature if isinstance(feature, dict) else {}
+    props = dict(body.get("properties") or {}) if body.get("type") == "Feature" else {}
+    props.pop("code", None)
+    props["code"] = code
+    geometry = body.get("geometry") if body.get("type") == "Feature" else body
+    return redraw_grid(
+        engine, code, {"type": "Feature", "properties": props, "geometry": geometry}, crs=crs, dry_run=dry_run,
+        valid_from=valid_from, tolerance_m=tolerance_m,
+    )  # fmt: skip

@@ -87,6 +87,7 @@ def base(settings: Settings, bounds: tuple[float, float, float, float]) -> foliu
         )
         VectorGridProtobuf(f"../tiles/{collection}/{{z}}/{{x}}/{{y}}.pbf{shift}", label, options).add_to(m)
     folium.LayerControl(collapsed=True).add_to(m)
+    PageScript("gridLabels", {"zoom": 16}).add_to(m)
     west, south, east, north = bounds
     m.fit_bounds([[south, west], [north, east]])
     return m
@@ -213,6 +214,12 @@ def editor_page(settings: Settings, bounds: tuple[float, float, float, float], w
 <button type="submit">载入</button></form>
 <h3 id="wg-title"></h3>
 <div class="wg-form"><button type="button" id="wg-check">检查（试运行）</button><button type="button" id="wg-save">保存为新版本</button></div>
+<div id="wg-follow"></div>
+<div class="wg-form"><button type="button" id="wg-split" title="画一条穿过网格的线">拆分</button>
+<button type="button" id="wg-merge" title="点击相邻网格并入">合并</button>
+<button type="button" id="wg-new" title="画出新网格">新建网格</button>
+<button type="button" id="wg-confirm" hidden>确认</button><button type="button" id="wg-cancel" hidden>取消</button></div>
 <div id="wg-report" class="wg-report"></div>
-<h3>版本</h3><ol id="wg-history" class="wg-history"></ol></aside>"""
+<h3>版本</h3><ol id="wg-history" class="wg-history" title="点击查看该版本边界"></ol>
+<label class="wg-muted">查看某日边界 <input type="date" id="wg-asof"></label> <span id="wg-asof-note" class="wg-muted"></span></aside>"""
     return _shell(m, "editor", who, panel, ("editor.js",))

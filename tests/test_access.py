@@ -281,6 +281,27 @@ BODIES = {
     },
     ("PUT", "/api/v1/grids/{code}"): {"json": {"type": "Feature", "geometry": SQUARE}, "params": {"dry_run": "true"}},
     ("POST", "/api/v1/grids/{code}/impact"): {"json": {"type": "Feature", "geometry": SQUARE}},
+    ("POST", "/api/v1/grids/{code}/split"): {
+        "json": {
+            "line": {
+                "type": "LineString",
+                "coordinates": [[X0 - STEP / 10, Y0 + STEP / 2], [X0 + STEP * 1.1, Y0 + STEP / 2]],
+            }
+        },
+        "params": {"dry_run": "true"},
+    },
+    ("PUT", "/api/v1/grids"): {
+        "json": {
+            "type": "FeatureCollection",
+            "features": [{"type": "Feature", "properties": {"code": "110108001"}, "geometry": SQUARE}],
+        },
+        "params": {"dry_run": "true"},
+    },
+    ("POST", "/api/v1/grids/{code}/merge"): {"json": {"with": "110108001002014"}, "params": {"dry_run": "true"}},
+    ("POST", "/api/v1/grids/{code}/children"): {
+        "json": {"type": "Feature", "geometry": SQUARE},
+        "params": {"dry_run": "true"},
+    },
     ("POST", "/api/v1/imports/grids"): {
         "data": {"level": "street", "dry_run": "true"},
         "files": {"file": ("s.geojson", STREETS, "application/geo+json")},
@@ -352,6 +373,10 @@ def test_every_route_against_every_role(settings, db, two_streets):
         "/api/v1/resp-units/{code}": "GOV-W",
         "/api/v1/event-classes/{code}": "0101",
         "/api/v1/components/{code}": "1101080101000001",
+        # the unit grid in the south-west corner (its east neighbour merged in), its community
+        "/api/v1/grids/{code}/split": "110108001002013",
+        "/api/v1/grids/{code}/merge": "110108001002013",
+        "/api/v1/grids/{code}/children": "110108001002",
     }
     seen = set()
     with TestClient(app) as c:

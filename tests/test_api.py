@@ -3,6 +3,7 @@ from __future__ import annotations
 import io
 import tempfile
 
+import pytest
 from sqlalchemy import text
 
 from tests.helpers import STEP, X0, Y0, load_city, square_city
@@ -264,3 +265,138 @@ def test_the_access_log_keeps_osmand_query_strings_out(client):
     assert logged("/wangge/osmand/?id=864000000000007") == '127.0.0.1:5000 - "GET /wangge/osmand/ HTTP/1.1" 200'
     assert logged("/api/v1/lookup?lon=116.3&lat=39.9").endswith('"GET /api/v1/lookup?lon=116.3&lat=39.9 HTTP/1.1" 200')
     assert logged("/osmand") == '127.0.0.1:5000 - "GET /osmand HTTP/1.1" 200'
+
+
+def test_split_merge_and_draw_a_grid_on_the_server(client, db):
+    """The editor's server operations: each a versioned import (all or nothing, with its checks),
+    codes by the standard numbering, lineage kept, the lookup following at once."""
+    from datetime import UTC, datetime
+
+    import shapely
+    from shapely.geometry import shape
+
+    load_city(db, square_city(), valid_from=datetime(2024, 1, 1, tzinfo=UTC))
+    code, east = "110108001002013", "110108001002014"  # the south-west corner and its east neighbour
+    whole = shape(client.get(f"/api/v1/grids/{code}").json()["geometry"])
+    x0, y0, x1, y1 = whole.bounds
+    cut = {"type": "LineString", "coordinates": [[x0 - STEP / 10, y0 + STEP / 3], [x1 + STEP / 10, y0 + STEP / 3]]}
+    dry = client.post(f"/api/v1/grids/{code}/split", params={"dry_run": "true"}, json={"line": cut})
+    assert dry.status_code == 200 and dry.json()["committed"] is False, dry.text
+    r = client.post(f"/api/v1/grids/{code}/split", json={"line": cut})
+    assert r.status_code == 200 and r.json()["committed"] is True and r.json()["written"] == 2, r.text
+    new = [c for c in r.json()["codes"] if c != code]
+    assert new == ["110108001002017"]  # after the 16 unit grids of the community
+    kept, piece = (shape(client.get(f"/api/v1/grids/{c}").json()["geometry"]) for c in (code, new[0]))
+    assert kept.area > piece.area and abs(kept.area + piece.area - whole.area) < 1e-12
+    assert client.get(f"/api/v1/grids/{new[0]}").json()["properties"]["attrs"]["split_from"] == code
+    below = client.get("/api/v1/lookup", params={"lon": x0 + STEP / 2, "lat": y0 + STEP / 6}).json()
+    assert below["unit_grid"]["code"] == new[0]
+    # a line that does not cross it; a district; a code outside the city
+    miss = {"type": "LineString", "coordinates": [[x0 + STEP / 4, y0 + STEP / 2], [x0 + STEP / 3, y0 + STEP / 2]]}
+    r = client.post(f"/api/v1/grids/{code}/split", json={"line": miss})
+    assert r.status_code == 400 and r.json()["field"] == "line"
+    assert client.post("/api/v1/grids/110108/split", json={"line": cut}).status_code == 400
+    assert client.post("/api/v1/grids/110108001/split", json={"line": cut}).status_code == 409  # has children
+    assert client.post("/api/v1/grids/110108009009009/split", json={"line": cut}).status_code == 404
+
+    # merge the piece back and the east neighbour in: one code left, the others retired
+    r = client.post(f"/api/v1/grids/{code}/merge", json={"with": new[0]})
+    assert r.status_code == 200 and r.json()["retired"] == 1, r.text
+    assert client.get(f"/api/v1/grids/{new[0]}").status_code == 404
+    assert client.get(f"/api/v1/grids/{new[0]}", params={"at": "2025-01-01"}).status_code == 404  # never then
+    r = client.post(f"/api/v1/grids/{code}/merge", json={"with": east})
+    assert r.status_code == 200, r.text
+    merged = client.get(f"/api/v1/grids/{code}").json()
+    assert merged["properties"]["attrs"]["merged_from"] == f"{new[0]},{east}"
+    assert shape(merged["geometry"]).area == pytest.approx(2 * whole.area, rel=1e-9)
+    assert (
+        client.get("/api/v1/lookup", params={"lon": x1 + STEP / 2, "lat": y0 + STEP / 2}).json()["unit_grid"]["code"]
+        == code
+    )
+    far = "110108001001001"  # no shared edge
+    r = client.post(f"/api/v1/grids/{code}/merge", json={"with": far})
+    assert r.status_code == 400 and r.json()["field"] == "with"
+    r = client.post(f"/api/v1/grids/{code}/merge", json={"with": "110108002001001"})
+    assert r.status_code == 400  # another community's grid
+    r = client.post(f"/api/v1/grids/{code}/merge", json={"with": "x"})
+    assert r.status_code in (400, 422) and "with" in r.text
+
+    # draw a new grid in a hole: the next free code (retired ones are not given again)
+    client.put(
+        f"/api/v1/grids/{far}",
+        json={
+            "type": "Feature",
+            "geometry": shapely.geometry.mapping(
+                shape(client.get(f"/api/v1/grids/{far}").json()["geometry"]).buffer(-STEP / 4, join_style="mitre")
+            ),
+        },
+    )
+    ring = shape(client.get("/api/v1/grids/110108001001001", params={"at": "2024-06-01"}).json()["geometry"])
+    hole = ring.difference(shape(client.get(f"/api/v1/grids/{far}").json()["geometry"]))
+    r = client.post(
+        "/api/v1/grids/110108001001/children",
+        json={"type": "Feature", "properties": {"name": "新网格"}, "geometry": shapely.geometry.mapping(hole)},
+    )
+    assert r.status_code == 200 and r.json()["codes"] == ["110108001001017"], r.text
+    added = client.get("/api/v1/grids/110108001001017").json()
+    assert added["properties"]["name"] == "新网格" and added["properties"]["parent_code"] == "110108001001"
+    x, y = ring.bounds[0] + STEP / 10, ring.bounds[1] + STEP / 10
+    assert client.get("/api/v1/lookup", params={"lon": x, "lat": y}).json()["unit_grid"]["code"] == "110108001001017"
+
+
+def test_moving_a_shared_edge_redraws_both_grids_together(client, db):
+    from datetime import UTC, datetime
+
+    from shapely.geometry import box, mapping
+
+    load_city(db, square_city(), valid_from=datetime(2024, 1, 1, tzinfo=UTC))
+    west, east = "110108001002013", "110108001002014"
+    edge = X0 + 1.25 * STEP  # was X0 + STEP
+    body = {
+        "type": "FeatureCollection",
+        "features": [
+            {"type": "Feature", "properties": {"code": west}, "geometry": mapping(box(X0, Y0, edge, Y0 + STEP))},
+            {
+                "type": "Feature",
+                "properties": {"code": east},
+                "geometry": mapping(box(edge, Y0, X0 + 2 * STEP, Y0 + STEP)),
+            },
+        ],
+    }
+    dry = client.put("/api/v1/grids", params={"dry_run": "true"}, json=body)
+    assert dry.status_code == 200 and dry.json()["findings"] == [] and not dry.json()["committed"], dry.text
+    # one of the two alone leaves an overlap, drawn for the editor
+    alone = client.put(f"/api/v1/grids/{west}", params={"dry_run": "true"}, json=body["features"][0])
+    (finding,) = alone.json()["findings"]
+    assert finding["kind"] == "overlap" and finding["geometry"]["type"] in ("Polygon", "MultiPolygon")
+    shrunk = client.put(f"/api/v1/grids/{east}", params={"dry_run": "true"}, json=body["features"][1])
+    assert [f["kind"] for f in shrunk.json()["findings"]] == ["gap"]
+    r = client.put("/api/v1/grids", json=body)
+    assert r.status_code == 200 and r.json()["written"] == 2 and r.json()["committed"], r.text
+    here = client.get("/api/v1/lookup", params={"lon": X0 + 1.1 * STEP, "lat": Y0 + STEP / 2}).json()
+    assert here["unit_grid"]["code"] == west
+    bad = client.put("/api/v1/grids", json={"type": "FeatureCollection", "features": [{"type": "Feature"}]})
+    assert bad.status_code == 400 and bad.json()["field"] == "features"
+    mixed = {**body, "features": [body["features"][0], {**body["features"][1], "properties": {"code": "110108001"}}]}
+    assert client.put("/api/v1/grids", json=mixed).status_code == 400
+
+
+def test_grid_labels_for_a_map_within_the_caller_s_area(settings, db):
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from tests.conftest import api_key, bearer
+
+    load_city(db, square_city())
+    box = f"{X0},{Y0},{X0 + 8 * STEP},{Y0 + 8 * STEP}"
+    with TestClient(create_app(settings)) as c:
+        every = c.get("/api/v1/grid-labels", params={"bbox": box}, headers=bearer(api_key(db, "viewer"))).json()
+        assert len(every) == 64 and {"code", "name", "lon", "lat"} == set(every[0])
+        first = next(g for g in every if g["code"] == "110108001001001")
+        assert (
+            first["name"] == "网格1" and X0 < first["lon"] < X0 + STEP and Y0 + 7 * STEP < first["lat"] < Y0 + 8 * STEP
+        )
+        west = bearer(api_key(db, "viewer", ("110108001",)))
+        mine = c.get("/api/v1/grid-labels", params={"bbox": box, "level": "community"}, headers=west).json()
+        assert [g["code"] for g in mine] == ["110108001001", "110108001002"]
+        assert c.get("/api/v1/grid-labels", params={"level": "x"}, headers=west).status_code in (400, 422)

@@ -103,6 +103,8 @@ def test_who_is_responsible_here_in_chromium(settings, city):
         assert "区水务局" in panel and "井盖 1 号" in panel
         rows = browser.find_elements(By.CSS_SELECTOR, "#wg-responsible tbody tr")
         assert len(rows) > 10
+        why = browser.find_element(By.ID, "wg-responsible").text  # why each unit, said in Chinese
+        assert ("派遣规则" in why or "属地兜底" in why or "未找到" in why) and "dispatch rule" not in why
         screenshot(browser, "maps-lookup")
         # the page's GCJ-02 is gis/crs.py's; with a GCJ-02 base map a click is sent as gcj02 and the
         # API converts it back: the click on the point's GCJ-02 twin finds the same grid
@@ -438,6 +440,86 @@ def test_the_editor_checks_and_saves_a_new_version_that_the_lookup_follows_in_ch
         errors = [
             e for e in browser.get_log("browser") if e["level"] == "SEVERE" and "110108002001001" not in e["message"]
         ]
+        assert not errors, errors
+
+
+def test_the_editor_moves_a_shared_corner_with_its_neighbours_splits_merges_and_draws_in_chromium(settings, city, db):
+    """A vertex dragged with the mouse (leaflet-geoman's own events) that three neighbours share:
+    the page offers to move theirs too and saves the four together, leaving no gap or overlap;
+    then a split by a line, the piece merged back, a new grid drawn in a hole, a past day shown."""
+    import httpx
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    code = "110108001001001"  # the city's north-west corner; its south-east corner is shared by four
+    with db.begin() as conn:
+        accounts.create_user(conn, "li", "李网格管理员", password=PASSWORD)
+        accounts.grant(conn, "li", "grid_admin", "110108001")
+    key = bearer(api_key(db, "viewer"))
+    attr = "return document.body && document.body.getAttribute(arguments[0])"
+    with live_server(settings) as base, chromium(1600, 900) as browser, httpx.Client(base_url=base) as http:
+        sign_in(browser, base, "li", PASSWORD, "/maps/editor")
+        wait = WebDriverWait(browser, 20)
+        wait.until(lambda x: x.find_elements(By.ID, "wg-pick"))
+        browser.execute_script(f"wangge.editor.load('{code}')")
+        wait.until(lambda x: x.execute_script(attr, "data-loaded") == code)
+        wait.until(lambda x: int(x.execute_script(attr, "data-neighbours") or 0) >= 3)
+        # the unit grids' names are written on the map at this zoom
+        wait.until(lambda x: int(x.execute_script(attr, "data-labels") or 0) >= 4)
+        assert "网格1" in browser.execute_script(
+            "return [...document.querySelectorAll('.wg-grid-label')].map(e => e.textContent)"
+        )
+        # the corner's place on the screen, then a real drag of its vertex marker, 60 px east
+        px, py, w, h = browser.execute_script(
+            "const m = wangge.map || Object.values(window).find(v => v instanceof L.Map);"
+            "const ll = wangge.editor.layer().getLatLngs().flat(3).reduce((a, p) => (p.lng - p.lat > a.lng - a.lat ? p : a));"
+            "const p = m.latLngToContainerPoint(ll), s = m.getSize(); return [p.x, p.y, s.x, s.y];"
+        )
+        box = browser.find_element(By.CSS_SELECTOR, ".folium-map")
+        drag = ActionChains(browser).move_to_element_with_offset(box, int(px - w / 2), int(py - h / 2)).click_and_hold()
+        for _ in range(6):
+            drag = drag.move_by_offset(10, 0).pause(0.05)
+        drag.release().perform()
+        wait.until(lambda x: len(x.execute_script("return wangge.editor.moves()")) == 1)
+        browser.find_element(By.ID, "wg-check").click()
+        wait.until(lambda x: x.execute_script(attr, "data-report") == "checked")
+        offered = [e.get_attribute("value") for e in browser.find_elements(By.CSS_SELECTOR, "#wg-follow input")]
+        assert sorted(offered) == ["110108001001002", "110108001001005", "110108001001006"], offered
+        assert browser.execute_script(attr, "data-findings") == "0"  # moved together: no gap, no overlap
+        screenshot(browser, "maps-editor-shared-edge")
+        browser.find_element(By.ID, "wg-save").click()
+        wait.until(lambda x: x.execute_script(attr, "data-report") == "saved")
+        for c in (code, *offered):
+            assert len(http.get(f"/api/v1/grids/{c}/versions", headers=key).json()["features"]) == 2, c
+        checked = http.get("/api/v1/validation", params={"level": "unit_grid"}, headers=bearer(api_key(db, "admin")))
+        assert checked.json()["ok"] is True, checked.text
+
+        # split by a line across the grid (drawn as leaflet-geoman hands it over), then confirm
+        browser.execute_script(
+            "wangge.editor.split(); const b = wangge.editor.layer().getBounds(), y = b.getCenter().lat;"
+            "const line = L.polyline([[y, b.getWest() - 0.001], [y, b.getEast() + 0.001]]);"
+            "const m = Object.values(window).find(v => v instanceof L.Map); line.addTo(m);"
+            "m.fire('pm:create', {layer: line, shape: 'Line'})"
+        )
+        wait.until(lambda x: x.execute_script(attr, "data-report") == "checked")
+        assert "110108001001017" in browser.find_element(By.ID, "wg-report").text
+        browser.find_element(By.ID, "wg-confirm").click()
+        wait.until(lambda x: x.execute_script(attr, "data-report") == "saved")
+        assert http.get("/api/v1/grids/110108001001017", headers=key).status_code == 200
+        # merge the piece back: picked among the neighbours, checked, confirmed
+        wait.until(
+            lambda x: "110108001001017" in x.execute_script("return wangge.editor.neighbours().map(n => n.code)")
+        )
+        browser.execute_script("wangge.editor.merge(); wangge.editor.pick('110108001001017')")
+        wait.until(lambda x: x.execute_script(attr, "data-report") == "checked")
+        browser.find_element(By.ID, "wg-confirm").click()
+        wait.until(lambda x: x.execute_script(attr, "data-report") == "saved")
+        assert http.get("/api/v1/grids/110108001001017", headers=key).status_code == 404
+        # a past day: the grid did not exist before the city was loaded
+        browser.execute_script(
+            "const i = document.getElementById('wg-asof'); i.value = '2020-01-01'; i.dispatchEvent(new Event('change'))"
+        )
+        wait.until(lambda x: x.execute_script(attr, "data-asof") == "none")
+        errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE" and "?at=2020" not in e["message"]]
         assert not errors, errors
 
 

@@ -56,6 +56,70 @@ def test_unit_grids_in_a_tile_share_their_edges_and_cover_without_gaps(settings,
     assert len(shapely.get_parts(union)) == 1 and shapely.get_num_interior_rings(union) == 0
 
 
+def _wiggly_city() -> dict:
+    """:func:`square_city` whose unit grids have zigzag edges inside each community (19 extra
+    vertices 3 m off the line per edge, computed once per edge so neighbours share them)."""
+    city = square_city()
+    outline = {0, 4, 8}  # community lines stay straight
+
+    def edge(a: tuple[int, int], b: tuple[int, int]) -> list[tuple[float, float]]:
+        key = tuple(sorted([a, b]))
+        (i0, j0), (i1, j1) = key
+        vertical = i0 == i1
+        line = [(X0 + i0 * STEP, Y0 + j0 * STEP)]
+        if not ((vertical and i0 in outline) or (not vertical and j0 in outline)):
+            for k in range(1, 20):
+                t, off = k / 20, 3 / 111_320 * (1 if k % 2 else -1)
+                x, y = X0 + (i0 + (i1 - i0) * t) * STEP, Y0 + (j0 + (j1 - j0) * t) * STEP
+                line.append((x + off, y) if vertical else (x, y + off))
+        line.append((X0 + i1 * STEP, Y0 + j1 * STEP))
+        return line if (a, b) == key else line[::-1]
+
+    shapes = []
+    for g in city[4].geometry:
+        i, j = round((g.bounds[0] - X0) / STEP), round((g.bounds[1] - Y0) / STEP)
+        corners = [(i, j), (i + 1, j), (i + 1, j + 1), (i, j + 1), (i, j)]
+        ring = [p for a, b in zip(corners[:-1], corners[1:], strict=True) for p in edge(a, b)[:-1]]
+        shapes.append(shapely.Polygon(ring))
+    city[4] = city[4].set_geometry(shapes)
+    return city
+
+
+def test_low_zoom_grid_tiles_are_simplified_and_stay_a_coverage(settings, db, client, tmp_path):
+    load_city(db, _wiggly_city())
+    z = 13
+    x, y = tile_of(X0 + 2 * STEP, Y0 + 6 * STEP, z)
+    simple = decode(client.get(f"/tiles/grids-unit/{z}/{x}/{y}.pbf").content, "grids-unit", z, x, y, tmp_path)
+    past = client.get(f"/tiles/grids-unit/{z}/{x}/{y}.pbf", params={"at": "2099-01-01T00:00:00Z"})  # not simplified
+    exact = decode(past.content, "grids-unit", z, x, y, tmp_path)
+    assert len(simple) == len(exact) >= 16
+    polygons = shapely.make_valid(simple.geometry.values)
+    assert shapely.coverage_is_valid(polygons)  # neighbours still meet edge to edge
+    union = shapely.union_all(polygons)
+    assert shapely.get_num_interior_rings(union) == 0
+    n_simple = shapely.get_num_coordinates(simple.geometry.values).sum()
+    n_exact = shapely.get_num_coordinates(exact.geometry.values).sum()
+    assert n_simple < 0.4 * n_exact, (n_simple, n_exact)
+    # a redraw recomputes its community's simplified boundaries (the new version's among them)
+    code = "110108001001006"
+    old = client.get(f"/api/v1/grids/{code}").json()
+    moved = shapely.affinity.translate(shapely.geometry.shape(old["geometry"]), xoff=STEP / 5)
+    assert (
+        client.put(f"/api/v1/grids/{code}", json={**old, "geometry": shapely.geometry.mapping(moved)}).status_code
+        == 200
+    )
+    with db.connect() as conn:
+        from sqlalchemy import text
+
+        fresh = conn.execute(
+            text(
+                "SELECT s.z13 IS NOT NULL FROM grid g JOIN grid_simple s ON s.grid_id = g.id WHERE g.code = :c AND g.valid_to IS NULL"
+            ),
+            {"c": code},
+        ).scalar_one()
+    assert fresh
+
+
 def test_a_street_user_gets_only_their_street_in_tiles(settings, city, tmp_path):
     z = 13
     x, y = tile_of(X0 + 4 * STEP, Y0 + 4 * STEP, z)  # the tile over both streets

@@ -46,6 +46,7 @@ class Responsible(BaseModel):
     resp_unit: str | None
     unit_name: str | None
     why: str
+    reason: dict[str, Any] = Field(default_factory=dict, description="the why's fields: decided_by, rule_id, area …")
 
 
 class ResponsibleHere(BaseModel):

@@ -68,6 +68,16 @@ class Rejection(BaseModel):
     reason: str
 
 
+class Finding(BaseModel):
+    kind: Literal["outside", "overlap", "gap", "orphan", "code_mismatch"]
+    level: str
+    code: str | None
+    other_code: str | None
+    area_m2: float | None
+    message: str
+    geometry: dict[str, Any] | None = Field(description="GeoJSON geometry of the problem")
+
+
 class ImportReport(BaseModel):
     """What an import read, wrote and refused; nothing is written when ``rejected`` is not empty."""
 
@@ -80,6 +90,11 @@ class ImportReport(BaseModel):
     closed: int = Field(description="old versions closed by this import")
     repaired: int
     generated_codes: int
+    retired: int = Field(0, description="grids closed with no successor (a merge's other grid)")
+    codes: list[str] = Field(default_factory=list, description="the codes written (a split's pieces, a new grid)")
+    findings: list[Finding] = Field(
+        default_factory=list, description="what the validation finds about the grids written, with geometries"
+    )
     rejected: list[Rejection]
     rejected_count: int
     warnings: list[str]
@@ -88,16 +103,6 @@ class ImportReport(BaseModel):
     import_id: int | None
     valid_from: str
     seconds: float
-
-
-class Finding(BaseModel):
-    kind: Literal["outside", "overlap", "gap", "orphan", "code_mismatch"]
-    level: str
-    code: str | None
-    other_code: str | None
-    area_m2: float | None
-    message: str
-    geometry: dict[str, Any] | None = Field(description="GeoJSON geometry of the problem")
 
 
 class ValidationReport(BaseModel):

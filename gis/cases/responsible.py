@@ -36,6 +36,7 @@ def responsible_here(
                 "resp_unit": unit,
                 "unit_name": units.get(unit),
                 "why": found["why"].get("message", ""),
+                "reason": {k: v for k, v in found["why"].items() if k != "warnings"},
             }
         )
     return {"chain": chain or dict.fromkeys(("district", "street", "community", "unit_grid")), "classes": out}

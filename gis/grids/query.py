@@ -91,3 +91,32 @@ def grid_versions(conn: Connection, code: str, scope: Scope = UNSCOPED) -> str:
             {"code": code, **scope[1]},
         ).scalars()
     )
+
+
+#: names drawn on a map at high zoom: at most this many per request
+LABEL_CAP = 2000
+
+
+def grid_labels(
+    conn: Connection,
+    *,
+    level: int,
+    bbox: tuple[float, float, float, float] | None = None,
+    scope: Scope = UNSCOPED,
+) -> list[dict[str, Any]]:
+    """The current grids of ``level`` in ``bbox`` as ``{code, name, lon, lat}`` at their label
+    points (a point on the surface, stored with the grid), for a map to write their names."""
+    where = ["g.level = :level", "g.valid_to IS NULL", scope[0]]
+    params: dict[str, Any] = {**scope[1], "level": level, "cap": LABEL_CAP}
+    if bbox:
+        where.append("g.label && ST_MakeEnvelope(:x0, :y0, :x1, :y1, 4490) AND g.geom && ST_MakeEnvelope(:x0, :y0, :x1, :y1, 4490)")
+        params.update(dict(zip(("x0", "y0", "x1", "y1"), bbox, strict=True)))
+    rows = conn.execute(
+        text(
+            f"""SELECT g.code, g.name, round(ST_X(g.label)::numeric, 7)::float8 AS lon,
+                       round(ST_Y(g.label)::numeric, 7)::float8 AS lat
+                FROM grid g WHERE {" AND ".join(where)} ORDER BY g.code LIMIT :cap"""
+        ),
+        params,
+    ).mappings()
+    return [dict(r) for r in rows]

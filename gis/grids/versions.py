@@ -20,6 +20,7 @@ import shapely
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
+from gis.errors import Conflict
 from gis.settings import STORAGE_SRID
 
 #: Vertices per lookup piece: big district polygons are cut, unit grids stay whole.
@@ -247,6 +248,66 @@ def write_versions(conn: Connection, level: int, valid_from: datetime, import_id
     )
     unchanged = conn.execute(text("SELECT count(*) FROM stage_change WHERE unchanged")).scalar_one()
     return {"written": written, "closed": closed, "unchanged": unchanged}
+
+
+def check_retired(conn: Connection, codes: list[str], valid_from: datetime) -> list[tuple[str, str]]:
+    """Why each grid to retire cannot be: not current, staged too, started after ``valid_from``,
+    or with current children (they would lose their parent)."""
+    if not codes:
+        return []
+    found = {
+        r.code: r
+        for r in conn.execute(
+            text(
+                """SELECT g.code, g.valid_from,
+                          (SELECT count(*) FROM grid k WHERE k.parent_code = g.code AND k.valid_to IS NULL) AS children,
+                          EXISTS (SELECT FROM stage s WHERE s.code = g.code) AS staged
+                   FROM grid g WHERE g.code = ANY(:c) AND g.valid_to IS NULL"""
+            ),
+            {"c": codes},
+        )
+    }
+    out = []
+    for code in codes:
+        r = found.get(code)
+        if r is None:
+            out.append((code, f"{code} is not a current grid"))
+        elif r.staged:
+            out.append((code, f"{code} is both written and retired"))
+        elif r.valid_from >= valid_from:
+            out.append((code, f"{code}'s current version starts {r.valid_from.isoformat()}, not before valid_from"))
+        elif r.children:
+            out.append((code, f"{code} has {r.children} current child grids: move them first"))
+    return out
+
+
+def retire(conn: Connection, codes: list[str], valid_from: datetime) -> int:
+    """Close the current versions of ``codes`` (and their lookup pieces) at ``valid_from``."""
+    if not codes:
+        return 0
+    ids = (
+        conn.execute(
+            text("UPDATE grid SET valid_to = :vf WHERE code = ANY(:c) AND valid_to IS NULL RETURNING id"),
+            {"vf": valid_from, "c": codes},
+        )
+        .scalars()
+        .all()
+    )
+    conn.execute(text("UPDATE grid_piece SET valid_to = :vf WHERE grid_id = ANY(:ids)"), {"vf": valid_from, "ids": ids})
+    return len(ids)
+
+
+def next_codes(conn: Connection, parent: str, n: int) -> list[str]:
+    """The next ``n`` free codes under ``parent`` by the standard numbering (three digits after the
+    parent's code, counting on from the highest ever used: a retired code is not given again)."""
+    used = conn.execute(
+        text("SELECT max(right(code, 3)::int) FROM grid WHERE starts_with(code, :p) AND length(code) = :len"),
+        {"p": parent, "len": len(parent) + 3},
+    ).scalar()
+    first = (used or 0) + 1
+    if first + n - 1 > 999:
+        raise Conflict(f"no free code under {parent}: 999 are used", field="code")
+    return [f"{parent}{k:03d}" for k in range(first, first + n)]
 
 
 def new_import_run(conn: Connection, kind: str, level: int | None, source: str) -> int:

@@ -40,6 +40,10 @@ WITH kids AS (
     FROM grid c
     WHERE wangge_valid(c.valid_from, c.valid_to, :at) AND c.level = ANY(:levels)
       AND c.parent_code IS NOT NULL
+      -- with :codes, the parents of those grids (and those grids as parents)
+      AND (CAST(:codes AS text[]) IS NULL OR c.parent_code = ANY(CAST(:codes AS text[]))
+           OR c.parent_code IN (SELECT g.parent_code FROM grid g
+                                WHERE g.code = ANY(CAST(:codes AS text[])) AND wangge_valid(g.valid_from, g.valid_to, :at)))
     GROUP BY c.parent_code, c.level
 ), holes AS (
     SELECT k.level, k.parent_code, (ST_Dump(ST_Difference(p.geom, k.geom, :grid))).geom AS geom

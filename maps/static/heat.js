@@ -7,6 +7,8 @@
   var COLLECTION = {district: "grids-district", street: "grids-street", community: "grids-community", unit_grid: "grids-unit"};
   var SEASONS = {all: "", spring: "3,4,5", summer: "6,7,8", autumn: "9,10,11", winter: "12,1,2"};
   var HEAT = ["#fff7bc", "#fee391", "#fec44f", "#fe9929", "#ec7014", "#cc4c02", "#a63603", "#7f2704", "#5c1a03", "#3d1002", "#200801"];
+  // the case points: a red scale over the same breaks, to stand out from the choropleth's
+  var POINTS = ["#fc9272", "#fb6a4a", "#ef3b2c", "#cb181d", "#a50f15", "#800b10", "#67000d", "#4d000a", "#380007", "#260005", "#150003"];
   var DIFF = ["#053061", "#2166ac", "#4393c3", "#92c5de", "#d1e5f0", "#f7f7f7", "#fddbc7", "#f4a582", "#d6604d", "#b2182b", "#67001f", "#3b0011"];
 
   function classOf(value, breaks) {  // the last break the value reaches; -1 below the first
@@ -92,8 +94,8 @@
         rendererFactory: L.canvas.tile, interactive: false, maxNativeZoom: 14, pane: "markerPane",
         vectorTileLayerStyles: {cases: function (p) {
           var k = classOf(p.count, options.breaks);
-          return {radius: 3 + 1.5 * Math.max(k, 0), stroke: true, weight: 0.5, color: "#333", fill: true,
-                  fillColor: HEAT[Math.max(0, Math.min(k, HEAT.length - 1))], fillOpacity: 0.85};
+          return {radius: 4 + 2 * Math.max(k, 0), stroke: true, weight: 1, color: "#ffffff", fill: true,
+                  fillColor: POINTS[Math.max(0, Math.min(k, POINTS.length - 1))], fillOpacity: 0.9};
         }}
       }).addTo(map);
     }

@@ -146,7 +146,7 @@
           (c.resp_unit || "未派遣") + (c.deadline ? " · 时限 " + wangge.chinaDay(Date.parse(c.deadline)) + " " +
         wangge.clock(Date.parse(c.deadline)).slice(0, 5) : "")}));
         if (c.contact) detail.appendChild(el("p", {text: "来电人 " + (c.contact.name || "—") + " " + (c.contact.phone || "")}));
-        detail.appendChild(el("p", {"class": "wg-why", text: "派遣依据：" + ((c.why && c.why.message) || "—")}));
+        detail.appendChild(el("p", {"class": "wg-why", text: "派遣依据：" + wangge.whyText(c.why)}));
         var hist = el("ol", {"class": "wg-history"});
         (r[1].ok ? r[1].body : []).forEach(function (e) {
           hist.appendChild(el("li", {text: wangge.clock(Date.parse(e.at)).slice(0, 5) + " " + (ACTION[e.action] || e.action) + " · " + e.actor +

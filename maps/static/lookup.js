@@ -35,7 +35,7 @@
     box.appendChild(section("网格员", people));
     var rows = (resp && resp.classes || []).map(function (c) {
       return el("tr", {"data-class": c["class"]}, [el("td", {text: c.minor_name + "（" + c["class"] + "）"}),
-        el("td", {text: c.unit_name || c.resp_unit || "未指定"}), el("td", {"class": "wg-muted", text: c.why})]);
+        el("td", {text: c.unit_name || c.resp_unit || "未指定"}), el("td", {"class": "wg-muted", text: wangge.whyText(c.reason), title: c.why})]);
     });
     box.appendChild(section("各类事件的责任单位", [resp === null ? el("p", {"class": "wg-muted", text: "无权查看责任单位。"})
       : el("table", {"class": "wg-table", id: "wg-responsible"}, [el("thead", {}, [el("tr", {}, [

@@ -66,5 +66,39 @@
                    setOffset: function (map, options) {
                      shifted = options.offset === "gcj02";
                      window.wangge.mapCrs = shifted ? "gcj02" : "EPSG:4490";
-                   }};
+                   },
+                   gridLabels: gridLabels, whyText: whyText};
+  // a case's (or a lookup's) why, in Chinese from its structured fields (the API's message is English)
+  var ROLE = {owner: "权属单位", manager: "管理单位", maintainer: "养护单位"};
+  function whyText(why) {
+    if (!why || !why.decided_by) return "—";
+    switch (why.decided_by) {
+      case "rule": return "派遣规则 #" + why.rule_id + "：" + why["class"] + " 类事件在 " + why.area + " 范围内由该规则指定的单位处置";
+      case "fallback": return "无派遣规则或部件：属地兜底，由 " + why.area + " 的" + (String(why.area).length > 6 ? "街道（镇）" : "区（县）") + "政府负责";
+      case "component": return "部件 " + why.component + " 的" + (ROLE[why.role] || why.role) + "负责";
+      default: return why.queue === "unassigned" ? "该点不在任何网格内，未找到责任单位（进入待分派队列）" : "未找到该地点、该类别的责任单位";
+    }
+  }
+  // the unit grids' names, written at their label points from zoom 16 (what is in view, asked
+  // again when the view moves; the box is widened by the GCJ-02 offset's size, about 700 m)
+  function gridLabels(map, options) {
+    var layer = L.layerGroup().addTo(map), from = (options && options.zoom) || 16, asked = 0;
+    function draw() {
+      if (map.getZoom() < from) { layer.clearLayers(); document.body.setAttribute("data-labels", "0"); return; }
+      var b = map.getBounds(), pad = shifted ? 0.01 : 0, n = ++asked;
+      var bbox = [b.getWest() - pad, b.getSouth() - pad, b.getEast() + pad, b.getNorth() + pad].join(",");
+      api("/api/v1/grid-labels?level=unit_grid&bbox=" + bbox).then(function (r) {
+        if (n !== asked || !r.ok) return;  // a later view asked meanwhile
+        layer.clearLayers();
+        r.body.forEach(function (g) {
+          L.marker(coordsToLatLng([g.lon, g.lat]), {interactive: false, keyboard: false,
+            icon: L.divIcon({className: "wg-grid-label", html: "", iconSize: null})})
+            .addTo(layer).getElement().appendChild(el("span", {text: g.name || g.code}));
+        });
+        document.body.setAttribute("data-labels", String(r.body.length));
+      });
+    }
+    map.on("moveend", draw);
+    draw();
+  }
 })();
