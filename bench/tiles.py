@@ -76,6 +76,35 @@ def main() -> dict:
                                                      or b""),
                 3,
             )  # fmt: skip
+        # at each zoom of each grid collection, the tile whose grids carry the most vertices (by
+        # the tile of each grid's label point): the target is for any tile, so the densest
+        densest = {}
+        for collection, level, zooms in (
+            ("grids-district", 1, range(0, 13)),
+            ("grids-street", 2, range(9, 17)),
+            ("grids-community", 3, range(11, 17)),
+            ("grids-unit", 4, range(13, 17)),
+        ):
+            for z in zooms:
+                size = 2 * 20037508.342789244 / 2**z
+                x, y, vertices = conn.execute(
+                    text(
+                        """SELECT floor((ST_X(p) + 20037508.342789244) / :s)::int, floor((20037508.342789244 - ST_Y(p)) / :s)::int,
+                                  sum(n)
+                           FROM (SELECT ST_Transform(label, 3857) p, ST_NPoints(geom) n FROM grid
+                                 WHERE level = :level AND valid_to IS NULL) g
+                           GROUP BY 1, 2 ORDER BY 3 DESC LIMIT 1"""
+                    ),
+                    {"s": size, "level": level},
+                ).one()
+                m = measure(conn, lambda c=collection, z=z, x=x, y=y: tiles.tile(conn, c, z, x, y)[0], 5)
+                densest[f"{collection}_z{z}"] = {"x": x, "y": y, "vertices": int(vertices), **m}
+        res["densest_grid_tiles"] = densest
+        res["densest_grid_tiles_worst"] = {
+            "p50_ms": max(v["p50_ms"] for v in densest.values()),
+            "bytes": max(v["bytes"] for v in densest.values()),
+            "at": max(densest, key=lambda k: densest[k]["p50_ms"]),
+        }
         # the zoom-12 tile with the most cases
         size = 2 * 20037508.342789244 / 2**12
         hx, hy, n = conn.execute(

@@ -62,6 +62,8 @@ class GridImportOptions:
     within: list[str] | None = None
     #: grids whose current versions close when this import's open, with no successor (a merge)
     retire: tuple[str, ...] = ()
+    #: codes this import gives for the first time (a split's pieces, a new grid): refused if taken
+    new_codes: tuple[str, ...] = ()
 
 
 @dataclass
@@ -302,6 +304,13 @@ def import_grid_frame(
                     r["code"],
                     outside_m2=float(r["outside_m2"]),
                 )
+        if opts.within is not None:
+            for r in versions.find_outside_areas(conn, opts.within):
+                report.reject(
+                    r["row_no"], f"{float(r['outside_m2']):.0f} m² lies outside the areas you may change", r["code"]
+                )
+        for code in versions.taken_codes(conn, list(opts.new_codes)):
+            report.reject(0, f"{code} was given meanwhile: try again", code)
         versions.compare_versions(conn)
         for code, reason in versions.check_retired(conn, list(opts.retire), valid_from):
             report.reject(0, reason, code)
@@ -374,6 +383,7 @@ def redraw_grid(
     dry_run: bool = False,
     valid_from: datetime | None = None,
     tolerance_m: float = 10.0,
+    within: list[str] | None = None,
 ) -> ImportReport:
     """Redraw one grid (or draw a new one) from a GeoJSON Feature, as a boundary editor sends it.
 
@@ -383,7 +393,7 @@ def redraw_grid(
     """
     return redraw_grids(
         engine, [(code, feature)], crs=crs, fix_invalid=fix_invalid, dry_run=dry_run, valid_from=valid_from,
-        tolerance_m=tolerance_m,
+        tolerance_m=tolerance_m, within=within,
     )  # fmt: skip
 
 
@@ -396,9 +406,12 @@ def redraw_grids(
     dry_run: bool = False,
     valid_from: datetime | None = None,
     tolerance_m: float = 10.0,
+    within: list[str] | None = None,
+    new_codes: tuple[str, ...] = (),
 ) -> ImportReport:
     """Redraw several grids of one level together (a shared edge moved in both): one import of
-    a row per grid, all or nothing. ``features``: (code, GeoJSON Feature or geometry)."""
+    a row per grid, all or nothing. ``features``: (code, GeoJSON Feature or geometry);
+    ``within``: the writer's areas (every grid must lie inside them)."""
     if not features:
         raise InvalidInput("no grids to redraw", field="features")
     codes = [code for code, _ in features]
@@ -414,7 +427,10 @@ def redraw_grids(
         if not isinstance(feature, dict) or feature.get("type") not in ("Feature", *GEOMETRY_TYPES):
             raise InvalidInput("the body must be a GeoJSON Feature (or geometry)", field="body")
         geometry = feature.get("geometry") if feature["type"] == "Feature" else feature
-        props = dict(feature.get("properties") or {}) if feature["type"] == "Feature" else {}
+        props = feature.get("properties") or {} if feature["type"] == "Feature" else {}
+        if not isinstance(props, dict):
+            raise InvalidInput("properties must be an object", field="properties")
+        props = dict(props)
         if props.get("code", code) != code:
             raise InvalidInput(f"the feature's code {props['code']!r} is not {code}", field="properties.code")
         try:
@@ -453,6 +469,8 @@ def redraw_grids(
         dry_run=dry_run,
         valid_from=valid_from,
         tolerance_m=tolerance_m,
+        within=within,
+        new_codes=tuple(new_codes),
     )
     return import_grid_frame(engine, frame, opts, source="redraw of " + ", ".join(codes))
 
@@ -482,8 +500,8 @@ def _edit_frame(rows: list[dict[str, Any]]) -> gpd.GeoDataFrame:
     attributes as columns (a file's layout), geometry in the storage CRS."""
     records = []
     for r in rows:
-        rec = {k: r.get(k) for k in ("code", "name", *RESP_FIELDS)}
-        rec.update(r.get("attrs") or {})
+        rec = dict(r.get("attrs") or {})  # the free attributes, then the fields they may not replace
+        rec.update({k: r.get(k) for k in ("code", "name", *RESP_FIELDS)})
         records.append(rec)
     return gpd.GeoDataFrame(records, geometry=[r["geom"] for r in rows], crs=None)
 
@@ -523,20 +541,22 @@ def split_grid(
         ).scalar_one()
         if children:
             raise Conflict(f"{code} has {children} current child grids: split them first", field="code")
-        pieces = sorted(
-            (p for p in shapely.get_parts(shapely.ops.split(grid["geom"], cut)) if p.geom_type == "Polygon"),
-            key=lambda p: -p.area,
-        )
-        if len(pieces) < 2:
+        # only the parts of the grid the line crosses are cut; the others stay with the code
+        pieces, kept = [], []
+        for part in shapely.get_parts(grid["geom"]):
+            cut_part = [p for p in shapely.get_parts(shapely.ops.split(part, cut)) if p.geom_type == "Polygon"]
+            (pieces.extend(cut_part) if len(cut_part) > 1 else kept.append(part))
+        if not pieces:
             raise InvalidInput("the line must cross the grid from one edge to another", field="line")
+        pieces.sort(key=lambda p: -p.area)
         new = versions.next_codes(conn, grid["parent_code"], len(pieces) - 1)
-    rows = [{**grid, "geom": shapely.MultiPolygon([pieces[0]])}]
+    rows = [{**grid, "geom": shapely.MultiPolygon([pieces[0], *kept])}]
     for piece, piece_code in zip(pieces[1:], new, strict=True):
         attrs = {**(grid["attrs"] or {}), "split_from": code}
         rows.append({**grid, "code": piece_code, "geom": shapely.MultiPolygon([piece]), "attrs": attrs})
     opts = GridImportOptions(
         level=grid["level"], code_field="code", name_field="name", dry_run=dry_run, valid_from=valid_from,
-        tolerance_m=tolerance_m, within=within,
+        tolerance_m=tolerance_m, within=within, new_codes=tuple(new),
     )  # fmt: skip
     return import_grid_frame(engine, _edit_frame(rows), opts, source=f"split of {code}")
 
@@ -579,7 +599,10 @@ def merge_grids(
         level=a["level"], code_field="code", name_field="name", dry_run=dry_run, valid_from=valid_from,
         tolerance_m=tolerance_m, within=within, retire=(other,),
     )  # fmt: skip
-    return import_grid_frame(engine, _edit_frame(rows), opts, source=f"merge of {other} into {code}")
+    report = import_grid_frame(engine, _edit_frame(rows), opts, source=f"merge of {other} into {code}")
+    with engine.connect() as conn:  # what still names the retired grid: to be moved by hand
+        report.warnings += versions.references(conn, other)
+    return report
 
 
 def add_grid(
@@ -601,11 +624,14 @@ def add_grid(
     with engine.connect() as conn:
         code = versions.next_codes(conn, parent, 1)[0]
     body = feature if isinstance(feature, dict) else {}
-    props = dict(body.get("properties") or {}) if body.get("type") == "Feature" else {}
+    props = body.get("properties") or {} if body.get("type") == "Feature" else {}
+    if not isinstance(props, dict):
+        raise InvalidInput("properties must be an object", field="properties")
+    props = dict(props)
     props.pop("code", None)
     props["code"] = code
     geometry = body.get("geometry") if body.get("type") == "Feature" else body
-    return redraw_grid(
-        engine, code, {"type": "Feature", "properties": props, "geometry": geometry}, crs=crs, dry_run=dry_run,
-        valid_from=valid_from, tolerance_m=tolerance_m,
+    return redraw_grids(
+        engine, [(code, {"type": "Feature", "properties": props, "geometry": geometry})], crs=crs, dry_run=dry_run,
+        valid_from=valid_from, tolerance_m=tolerance_m, within=within, new_codes=(code,),
     )  # fmt: skip

@@ -400,3 +400,58 @@ def test_grid_labels_for_a_map_within_the_caller_s_area(settings, db):
         mine = c.get("/api/v1/grid-labels", params={"bbox": box, "level": "community"}, headers=west).json()
         assert [g["code"] for g in mine] == ["110108001001", "110108001002"]
         assert c.get("/api/v1/grid-labels", params={"level": "x"}, headers=west).status_code in (400, 422)
+
+
+def test_grid_edits_stay_inside_the_editor_s_area_and_report_what_they_leave(settings, db, monkeypatch):
+    """A street's grid admin cannot place a grid outside their street, whatever tolerance they
+    give; a code taken meanwhile is refused, not overwritten; a split cuts only the parts the line
+    crosses; a merge names what still refers to the grid it retires; properties must be an object."""
+    from datetime import UTC, datetime
+
+    from fastapi.testclient import TestClient
+    from shapely.geometry import box, mapping
+
+    from api.app import create_app
+    from gis.grids import versions
+    from gis.tracks import workers
+    from tests.conftest import api_key, bearer
+
+    load_city(db, square_city(), valid_from=datetime(2024, 1, 1, tzinfo=UTC))
+    with db.begin() as conn:
+        workers.create_worker(conn, worker_id="W14", name="网格员", grids=["110108001002014"])
+    west = bearer(api_key(db, "grid_admin", ("110108001",)))
+    east_box = mapping(box(X0 + 5.2 * STEP, Y0 + 0.2 * STEP, X0 + 5.8 * STEP, Y0 + 0.8 * STEP))  # the east street
+    with TestClient(create_app(settings)) as c:
+        r = c.post("/api/v1/grids/110108001002/children", params={"tolerance": 10000}, json=east_box, headers=west)
+        assert r.status_code == 422 and "outside the areas you may change" in r.text, r.text
+        r = c.put("/api/v1/grids/110108001002013", params={"tolerance": 10000}, json=east_box, headers=west)
+        assert r.status_code == 422 and "outside the areas you may change" in r.text, r.text
+        # the next free code, taken meanwhile by another editor: refused
+        monkeypatch.setattr(versions, "next_codes", lambda conn, parent, n: ["110108001002001"])
+        inside = mapping(box(X0 + 0.2 * STEP, Y0 + 0.2 * STEP, X0 + 0.4 * STEP, Y0 + 0.4 * STEP))
+        r = c.post("/api/v1/grids/110108001002/children", json=inside, headers=west)
+        assert r.status_code == 422 and "given meanwhile" in r.text, r.text
+        monkeypatch.undo()
+        # a grid of two parts: a line across one of them cuts that one only
+        code = "110108001002013"
+        two = {"type": "MultiPolygon", "coordinates": [
+            mapping(box(X0, Y0, X0 + 0.4 * STEP, Y0 + STEP))["coordinates"],
+            mapping(box(X0 + 0.6 * STEP, Y0, X0 + STEP, Y0 + STEP))["coordinates"],
+        ]}  # fmt: skip
+        assert c.put(f"/api/v1/grids/{code}", json=two, headers=west).status_code == 200
+        line = {
+            "type": "LineString",
+            "coordinates": [[X0 - 0.1 * STEP, Y0 + 0.7 * STEP], [X0 + 0.5 * STEP, Y0 + 0.7 * STEP]],
+        }
+        r = c.post(f"/api/v1/grids/{code}/split", json={"line": line}, headers=west)
+        assert r.status_code == 200 and len(r.json()["codes"]) == 2, r.text
+        kept = c.get(f"/api/v1/grids/{code}", headers=west).json()["geometry"]
+        assert len(kept["coordinates"]) == 2  # the untouched part and the larger piece
+        # 014 (a gridworker's grid) merged into 010, north of it: the answer says W14 still names it
+        r = c.post("/api/v1/grids/110108001002010/merge", json={"with": "110108001002014"}, headers=west)
+        assert r.status_code == 200 and r.json()["retired"] == 1, r.text
+        assert any("W14" in w for w in r.json()["warnings"]), r.json()["warnings"]
+        bad = {"type": "FeatureCollection", "features": [{"type": "Feature", "properties": [1], "geometry": east_box}]}
+        assert c.put("/api/v1/grids", json=bad, headers=west).status_code == 400
+        r = c.put(f"/api/v1/grids/{code}", json={"type": "Feature", "properties": "x", "geometry": two}, headers=west)
+        assert r.status_code == 400 and r.json()["field"] == "properties"

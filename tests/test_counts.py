@@ -22,13 +22,13 @@ CLASSES = ["0101", "0102", "0402", "0505"]
 CHANNELS = ["hotline", "app", "patrol"]
 
 # the kept counts recomputed from the cases, as the trigger must leave them (rows of zero aside)
-_FROM_CASES = """SELECT coalesce(unit_grid_code, community_code, street_code, district_code, '0')::bigint,
-       wangge_month(reported_at), class_code, channel, state, count(*)
-FROM "case" GROUP BY 1, 2, 3, 4, 5"""
-_KEPT = "SELECT grid, month, class_code, channel, state, n FROM case_count WHERE n <> 0"
-_TOTAL_FROM_CASES = """SELECT coalesce(unit_grid_code, community_code, street_code, district_code, '0')::bigint,
-       wangge_month(reported_at), count(*) FROM "case" GROUP BY 1, 2"""
-_TOTAL = "SELECT grid, month, n FROM case_count_total WHERE n <> 0"
+_CHAIN = """coalesce(unit_grid_code, '0')::bigint, coalesce(community_code, '0')::bigint,
+       coalesce(street_code, '0')::bigint, coalesce(district_code, '0')::bigint"""
+_FROM_CASES = f"""SELECT {_CHAIN}, wangge_month(reported_at), class_code, channel, state, count(*)
+FROM "case" GROUP BY 1, 2, 3, 4, 5, 6, 7, 8"""
+_KEPT = "SELECT unit, community, street, district, month, class_code, channel, state, n FROM case_count WHERE n <> 0"
+_TOTAL_FROM_CASES = f"""SELECT {_CHAIN}, wangge_month(reported_at), count(*) FROM "case" GROUP BY 1, 2, 3, 4, 5"""
+_TOTAL = "SELECT unit, community, street, district, month, n FROM case_count_total WHERE n <> 0"
 
 
 def _same(conn) -> None:
@@ -91,6 +91,7 @@ PERIODS = [
     (datetime(2023, 1, 1, tzinfo=CHINA), datetime(2026, 1, 1, tzinfo=CHINA)),  # whole months
     (datetime(2023, 3, 17, 9, 30, tzinfo=CHINA), datetime(2025, 2, 3, tzinfo=CHINA)),  # edges from the cases
     (datetime(2024, 5, 2, tzinfo=CHINA), datetime(2024, 5, 20, tzinfo=CHINA)),  # within one month
+    (datetime(2024, 1, 15, tzinfo=CHINA), datetime(2024, 2, 10, tzinfo=CHINA)),  # across one boundary
     (None, datetime(2024, 7, 1, tzinfo=CHINA)),
     (datetime(2024, 7, 15, tzinfo=CHINA), None),
 ]
@@ -101,6 +102,7 @@ FILTERS = [
     {"class_code": "0402"},
     {"channel": "app", "state": "open"},
     {"state": "closed", "region": "110108001"},
+    {"months": [2]},
     {"region": "110108002001"},
 ]
 
@@ -135,9 +137,10 @@ def _plain(conn, by, period, f, who_sql="TRUE") -> dict[str, int]:
     elif f.get("state"):
         where.append("state = :s")
         values["s"] = f["state"]
-    if f.get("region"):
-        where.append("coalesce(unit_grid_code, community_code, street_code, district_code) LIKE :r")
-        values["r"] = f["region"] + "%"
+    if f.get("region"):  # the region's own level, as the case list filters
+        column = {6: "district_code", 9: "street_code", 12: "community_code", 15: "unit_grid_code"}[len(f["region"])]
+        where.append(f"{column} = :r")
+        values["r"] = f["region"]
     sql = f'SELECT {key}, count(*) FROM "case" WHERE {" AND ".join(where)} GROUP BY 1'
     return dict(conn.execute(text(sql), values).all())
 
@@ -158,6 +161,16 @@ def test_a_caller_is_counted_within_their_reach_only(history):
     street = Principal("user", "1", "li", (Grant("planner", "110108002"),))
     community = Principal("user", "2", "wu", (Grant("planner", "110108001002"),))
     unit = Principal("user", "3", "zhao", (Grant("unit_staff", None, "GOV-NONE"),))
+    with history.begin() as conn:
+        # a chain whose codes do not nest (a unit grid sticking out into the next community):
+        # each level is counted for itself, as the case list filters it
+        conn.execute(
+            text(
+                "UPDATE \"case\" SET community_code = '110108001002' WHERE id = "
+                "(SELECT min(id) FROM \"case\" WHERE community_code = '110108001001')"
+            )
+        )
+        _same(conn)
     with history.connect() as conn:
         for who, cond in ((street, "street_code = '110108002'"), (community, "community_code = '110108001002'")):
             for period in PERIODS[:2]:

@@ -163,6 +163,7 @@ async def redraw_grid(
             dry_run=dry_run,
             valid_from=parse_at(valid_from, "valid_from"),
             tolerance_m=tolerance,
+            within=principal.areas_for("grids:write"),
         )
 
     report = await run_in_threadpool(work)
@@ -254,7 +255,7 @@ async def add_grid(
     return await _edit(
         engine, who, "grid.add", [code],
         lambda areas: edits.add_grid(engine, code, feature, crs=crs, dry_run=dry_run, valid_from=at,
-                                     tolerance_m=tolerance),
+                                     tolerance_m=tolerance, within=areas),
         dry_run,
     )  # fmt: skip
 
@@ -280,13 +281,15 @@ async def redraw_grids(
         raise InvalidInput("1 to 100 features", field="features")
     pairs = []
     for f in features:
-        code = (f.get("properties") or {}).get("code") if isinstance(f, dict) else None
+        props = f.get("properties") if isinstance(f, dict) else None
+        code = props.get("code") if isinstance(props, dict) else None
         if not isinstance(code, str):
             raise InvalidInput("each feature needs properties.code", field="features")
         pairs.append((check_area(code, "code"), f))
     at = parse_at(valid_from, "valid_from")
     return await _edit(
         engine, who, "grid.redraw", [c for c, _ in pairs],
-        lambda areas: edits.redraw_grids(engine, pairs, crs=crs, dry_run=dry_run, valid_from=at, tolerance_m=tolerance),
+        lambda areas: edits.redraw_grids(engine, pairs, crs=crs, dry_run=dry_run, valid_from=at, tolerance_m=tolerance,
+                                         within=areas),
         dry_run,
     )  # fmt: skip

@@ -87,10 +87,13 @@ async def component_tile(
     return _answer(request, found, cacheable=True)
 
 
-def _case_tile(conn: Any, who: Principal, z: int, x: int, y: int, filters: dict, offset: str | None) -> Any:
+def _case_tile(
+    conn: Any, who: Principal, z: int, x: int, y: int, filters: dict, region: str | None, offset: str | None
+) -> Any:
     if z < tiles.CASE_POINTS_FROM:  # counts per grid (the caller's reach and filters applied there)
-        return cells.case_cells(conn, z, x, y, who=who, offset=offset, **filters), False
-    where, params = case_filters(who, **filters)  # the caller's reach and the case list's filters
+        return cells.case_cells(conn, z, x, y, who=who, offset=offset, region=region, **filters), False
+    # the caller's reach and the case list's filters
+    where, params = case_filters(who, grid=region, grid_field="region", **filters)
     return tiles.tile(conn, "cases", z, x, y, where=" AND ".join(where), params=params, offset=offset)
 
 
@@ -112,6 +115,7 @@ async def case_tile(
     from_: Annotated[Instant | None, Query(alias="from")] = None,
     to: Instant | None = None,
     months: Months = None,
+    region: Annotated[str | None, Query(max_length=15, description="a grid code of any level")] = None,
     offset: Offset = None,
 ) -> Response:
     """Cases: from zoom 15 points with ``id``, ``state``, ``class`` and ``overdue``; below, the count
@@ -125,7 +129,7 @@ async def case_tile(
         "end": to,
         "months": months,
     }
-    found = await autocommit(_case_tile, who, z, x, y, filters, offset)
+    found = await autocommit(_case_tile, who, z, x, y, filters, region, offset)
     return _answer(request, found, cacheable=False)
 
 

@@ -127,7 +127,10 @@ class HeatGroup(BaseModel):
 
 
 class HeatAnswer(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
     level: str
+    from_: datetime = Field(alias="from", description="the period counted (default: the last twelve months)")
+    to: datetime
     breaks: list[int] = Field(description="the fixed class breaks: a value's class is the last break it reaches")
     total: int
     compare: str | None = None

@@ -19,15 +19,16 @@ from gis.cases.counts import count
 from gis.grids.hierarchy import CODE_LENGTH
 from gis.tiles import _BOUNDS, _SHIFTED, BUFFER, EXTENT, check_tile, offset_shift
 
-# the grids whose label point is in the tile, then their counts, then the tile
+# the grids (in force now) whose label point is in the tile, then their counts, then the tile
 _CELL_GRIDS = f"""WITH {_BOUNDS}
-SELECT g.code FROM grid g, bounds
-WHERE g.level = :level AND g.valid_to IS NULL AND g.geom && bounds.b AND g.label && bounds.b"""
+SELECT g.code, ST_X(g.label), ST_Y(g.label) FROM grid g, bounds
+WHERE g.level = :level AND wangge_valid(g.valid_from, g.valid_to, now()) AND g.geom && bounds.b AND g.label && bounds.b"""
+_POINT = "ST_SetSRID(ST_MakePoint(k.lon, k.lat), 4490)"
 _CELLS = f"""WITH {_BOUNDS}
 SELECT ST_AsMVT(r, :layer, {EXTENT}, 'geom')
-FROM (SELECT k.code, k.count, ST_AsMVTGeom({_SHIFTED.format(g="g.label")}, bounds.merc, {EXTENT}, {BUFFER}, true) AS geom
-      FROM unnest(CAST(:codes AS text[]), CAST(:counts AS int[])) AS k(code, count)
-      JOIN grid g ON g.code = k.code AND g.valid_to IS NULL, bounds
+FROM (SELECT k.code, k.count, ST_AsMVTGeom({_SHIFTED.format(g=_POINT)}, bounds.merc, {EXTENT}, {BUFFER}, true) AS geom
+      FROM unnest(CAST(:codes AS text[]), CAST(:counts AS int[]), CAST(:lons AS float8[]), CAST(:lats AS float8[]))
+           AS k(code, count, lon, lat), bounds
       ORDER BY k.code) r
 WHERE geom IS NOT NULL"""
 
@@ -57,11 +58,14 @@ def case_cells(
     level = cell_level(z)
     dx, dy = offset_shift(z, x, y) if offset == "gcj02" else (0.0, 0.0)
     values = {"z": z, "x": x, "y": y, "dx": dx, "dy": dy, "layer": "cases"}
-    codes = conn.execute(text(_CELL_GRIDS), {**values, "level": level}).scalars().all()
-    if not codes:
+    at = {code: (lon, lat) for code, lon, lat in conn.execute(text(_CELL_GRIDS), {**values, "level": level})}
+    if not at:
         return b""
-    found = count(conn, by=str(CODE_LENGTH[level]), periods=[(start, end)], codes=codes, who=who, **filters)[0]
+    found = count(conn, by=str(CODE_LENGTH[level]), periods=[(start, end)], codes=list(at), who=who, **filters)[0]
+    found = {code: n for code, n in found.items() if code in at}
     if not found:
         return b""
-    values.update(codes=list(found), counts=list(found.values()))
+    values.update(
+        codes=list(found), counts=list(found.values()), lons=[at[c][0] for c in found], lats=[at[c][1] for c in found]
+    )
     return bytes(conn.execute(text(_CELLS), values).scalar() or b"")

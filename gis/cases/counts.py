@@ -44,11 +44,13 @@ def month_start(n: int) -> datetime:
 
 def split(since: datetime | None, until: datetime | None) -> tuple[tuple[int | None, int | None] | None, list[Period]]:
     """The whole months inside ``[since, until)`` (numbers, ``[m0, m1)``; ``None`` for an open end)
-    and the pieces left at the edges, to be counted from the cases."""
+    and the pieces left at the edges, to be counted from the cases, each within one month."""
     m0 = None if since is None else month_number(since) + (month_start(month_number(since)) < since)
     m1 = None if until is None else month_number(until)
-    if m0 is not None and m1 is not None and m0 >= m1:
-        return None, [(since, until)]
+    if m0 is not None and m1 is not None and m0 >= m1:  # no whole month: one, or two across a boundary
+        assert since is not None and until is not None
+        cut = month_start(m1)
+        return None, [(since, cut), (cut, until)] if since < cut < until else [(since, until)]
     edges: list[Period] = []
     if m0 is not None and since is not None and month_start(m0) > since:
         edges.append((since, month_start(m0)))
@@ -57,37 +59,25 @@ def split(since: datetime | None, until: datetime | None) -> tuple[tuple[int | N
     return (m0, m1), edges
 
 
-def _ranges(codes: Sequence[str]) -> tuple[list[int], list[int], list[int]]:
-    """Each code's descendants at each depth, as ``[lo, hi)`` ranges of numbers (codes inside
-    another one dropped, so no row is counted twice)."""
-    lo: list[int] = []
-    hi: list[int] = []
-    depth: list[int] = []
-    for code in sorted(set(codes)):
-        if any(code != o and code.startswith(o) for o in codes):
-            continue
-        for d in DEPTHS:
-            if d >= len(code):
-                k = 10 ** (d - len(code))
-                lo.append(int(code) * k)
-                hi.append((int(code) + 1) * k)
-                depth.append(d)
-    return lo, hi, depth
+#: the kept counts' column of each grid code length
+LEVEL_COLUMN = {6: "r.district", 9: "r.street", 12: "r.community", 15: "r.unit"}
 
 
-def code_ranges(codes: Sequence[str], name: str) -> tuple[str, dict[str, Any]]:
-    """A condition on ``case_count r`` keeping the rows inside any of ``codes`` (grids of any
-    level): a code's descendants at each depth are one range of numbers. Values bound."""
-    parts: list[str] = []
-    params: dict[str, Any] = {}
-    for i, (a, b, d) in enumerate(zip(*_ranges(codes), strict=True)):
-        parts.append(f"(r.depth = {d} AND r.grid >= :{name}_lo{i} AND r.grid < :{name}_hi{i})")
-        params.update({f"{name}_lo{i}": a, f"{name}_hi{i}": b})
+def codes_condition(codes: Sequence[str], name: str) -> tuple[str, dict[str, Any]]:
+    """A condition on the kept counts ``r`` keeping the rows in any of ``codes`` (grids of any
+    level, each compared with its own level's column, as the case list does). Values bound."""
+    by_length: dict[int, list[int]] = {}
+    for code in codes:
+        by_length.setdefault(len(code), []).append(int(code))
+    parts = [f"{LEVEL_COLUMN[n]} = ANY(CAST(:{name}_{n} AS bigint[]))" for n in sorted(by_length)]
+    params = {f"{name}_{n}": v for n, v in by_length.items()}
     return ("(" + " OR ".join(parts) + ")" if parts else "FALSE"), params
 
 
 def kept_reach(who: Principal | None) -> tuple[str, dict[str, Any]] | None:
-    """The caller's reach on the kept counts, or None when it is not only areas."""
+    """The caller's reach on the kept counts (its area grants, as ``area_condition`` compares them
+    with the cases' columns), or None when it is not only areas (units, own reports: counted from
+    the cases, which know them)."""
     if who is None:
         return "TRUE", {}
     permission = "cases:read"
@@ -96,7 +86,7 @@ def kept_reach(who: Principal | None) -> tuple[str, dict[str, Any]] | None:
     if who.units_for(permission) or who.own_worker_for(permission) or who.submitter_for(permission):
         return None
     areas = who.areas_for(permission)
-    return ("TRUE", {}) if areas is None else code_ranges(areas, "acc")
+    return ("TRUE", {}) if areas is None else codes_condition(areas, "acc")
 
 
 def count(
@@ -166,7 +156,7 @@ def _kept(conn, by, level, spans, reach, filters, region, codes) -> list[dict[st
         where.append("r.month % 12 + 1 = ANY(:months)")
         params["months"] = sorted(season)
     if region:
-        cond, p = code_ranges([region], "region")
+        cond, p = codes_condition([region], "region")
         where.append(cond)
         params.update(p)
     # no class, channel or state asked about: the table without them (a third of the rows)
@@ -175,19 +165,12 @@ def _kept(conn, by, level, spans, reach, filters, region, codes) -> list[dict[st
         if by == "class" or any(filters[k] for k in ("class_code", "channel", "state"))
         else "case_count_total"
     )
-    source = f"{table} r"
-    if codes is not None:
-        # a few grids (a tile's): each range read through the primary key (OFFSET 0 keeps the
-        # planner from a hash join that compares every row with every range: 1.9 s, measured)
-        lo, hi, depth = _ranges(codes)
-        source = (
-            "unnest(CAST(:only_lo AS bigint[]), CAST(:only_hi AS bigint[]), CAST(:only_d AS smallint[]))"
-            f" AS want(lo, hi, d) CROSS JOIN LATERAL (SELECT * FROM {table} r"
-            " WHERE r.grid >= want.lo AND r.grid < want.hi AND r.depth = want.d OFFSET 0) r"
-        )
-        params.update(only_lo=lo, only_hi=hi, only_d=depth)
+    if codes is not None:  # a few grids (a tile's), found by their level's index
+        cond, p = codes_condition(codes, "only")
+        where.append(cond)
+        params.update(p)
     if level is not None:
-        where.append(f"r.depth >= {level}")
+        where.append(f"{LEVEL_COLUMN[level]} <> 0")
     sums, any_span = [], []
     for j, (_, (m0, m1)) in enumerate(spans):
         if m0 is not None and m1 is not None:
@@ -205,12 +188,12 @@ def _kept(conn, by, level, spans, reach, filters, region, codes) -> list[dict[st
     else:
         where.append("(" + " OR ".join(any_span) + ")")
     if level is not None:
-        inner, outer = "r.grid", f"left(k::text, {level})"
+        inner, outer = LEVEL_COLUMN[level], "k::text"
     else:
         inner, outer = _KEPT_INNER[by], _KEPT_OUTER[by]
     outer_sums = ", ".join(f"sum(p{j})" for j in range(len(spans)))
     sql = f"""SELECT {outer} AS key, {outer_sums}
-FROM (SELECT {inner} AS k, {", ".join(sums)} FROM {source} WHERE {" AND ".join(where)} GROUP BY 1) per
+FROM (SELECT {inner} AS k, {", ".join(sums)} FROM {table} r WHERE {" AND ".join(where)} GROUP BY 1) per
 GROUP BY 1"""
     result: list[dict[str, int]] = [{} for _ in range(max(i for i, _ in spans) + 1)]
     for row in conn.execute(text(sql), params).all():

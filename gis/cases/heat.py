@@ -69,7 +69,13 @@ def heat(
         state=state, region=region, who=who,
     )  # fmt: skip
     now = found[0]
-    out: dict[str, Any] = {"level": level, "breaks": list(BREAKS), "total": sum(now.values())}
+    out: dict[str, Any] = {
+        "level": level,
+        "from": since,
+        "to": until,
+        "breaks": list(BREAKS),
+        "total": sum(now.values()),
+    }
     if compare:
         before = found[1]
         out.update(compare=compare, base_from=a, base_to=b, base_total=sum(before.values()), breaks=list(DIFF_BREAKS))

@@ -106,10 +106,12 @@ def grid_labels(
 ) -> list[dict[str, Any]]:
     """The current grids of ``level`` in ``bbox`` as ``{code, name, lon, lat}`` at their label
     points (a point on the surface, stored with the grid), for a map to write their names."""
-    where = ["g.level = :level", "g.valid_to IS NULL", scope[0]]
+    where = ["g.level = :level", "wangge_valid(g.valid_from, g.valid_to, now())", scope[0]]
     params: dict[str, Any] = {**scope[1], "level": level, "cap": LABEL_CAP}
     if bbox:
-        where.append("g.label && ST_MakeEnvelope(:x0, :y0, :x1, :y1, 4490) AND g.geom && ST_MakeEnvelope(:x0, :y0, :x1, :y1, 4490)")
+        where.append(
+            "g.label && ST_MakeEnvelope(:x0, :y0, :x1, :y1, 4490) AND g.geom && ST_MakeEnvelope(:x0, :y0, :x1, :y1, 4490)"
+        )
         params.update(dict(zip(("x0", "y0", "x1", "y1"), bbox, strict=True)))
     rows = conn.execute(
         text(

@@ -46,7 +46,7 @@ def simplify_groups(conn: Connection, level: int, parents: list[str | None]) -> 
     rows = conn.execute(
         text(
             """SELECT id, parent_code, ST_AsBinary(geom) FROM grid
-               WHERE level = :level AND valid_to IS NULL
+               WHERE level = :level AND wangge_valid(valid_from, valid_to, now())
                  AND (parent_code = ANY(:parents) OR (:top AND parent_code IS NULL))
                ORDER BY id"""
         ),

@@ -297,6 +297,62 @@ def retire(conn: Connection, codes: list[str], valid_from: datetime) -> int:
     return len(ids)
 
 
+def find_outside_areas(conn: Connection, areas: list[str], tolerance_m: float = 10.0) -> list[dict[str, Any]]:
+    """Staged rows lying outside the union of ``areas`` (the writer's grids) by more than a band
+    of ``tolerance_m`` along their edge: a grid admin writes inside their area, whatever the
+    tolerance they give the parent check."""
+    if not areas:
+        return [dict(r) for r in conn.execute(text("SELECT row_no, code, 0 AS outside_m2 FROM stage")).mappings()]
+    rows = conn.execute(
+        text(
+            """WITH a AS (SELECT ST_Union(geom) AS g FROM grid
+                         WHERE code = ANY(:areas) AND wangge_valid(valid_from, valid_to, now()))
+               SELECT s.row_no, s.code, coalesce(ST_Area(ST_Difference(s.geom, a.g)::geography), ST_Area(s.geom::geography))
+                      AS outside_m2
+               FROM stage s, a
+               WHERE a.g IS NULL OR (NOT ST_CoveredBy(s.geom, ST_Buffer(a.g, :tol / 111320.0, 'join=mitre'))
+                 AND ST_Area(ST_Difference(s.geom, a.g)::geography) > :tol * ST_Perimeter(s.geom::geography))
+               ORDER BY s.row_no"""
+        ),
+        {"areas": areas, "tol": tolerance_m},
+    ).mappings()
+    return [dict(r) for r in rows]
+
+
+def taken_codes(conn: Connection, codes: list[str]) -> list[str]:
+    """Of the codes an import gives for the first time, those some grid has (had) meanwhile. The
+    lock on each parent makes a concurrent split or new grid under it wait for this one."""
+    if not codes:
+        return []
+    for parent in sorted({c[:-3] for c in codes}):
+        conn.execute(text("SELECT pg_advisory_xact_lock(hashtext('wangge-codes:' || :p))"), {"p": parent})
+    return list(
+        conn.execute(text("SELECT DISTINCT code FROM grid WHERE code = ANY(:c) ORDER BY code"), {"c": codes}).scalars()
+    )
+
+
+def references(conn: Connection, code: str) -> list[str]:
+    """What still names a retired grid: gridworkers assigned to it, dispatch rules in force for it."""
+    workers = (
+        conn.execute(text("SELECT worker_id FROM worker_grid WHERE grid_code = :c ORDER BY 1"), {"c": code})
+        .scalars()
+        .all()
+    )
+    rules = (
+        conn.execute(
+            text("SELECT id FROM dispatch_rule WHERE area_code = :c AND valid_to IS NULL ORDER BY 1"), {"c": code}
+        )
+        .scalars()
+        .all()
+    )
+    out = []
+    if workers:
+        out.append(f"{code} is retired but gridworkers {', '.join(workers)} are still assigned to it")
+    if rules:
+        out.append(f"{code} is retired but dispatch rules {', '.join(map(str, rules))} still name it")
+    return out
+
+
 def next_codes(conn: Connection, parent: str, n: int) -> list[str]:
     """The next ``n`` free codes under ``parent`` by the standard numbering (three digits after the
     parent's code, counting on from the highest ever used: a retired code is not given again)."""

@@ -13,13 +13,13 @@
 
   function same(a, b) { return Math.abs(a[0] - b[0]) < EPS && Math.abs(a[1] - b[1]) < EPS; }
 
-  function onSegment(p, a, b) {  // p on the segment a-b (within about a millimetre)
+  function onSegment(p, a, b) {  // p on the segment a-b (geoman's midpoints are Mercator ones)
     var dx = b[0] - a[0], dy = b[1] - a[1], len2 = dx * dx + dy * dy;
     if (!len2) return false;
     var t = ((p[0] - a[0]) * dx + (p[1] - a[1]) * dy) / len2;
     if (t <= 0 || t >= 1) return false;
     var ex = a[0] + t * dx - p[0], ey = a[1] + t * dy - p[1];
-    return ex * ex + ey * ey < 1e-16;
+    return ex * ex + ey * ey < 1e-14;  // within about a centimetre
   }
 
   // a polygon's rings (of a Polygon or MultiPolygon), to change in place
@@ -58,7 +58,7 @@
     map.pm.setGlobalOptions({snappable: true, snapDistance: 15, allowSelfIntersection: false});
 
     function feature() {
-      var f = editing.toGeoJSON();
+      var f = editing.toGeoJSON(false);  // every digit: a vertex shared with a neighbour stays equal to it
       f = f.type === "FeatureCollection" ? f.features[0] : f;
       f.properties = {code: code};
       return f;
@@ -196,7 +196,7 @@
     // the neighbours whose shared vertices the moves touched, with their boundary moved alike
     function followers() {
       return near.map(function (n) {
-        var f = n.layer.toGeoJSON();
+        var f = n.layer.toGeoJSON(false);
         return follow(f.geometry, moves) ? {code: n.code, name: n.name, feature: {type: "Feature", properties: {code: n.code}, geometry: f.geometry}} : null;
       }).filter(Boolean);
     }
@@ -237,6 +237,12 @@
       var body = feature(), crs = crsQuery();
       var list = followers();
       if (dry) offerFollowers(list);
+      if (!dry && list.length && !document.querySelector("#wg-follow input")) {
+        offerFollowers(list);  // never save a neighbour the user has not seen offered
+        report.textContent = "移动的顶点与相邻网格共用：请先确认是否一并移动（已列出），再保存。";
+        document.body.setAttribute("data-report", "offered");
+        return;
+      }
       var with_ = dry ? list : chosenFollowers();
       preview.clearLayers();  // the neighbours' boundaries as they would follow (map coordinates already)
       if (dry) list.forEach(function (n) { L.geoJSON(n.feature, {interactive: false, style: {color: "#e8590c", weight: 2, dashArray: "6 4", fillOpacity: 0}}).addTo(preview); });
@@ -260,7 +266,16 @@
       document.getElementById("wg-confirm").textContent = "确认" + label;
     }
 
+    var drawn = null;  // the pm:create handler of the drawing under way
+    function onDrawn(handler) {
+      if (drawn) map.off("pm:create", drawn);
+      drawn = function (e) { map.off("pm:create", drawn); drawn = null; handler(e); };
+      map.on("pm:create", drawn);
+    }
+
     function cancel() {
+      if (drawn) { map.off("pm:create", drawn); drawn = null; }
+      if (pending && pending.cleanup) pending.cleanup();
       pending = null;
       map.pm.disableDraw();
       ["wg-confirm", "wg-cancel"].forEach(function (id) { document.getElementById(id).hidden = true; });
@@ -278,7 +293,7 @@
       cancel();
       report.textContent = "在地图上画一条穿过本网格的线（单击加点，双击结束）。";
       map.pm.enableDraw("Line", {snappable: true});
-      map.once("pm:create", function (e) {
+      onDrawn(function (e) {
         var line = e.layer;
         var run = function (dry) {
           return api("/api/v1/grids/" + code + "/split?dry_run=" + dry + crsQuery(), {method: "POST", body: {line: line.toGeoJSON()}});
@@ -306,7 +321,7 @@
       cancel();
       report.textContent = "在地图上画出新网格（单击加点，点击起点结束）；上级网格按位置确定，代码按标准顺序编号。";
       map.pm.enableDraw("Polygon", {snappable: true, allowSelfIntersection: false});
-      map.once("pm:create", function (e) {
+      onDrawn(function (e) {
         var shape = e.layer, c = shape.getBounds().getCenter();
         api("/api/v1/lookup?lon=" + c.lng + "&lat=" + c.lat + "&crs=" + encodeURIComponent(wangge.mapCrs)).then(function (r) {
           var parent = r.ok && r.body.community;
@@ -341,10 +356,7 @@
         if (label === "新建") load(body.codes[0]); else load(code);
       }));
     });
-    document.getElementById("wg-cancel").addEventListener("click", function () {
-      if (pending && pending.cleanup) pending.cleanup();
-      cancel(); report.textContent = "";
-    });
+    document.getElementById("wg-cancel").addEventListener("click", function () { cancel(); report.textContent = ""; });
     document.getElementById("wg-asof").addEventListener("change", asOf);
     state.load = load; state.split = startSplit; state.merge = startMerge; state.create = startNew;
     state.pick = function (other) { var n = near.filter(function (x) { return x.code === other; })[0]; if (pending && pending.pick) pending.pick(other, n && n.name); };

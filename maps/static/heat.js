@@ -88,7 +88,10 @@
     function drawCells() {
       if (cells) { map.removeLayer(cells); cells = null; }
       if (!form.elements.cells.checked) return;
-      var q = query().split("&").filter(function (p) { return p && !/^(level|compare|region)=/.test(p); });
+      var q = query().split("&").filter(function (p) { return p && !/^(level|compare)=/.test(p); });
+      // the period the counts were for (the last twelve months when the form left it open)
+      if (!q.some(function (p) { return /^from=/.test(p); })) q.push("from=" + encodeURIComponent(answer.from));
+      if (!q.some(function (p) { return /^to=/.test(p); })) q.push("to=" + encodeURIComponent(answer.to));
       if (options.shift) q.push(options.shift.slice(1));
       cells = L.vectorGrid.protobuf("../tiles/cases/{z}/{x}/{y}.pbf" + (q.length ? "?" + q.join("&") : ""), {
         rendererFactory: L.canvas.tile, interactive: false, maxNativeZoom: 14, pane: "markerPane",

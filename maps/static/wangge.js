@@ -84,7 +84,7 @@
   function gridLabels(map, options) {
     var layer = L.layerGroup().addTo(map), from = (options && options.zoom) || 16, asked = 0;
     function draw() {
-      if (map.getZoom() < from) { layer.clearLayers(); document.body.setAttribute("data-labels", "0"); return; }
+      if (map.getZoom() < from) { asked++; layer.clearLayers(); document.body.setAttribute("data-labels", "0"); return; }
       var b = map.getBounds(), pad = shifted ? 0.01 : 0, n = ++asked;
       var bbox = [b.getWest() - pad, b.getSouth() - pad, b.getEast() + pad, b.getNorth() + pad].join(",");
       api("/api/v1/grid-labels?level=unit_grid&bbox=" + bbox).then(function (r) {

@@ -4,9 +4,9 @@ The heatmap, the case tiles below zoom 15 and the planners' counts read these fe
 millions of cases (4,000,000 cases of the big city make 2.8 million rows here, 50 bytes each
 instead of 350; real data with a few hot grids compresses more). Statement-level triggers with
 transition tables keep them exact: one grouped upsert per statement, so a bulk load of a million
-cases costs one aggregate, and an intake one row. ``grid`` is the case's deepest grid code as a
-number (codes are digits and each is its parent's code with digits appended: a code's ancestors
-are ranges of numbers), ``depth`` that code's length (0: outside every grid); ``month`` is
+cases costs one aggregate, and an intake one row. ``unit``, ``community``, ``street`` and
+``district`` are the case's four grid codes as numbers (codes are digits and never start with 0;
+0: no grid at that level), each level kept as the case stores it; ``month`` is
 ``year * 12 + month - 1`` in China time. Rows whose count fell to zero stay (harmless).
 ``case_count_total`` holds the same without class, channel and state (a third of the rows): the
 counts no such filter asks for.
@@ -25,22 +25,25 @@ down_revision = "0016"
 branch_labels = None
 depends_on = None
 
-# the dimensions of a case row ``c``, in the table's column order
-DIMS = """coalesce(c.unit_grid_code, c.community_code, c.street_code, c.district_code, '0')::bigint,
-          length(coalesce(c.unit_grid_code, c.community_code, c.street_code, c.district_code, ''))::smallint,
+# the dimensions of a case row ``c``, in the table's column order: its four grid codes as numbers
+# (0: none), as the case stores them (a unit grid sticking out of its community may give a chain
+# whose codes do not nest: each level is kept for itself, as the case list filters it)
+DIMS = """coalesce(c.unit_grid_code, '0')::bigint, coalesce(c.community_code, '0')::bigint,
+          coalesce(c.street_code, '0')::bigint, coalesce(c.district_code, '0')::bigint,
           wangge_month(c.reported_at), c.class_code, c.channel, c.state"""
-COLUMNS = "grid, depth, month, class_code, channel, state"
-TOTAL = "grid, depth, month"
+CHAIN = "unit, community, street, district"
+COLUMNS = f"{CHAIN}, month, class_code, channel, state"
+TOTAL = f"{CHAIN}, month"
 UPSERT = f"""INSERT INTO case_count AS t ({COLUMNS}, n)
     SELECT {COLUMNS}, sum(n) FROM ({{rows}}) AS d({COLUMNS}, n)
     GROUP BY {COLUMNS} HAVING sum(n) <> 0
     ORDER BY {COLUMNS}  -- one lock order for concurrent writers
-    ON CONFLICT (grid, month, class_code, channel, state) DO UPDATE SET n = t.n + excluded.n;
+    ON CONFLICT ({COLUMNS}) DO UPDATE SET n = t.n + excluded.n;
 INSERT INTO case_count_total AS t ({TOTAL}, n)
     SELECT {TOTAL}, sum(n) FROM ({{rows}}) AS d({COLUMNS}, n)
     GROUP BY {TOTAL} HAVING sum(n) <> 0
     ORDER BY {TOTAL}
-    ON CONFLICT (grid, month) DO UPDATE SET n = t.n + excluded.n"""
+    ON CONFLICT ({TOTAL}) DO UPDATE SET n = t.n + excluded.n"""
 
 
 def _rows(table: str, sign: int) -> str:
@@ -55,22 +58,26 @@ def upgrade() -> None:
                     + extract(month FROM t AT TIME ZONE 'Asia/Shanghai') - 1)::smallint
         $$;
         CREATE TABLE case_count (
-            grid bigint NOT NULL,
-            depth smallint NOT NULL,
+            unit bigint NOT NULL,
+            community bigint NOT NULL,
+            street bigint NOT NULL,
+            district bigint NOT NULL,
             month smallint NOT NULL,
             class_code text NOT NULL,
             channel text NOT NULL,
             state text NOT NULL,
             n integer NOT NULL,
-            PRIMARY KEY (grid, month, class_code, channel, state)
+            PRIMARY KEY (unit, community, street, district, month, class_code, channel, state)
         );
         -- the same without class, channel and state: a third of the rows, for the unfiltered counts
         CREATE TABLE case_count_total (
-            grid bigint NOT NULL,
-            depth smallint NOT NULL,
+            unit bigint NOT NULL,
+            community bigint NOT NULL,
+            street bigint NOT NULL,
+            district bigint NOT NULL,
             month smallint NOT NULL,
             n integer NOT NULL,
-            PRIMARY KEY (grid, month)
+            PRIMARY KEY (unit, community, street, district, month)
         );
         """
     )
@@ -111,13 +118,15 @@ def upgrade() -> None:
     # in month order: a period's rows are together (later months are appended as they come)
     op.execute(
         f"""INSERT INTO case_count ({COLUMNS}, n)
-            SELECT {DIMS}, count(*) FROM "case" c GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 3, 1"""
+            SELECT {DIMS}, count(*) FROM "case" c GROUP BY 1, 2, 3, 4, 5, 6, 7, 8 ORDER BY 5, 1"""
     )
     op.execute(
-        f"INSERT INTO case_count_total ({TOTAL}, n) SELECT {TOTAL}, sum(n) FROM case_count GROUP BY 1, 2, 3 ORDER BY 3, 1"
+        f"INSERT INTO case_count_total ({TOTAL}, n) SELECT {TOTAL}, sum(n) FROM case_count GROUP BY 1, 2, 3, 4, 5 ORDER BY 5, 1"
     )
-    op.execute("CREATE INDEX case_count_month ON case_count (month)")
-    op.execute("CREATE INDEX case_count_total_month ON case_count_total (month)")
+    # a period's months; a street's or community's rows (a region, a tile's cells further out)
+    for table in ("case_count", "case_count_total"):
+        for column in ("month", "community", "street"):
+            op.execute(f"CREATE INDEX {table}_{column} ON {table} ({column})")
     op.execute("ANALYZE case_count")
     op.execute("ANALYZE case_count_total")
 
