@@ -16,7 +16,20 @@ from api import docs, errors, maps, pages
 from api.access import FailureLimit, TokenKeys, public
 from api.middleware import RequestId
 from api.principals import Principals
-from api.routes import audit, auth, cases, grids, imports, lookup, open311, registry, tiles, tracks, validation
+from api.routes import (
+    analytics,
+    audit,
+    auth,
+    cases,
+    grids,
+    imports,
+    lookup,
+    open311,
+    registry,
+    tiles,
+    tracks,
+    validation,
+)
 from api.schemas.meta import ERRORS, Health
 from gis.db import make_engine
 from gis.settings import Settings
@@ -137,7 +150,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     docs.install(app)
     # Routers are matched in order, each tried costing about 0.05 ms of Python: the busiest paths
     # first, the lookup (the cheapest request, with a latency target) before the intake and tracks.
-    for module in (lookup, cases, tracks, grids, imports, validation, registry, auth, audit):
+    for module in (lookup, cases, tracks, grids, imports, validation, registry, analytics, auth, audit):
         app.include_router(module.router, prefix="/api/v1", responses=ERRORS)
 
     app.include_router(open311.router, responses=ERRORS)

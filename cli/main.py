@@ -8,12 +8,12 @@ import sys
 
 from sqlalchemy.exc import DBAPIError
 
-from cli import db, demo, export, imports, lookup, serve, tracks, users, validate
+from cli import analytics, db, demo, export, imports, lookup, serve, tracks, users, validate
 from gis.db import sqlstate
 from gis.errors import ClusterError, WanggeError
 from gis.settings import Settings
 
-GROUPS = (db, imports, export, validate, lookup, tracks, users, serve, demo)
+GROUPS = (db, imports, export, validate, lookup, tracks, analytics, users, serve, demo)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -18,8 +18,20 @@ ALLOWED = {
     "gis.cases": {"gis", "gis.grids", "gis.registry", "gis.cases", "gis.tracks", "gis.access"},
     "gis.tracks": {"gis", "gis.grids", "gis.tracks", "gis.access"},
     "gis.access": {"gis", "gis.grids", "gis.access"},
+    "gis.analytics": {"gis", "gis.grids", "gis.cases", "gis.access", "gis.analytics"},
     "importers": {"gis", "gis.grids", "gis.registry", "gis.cases", "gis.tracks", "gis.access", "importers"},
-    "api": {"gis", "gis.grids", "gis.registry", "gis.cases", "gis.tracks", "gis.access", "importers", "maps", "api"},
+    "api": {
+        "gis",
+        "gis.grids",
+        "gis.registry",
+        "gis.cases",
+        "gis.tracks",
+        "gis.access",
+        "gis.analytics",
+        "importers",
+        "maps",
+        "api",
+    },
     "maps": {"gis", "maps"},
     "demo": {"gis", "gis.grids", "gis.registry", "gis.cases", "gis.tracks", "gis.access", "importers", "demo"},
     "cli": {
@@ -29,13 +41,14 @@ ALLOWED = {
         "gis.cases",
         "gis.tracks",
         "gis.access",
+        "gis.analytics",
         "importers",
         "api",
         "demo",
         "cli",
     },
 }
-ROOMS = ("gis.grids", "gis.registry", "gis.cases", "gis.tracks", "gis.access")
+ROOMS = ("gis.grids", "gis.registry", "gis.cases", "gis.tracks", "gis.access", "gis.analytics")
 
 
 def _modules() -> dict[str, Path]:

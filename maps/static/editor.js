@@ -87,7 +87,8 @@
       var body = r.status === 422 ? (r.body.details || r.body) : r.body;
       var rejected = body.rejected || [];
       report.appendChild(el("p", {id: "wg-verdict", "class": rejected.length ? "wg-warn" : "wg-ok",
-        text: rejected.length ? "不能保存：" + rejected.length + " 处问题" : (saved ? (what || "已保存为新版本") : "检查通过，可以保存")}));
+        text: rejected.length ? "不能保存：" + rejected.length + " 处问题"
+          : (saved ? (what || "已保存为新版本") : (pending ? "检查通过，可以确认" + pending.label : "检查通过，可以保存"))}));
       rejected.forEach(function (x) { report.appendChild(el("p", {"class": "wg-muted", text: (x.code || "") + " " + (x.reason || x.message || JSON.stringify(x))})); });
       (body.warnings || []).forEach(function (w) { report.appendChild(el("p", {"class": "wg-muted", text: "提示：" + w})); });
       if ((body.findings || []).length) report.appendChild(el("p", {"class": "wg-warn", text: "地图上红色区域为校验发现的问题（重叠、缝隙或超出上级）。"}));

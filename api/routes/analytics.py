@@ -1,0 +1,158 @@
+"""Planners' analytics: case counts per grid by season and region, time series, seasonal profiles.
+
+Every answer counts only the cases the caller reaches; numbers, never a case's personal data.
+``season`` with ``year`` (winter 2024: December 2023 to February 2024), or ``from``/``to`` with
+an optional ``months`` (a season as months, e.g. the typhoon season 6-10); default the last twelve
+months.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.access import StatsRead
+from api.deps import AutocommitDep
+from api.params import Months
+from api.schemas import Instant
+from gis.analytics import counts
+from gis.cases.heat import default_period
+from gis.errors import InvalidInput
+
+router = APIRouter(tags=["analytics"])
+Level = Literal["district", "street", "community", "unit_grid", "unit"]
+
+
+@dataclass(frozen=True)
+class Filters:
+    since: datetime
+    until: datetime
+    months: list[int] | None
+    class_code: str | None
+    channel: str | None
+    state: str | None
+    region: str | None
+
+    def kw(self) -> dict[str, Any]:
+        return {
+            "since": self.since, "until": self.until, "months": self.months, "class_code": self.class_code,
+            "channel": self.channel, "state": self.state, "region": self.region,
+        }  # fmt: skip
+
+
+async def get_filters(
+    from_: Annotated[Instant | None, Query(alias="from")] = None,
+    to: Instant | None = None,
+    season: Annotated[Literal["spring", "summer", "autumn", "winter"] | None, Query()] = None,
+    year: Annotated[
+        int | None, Query(ge=1900, le=2200, description="the season's year (a winter's: its January's)")
+    ] = None,
+    months: Months = None,
+    class_code: Annotated[str | None, Query(alias="class", pattern=r"^\d{4}$")] = None,
+    channel: Annotated[str | None, Query(max_length=20)] = None,
+    state: Annotated[str | None, Query(max_length=20)] = None,
+    region: Annotated[str | None, Query(pattern=r"^\d{6}(\d{3}){0,3}$", description="a grid code of any level")] = None,
+) -> Filters:
+    """The period (``season`` + ``year``, or ``from``/``to``) and the case list's filters."""
+    if season is not None or year is not None:
+        if season is None or year is None:
+            raise InvalidInput("season and year go together", field="season" if season is None else "year")
+        if from_ or to or months:
+            raise InvalidInput("give a season or a period with months, not both", field="season")
+        since, until, months = counts.season_period(season, year)
+    else:
+        a, b = default_period(datetime.now(UTC))
+        since, until = from_ or a, to or b
+    return Filters(since, until, months, class_code, channel, state, region)
+
+
+FiltersDep = Annotated[Filters, Depends(get_filters)]
+
+
+class GridCount(BaseModel):
+    code: str
+    name: str
+    count: int
+    area_km2: float
+    per_km2: float | None
+    share: float
+    rank: int = Field(description="1 the most; ties share a rank (1, 2, 2, 4)")
+    base: int | None = None
+    change: int | None = None
+    change_pct: float | None = Field(None, description="None when the earlier count was 0")
+
+
+class GridCounts(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+    level: str
+    region: str | None
+    from_: datetime = Field(alias="from")
+    to: datetime
+    months: list[int] | None
+    total: int
+    compare: str | None = None
+    base_from: datetime | None = None
+    base_to: datetime | None = None
+    base_total: int | None = None
+    grids: list[GridCount]
+
+
+CSV_FIELDS = ("rank", "code", "name", "count", "area_km2", "per_km2", "share", "base", "change", "change_pct")
+
+
+@router.get("/analytics/counts", response_model=GridCounts, responses={200: {"content": {"text/csv": {}}}})
+async def analytics_counts(
+    autocommit: AutocommitDep,
+    who: StatsRead,
+    filters: FiltersDep,
+    level: Level = "street",
+    compare: Literal["yoy", "prev"] | None = None,
+    format: Literal["json", "csv"] = "json",
+) -> Any:
+    """Cases per grid of ``level`` in ``region``: count, per km², share, rank; with ``compare``
+    (``yoy`` 同比, ``prev`` 环比) the earlier count, the change and the % change. ``format=csv``
+    for a spreadsheet."""
+    found = await autocommit(counts.grid_counts, level=level, compare=compare, who=who, **filters.kw())
+    if format == "csv":
+        out = io.StringIO()
+        writer = csv.DictWriter(out, fieldnames=CSV_FIELDS, extrasaction="ignore", lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(found["grids"])
+        return Response("\ufeff" + out.getvalue(), media_type="text/csv; charset=utf-8")  # (BOM: Excel reads UTF-8)
+    return found
+
+
+class SeriesStep(BaseModel):
+    period: str
+    count: int
+
+
+@router.get("/analytics/series", response_model=list[SeriesStep])
+async def analytics_series(
+    autocommit: AutocommitDep,
+    who: StatsRead,
+    filters: FiltersDep,
+    step: Literal["day", "week", "month"] = "month",
+) -> Any:
+    """Cases per day, ISO week or month (China time) in ``region`` (default the caller's whole
+    reach) under the filters, every step of the period listed."""
+    return await autocommit(counts.series, step=step, who=who, **filters.kw())
+
+
+@router.get("/analytics/profile", response_model=list[dict[str, int]])
+async def analytics_profile(
+    autocommit: AutocommitDep,
+    who: StatsRead,
+    filters: FiltersDep,
+    by: Literal["month", "weekday", "hour"] = "month",
+) -> Any:
+    """The seasonal profile: cases per month of the year, day of the week (1 Monday) or hour of
+    the day (China time), every bucket listed."""
+    return await autocommit(counts.profile, by=by, who=who, **filters.kw())

@@ -1,0 +1,1 @@
+"""Planners' analytics: case counts by season and region (hot spots to come)."""
