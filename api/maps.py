@@ -147,6 +147,14 @@ async def heat(
     return await _serve(request, who, autocommit, builders.heat_page, list(case_heat.BREAKS))
 
 
+@router.get("/hotspots", response_class=HTMLResponse)
+async def hotspots(
+    request: Request, autocommit: AutocommitDep, who: Annotated[Caller | None, Depends(PagePermission("stats:read"))]
+) -> Response:
+    """热点分析: the planners' map of hot and cold spots (Getis-Ord Gi*)."""
+    return await _serve(request, who, autocommit, builders.hotspots_page)
+
+
 @router.get("/editor", response_class=HTMLResponse)
 async def editor(
     request: Request, autocommit: AutocommitDep, who: Annotated[Caller | None, Depends(PagePermission("grids:write"))]

@@ -22,6 +22,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         ("counts", "cases per grid: count, per km², share, rank (and a comparison)"),
         ("series", "cases per day, week or month"),
         ("profile", "cases per month of the year, day of the week or hour of the day"),
+        ("hotspots", "hot and cold spots per grid (Getis-Ord Gi*, FDR): GeoJSON or CSV"),
     ):
         p = kinds.add_parser(kind, help=help_)
         p.add_argument("--from", dest="since", help="start: a date (its midnight in China time) or an ISO date-time")
@@ -33,10 +34,15 @@ def register(sub: argparse._SubParsersAction) -> None:
         p.add_argument("--channel")
         p.add_argument("--state", help="a case state, or open")
         p.add_argument("--region", help="a grid code of any level")
-        p.add_argument("--output", type=Path, help="write to FILE (.csv or .json) instead of standard output")
+        p.add_argument(
+            "--output", type=Path, help="write to FILE (.csv, .json; .geojson for hotspots) instead of standard output"
+        )
         if kind == "counts":
             p.add_argument("--level", default="street", help="district, street, community or unit_grid")
             p.add_argument("--compare", choices=["yoy", "prev"])
+        elif kind == "hotspots":
+            p.add_argument("--level", default="unit_grid", help="district, street, community or unit_grid")
+            p.add_argument("--no-fdr", dest="fdr", action="store_false", help="bins without the FDR correction")
         elif kind == "series":
             p.add_argument("--step", default="month", choices=["day", "week", "month"])
         else:
@@ -98,12 +104,18 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         elif args.kind == "series":
             found = rows = counts.series(conn, step=args.step, **kw)
             fields = ("period", "count")
+        elif args.kind == "hotspots":
+            from gis.analytics import hotspots
+
+            result = hotspots.hotspots(conn, level=args.level, fdr=args.fdr, **kw)
+            rows, fields = result["grids"], ("code", "name", "count", "gi_z", "gi_p", "gi_bin", "neighbours")
+            found = hotspots.as_geojson(conn, result)
         else:
             found = rows = counts.profile(conn, by=args.by, **kw)
             fields = (args.by, "count")
     out = open(args.output, "w", encoding="utf-8", newline="") if args.output else sys.stdout  # noqa: SIM115
     try:
-        if args.output and args.output.suffix.lower() == ".json":
+        if args.output and args.output.suffix.lower() in (".json", ".geojson"):
             out.write(json.dumps(found, ensure_ascii=False, indent=2, default=str) + "\n")
         else:
             writer = csv.DictWriter(out, fieldnames=fields, extrasaction="ignore", lineterminator="\n")

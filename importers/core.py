@@ -31,7 +31,7 @@ from gis.crs import (
     plausible_lonlat,
 )
 from gis.errors import Conflict, ImportRejected, InvalidInput, NotFound
-from gis.grids import simple, versions
+from gis.grids import neighbours, simple, versions
 from gis.grids.hierarchy import CODE_LENGTH, LEVEL_NAMES, normalize_code
 from gis.grids.validate import validate
 from gis.progress import Progress, quiet
@@ -332,6 +332,7 @@ def import_grid_frame(
         counts = versions.write_versions(conn, level, valid_from, import_id)
         report.retired = versions.retire(conn, list(opts.retire), valid_from)
         simple.simplify_after_write(conn, level, import_id, list(opts.retire))
+        neighbours.store(conn, import_id)
         report.codes = sorted(r.code for r in staged if r.code)
         findings = _findings(conn, level, valid_from, import_id, opts.tolerance_m)
         report.warnings += [f["message"] for f in findings]

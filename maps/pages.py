@@ -25,6 +25,7 @@ assets.install()
 PAGES = (
     ("live", "指挥大屏"),
     ("heat", "案件热力"),
+    ("hotspots", "热点分析"),
     ("playback", "轨迹回放"),
     ("lookup", "谁负责这里"),
     ("editor", "网格编辑"),
@@ -198,6 +199,31 @@ def heat_page(
 <p class="wg-muted">颜色按固定分级：同一数量在任何时段、季节、区域都是同一颜色。点击网格查看逐月数量和主要类别。</p>
 <h3 id="wg-grid-title"></h3><div id="wg-chart" style="height:370px"></div></aside>"""
     return _shell(m, "heat", who, panel, ("heat.js",))
+
+
+def hotspots_page(settings: Settings, bounds: tuple[float, float, float, float], who: str) -> str:
+    """热点分析: Getis-Ord Gi* bins in ArcGIS's colours, seasons, class, FDR; a grid's months."""
+    m = base(settings, bounds)
+    Plugin([("echarts", f"{assets.VENDOR_URL}/{assets.LOCAL['echarts']}")]).add_to(m)
+    shift = "?offset=gcj02" if settings.basemap_offset == "gcj02" else ""
+    PageScript("hotspotsPage", {"shift": shift}).add_to(m)
+    years = "".join(f'<option value="{y}">{y}</option>' for y in range(2026, 2015, -1))
+    panel = f"""<aside class="wg-panel" id="wg-panel"><h2>热点分析（Gi*）</h2>
+<form class="wg-filters" id="wg-hot">
+<label>层级 <select name="level"><option value="unit_grid" selected>单元网格</option><option value="community">社区/村</option>
+<option value="street">街道/镇</option></select></label>
+<label>季节 <select name="season"><option value="">全年</option><option value="spring">春</option><option value="summer">夏</option>
+<option value="autumn">秋</option><option value="winter">冬（上年12月至2月）</option></select></label>
+<label>年份 <select name="year">{years}</select></label>
+<label>类别 <input name="class" placeholder="如 0100、0102" pattern="[0-9]{{4}}"></label>
+<label>区域 <input name="region" placeholder="网格代码，可空" pattern="[0-9]{{6}}([0-9]{{3}}){{0,3}}"></label>
+<label><input type="checkbox" name="fdr" checked> FDR 校正</label>
+<button type="submit">分析</button></form>
+<p id="wg-hot-status" class="wg-muted"></p>
+<p class="wg-legend" id="wg-hot-legend"></p>
+<p class="wg-muted">Getis-Ord Gi*：与周边网格（共边或共点）一起显著偏高为热点、偏低为冷点；置信度 99/95/90%。点击网格查看逐月数量。</p>
+<h3 id="wg-hot-title"></h3><div id="wg-hot-chart" style="height:260px"></div></aside>"""
+    return _shell(m, "hotspots", who, panel, ("hotspots.js",))
 
 
 def editor_page(settings: Settings, bounds: tuple[float, float, float, float], who: str) -> str:

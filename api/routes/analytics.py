@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
+import orjson
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
@@ -22,7 +23,7 @@ from api.access import StatsRead
 from api.deps import AutocommitDep
 from api.params import Months
 from api.schemas import Instant
-from gis.analytics import counts
+from gis.analytics import counts, hotspots
 from gis.cases.heat import default_period
 from gis.errors import InvalidInput
 
@@ -156,3 +157,36 @@ async def analytics_profile(
     """The seasonal profile: cases per month of the year, day of the week (1 Monday) or hour of
     the day (China time), every bucket listed."""
     return await autocommit(counts.profile, by=by, who=who, **filters.kw())
+
+
+@router.get("/analytics/hotspots", responses={200: {"content": {"application/geo+json": {}, "text/csv": {}}}})
+async def analytics_hotspots(
+    autocommit: AutocommitDep,
+    who: StatsRead,
+    filters: FiltersDep,
+    level: Level = "unit_grid",
+    fdr: Annotated[bool, Query(description="Benjamini-Hochberg correction of the bins (ArcGIS's FDR)")] = True,
+    format: Literal["geojson", "csv", "json"] = "geojson",
+) -> Any:
+    """Hot and cold spots (Getis-Ord Gi*): per grid of ``level`` in force at the period's end,
+    ``count``, ``gi_z``, ``gi_p``, ``gi_bin`` (−3…3: cold/hot at 99/95/90 %, 0 not significant)
+    and ``neighbours`` (queen contiguity, stored with the boundaries); ``islands`` got their
+    nearest grid. A GeoJSON FeatureCollection; ``format=csv`` or ``json`` (for a map drawing the
+    grid tiles) without the geometries."""
+
+    def work(conn: Any, principal: Any) -> Any:  # (the caller resolved on this connection)
+        found = hotspots.hotspots(conn, level=level, fdr=fdr, who=principal, **filters.kw())
+        if format == "geojson":
+            return hotspots.as_geojson(conn, found)
+        return {**found, "grids": [{k: v for k, v in g.items() if k != "id"} for g in found["grids"]]}
+
+    found = await autocommit(work, who)
+    if format == "csv":
+        out = io.StringIO()
+        fields = ("code", "name", "count", "gi_z", "gi_p", "gi_bin", "neighbours", "lon", "lat")
+        writer = csv.DictWriter(out, fieldnames=fields, extrasaction="ignore", lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(found["grids"])
+        return Response("\ufeff" + out.getvalue(), media_type="text/csv; charset=utf-8")
+    media = "application/geo+json" if format == "geojson" else "application/json"
+    return Response(orjson.dumps(found), media_type=media)

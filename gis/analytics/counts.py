@@ -44,7 +44,7 @@ def season_period(season: str, year: int) -> tuple[datetime, datetime, list[int]
     return start, end, list(months)
 
 
-def _level(level: str) -> int:
+def level_number(level: str) -> int:
     if level not in LEVEL_ALIASES:
         raise InvalidInput(f"unknown level {level!r}", field="level", allowed=list(LEVEL_ALIASES))
     return LEVEL_ALIASES[level]
@@ -68,7 +68,7 @@ def grid_counts(
     caller's reach, with no case too): ``count``, ``per_km2``, ``share`` of the total, ``rank`` (1
     the most; ties share a rank), and with ``compare`` the earlier ``base``, ``change`` and
     ``change_pct`` (None from zero)."""
-    n = _level(level)
+    n = level_number(level)
     if compare is not None and compare not in COMPARE:
         raise InvalidInput(f"unknown comparison {compare!r}", field="compare", allowed=list(COMPARE))
     if region:

@@ -1,0 +1,95 @@
+// 热点分析 (/maps/hotspots): Getis-Ord Gi* hot and cold spots of a season or a year, drawn on the
+// grid tiles in ArcGIS's colours (and as dots at the grids' label points, visible at any zoom);
+// a click on a grid charts its cases per month over the period (ECharts).
+(function () {
+  var api = wangge.api, el = wangge.el;
+  var COLLECTION = {street: "grids-street", community: "grids-community", unit_grid: "grids-unit"};
+  // ArcGIS Pro's Hot Spot Analysis renderer: cold 99/95/90 %, not significant, hot 90/95/99 %
+  var COLOURS = {"-3": "#4575b5", "-2": "#849eba", "-1": "#c0ccbe", "0": "#ffffbf", "1": "#fab984", "2": "#ed7551", "3": "#d62f27"};
+  var NAMES = {"-3": "冷点 99%", "-2": "冷点 95%", "-1": "冷点 90%", "0": "不显著", "1": "热点 90%", "2": "热点 95%", "3": "热点 99%"};
+  var SEASON_MONTHS = {spring: [3, 5], summer: [6, 8], autumn: [9, 11], winter: [12, 2]};
+
+  wangge.hotspotsPage = function (map, options) {
+    var form = document.getElementById("wg-hot"), layer = null, dots = L.layerGroup().addTo(map);
+    var answer = null, bins = {}, chart = null, renderer = L.canvas({padding: 0.5});
+    var state = wangge.hot = {answer: function () { return answer; }, binOf: function (c) { return bins[c]; },
+                              open: function (c, n) { openGrid(c, n); }};
+
+    function period() {  // the season of a year (a winter: December before to February), or the year
+      var f = new FormData(form), year = Number(f.get("year")), season = f.get("season");
+      if (season) return "season=" + season + "&year=" + year;
+      return "from=" + encodeURIComponent(year + "-01-01T00:00:00+08:00") + "&to=" + encodeURIComponent((year + 1) + "-01-01T00:00:00+08:00");
+    }
+
+    function query() {
+      var f = new FormData(form), q = [period(), "level=" + f.get("level"), "fdr=" + (f.get("fdr") ? "true" : "false")];
+      ["class", "region"].forEach(function (k) { if (f.get(k)) q.push(k + "=" + encodeURIComponent(f.get(k))); });
+      return q.join("&");
+    }
+
+    function legend() {
+      var box = document.getElementById("wg-hot-legend");
+      box.textContent = "";
+      ["3", "2", "1", "0", "-1", "-2", "-3"].forEach(function (k) {
+        var n = answer ? answer.bins[k] : 0;
+        box.appendChild(el("span", {"class": "wg-key-item"}, [el("span", {"class": "wg-swatch", style: "background:" + COLOURS[k]}), NAMES[k] + " " + n]));
+      });
+    }
+
+    function draw() {
+      var status = document.getElementById("wg-hot-status");
+      status.textContent = "分析中…";
+      var level = new FormData(form).get("level");
+      api("/api/v1/analytics/hotspots?format=json&" + query()).then(function (r) {
+        if (!r.ok) { status.textContent = (r.body && r.body.message) || "分析失败"; return; }
+        answer = r.body; bins = {};
+        answer.grids.forEach(function (g) { bins[g.code] = g.gi_bin; });
+        if (layer) map.removeLayer(layer);
+        var styles = {};
+        styles[COLLECTION[level]] = function (p) {
+          var b = bins[p.code];
+          return {weight: 0.5, color: "#666", fill: true, fillColor: b === undefined ? "#ffffff" : COLOURS[b], fillOpacity: b === undefined ? 0.1 : b ? 0.8 : 0.55};
+        };
+        layer = L.vectorGrid.protobuf("../tiles/" + COLLECTION[level] + "/{z}/{x}/{y}.pbf" + options.shift, {
+          rendererFactory: L.canvas.tile, interactive: true, maxNativeZoom: 20,
+          getFeatureId: function (f) { return f.properties.code; }, vectorTileLayerStyles: styles
+        }).addTo(map);
+        layer.on("click", function (e) { openGrid(e.layer.properties.code, e.layer.properties.name); });
+        dots.clearLayers();  // the significant grids, visible at any zoom
+        answer.grids.forEach(function (g) {
+          if (!g.gi_bin) return;
+          L.circleMarker(wangge.coordsToLatLng([g.lon, g.lat]), {renderer: renderer, radius: 3 + Math.abs(g.gi_bin),
+            color: "#333", weight: 0.5, fillColor: COLOURS[g.gi_bin], fillOpacity: 0.95})
+            .on("click", function () { openGrid(g.code, g.name); }).addTo(dots);
+        });
+        legend();
+        var hot = answer.bins["3"] + answer.bins["2"] + answer.bins["1"], cold = answer.bins["-3"] + answer.bins["-2"] + answer.bins["-1"];
+        status.textContent = "共 " + answer.total + " 件 · " + answer.grids.length + " 个网格 · 热点 " + hot + " 个、冷点 " + cold + " 个" +
+          (answer.fdr ? "（FDR 校正）" : "") + (answer.islands.length ? " · " + answer.islands.length + " 个孤立网格按最近网格计" : "");
+        document.body.setAttribute("data-hot", String((Number(document.body.getAttribute("data-hot")) || 0) + 1));
+      });
+    }
+
+    function openGrid(code, name) {
+      var q = query().split("&").filter(function (p) { return !/^(level|fdr|region)=/.test(p); });
+      api("/api/v1/analytics/series?step=month&region=" + code + "&" + q.join("&")).then(function (r) {
+        if (!r.ok) return;
+        var g = answer && answer.grids.filter(function (x) { return x.code === code; })[0];
+        document.getElementById("wg-hot-title").textContent = (name || "") + "（" + code + "）" +
+          (g ? " · Gi* z = " + g.gi_z + "，" + NAMES[String(g.gi_bin)] : "");
+        if (!chart) chart = echarts.init(document.getElementById("wg-hot-chart"), null, {renderer: "canvas"});
+        chart.setOption({
+          animation: false, title: {text: "逐月案件", left: "center", textStyle: {fontSize: 12}},
+          grid: {left: 40, right: 10, top: 30, bottom: 30}, tooltip: {trigger: "axis"},
+          xAxis: {type: "category", data: r.body.map(function (m) { return m.period; })},
+          yAxis: {type: "value", minInterval: 1},
+          series: [{type: "bar", data: r.body.map(function (m) { return m.count; }), itemStyle: {color: g ? COLOURS[String(g.gi_bin)] : "#cc4c02"}}]
+        }, true);
+        document.body.setAttribute("data-chart", code);
+      });
+    }
+
+    form.addEventListener("submit", function (e) { e.preventDefault(); draw(); });
+    draw();
+  };
+})();

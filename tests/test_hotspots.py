@@ -1,0 +1,157 @@
+"""Getis-Ord Gi* (issue 15, part 2): a z-score computed by hand on a 3×3 lattice; a planted hot
+block found on a 50×50 lattice and a null lattice without false positives after FDR; the stored
+queen weights; the API and the command line on a real city."""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+
+from api.app import create_app
+from gis.analytics.hotspots import bins, gi_star, p_two_sided
+from gis.cases import intake
+from gis.cases.counts import CHINA
+from tests.conftest import api_key, bearer
+from tests.helpers import STEP, X0, Y0, load_city, square_city
+
+
+def queen(rows: int, cols: int) -> tuple[np.ndarray, np.ndarray]:
+    """The pairs (both ways) of a rows × cols lattice sharing an edge or a corner."""
+    i, j = [], []
+    for r in range(rows):
+        for c in range(cols):
+            for dr in (-1, 0, 1):
+                for dc in (-1, 0, 1):
+                    if (dr or dc) and 0 <= r + dr < rows and 0 <= c + dc < cols:
+                        i.append(r * cols + c)
+                        j.append((r + dr) * cols + c + dc)
+    return np.array(i), np.array(j)
+
+
+def test_gi_star_by_hand_on_a_3x3_lattice():
+    # 1 2 3 / 4 5 6 / 7 8 9; the top-left cell: itself and its neighbours 2, 4, 5
+    x = np.arange(1, 10, dtype=float)
+    n, mean = 9, 5.0
+    s = math.sqrt((1 + 4 + 9 + 16 + 25 + 36 + 49 + 64 + 81) / n - mean**2)  # √(285/9 − 25) = 2.58199
+    w = 4  # self + 3
+    by_hand = ((1 + 2 + 4 + 5) - mean * w) / (s * math.sqrt((n * w - w**2) / (n - 1)))  # −8 / 4.08248
+    assert by_hand == pytest.approx(-1.959592, abs=1e-6)
+    z = gi_star(x, *queen(3, 3))
+    assert z[0] == pytest.approx(by_hand, abs=1e-12)
+    assert z[8] == pytest.approx(-by_hand, abs=1e-12)  # the bottom-right mirrors it
+    assert z[4] == 0.0  # the centre sees all nine: no contrast (0 / 0 is reported as 0)
+    assert p_two_sided(np.array([1.959964]))[0] == pytest.approx(0.05, abs=1e-6)
+
+
+def test_a_planted_hot_block_is_found_and_a_null_lattice_gives_no_false_positive():
+    rng = np.random.default_rng(15)
+    i, j = queen(50, 50)
+    x = rng.poisson(5, 2500).astype(float)
+    block = [(r * 50 + c) for r in range(20, 26) for c in range(30, 36)]  # 6 × 6
+    x[block] = rng.poisson(12, len(block))
+    z = gi_star(x, i, j)
+    b = bins(z, p_two_sided(z), fdr=True)
+    assert (b[block] >= 2).mean() >= 0.9  # hot at 95 % after FDR
+    null = rng.poisson(5, 2500).astype(float)
+    zn = gi_star(null, i, j)
+    bn = bins(zn, p_two_sided(zn), fdr=True)
+    assert (np.abs(bn) >= 2).mean() <= 0.005
+    # without the correction, the null lattice shows the expected chance hits: FDR is doing the work
+    assert (np.abs(bins(zn, p_two_sided(zn), fdr=False)) >= 2).mean() > 0.01
+
+
+@pytest.fixture
+def hot_corner(db):
+    """Cases of summer 2024: 12 in each of the four north-west unit grids, 1 in every other one."""
+    load_city(db, square_city(), valid_from=datetime(2020, 1, 1, tzinfo=CHINA))
+    hot = {(0, 7), (1, 7), (0, 6), (1, 6)}
+    with db.begin() as conn:
+        for col in range(8):
+            for row in range(8):
+                for k in range(12 if (col, row) in hot else 1):
+                    at = datetime(2024, 7, 1 + k, 10, tzinfo=CHINA)
+                    lon, lat = X0 + (col + 0.5) * STEP, Y0 + (row + 0.5) * STEP
+                    intake.intake(conn, lon=lon, lat=lat, class_code="0101", channel="app", reported_at=at)
+    return db
+
+
+def test_hotspots_on_the_stored_lattice_through_the_api_and_the_command_line(settings, hot_corner, tmp_path):
+    with hot_corner.connect() as conn:  # queen weights stored when the grids were written
+        corner = conn.execute(
+            text("""SELECT count(*) FROM grid_neighbour n JOIN grid g ON g.id = n.grid_id
+                    WHERE g.code = '110108001001001'""")
+        ).scalar_one()
+        inner = conn.execute(
+            text("""SELECT count(*) FROM grid_neighbour n JOIN grid g ON g.id = n.grid_id
+                    WHERE g.code = '110108001001006'""")
+        ).scalar_one()
+    assert (corner, inner) == (3, 8)
+    summer = {"season": "summer", "year": 2024}
+    with TestClient(create_app(settings)) as c:
+        planner = bearer(api_key(hot_corner, "planner"))
+        r = c.get("/api/v1/analytics/hotspots", params=summer, headers=planner)
+        assert r.status_code == 200 and r.headers["content-type"] == "application/geo+json", r.text
+        body = r.json()
+        assert len(body["features"]) == 64 and body["total"] == 60 + 48 and body["fdr"] is True
+        by = {f["properties"]["code"]: f["properties"] for f in body["features"]}
+        assert by["110108001001001"]["gi_bin"] >= 2 and by["110108001001001"]["neighbours"] == 3
+        assert by["110108002002016"]["gi_bin"] <= 0  # the far corner is no hot spot
+        assert body["features"][0]["geometry"]["type"] == "MultiPolygon"
+        assert body["boundaries_at"].startswith("2024-08-31T")
+        # the same numbers as computed here from the counts and the lattice
+        r = c.get("/api/v1/analytics/hotspots", params={**summer, "format": "csv"}, headers=planner)
+        assert r.text.lstrip("\ufeff").splitlines()[0] == "code,name,count,gi_z,gi_p,gi_bin,neighbours,lon,lat"
+        # a street's planner: the lattice is their street
+        west = bearer(api_key(hot_corner, "planner", ("110108001",)))
+        mine = c.get("/api/v1/analytics/hotspots", params=summer, headers=west).json()
+        assert len(mine["features"]) == 32
+        assert c.get("/api/v1/analytics/hotspots", params={"level": "x"}, headers=planner).status_code in (400, 422)
+    from tests.test_cli import wangge
+
+    out = tmp_path / "summer.geojson"
+    p = wangge(settings, "analytics", "hotspots", "--season", "summer", "--year", "2024", "--output", str(out))
+    assert p.returncode == 0, p.stderr
+    import json
+
+    cli = json.loads(out.read_text(encoding="utf-8"))
+    assert {f["properties"]["code"]: f["properties"]["gi_z"] for f in cli["features"]} == {
+        code: props["gi_z"] for code, props in by.items()
+    }
+
+
+def test_the_hotspots_page_draws_the_bins_in_chromium(settings, hot_corner):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from gis.access import accounts
+    from tests.browser import chromium, live_server, screenshot, sign_in
+
+    with hot_corner.begin() as conn:
+        accounts.create_user(conn, "hu", "胡规划", password="a long passphrase")
+        accounts.grant(conn, "hu", "planner")
+    with live_server(settings) as base, chromium(1600, 900) as browser:
+        sign_in(browser, base, "hu", "a long passphrase", "/maps/hotspots")
+        wait = WebDriverWait(browser, 20)
+        hot = "return Number(document.body && document.body.getAttribute('data-hot') || 0)"
+        wait.until(lambda x: x.execute_script(hot) >= 1)
+        browser.execute_script(
+            "const f = document.getElementById('wg-hot'); f.season.value = 'summer'; f.year.value = '2024'; f.requestSubmit()"
+        )
+        wait.until(lambda x: x.execute_script(hot) >= 2)
+        assert browser.execute_script("return wangge.hot.binOf('110108001001001')") >= 2
+        assert "热点" in browser.find_element(By.ID, "wg-hot-status").text
+        browser.execute_script("wangge.hot.open('110108001001001', '网格1')")
+        wait.until(lambda x: x.execute_script("return document.body.getAttribute('data-chart')") == "110108001001001")
+        assert "Gi* z" in browser.find_element(By.ID, "wg-hot-title").text
+        screenshot(browser, "maps-hotspots")
+        hosts = browser.execute_script(
+            "return [...new Set(performance.getEntriesByType('resource').map(e => new URL(e.name).host))]"
+        )
+        assert hosts == [base.split("//")[1]], hosts
+        errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+        assert not errors, errors
