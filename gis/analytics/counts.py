@@ -112,13 +112,14 @@ def grid_counts(
     return out
 
 
-_GRIDS = """SELECT g.code, g.name, g.area_m2 FROM grid g
-WHERE g.level = :level AND wangge_valid(g.valid_from, g.valid_to, :at) AND {where}
-ORDER BY g.code"""
+_GRIDS = """SELECT g.code, g.name, g.area_m2 FROM grid g WHERE {where} ORDER BY g.code"""
 
 
-def _grids(conn: Connection, level: int, region: str | None, until: datetime, who: Principal | None) -> list[dict]:
-    where, params = ["TRUE"], {"level": level, "at": until}
+def lattice(level: int, region: str | None, until: datetime, who: Principal | None) -> tuple[str, dict[str, Any]]:
+    """The condition on ``grid g`` of an analysis's grids: of ``level``, in force at the period's
+    end (the instant before ``until``), inside ``region`` and the caller's reach."""
+    where, params = ["g.level = :level", "wangge_valid(g.valid_from, g.valid_to, :at)"], {"level": level}
+    params["at"] = until - timedelta(microseconds=1)
     if region:
         where.append("starts_with(g.code, :region)")
         params["region"] = region
@@ -126,9 +127,12 @@ def _grids(conn: Connection, level: int, region: str | None, until: datetime, wh
         scope, p = area_condition(who, "cases:read", {"code": "g.code"})
         where.append(scope)
         params.update(p)
-    sql = _GRIDS.format(where=" AND ".join(where))
-    params["at"] = until - timedelta(microseconds=1)  # in force at the period's end (exclusive)
-    return [dict(r) for r in conn.execute(text(sql), params).mappings()]
+    return " AND ".join(where), params
+
+
+def _grids(conn: Connection, level: int, region: str | None, until: datetime, who: Principal | None) -> list[dict]:
+    where, params = lattice(level, region, until, who)
+    return [dict(r) for r in conn.execute(text(_GRIDS.format(where=where)), params).mappings()]
 
 
 _RAW = {
