@@ -35,7 +35,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         p.add_argument("--state", help="a case state, or open")
         p.add_argument("--region", help="a grid code of any level")
         p.add_argument(
-            "--output", type=Path, help="write to FILE (.csv, .json; .geojson for hotspots) instead of standard output"
+            "--output",
+            type=Path,
+            help="write to FILE (.csv, .json; .geojson or .gpkg for hotspots) instead of standard output",
         )
         if kind == "counts":
             p.add_argument("--level", default="street", help="district, street, community or unit_grid")
@@ -113,16 +115,25 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         else:
             found = rows = counts.profile(conn, by=args.by, **kw)
             fields = (args.by, "count")
-    out = open(args.output, "w", encoding="utf-8", newline="") if args.output else sys.stdout  # noqa: SIM115
+    gpkg = args.output is not None and args.output.suffix.lower() == ".gpkg"
+    out = open(args.output, "w", encoding="utf-8", newline="") if args.output and not gpkg else sys.stdout  # noqa: SIM115
     try:
-        if args.output and args.output.suffix.lower() in (".json", ".geojson"):
+        if args.output and args.output.suffix.lower() == ".gpkg":
+            if args.kind != "hotspots":
+                from gis.errors import InvalidInput
+
+                raise InvalidInput("a GeoPackage holds hot spots only", field="output", allowed=[".csv", ".json"])
+            from gis.analytics import hotspots as hs
+
+            hs.frame(found).to_file(args.output, driver="GPKG", layer="hotspots")
+        elif args.output and args.output.suffix.lower() in (".json", ".geojson"):
             out.write(json.dumps(found, ensure_ascii=False, indent=2, default=str) + "\n")
         else:
             writer = csv.DictWriter(out, fieldnames=fields, extrasaction="ignore", lineterminator="\n")
             writer.writeheader()
             writer.writerows(rows)
     finally:
-        if args.output:
+        if args.output and not gpkg:
             out.close()
     if args.output:
         sys.stderr.write(f"wangge: {len(rows)} rows written to {args.output}\n")

@@ -210,6 +210,7 @@ def hotspots_page(settings: Settings, bounds: tuple[float, float, float, float],
     years = "".join(f'<option value="{y}">{y}</option>' for y in range(2026, 2015, -1))
     panel = f"""<aside class="wg-panel" id="wg-panel"><h2>热点分析（Gi*）</h2>
 <form class="wg-filters" id="wg-hot">
+<label>分析 <select name="mode"><option value="hotspots">热点（Gi*）</option><option value="emerging">时空模式（近三年/八个同季）</option></select></label>
 <label>层级 <select name="level"><option value="unit_grid" selected>单元网格</option><option value="community">社区/村</option>
 <option value="street">街道/镇</option></select></label>
 <label>季节 <select name="season"><option value="">全年</option><option value="spring">春</option><option value="summer">夏</option>

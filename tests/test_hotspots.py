@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from api.app import create_app
+from gis.analytics.emerging import CATEGORIES
 from gis.analytics.hotspots import bins, gi_star, p_two_sided
 from gis.cases import intake
 from gis.cases.counts import CHINA
@@ -106,6 +107,14 @@ def test_hotspots_on_the_stored_lattice_through_the_api_and_the_command_line(set
         # the same numbers as computed here from the counts and the lattice
         r = c.get("/api/v1/analytics/hotspots", params={**summer, "format": "csv"}, headers=planner)
         assert r.text.lstrip("\ufeff").splitlines()[0] == "code,name,count,gi_z,gi_p,gi_bin,neighbours,lon,lat"
+        # a GeoPackage for GIS staff: the same grids, in CGCS2000
+        r = c.get("/api/v1/analytics/hotspots", params={**summer, "format": "gpkg"}, headers=planner)
+        assert r.status_code == 200 and r.headers["content-type"] == "application/geopackage+sqlite3"
+        (tmp_path / "h.gpkg").write_bytes(r.content)
+        import pyogrio
+
+        gpkg = pyogrio.read_dataframe(tmp_path / "h.gpkg", layer="hotspots")
+        assert len(gpkg) == 64 and gpkg.crs.to_epsg() == 4490 and {"gi_z", "gi_bin", "count"} <= set(gpkg.columns)
         # a street's planner: the lattice is their street
         west = bearer(api_key(hot_corner, "planner", ("110108001",)))
         mine = c.get("/api/v1/analytics/hotspots", params=summer, headers=west).json()
@@ -119,6 +128,14 @@ def test_hotspots_on_the_stored_lattice_through_the_api_and_the_command_line(set
     import json
 
     cli = json.loads(out.read_text(encoding="utf-8"))
+    p = wangge(
+        settings, "analytics", "hotspots", "--season", "summer", "--year", "2024", "--output", str(tmp_path / "s.gpkg")
+    )
+    assert p.returncode == 0 and (tmp_path / "s.gpkg").stat().st_size > 0, p.stderr
+    p = wangge(
+        settings, "analytics", "counts", "--season", "summer", "--year", "2024", "--output", str(tmp_path / "c.gpkg")
+    )
+    assert p.returncode == 2 and "output" in p.stderr
     assert {f["properties"]["code"]: f["properties"]["gi_z"] for f in cli["features"]} == {
         code: props["gi_z"] for code, props in by.items()
     }
@@ -149,6 +166,13 @@ def test_the_hotspots_page_draws_the_bins_in_chromium(settings, hot_corner):
         wait.until(lambda x: x.execute_script("return document.body.getAttribute('data-chart')") == "110108001001001")
         assert "Gi* z" in browser.find_element(By.ID, "wg-hot-title").text
         screenshot(browser, "maps-hotspots")
+        # 时空模式: the emerging categories of the 36 months to the end of 2024
+        browser.execute_script(
+            "const f = document.getElementById('wg-hot'); f.mode.value = 'emerging'; f.season.value = ''; f.requestSubmit()"
+        )
+        wait.until(lambda x: x.execute_script(hot) >= 3)
+        assert browser.execute_script("return wangge.hot.categoryOf('110108001001001')") in CATEGORIES
+        assert "36 个时段" in browser.find_element(By.ID, "wg-hot-status").text
         hosts = browser.execute_script(
             "return [...new Set(performance.getEntriesByType('resource').map(e => new URL(e.name).host))]"
         )

@@ -10,20 +10,24 @@ from __future__ import annotations
 
 import csv
 import io
+import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import orjson
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
 
 from api.access import StatsRead
 from api.deps import AutocommitDep
 from api.params import Months
 from api.schemas import Instant
-from gis.analytics import counts, hotspots
+from gis.analytics import counts, emerging, hotspots
+from gis.cases.counts import CHINA
 from gis.cases.heat import default_period
 from gis.errors import InvalidInput
 
@@ -159,24 +163,28 @@ async def analytics_profile(
     return await autocommit(counts.profile, by=by, who=who, **filters.kw())
 
 
-@router.get("/analytics/hotspots", responses={200: {"content": {"application/geo+json": {}, "text/csv": {}}}})
+@router.get(
+    "/analytics/hotspots",
+    responses={200: {"content": {"application/geo+json": {}, "application/geopackage+sqlite3": {}, "text/csv": {}}}},
+)
 async def analytics_hotspots(
     autocommit: AutocommitDep,
     who: StatsRead,
     filters: FiltersDep,
     level: Level = "unit_grid",
     fdr: Annotated[bool, Query(description="Benjamini-Hochberg correction of the bins (ArcGIS's FDR)")] = True,
-    format: Literal["geojson", "csv", "json"] = "geojson",
+    format: Literal["geojson", "gpkg", "csv", "json"] = "geojson",
 ) -> Any:
     """Hot and cold spots (Getis-Ord Gi*): per grid of ``level`` in force at the period's end,
     ``count``, ``gi_z``, ``gi_p``, ``gi_bin`` (−3…3: cold/hot at 99/95/90 %, 0 not significant)
     and ``neighbours`` (queen contiguity, stored with the boundaries); ``islands`` got their
-    nearest grid. A GeoJSON FeatureCollection; ``format=csv`` or ``json`` (for a map drawing the
-    grid tiles) without the geometries."""
+    nearest grid. A GeoJSON FeatureCollection, or a GeoPackage (``format=gpkg``, layer
+    ``hotspots``, EPSG:4490); ``format=csv`` or ``json`` (for a map drawing the grid tiles) without
+    the geometries."""
 
     def work(conn: Any, principal: Any) -> Any:  # (the caller resolved on this connection)
         found = hotspots.hotspots(conn, level=level, fdr=fdr, who=principal, **filters.kw())
-        if format == "geojson":
+        if format in ("geojson", "gpkg"):
             return hotspots.as_geojson(conn, found)
         return {**found, "grids": [{k: v for k, v in g.items() if k != "id"} for g in found["grids"]]}
 
@@ -188,5 +196,48 @@ async def analytics_hotspots(
         writer.writeheader()
         writer.writerows(found["grids"])
         return Response("\ufeff" + out.getvalue(), media_type="text/csv; charset=utf-8")
+    if format == "gpkg":
+        return Response(await run_in_threadpool(_geopackage, found), media_type="application/geopackage+sqlite3",
+                        headers={"Content-Disposition": 'attachment; filename="hotspots.gpkg"'})  # fmt: skip
     media = "application/geo+json" if format == "geojson" else "application/json"
     return Response(orjson.dumps(found), media_type=media)
+
+
+def _geopackage(collection: dict[str, Any]) -> bytes:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "hotspots.gpkg"
+        hotspots.frame(collection).to_file(path, driver="GPKG", layer="hotspots")
+        return path.read_bytes()
+
+
+@router.get("/analytics/emerging")
+async def analytics_emerging(
+    autocommit: AutocommitDep,
+    who: StatsRead,
+    level: Level = "community",
+    from_: Annotated[Instant | None, Query(alias="from", description="default: 36 months before this month")] = None,
+    to: Annotated[Instant | None, Query(description="default: the start of this month")] = None,
+    step: Literal["month", "quarter", "year", "season"] = "month",
+    season: Literal["spring", "summer", "autumn", "winter"] | None = None,
+    k: Annotated[int, Query(ge=0, le=12, description="space-time neighbours: this step and the k before")] = 1,
+    class_code: Annotated[str | None, Query(alias="class", pattern=r"^\d{4}$")] = None,
+    channel: Annotated[str | None, Query(max_length=20)] = None,
+    region: Annotated[str | None, Query(pattern=r"^\d{6}(\d{3}){0,3}$")] = None,
+    fdr: bool = True,
+) -> Any:
+    """Emerging hot spots: per grid its category (``new_hot`` … ``historical_cold``,
+    ``no_pattern``), the Mann-Kendall trend of its space-time Gi* z-scores and of its counts, and
+    its series. ``step=season`` with ``season``: the same season of every year of the period."""
+    if step == "season" and season is None:
+        raise InvalidInput(
+            "step=season needs a season", field="season", allowed=["spring", "summer", "autumn", "winter"]
+        )
+    now = datetime.now(CHINA)
+    this_month = datetime(now.year, now.month, 1, tzinfo=CHINA)
+    until = to or this_month
+    since = from_ or datetime(this_month.year - 3, this_month.month, 1, tzinfo=CHINA)
+    return await autocommit(
+        emerging.emerging, level=level, since=since, until=until, step=step,
+        season=season if step == "season" else None, k=k, class_code=class_code, channel=channel, region=region,
+        fdr=fdr, who=who,
+    )  # fmt: skip

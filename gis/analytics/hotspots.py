@@ -181,3 +181,17 @@ def as_geojson(conn: Connection, result: dict[str, Any]) -> dict[str, Any]:
     ]
     meta = {k: v for k, v in result.items() if k != "grids"}
     return {"type": "FeatureCollection", "features": features, **meta}
+
+
+def frame(collection: dict[str, Any]):
+    """The GeoJSON answer as a GeoDataFrame in CGCS2000 (EPSG:4490), for a GeoPackage: the grids'
+    properties as columns, the period and the lattice's date as each row's too."""
+    import geopandas as gpd
+    import shapely
+
+    rows = [f["properties"] for f in collection["features"]]
+    shapes = [shapely.geometry.shape(f["geometry"]) if f["geometry"] else None for f in collection["features"]]
+    out = gpd.GeoDataFrame(rows, geometry=shapes, crs="EPSG:4490")
+    for key in ("from", "to", "boundaries_at"):
+        out[key] = str(collection.get(key))
+    return out

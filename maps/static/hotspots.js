@@ -7,7 +7,15 @@
   // ArcGIS Pro's Hot Spot Analysis renderer: cold 99/95/90 %, not significant, hot 90/95/99 %
   var COLOURS = {"-3": "#4575b5", "-2": "#849eba", "-1": "#c0ccbe", "0": "#ffffbf", "1": "#fab984", "2": "#ed7551", "3": "#d62f27"};
   var NAMES = {"-3": "冷点 99%", "-2": "冷点 95%", "-1": "冷点 90%", "0": "不显著", "1": "热点 90%", "2": "热点 95%", "3": "热点 99%"};
-  var SEASON_MONTHS = {spring: [3, 5], summer: [6, 8], autumn: [9, 11], winter: [12, 2]};
+  // the emerging categories (ArcGIS's 17), hot reds to cold blues
+  var EMERGING = {
+    new_hot: ["新热点", "#7f0000"], consecutive_hot: ["连续热点", "#b30000"], intensifying_hot: ["增强热点", "#d7301f"],
+    persistent_hot: ["持续热点", "#ef6548"], diminishing_hot: ["减弱热点", "#fc8d59"], sporadic_hot: ["零星热点", "#fdbb84"],
+    oscillating_hot: ["振荡热点", "#fdd49e"], historical_hot: ["历史热点", "#fee8c8"],
+    new_cold: ["新冷点", "#08306b"], consecutive_cold: ["连续冷点", "#08519c"], intensifying_cold: ["增强冷点", "#2171b5"],
+    persistent_cold: ["持续冷点", "#4292c6"], diminishing_cold: ["减弱冷点", "#6baed6"], sporadic_cold: ["零星冷点", "#9ecae1"],
+    oscillating_cold: ["振荡冷点", "#c6dbef"], historical_cold: ["历史冷点", "#deebf7"], no_pattern: ["无模式", "#f7f7f7"]
+  };
 
   wangge.hotspotsPage = function (map, options) {
     var form = document.getElementById("wg-hot"), layer = null, dots = L.layerGroup().addTo(map);
@@ -36,7 +44,48 @@
       });
     }
 
+    // 时空模式: the emerging categories over the 36 months before the chosen year's end (or the
+    // chosen season of the last eight years)
+    function drawEmerging() {
+      var status = document.getElementById("wg-hot-status"), f = new FormData(form);
+      var year = Number(f.get("year")), season = f.get("season"), level = f.get("level");
+      var q = ["level=" + level, "fdr=" + (f.get("fdr") ? "true" : "false"),
+               "to=" + encodeURIComponent((year + 1) + "-01-01T00:00:00+08:00")];
+      q.push("from=" + encodeURIComponent((season ? year - 7 : year - 2) + (season === "winter" ? -1 : 0) + "-" + (season === "winter" ? "12" : "01") + "-01T00:00:00+08:00"));
+      if (season) q.push("step=season", "season=" + season);
+      ["class", "region"].forEach(function (k) { if (f.get(k)) q.push(k + "=" + encodeURIComponent(f.get(k))); });
+      status.textContent = "分析中…";
+      api("/api/v1/analytics/emerging?" + q.join("&")).then(function (r) {
+        if (!r.ok) { status.textContent = (r.body && r.body.message) || "分析失败"; return; }
+        answer = r.body; bins = {};
+        var cats = {};
+        answer.grids.forEach(function (g) { cats[g.code] = g.category; });
+        if (layer) map.removeLayer(layer);
+        dots.clearLayers();
+        var styles = {};
+        styles[COLLECTION[level]] = function (p) {
+          var c = cats[p.code];
+          return {weight: 0.5, color: "#666", fill: true, fillColor: c ? EMERGING[c][1] : "#ffffff", fillOpacity: c && c !== "no_pattern" ? 0.85 : 0.2};
+        };
+        layer = L.vectorGrid.protobuf("../tiles/" + COLLECTION[level] + "/{z}/{x}/{y}.pbf" + options.shift, {
+          rendererFactory: L.canvas.tile, interactive: true, maxNativeZoom: 20,
+          getFeatureId: function (f) { return f.properties.code; }, vectorTileLayerStyles: styles
+        }).addTo(map);
+        layer.on("click", function (e) { openGrid(e.layer.properties.code, e.layer.properties.name); });
+        var box = document.getElementById("wg-hot-legend");
+        box.textContent = "";
+        Object.keys(EMERGING).forEach(function (k) {
+          if (!answer.categories[k] && k !== "no_pattern") return;
+          box.appendChild(el("span", {"class": "wg-key-item"}, [el("span", {"class": "wg-swatch", style: "background:" + EMERGING[k][1]}), EMERGING[k][0] + " " + answer.categories[k]]));
+        });
+        state.categoryOf = function (c) { return cats[c]; };
+        status.textContent = answer.steps.length + " 个时段（" + answer.steps[0] + " 至 " + answer.steps[answer.steps.length - 1] + "）· " + answer.grids.length + " 个网格";
+        document.body.setAttribute("data-hot", String((Number(document.body.getAttribute("data-hot")) || 0) + 1));
+      });
+    }
+
     function draw() {
+      if (new FormData(form).get("mode") === "emerging") return drawEmerging();
       var status = document.getElementById("wg-hot-status");
       status.textContent = "分析中…";
       var level = new FormData(form).get("level");
