@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 import secrets
 from datetime import date, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
@@ -22,6 +22,8 @@ from api.deps import AutocommitDep
 from api.pages import render, root
 from api.routes.grids import GRID_SCOPE
 from gis.access.roles import HANDLING_ACTIONS
+from gis.analytics import report
+from gis.analytics.counts import season_period
 from gis.cases import heat as case_heat
 from gis.cases import workflow
 from gis.dates import CHINA as CHINA_TIME
@@ -153,6 +155,48 @@ async def hotspots(
 ) -> Response:
     """热点分析: the planners' map of hot and cold spots (Getis-Ord Gi*)."""
     return await _serve(request, who, autocommit, builders.hotspots_page)
+
+
+@router.get("/hotspots/report", response_class=HTMLResponse)
+async def hotspots_report(
+    request: Request,
+    autocommit: AutocommitDep,
+    who: Annotated[Caller | None, Depends(PagePermission("stats:read"))],
+    year: Annotated[int, Query(ge=1900, le=2200)],
+    season: Literal["spring", "summer", "autumn", "winter"] | None = None,
+    level: Literal["street", "community", "unit_grid"] = "unit_grid",
+    region: Annotated[str | None, Query(pattern=r"^\d{6}(\d{3}){0,3}$")] = None,
+    class_code: Annotated[str | None, Query(alias="class", pattern=r"^\d{4}$")] = None,
+    fdr: bool = True,
+) -> Response:
+    """热点分析报告: one printable A4 page for a season (or a year) and a region: the map of the
+    hot and cold spots, the ten hottest grids with their counts and trends, the seasonal profile."""
+    if who is None:
+        return _sign_in(request)
+    if season:
+        since, until, months = season_period(season, year)
+    else:
+        since, until, months = (
+            datetime(year, 1, 1, tzinfo=CHINA_TIME),
+            datetime(year + 1, 1, 1, tzinfo=CHINA_TIME),
+            None,
+        )
+    try:
+        r = await autocommit(
+            report.report, level=level, since=since, until=until, months=months, class_code=class_code, region=region,
+            fdr=fdr, who=who,
+        )  # fmt: skip
+    except Unauthorized:
+        return _sign_in(request)
+    except Forbidden:
+        return render(request, "denied.html", 403)
+    names = {"spring": "春季", "summer": "夏季", "autumn": "秋季", "winter": "冬季（上年12月至2月）"}
+    title = f"{year} 年{names[season] if season else '全年'}" + (f" · 区域 {region}" if region else "")
+    levels = {"street": "街道/镇", "community": "社区/村", "unit_grid": "单元网格"}
+    now = datetime.now(CHINA_TIME).strftime("%Y-%m-%d %H:%M")
+    return render(
+        request, "report.html", r=r, title=title, levelname=levels[level], now=now, bins=report.NAMES,
+    )  # fmt: skip
 
 
 @router.get("/editor", response_class=HTMLResponse)

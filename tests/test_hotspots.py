@@ -107,6 +107,18 @@ def test_hotspots_on_the_stored_lattice_through_the_api_and_the_command_line(set
         # the same numbers as computed here from the counts and the lattice
         r = c.get("/api/v1/analytics/hotspots", params={**summer, "format": "csv"}, headers=planner)
         assert r.text.lstrip("\ufeff").splitlines()[0] == "code,name,count,gi_z,gi_p,gi_bin,neighbours,lon,lat"
+        # kept per filter set, reach and data version: asked again, not computed again; a new case
+        # in the period is a new version
+        from gis.analytics import cache
+
+        hits = cache.results.hits
+        again = c.get("/api/v1/analytics/hotspots", params=summer, headers=planner).json()
+        assert cache.results.hits == hits + 1 and again["total"] == body["total"]
+        with hot_corner.begin() as conn:
+            intake.intake(conn, lon=X0 + 0.5 * STEP, lat=Y0 + 7.5 * STEP, class_code="0101", channel="app",
+                          reported_at=datetime(2024, 7, 20, tzinfo=CHINA))  # fmt: skip
+        fresh = c.get("/api/v1/analytics/hotspots", params=summer, headers=planner).json()
+        assert cache.results.hits == hits + 1 and fresh["total"] == body["total"] + 1
         # a GeoPackage for GIS staff: the same grids, in CGCS2000
         r = c.get("/api/v1/analytics/hotspots", params={**summer, "format": "gpkg"}, headers=planner)
         assert r.status_code == 200 and r.headers["content-type"] == "application/geopackage+sqlite3"
@@ -137,8 +149,8 @@ def test_hotspots_on_the_stored_lattice_through_the_api_and_the_command_line(set
     )
     assert p.returncode == 2 and "output" in p.stderr
     assert {f["properties"]["code"]: f["properties"]["gi_z"] for f in cli["features"]} == {
-        code: props["gi_z"] for code, props in by.items()
-    }
+        f["properties"]["code"]: f["properties"]["gi_z"] for f in fresh["features"]
+    }  # (the answer after the last case was added)
 
 
 def test_the_hotspots_page_draws_the_bins_in_chromium(settings, hot_corner):
@@ -166,11 +178,22 @@ def test_the_hotspots_page_draws_the_bins_in_chromium(settings, hot_corner):
         wait.until(lambda x: x.execute_script("return document.body.getAttribute('data-chart')") == "110108001001001")
         assert "Gi* z" in browser.find_element(By.ID, "wg-hot-title").text
         screenshot(browser, "maps-hotspots")
+        # the printable A4 report of the same analysis
+        href = browser.find_element(By.ID, "wg-hot-report").get_attribute("href")
+        assert "season=summer" in href and "year=2024" in href
+        browser.get(href)
+        wait.until(lambda x: x.find_elements(By.ID, "wg-report"))
+        report = browser.find_element(By.ID, "wg-report").text
+        assert "热点分析报告" in report and "110108001001001" in report and "12月" in report
+        assert len(browser.find_elements(By.CSS_SELECTOR, "svg.map path")) == 64
+        screenshot(browser, "maps-hotspots-report")
+        browser.back()
+        wait.until(lambda x: x.execute_script(hot) >= 1)
         # 时空模式: the emerging categories of the 36 months to the end of 2024
         browser.execute_script(
             "const f = document.getElementById('wg-hot'); f.mode.value = 'emerging'; f.season.value = ''; f.requestSubmit()"
         )
-        wait.until(lambda x: x.execute_script(hot) >= 3)
+        wait.until(lambda x: x.execute_script(hot) >= 2)
         assert browser.execute_script("return wangge.hot.categoryOf('110108001001001')") in CATEGORIES
         assert "36 个时段" in browser.find_element(By.ID, "wg-hot-status").text
         hosts = browser.execute_script(

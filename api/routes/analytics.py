@@ -26,7 +26,7 @@ from api.access import StatsRead
 from api.deps import AutocommitDep
 from api.params import Months
 from api.schemas import Instant
-from gis.analytics import counts, emerging, hotspots
+from gis.analytics import cache, counts, emerging, hotspots
 from gis.cases.counts import CHINA
 from gis.cases.heat import default_period
 from gis.errors import InvalidInput
@@ -183,7 +183,10 @@ async def analytics_hotspots(
     the geometries."""
 
     def work(conn: Any, principal: Any) -> Any:  # (the caller resolved on this connection)
-        found = hotspots.hotspots(conn, level=level, fdr=fdr, who=principal, **filters.kw())
+        key = ("hotspots", level, fdr, cache.frozen(filters.kw()), cache.reach_key(principal))
+        found = cache.results.get(
+            conn, key, lambda: hotspots.hotspots(conn, level=level, fdr=fdr, who=principal, **filters.kw())
+        )
         if format in ("geojson", "gpkg"):
             return hotspots.as_geojson(conn, found)
         return {**found, "grids": [{k: v for k, v in g.items() if k != "id"} for g in found["grids"]]}
@@ -236,8 +239,13 @@ async def analytics_emerging(
     this_month = datetime(now.year, now.month, 1, tzinfo=CHINA)
     until = to or this_month
     since = from_ or datetime(this_month.year - 3, this_month.month, 1, tzinfo=CHINA)
-    return await autocommit(
-        emerging.emerging, level=level, since=since, until=until, step=step,
-        season=season if step == "season" else None, k=k, class_code=class_code, channel=channel, region=region,
-        fdr=fdr, who=who,
-    )  # fmt: skip
+    kw = {
+        "level": level, "since": since, "until": until, "step": step, "season": season if step == "season" else None,
+        "k": k, "class_code": class_code, "channel": channel, "region": region, "fdr": fdr,
+    }  # fmt: skip
+
+    def work(conn: Any, principal: Any) -> Any:
+        key = ("emerging", cache.frozen(kw), cache.reach_key(principal))
+        return cache.results.get(conn, key, lambda: emerging.emerging(conn, who=principal, **kw))
+
+    return await autocommit(work, who)

@@ -115,6 +115,11 @@
         var hot = answer.bins["3"] + answer.bins["2"] + answer.bins["1"], cold = answer.bins["-3"] + answer.bins["-2"] + answer.bins["-1"];
         status.textContent = "共 " + answer.total + " 件 · " + answer.grids.length + " 个网格 · 热点 " + hot + " 个、冷点 " + cold + " 个" +
           (answer.fdr ? "（FDR 校正）" : "") + (answer.islands.length ? " · " + answer.islands.length + " 个孤立网格按最近网格计" : "");
+        var f = new FormData(form), link = document.getElementById("wg-hot-report");
+        var rq = ["year=" + f.get("year"), "level=" + f.get("level"), "fdr=" + (f.get("fdr") ? "true" : "false")];
+        if (f.get("season")) rq.push("season=" + f.get("season"));
+        ["class", "region"].forEach(function (k) { if (f.get(k)) rq.push(k + "=" + encodeURIComponent(f.get(k))); });
+        link.href = "hotspots/report?" + rq.join("&");
         document.body.setAttribute("data-hot", String((Number(document.body.getAttribute("data-hot")) || 0) + 1));
       });
     }
