@@ -49,10 +49,15 @@
     function drawEmerging() {
       var status = document.getElementById("wg-hot-status"), f = new FormData(form);
       var year = Number(f.get("year")), season = f.get("season"), level = f.get("level");
-      var q = ["level=" + level, "fdr=" + (f.get("fdr") ? "true" : "false"),
-               "to=" + encodeURIComponent((year + 1) + "-01-01T00:00:00+08:00")];
-      q.push("from=" + encodeURIComponent((season ? year - 7 : year - 2) + (season === "winter" ? -1 : 0) + "-" + (season === "winter" ? "12" : "01") + "-01T00:00:00+08:00"));
-      if (season) q.push("step=season", "season=" + season);
+      var q = ["level=" + level, "fdr=" + (f.get("fdr") ? "true" : "false")];
+      if (season) {  // the season of the eight years to the chosen one
+        q.push("to=" + encodeURIComponent((year + 1) + "-01-01T00:00:00+08:00"), "step=season", "season=" + season);
+        q.push("from=" + encodeURIComponent((season === "winter" ? year - 8 : year - 7) + "-" + (season === "winter" ? "12" : "01") + "-01T00:00:00+08:00"));
+      } else {  // the 36 whole months to the chosen year's end, or to this month (China time)
+        var today = wangge.chinaDay(), end = Math.min((year + 1) * 12, Number(today.slice(0, 4)) * 12 + Number(today.slice(5, 7)) - 1);
+        var month = function (n) { return Math.floor(n / 12) + "-" + ("0" + (n % 12 + 1)).slice(-2) + "-01T00:00:00+08:00"; };
+        q.push("from=" + encodeURIComponent(month(end - 36)), "to=" + encodeURIComponent(month(end)));
+      }
       ["class", "region"].forEach(function (k) { if (f.get(k)) q.push(k + "=" + encodeURIComponent(f.get(k))); });
       status.textContent = "分析中…";
       api("/api/v1/analytics/emerging?" + q.join("&")).then(function (r) {
