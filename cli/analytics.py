@@ -23,6 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         ("series", "cases per day, week or month"),
         ("profile", "cases per month of the year, day of the week or hour of the day"),
         ("hotspots", "hot and cold spots per grid (Getis-Ord Gi*, FDR): GeoJSON or CSV"),
+        ("emerging", "emerging hot spots per grid: the 17 categories, trends"),
     ):
         p = kinds.add_parser(kind, help=help_)
         p.add_argument("--from", dest="since", help="start: a date (its midnight in China time) or an ISO date-time")
@@ -44,6 +45,11 @@ def register(sub: argparse._SubParsersAction) -> None:
             p.add_argument("--compare", choices=["yoy", "prev"])
         elif kind == "hotspots":
             p.add_argument("--level", default="unit_grid", help="district, street, community or unit_grid")
+            p.add_argument("--no-fdr", dest="fdr", action="store_false", help="bins without the FDR correction")
+        elif kind == "emerging":
+            p.add_argument("--level", default="community", help="district, street, community or unit_grid")
+            p.add_argument("--step", default="month", choices=["month", "quarter", "year", "season"])
+            p.add_argument("--k", type=int, default=1, help="space-time neighbours: this step and the k before")
             p.add_argument("--no-fdr", dest="fdr", action="store_false", help="bins without the FDR correction")
         elif kind == "series":
             p.add_argument("--step", default="month", choices=["day", "week", "month"])
@@ -94,7 +100,17 @@ def _china(value: str | None, field: str):
 def run(args: argparse.Namespace, settings: Settings) -> int:
     from gis.analytics import counts
 
-    since, until, months = _period(args)
+    if args.kind == "emerging":  # a span of steps; --season picks the season of each year
+        from datetime import datetime
+
+        from gis.cases.counts import CHINA
+
+        now = datetime.now(CHINA)
+        this_month = datetime(now.year, now.month, 1, tzinfo=CHINA)
+        since = _china(args.since, "from") or datetime(now.year - 3, now.month, 1, tzinfo=CHINA)
+        until, months = _china(args.until, "to") or this_month, None
+    else:
+        since, until, months = _period(args)
     kw = {
         "since": since, "until": until, "months": months, "class_code": args.class_code, "channel": args.channel,
         "state": args.state, "region": args.region,
@@ -106,6 +122,20 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         elif args.kind == "series":
             found = rows = counts.series(conn, step=args.step, **kw)
             fields = ("period", "count")
+        elif args.kind == "emerging":
+            from gis.analytics import emerging
+
+            if args.step == "season" and not args.season:
+                from gis.errors import InvalidInput
+
+                raise InvalidInput("--step season needs --season", field="season")
+            found = emerging.emerging(
+                conn, level=args.level, since=kw["since"], until=kw["until"], step=args.step,
+                season=args.season if args.step == "season" else None, k=args.k, class_code=args.class_code,
+                channel=args.channel, region=args.region, fdr=args.fdr,
+            )  # fmt: skip
+            rows = found["grids"]
+            fields = ("code", "name", "category", "trend_tau", "trend_p", "count_tau", "count_p")
         elif args.kind == "hotspots":
             from gis.analytics import hotspots
 

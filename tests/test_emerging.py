@@ -78,7 +78,7 @@ def test_steps_months_quarters_years_and_seasons():
     ]
 
 
-def test_emerging_hot_spots_through_the_api(settings, db):
+def test_emerging_hot_spots_through_the_api_and_the_command_line(settings, db, tmp_path):
     """A community where cases grow month after month becomes a hot spot at the end."""
     load_city(db, square_city(), valid_from=datetime(2020, 1, 1, tzinfo=CHINA))
     with db.begin() as conn:
@@ -109,3 +109,14 @@ def test_emerging_hot_spots_through_the_api(settings, db):
         assert bad.status_code == 400 and bad.json()["field"] == "season"
         short = c.get("/api/v1/analytics/emerging", params={**params, "step": "year"}, headers=planner)
         assert short.status_code == 400 and short.json()["field"] == "from"
+    from tests.test_cli import wangge
+
+    out = tmp_path / "emerging.csv"
+    p = wangge(settings, "analytics", "emerging", "--level", "unit_grid", "--from", "2024-01-01", "--to", "2025-01-01",
+               "--output", str(out))  # fmt: skip
+    assert p.returncode == 0, p.stderr
+    rows = out.read_text(encoding="utf-8").splitlines()
+    assert rows[0] == "code,name,category,trend_tau,trend_p,count_tau,count_p" and len(rows) == 65
+    assert any(r.startswith("110108001001001,") and "_hot," in r for r in rows)
+    p = wangge(settings, "analytics", "emerging", "--step", "season")
+    assert p.returncode == 2 and "season" in p.stderr
