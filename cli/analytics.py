@@ -4,15 +4,12 @@ seasonal profiles (the same as ``/api/v1/analytics/…``, for the whole city).""
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import sys
 from pathlib import Path
 
 from cli.output import engine
 from gis.settings import Settings
-
-CSV_FIELDS = ("rank", "code", "name", "count", "area_km2", "per_km2", "share", "base", "change", "change_pct")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -98,7 +95,7 @@ def _china(value: str | None, field: str):
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    from gis.analytics import counts
+    from gis.analytics import counts, tables
 
     if args.kind == "emerging":  # a span of steps; --season picks the season of each year
         from datetime import datetime
@@ -118,7 +115,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     with engine(settings).connect() as conn:
         if args.kind == "counts":
             found = counts.grid_counts(conn, level=args.level, compare=args.compare, **kw)
-            rows, fields = found["grids"], CSV_FIELDS if args.compare else CSV_FIELDS[:7]
+            rows, fields = found["grids"], tables.COMPARED if args.compare else tables.COUNTS
         elif args.kind == "series":
             found = rows = counts.series(conn, step=args.step, **kw)
             fields = ("period", "count")
@@ -135,12 +132,12 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                 channel=args.channel, region=args.region, fdr=args.fdr,
             )  # fmt: skip
             rows = found["grids"]
-            fields = ("code", "name", "category", "trend_tau", "trend_p", "count_tau", "count_p")
+            fields = tables.EMERGING
         elif args.kind == "hotspots":
             from gis.analytics import hotspots
 
             result = hotspots.hotspots(conn, level=args.level, fdr=args.fdr, **kw)
-            rows, fields = result["grids"], ("code", "name", "count", "gi_z", "gi_p", "gi_bin", "neighbours")
+            rows, fields = result["grids"], tables.HOTSPOTS
             found = hotspots.as_geojson(conn, result)
         else:
             found = rows = counts.profile(conn, by=args.by, **kw)
@@ -159,9 +156,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         elif args.output and args.output.suffix.lower() in (".json", ".geojson"):
             out.write(json.dumps(found, ensure_ascii=False, indent=2, default=str) + "\n")
         else:
-            writer = csv.DictWriter(out, fieldnames=fields, extrasaction="ignore", lineterminator="\n")
-            writer.writeheader()
-            writer.writerows(rows)
+            out.write(tables.csv_text(rows, fields))
     finally:
         if args.output and not gpkg:
             out.close()

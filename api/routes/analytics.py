@@ -8,8 +8,6 @@ months.
 
 from __future__ import annotations
 
-import csv
-import io
 import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -26,7 +24,7 @@ from api.access import StatsRead
 from api.deps import AutocommitDep
 from api.params import Months
 from api.schemas import Instant
-from gis.analytics import cache, counts, emerging, hotspots
+from gis.analytics import cache, counts, emerging, hotspots, tables
 from gis.cases.counts import CHINA
 from gis.cases.heat import default_period
 from gis.errors import InvalidInput
@@ -109,7 +107,11 @@ class GridCounts(BaseModel):
     grids: list[GridCount]
 
 
-CSV_FIELDS = ("rank", "code", "name", "count", "area_km2", "per_km2", "share", "base", "change", "change_pct")
+
+
+def _csv(rows: Any, fields: tuple[str, ...]) -> Response:
+    # (a byte-order mark: Excel then reads the file as UTF-8)
+    return Response("\ufeff" + tables.csv_text(rows, fields), media_type="text/csv; charset=utf-8")
 
 
 @router.get("/analytics/counts", response_model=GridCounts, responses={200: {"content": {"text/csv": {}}}})
@@ -126,11 +128,7 @@ async def analytics_counts(
     for a spreadsheet."""
     found = await autocommit(counts.grid_counts, level=level, compare=compare, who=who, **filters.kw())
     if format == "csv":
-        out = io.StringIO()
-        writer = csv.DictWriter(out, fieldnames=CSV_FIELDS, extrasaction="ignore", lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(found["grids"])
-        return Response("\ufeff" + out.getvalue(), media_type="text/csv; charset=utf-8")  # (BOM: Excel reads UTF-8)
+        return _csv(found["grids"], tables.COMPARED if compare else tables.COUNTS)
     return found
 
 
@@ -193,12 +191,7 @@ async def analytics_hotspots(
 
     found = await autocommit(work, who)
     if format == "csv":
-        out = io.StringIO()
-        fields = ("code", "name", "count", "gi_z", "gi_p", "gi_bin", "neighbours", "lon", "lat")
-        writer = csv.DictWriter(out, fieldnames=fields, extrasaction="ignore", lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(found["grids"])
-        return Response("\ufeff" + out.getvalue(), media_type="text/csv; charset=utf-8")
+        return _csv(found["grids"], tables.HOTSPOTS)
     if format == "gpkg":
         return Response(await run_in_threadpool(_geopackage, found), media_type="application/geopackage+sqlite3",
                         headers={"Content-Disposition": 'attachment; filename="hotspots.gpkg"'})  # fmt: skip

@@ -11,7 +11,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from gis.access.principal import Principal
-from gis.analytics import counts, hotspots
+from gis.analytics import cache, counts, hotspots
 from gis.analytics.emerging import mann_kendall
 
 #: ArcGIS's colours of the bins −3…3
@@ -42,7 +42,9 @@ def report(
     (by Gi* z) with their counts, bins and the Mann-Kendall trend of their monthly counts, the
     profile by month of the year, and the counts per bin."""
     kw = {"since": since, "until": until, "months": months, "class_code": class_code, "region": region}
-    found = hotspots.hotspots(conn, level=level, fdr=fdr, who=who, **kw)
+    # the same key as the API's: the page's analysis, just viewed, is not computed again
+    key = ("hotspots", level, fdr, cache.frozen({**kw, "channel": None, "state": None}), cache.reach_key(who))
+    found = cache.results.get(conn, key, lambda: hotspots.hotspots(conn, level=level, fdr=fdr, who=who, **kw))
     ids = [g["id"] for g in found["grids"]]
     paths, box = {}, None
     for gid, svg, x0, y0, x1, y1 in conn.execute(text(_SHAPES), {"ids": ids}).all() if ids else []:
