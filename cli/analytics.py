@@ -35,7 +35,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         p.add_argument(
             "--output",
             type=Path,
-            help="write to FILE (.csv, .json; .geojson or .gpkg for hotspots) instead of standard output",
+            help="write to FILE (.csv, .json; .geojson or .gpkg for hotspots and emerging) instead of standard output",
         )
         if kind == "counts":
             p.add_argument("--level", default="street", help="district, street, community or unit_grid")
@@ -43,6 +43,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         elif kind == "hotspots":
             p.add_argument("--level", default="unit_grid", help="district, street, community or unit_grid")
             p.add_argument("--no-fdr", dest="fdr", action="store_false", help="bins without the FDR correction")
+            p.add_argument(
+                "--permutations", type=int, default=0,
+                help="0: the analytic p-value (default); 9999 or more: conditional permutation inference",
+            )  # fmt: skip
+            p.add_argument("--seed", type=int, help="the permutations' random seed (repeatable answers)")
         elif kind == "emerging":
             p.add_argument("--level", default="community", help="district, street, community or unit_grid")
             p.add_argument("--step", default="month", choices=["month", "quarter", "year", "season"])
@@ -95,7 +100,7 @@ def _china(value: str | None, field: str):
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    from gis.analytics import counts, tables
+    from gis.analytics import counts, features, tables
 
     if args.kind == "emerging":  # a span of steps; --season picks the season of each year
         from datetime import datetime
@@ -133,12 +138,17 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             )  # fmt: skip
             rows = found["grids"]
             fields = tables.EMERGING
+            geo = args.output is not None and args.output.suffix.lower() in (".gpkg", ".geojson")
+            if geo:
+                found = features.as_geojson(conn, found)
         elif args.kind == "hotspots":
             from gis.analytics import hotspots
 
-            result = hotspots.hotspots(conn, level=args.level, fdr=args.fdr, **kw)
+            result = hotspots.hotspots(
+                conn, level=args.level, fdr=args.fdr, permutations=args.permutations, seed=args.seed, **kw
+            )
             rows, fields = result["grids"], tables.HOTSPOTS
-            found = hotspots.as_geojson(conn, result)
+            found = features.as_geojson(conn, result)
         else:
             found = rows = counts.profile(conn, by=args.by, **kw)
             fields = (args.by, "count")
@@ -146,13 +156,13 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     out = open(args.output, "w", encoding="utf-8", newline="") if args.output and not gpkg else sys.stdout  # noqa: SIM115
     try:
         if args.output and args.output.suffix.lower() == ".gpkg":
-            if args.kind != "hotspots":
+            if args.kind not in ("hotspots", "emerging"):
                 from gis.errors import InvalidInput
 
-                raise InvalidInput("a GeoPackage holds hot spots only", field="output", allowed=[".csv", ".json"])
-            from gis.analytics import hotspots as hs
-
-            hs.frame(found).to_file(args.output, driver="GPKG", layer="hotspots")
+                raise InvalidInput(
+                    "a GeoPackage holds hot spots or emerging patterns", field="output", allowed=[".csv", ".json"]
+                )
+            features.frame(found).to_file(args.output, driver="GPKG", layer=args.kind)
         elif args.output and args.output.suffix.lower() in (".json", ".geojson"):
             out.write(json.dumps(found, ensure_ascii=False, indent=2, default=str) + "\n")
         else:

@@ -202,3 +202,103 @@ def test_the_hotspots_page_draws_the_bins_in_chromium(settings, hot_corner):
         assert hosts == [base.split("//")[1]], hosts
         errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
         assert not errors, errors
+
+
+def test_permutation_inference_finds_the_planted_block_and_no_false_positive():
+    from gis.analytics.hotspots import pseudo_p
+
+    rng = np.random.default_rng(15)  # the analytic test's lattice
+    i, j = queen(50, 50)
+    x = rng.poisson(5, 2500).astype(float)
+    block = [(r * 50 + c) for r in range(20, 26) for c in range(30, 36)]
+    x[block] = rng.poisson(12, len(block))
+    p, side = pseudo_p(x, i, j, 9_999, seed=1)
+    assert p.min() >= 1 / 10_000 and p.max() <= 0.5 + 1e-9  # folded: at most a half
+    b = bins(side.astype(float), p, fdr=True)
+    assert (b[block] >= 2).mean() >= 0.9
+    # the two inferences agree: the same side, and the same cells hot at 95 % but for a few
+    z = gi_star(x, i, j)
+    strong = np.abs(z) > 1
+    assert np.all(side[strong] == np.sign(z[strong]))
+    analytic = bins(z, p_two_sided(z), fdr=True)
+    assert ((analytic >= 2) == (b >= 2)).mean() >= 0.99
+    null = rng.poisson(5, 2500).astype(float)
+    pn, sn = pseudo_p(null, i, j, 9_999, seed=2)
+    assert (np.abs(bins(sn.astype(float), pn, fdr=True)) >= 2).mean() <= 0.005
+    again, _ = pseudo_p(null, i, j, 9_999, seed=2)
+    assert np.array_equal(again, pn)  # a seed repeats the answer
+
+
+def test_permutations_through_the_api_and_their_bounds(settings, hot_corner):
+    summer = {"season": "summer", "year": 2024, "format": "json"}
+    with TestClient(create_app(settings)) as c:
+        planner = bearer(api_key(hot_corner, "planner"))
+        r = c.get("/api/v1/analytics/hotspots", params={**summer, "permutations": 9999, "seed": 3}, headers=planner)
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert body["inference"] == "9999 permutations"
+        by = {g["code"]: g for g in body["grids"]}
+        assert by["110108001001001"]["gi_bin"] >= 2 and by["110108001001001"]["gi_p"] <= 0.01
+        # 999 permutations cannot reach significance among many cells after FDR: refused, naming the field
+        r = c.get("/api/v1/analytics/hotspots", params={**summer, "permutations": 999}, headers=planner)
+        assert r.status_code == 400 and r.json()["field"] == "permutations", r.text
+        r = c.get("/api/v1/analytics/hotspots", params={**summer, "permutations": 10**6}, headers=planner)
+        assert r.status_code in (400, 422)
+
+
+def test_cases_of_a_grid_split_within_the_period_are_counted_where_they_lie(settings, hot_corner, tmp_path):
+    """Five cases reported in July near the east edge of a grid split on 1 August: in summer's
+    hot spots and in the monthly emerging series they count in the new piece, not the kept code."""
+    from importers.core import split_grid
+
+    lon, lat = X0 + 3.9 * STEP, Y0 + 3.5 * STEP
+    with hot_corner.begin() as conn:
+        for d in range(5):
+            intake.intake(conn, lon=lon, lat=lat, class_code="0101", channel="app",
+                          reported_at=datetime(2024, 7, 15 + d, tzinfo=CHINA))  # fmt: skip
+        old = conn.execute(
+            text("""SELECT unit_grid_code FROM "case" WHERE reported_at = :t"""),
+            {"t": datetime(2024, 7, 15, tzinfo=CHINA)},
+        ).scalar_one()
+    cut = {
+        "type": "LineString",
+        "coordinates": [[X0 + 3.75 * STEP, Y0 + 3 * STEP - 1e-4], [X0 + 3.75 * STEP, Y0 + 4 * STEP + 1e-4]],
+    }
+    report = split_grid(hot_corner, old, cut, valid_from=datetime(2024, 8, 1, tzinfo=CHINA), tolerance_m=1.0)
+    assert report.written == 2, report
+    with hot_corner.connect() as conn:
+        new = conn.execute(
+            text("SELECT code FROM grid WHERE attrs->>'split_from' = :c AND valid_to IS NULL"), {"c": old}
+        ).scalar_one()
+    summer = {"season": "summer", "year": 2024, "format": "json"}
+    with TestClient(create_app(settings)) as c:
+        planner = bearer(api_key(hot_corner, "planner"))
+        body = c.get("/api/v1/analytics/hotspots", params=summer, headers=planner).json()
+        by = {g["code"]: g["count"] for g in body["grids"]}
+        assert by[new] == 5 and by[old] == 1  # the grid's centre case stays, the five moved
+        assert body["total"] == 60 + 48 + 5 and len(body["grids"]) == 65
+        assert body["reassigned"] == {"from": [old], "cases": 6, "unplaced": 0}
+        r = c.get(
+            "/api/v1/analytics/emerging",
+            params={"level": "unit_grid", "from": "2024-06-01T00:00:00+08:00", "to": "2024-09-01T00:00:00+08:00"},
+            headers=planner,
+        )
+        assert r.status_code == 200, r.text
+        series = {g["code"]: g["counts"] for g in r.json()["grids"]}
+        assert series[new] == [0, 5, 0] and series[old] == [0, 1, 0]
+        # the emerging categories as a GeoPackage, with the grids' boundaries
+        r = c.get(
+            "/api/v1/analytics/emerging",
+            params={"level": "unit_grid", "from": "2024-06-01T00:00:00+08:00", "to": "2024-09-01T00:00:00+08:00",
+                    "format": "gpkg"},
+            headers=planner,
+        )  # fmt: skip
+        assert r.status_code == 200 and r.headers["content-type"] == "application/geopackage+sqlite3"
+        (tmp_path / "e.gpkg").write_bytes(r.content)
+        import pyogrio
+
+        gpkg = pyogrio.read_dataframe(tmp_path / "e.gpkg", layer="emerging")
+        assert (
+            len(gpkg) == 65 and gpkg.crs.to_epsg() == 4490 and {"category", "trend_tau", "counts"} <= set(gpkg.columns)
+        )
+        assert gpkg.set_index("code").loc[new, "counts"] == "0,5,0"

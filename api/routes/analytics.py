@@ -8,10 +8,8 @@ months.
 
 from __future__ import annotations
 
-import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import orjson
@@ -24,7 +22,7 @@ from api.access import StatsRead
 from api.deps import AutocommitDep
 from api.params import Months
 from api.schemas import Instant
-from gis.analytics import cache, counts, emerging, hotspots, tables
+from gis.analytics import cache, counts, emerging, features, hotspots, tables
 from gis.cases.counts import CHINA
 from gis.cases.heat import default_period
 from gis.errors import InvalidInput
@@ -107,8 +105,6 @@ class GridCounts(BaseModel):
     grids: list[GridCount]
 
 
-
-
 def _csv(rows: Any, fields: tuple[str, ...]) -> Response:
     # (a byte-order mark: Excel then reads the file as UTF-8)
     return Response("\ufeff" + tables.csv_text(rows, fields), media_type="text/csv; charset=utf-8")
@@ -171,6 +167,15 @@ async def analytics_hotspots(
     filters: FiltersDep,
     level: Level = "unit_grid",
     fdr: Annotated[bool, Query(description="Benjamini-Hochberg correction of the bins (ArcGIS's FDR)")] = True,
+    permutations: Annotated[
+        int,
+        Query(
+            ge=0,
+            le=hotspots.MAX_PERMUTATIONS,
+            description=f"0: the analytic p-value; or {hotspots.MIN_PERMUTATIONS}+ conditional permutations",
+        ),
+    ] = 0,
+    seed: Annotated[int | None, Query(ge=0, le=2**32 - 1, description="the permutations' random seed")] = None,
     format: Literal["geojson", "gpkg", "csv", "json"] = "geojson",
 ) -> Any:
     """Hot and cold spots (Getis-Ord Gi*): per grid of ``level`` in force at the period's end,
@@ -181,29 +186,27 @@ async def analytics_hotspots(
     the geometries."""
 
     def work(conn: Any, principal: Any) -> Any:  # (the caller resolved on this connection)
-        key = ("hotspots", level, fdr, cache.frozen(filters.kw()), cache.reach_key(principal))
-        found = cache.results.get(
-            conn, key, lambda: hotspots.hotspots(conn, level=level, fdr=fdr, who=principal, **filters.kw())
-        )
+        options = {"level": level, "fdr": fdr, "permutations": permutations, "seed": seed}
+        key = ("hotspots", cache.frozen(options), cache.frozen(filters.kw()), cache.reach_key(principal))
+        found = cache.results.get(conn, key, lambda: hotspots.hotspots(conn, who=principal, **options, **filters.kw()))
         if format in ("geojson", "gpkg"):
-            return hotspots.as_geojson(conn, found)
+            return features.as_geojson(conn, found)
         return {**found, "grids": [{k: v for k, v in g.items() if k != "id"} for g in found["grids"]]}
 
     found = await autocommit(work, who)
     if format == "csv":
         return _csv(found["grids"], tables.HOTSPOTS)
     if format == "gpkg":
-        return Response(await run_in_threadpool(_geopackage, found), media_type="application/geopackage+sqlite3",
-                        headers={"Content-Disposition": 'attachment; filename="hotspots.gpkg"'})  # fmt: skip
+        return _gpkg(await run_in_threadpool(features.geopackage, found, "hotspots"), "hotspots")
     media = "application/geo+json" if format == "geojson" else "application/json"
     return Response(orjson.dumps(found), media_type=media)
 
 
-def _geopackage(collection: dict[str, Any]) -> bytes:
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "hotspots.gpkg"
-        hotspots.frame(collection).to_file(path, driver="GPKG", layer="hotspots")
-        return path.read_bytes()
+def _gpkg(data: bytes, name: str) -> Response:
+    return Response(
+        data, media_type="application/geopackage+sqlite3",
+        headers={"Content-Disposition": f'attachment; filename="{name}.gpkg"'},
+    )  # fmt: skip
 
 
 @router.get("/analytics/emerging")
@@ -220,10 +223,13 @@ async def analytics_emerging(
     channel: Annotated[str | None, Query(max_length=20)] = None,
     region: Annotated[str | None, Query(pattern=r"^\d{6}(\d{3}){0,3}$")] = None,
     fdr: bool = True,
+    format: Literal["json", "geojson", "gpkg", "csv"] = "json",
 ) -> Any:
     """Emerging hot spots: per grid its category (``new_hot`` … ``historical_cold``,
     ``no_pattern``), the Mann-Kendall trend of its space-time Gi* z-scores and of its counts, and
-    its series. ``step=season`` with ``season``: the same season of every year of the period."""
+    its series. ``step=season`` with ``season``: the same season of every year of the period.
+    ``format``: JSON, GeoJSON or a GeoPackage (layer ``emerging``, EPSG:4490; a series as its
+    values joined by commas) with the grids' boundaries, or CSV without the series."""
     if step == "season" and season is None:
         raise InvalidInput(
             "step=season needs a season", field="season", allowed=["spring", "summer", "autumn", "winter"]
@@ -239,6 +245,14 @@ async def analytics_emerging(
 
     def work(conn: Any, principal: Any) -> Any:
         key = ("emerging", cache.frozen(kw), cache.reach_key(principal))
-        return cache.results.get(conn, key, lambda: emerging.emerging(conn, who=principal, **kw))
+        found = cache.results.get(conn, key, lambda: emerging.emerging(conn, who=principal, **kw))
+        return features.as_geojson(conn, found) if format in ("geojson", "gpkg") else found
 
-    return await autocommit(work, who)
+    found = await autocommit(work, who)
+    if format == "csv":
+        return _csv(found["grids"], tables.EMERGING)
+    if format == "gpkg":
+        return _gpkg(await run_in_threadpool(features.geopackage, found, "emerging"), "emerging")
+    if format == "geojson":
+        return Response(orjson.dumps(found), media_type="application/geo+json")
+    return found

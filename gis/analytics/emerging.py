@@ -21,6 +21,7 @@ from sqlalchemy.engine import Connection
 from gis.access.principal import Principal
 from gis.analytics.counts import SEASONS, lattice, level_number
 from gis.analytics.hotspots import _PAIRS, bins, p_two_sided
+from gis.analytics.relocate import relocated
 from gis.cases.counts import CHINA, month_number
 from gis.cases.query import class_condition
 from gis.errors import InvalidInput
@@ -175,6 +176,16 @@ def emerging(
     i = np.array([index[a] for a, _ in pairs], dtype=int)
     j = np.array([index[b] for _, b in pairs], dtype=int)
     x = _counts(conn, [g[1] for g in grids], steps, class_code, channel, who)
+    moved = relocated(
+        conn, level=n_level, at=params["at"], since=since, until=until, by_month=True, who=who,
+        class_code=class_code, channel=channel, grid=region,
+    )  # fmt: skip
+    step_of = {m: s for s, (_, ms) in enumerate(steps) for m in ms}
+    col = {g[1]: c for c, g in enumerate(grids)}
+    for (old, new, month), n in moved["moves"].items():  # (taken from the stored grid, given where it lies)
+        for code, sign in ((old, -1), (new, 1)):
+            if code in col and month in step_of:
+                x[step_of[month], col[code]] += sign * n
     z = space_time_gi(x, i, j, k) if len(ids) > 1 else np.zeros_like(x)
     p = p_two_sided(z.ravel()).reshape(z.shape)
     b = bins(z.ravel(), p.ravel(), fdr).reshape(z.shape)
@@ -192,8 +203,9 @@ def emerging(
     for r in rows:
         summary[r["category"]] += 1
     return {
-        "level": level, "region": region, "step": "season" if season else step, "season": season, "k": k, "fdr": fdr,
+        "level": level, "region": region, "from": since, "to": until, "step": "season" if season else step, "season": season, "k": k, "fdr": fdr,
         "steps": [label for label, _ in steps], "categories": summary, "grids": rows,
+        "boundaries_at": params["at"], "reassigned": {k: moved[k] for k in ("from", "cases", "unplaced")},
     }  # fmt: skip
 
 

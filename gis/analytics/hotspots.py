@@ -26,7 +26,9 @@ from sqlalchemy.engine import Connection
 from gis.access.principal import Principal
 from gis.analytics.counts import lattice as lattice_condition
 from gis.analytics.counts import level_number
+from gis.analytics.relocate import apply, relocated
 from gis.cases.counts import count
+from gis.errors import InvalidInput
 from gis.grids.hierarchy import CODE_LENGTH, check_area
 
 #: confidence levels of the bins: bin 3 at 99 %, 2 at 95 %, 1 at 90 %
@@ -57,6 +59,49 @@ def gi_star(x: np.ndarray, i: np.ndarray, j: np.ndarray) -> np.ndarray:
 def p_two_sided(z: np.ndarray) -> np.ndarray:
     erfc = np.vectorize(math.erfc, otypes=[float])
     return erfc(np.abs(z) / math.sqrt(2.0))
+
+
+#: the fewest permutations allowed: with 999 and FDR no cell of 30,000 can reach significance
+MIN_PERMUTATIONS, MAX_PERMUTATIONS = 9_999, 99_999
+
+
+def pseudo_p(
+    x: np.ndarray, i: np.ndarray, j: np.ndarray, permutations: int, seed: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Conditional permutation inference for Gi* (as PySAL's ``esda.G_Local(star=True)`` and
+    ArcGIS): each cell keeps its own value while the other n − 1 values are drawn, without
+    replacement, into its k neighbour slots, ``permutations`` times; one set of draws is shared by
+    all cells (esda's trick). Returns the folded pseudo p-value (1 + the number of draws at least
+    as extreme on the observed side) / (permutations + 1), and the side: +1 when the observed sum
+    is above the draws' median, −1 below."""
+    x = np.asarray(x, dtype=float)
+    n = len(x)
+    k = np.bincount(i, minlength=n)
+    observed = np.zeros(n)
+    np.add.at(observed, i, x[j])
+    kmax = int(k.max()) if n else 0
+    rng = np.random.default_rng(seed)
+    draws = rng.integers(0, n - 1, size=(permutations, kmax))
+    while kmax > 1:  # redraw the rows that repeat an index (rare: kmax of n − 1 values)
+        ordered = np.sort(draws, axis=1)
+        bad = np.nonzero((ordered[:, 1:] == ordered[:, :-1]).any(axis=1))[0]
+        if not len(bad):
+            break
+        draws[bad] = rng.integers(0, n - 1, size=(len(bad), kmax))
+    larger = np.zeros(n)
+    for size in np.unique(k):
+        cells = np.nonzero(k == size)[0]
+        if size == 0:
+            continue
+        d = draws[:, :size]
+        for start in range(0, len(cells), 64):  # (64 cells × permutations × k at a time)
+            c = cells[start : start + 64]
+            picked = d[None, :, :] + (d[None, :, :] >= c[:, None, None])  # skip the cell itself
+            sums = x[picked].sum(axis=2)
+            larger[c] = (sums >= observed[c, None]).sum(axis=1)
+    high = larger <= permutations / 2  # few draws reach the observed sum: a high value
+    folded = np.where(high, larger, permutations - larger)
+    return (folded + 1) / (permutations + 1), np.where(high, 1, -1)
 
 
 def bins(z: np.ndarray, p: np.ndarray, fdr: bool = True) -> np.ndarray:
@@ -101,6 +146,8 @@ def hotspots(
     state: str | None = None,
     region: str | None = None,
     fdr: bool = True,
+    permutations: int = 0,
+    seed: int | None = None,
     who: Principal | None = None,
 ) -> dict[str, Any]:
     """Gi* per grid of ``level``: ``count``, ``gi_z``, ``gi_p``, ``gi_bin``, ``neighbours`` (and its
@@ -110,6 +157,11 @@ def hotspots(
     n_level = level_number(level)
     if region:
         check_area(region, "region")
+    if permutations and not MIN_PERMUTATIONS <= permutations <= MAX_PERMUTATIONS:
+        raise InvalidInput(
+            f"permutations: 0 for the analytic p-value, or {MIN_PERMUTATIONS} to {MAX_PERMUTATIONS}",
+            field="permutations", allowed=f"0 or {MIN_PERMUTATIONS}-{MAX_PERMUTATIONS}",
+        )  # fmt: skip
     where, params = lattice_condition(n_level, region, until, who)
     at = params["at"]
     lattice = conn.execute(text(_LATTICE.format(where=where)), params).all()
@@ -129,10 +181,19 @@ def hotspots(
         conn, by=str(CODE_LENGTH[n_level]), periods=[(since, until)], months=months, class_code=class_code,
         channel=channel, state=state, region=region, who=who,
     )[0]  # fmt: skip
+    moved = relocated(
+        conn, level=n_level, at=at, since=since, until=until, who=who, months=months, class_code=class_code,
+        channel=channel, state=state, grid=region,
+    )  # fmt: skip
+    apply(found, moved["moves"])
     x = np.array([found.get(row[1], 0) for row in lattice], dtype=float)
     z = gi_star(x, i, j) if len(ids) > 1 else np.zeros(len(ids))
-    p = p_two_sided(z)
-    b = bins(z, p, fdr)
+    if permutations and len(ids) > 1:
+        p, side = pseudo_p(x, i, j, permutations, seed)
+        b = bins(side.astype(float), p, fdr)
+    else:
+        p = p_two_sided(z)
+        b = bins(z, p, fdr)
     neighbours = np.bincount(i, minlength=len(ids)) if len(ids) else np.zeros(0, dtype=int)
     grids = [
         {
@@ -152,46 +213,8 @@ def hotspots(
     by_code = {row[0]: row[1] for row in lattice}
     return {
         "level": level, "region": region, "from": since, "to": until, "months": months, "fdr": fdr,
-        "boundaries_at": at, "total": int(x.sum()), "grids": grids,
+        "inference": f"{permutations} permutations" if permutations else "analytic", "boundaries_at": at, "total": int(x.sum()), "grids": grids,
+        "reassigned": {k: moved[k] for k in ("from", "cases", "unplaced")},
         "islands": [{"code": by_code[a], "nearest": by_code.get(b)} for a, b in nearest.items()],
         "bins": {str(k): int((b == k).sum()) for k in range(-3, 4)},
     }  # fmt: skip
-
-
-def as_geojson(conn: Connection, result: dict[str, Any]) -> dict[str, Any]:
-    """The answer as a GeoJSON FeatureCollection (the grids' boundaries in force at the end)."""
-    ids = [g["id"] for g in result["grids"]]
-    shapes = dict(
-        conn.execute(
-            text(
-                "SELECT g.id, ST_AsGeoJSON(g.geom, 7)::json FROM unnest(CAST(:ids AS bigint[])) AS u(id) "
-                "JOIN grid g ON g.id = u.id"
-            ),
-            {"ids": ids},
-        ).all()
-    )
-    features = [
-        {
-            "type": "Feature",
-            "id": g["code"],
-            "geometry": shapes.get(g["id"]),
-            "properties": {k: v for k, v in g.items() if k != "id"},
-        }  # fmt: skip
-        for g in result["grids"]
-    ]
-    meta = {k: v for k, v in result.items() if k != "grids"}
-    return {"type": "FeatureCollection", "features": features, **meta}
-
-
-def frame(collection: dict[str, Any]):
-    """The GeoJSON answer as a GeoDataFrame in CGCS2000 (EPSG:4490), for a GeoPackage: the grids'
-    properties as columns, the period and the lattice's date as each row's too."""
-    import geopandas as gpd
-    import shapely
-
-    rows = [f["properties"] for f in collection["features"]]
-    shapes = [shapely.geometry.shape(f["geometry"]) if f["geometry"] else None for f in collection["features"]]
-    out = gpd.GeoDataFrame(rows, geometry=shapes, crs="EPSG:4490")
-    for key in ("from", "to", "boundaries_at"):
-        out[key] = str(collection.get(key))
-    return out
