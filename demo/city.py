@@ -212,8 +212,11 @@ def frame(nodes: list[Node], level: int) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(records, geometry=[n.geom for n in nodes], crs="EPSG:4490")
 
 
-def build_demo(engine: Engine, *, big: bool = False, plain: bool = False, progress: Progress = quiet) -> dict[str, Any]:
-    """Generate and import the city, level by level, through the ordinary import core."""
+def build_demo(
+    engine: Engine, *, big: bool = False, plain: bool = False, history: int = 0, progress: Progress = quiet
+) -> dict[str, Any]:
+    """Generate and import the city, level by level, through the ordinary import core; with
+    ``history``, that many synthetic cases over the last three years (:mod:`demo.history`)."""
     with engine.begin() as conn:  # the demo's deadlines follow the holidays, even on a database not migrated today
         seed_calendar(conn)
     with progress("generating") as phase:
@@ -238,6 +241,12 @@ def build_demo(engine: Engine, *, big: bool = False, plain: bool = False, progre
         with progress("activity") as phase:
             summary["activity"] = add_activity(engine)
             phase.update(sum(summary["activity"].values()))
+        if history:
+            from demo.history import add_history
+
+            with progress("three years of synthetic cases") as phase:
+                summary["activity"].update(add_history(engine, history))
+                phase.update(summary["activity"]["history_cases"])
         summary["accounts"] = add_accounts(engine)
     return summary
 

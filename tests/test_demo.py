@@ -62,3 +62,83 @@ def test_demo_city_builds_valid_and_idempotent(db):
     assert again["written"] == 0  # a second build changes no boundary
     assert again["activity"]["workers_created"] == 0 and again["activity"]["cases_written"] == 0
     assert again["activity"]["components"] == 0
+
+
+def test_three_years_of_demo_cases_hold_the_patterns_a_planner_should_find(settings, db):
+    """The demo's synthetic history (a third of make demo's 300,000 here): the analyses find the
+    summer waterlogging along the river, the market street that became a hot spot in the last six
+    months, the redevelopment's faded hot spot, and the weekday and hour rhythms."""
+    from datetime import datetime
+
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from demo.history import MARKET, REDEVELOPMENT, RIVER, months_before
+    from gis.cases.counts import CHINA
+    from tests.conftest import api_key, bearer
+
+    summary = build_demo(db, history=100_000)
+    assert summary["activity"]["history_cases"] == 100_000
+    now = datetime.now(CHINA)
+    with db.connect() as conn:
+
+        def community(lon, lat):
+            return lookup_point(conn, lon, lat)["community"]["code"]
+
+        market, redevelopment = community(*MARKET[0]), community(*REDEVELOPMENT)
+        river = {community(*p) for p in RIVER[1:5]}
+        first = months_before(now)[0]
+        span = conn.execute(
+            text("""SELECT min(reported_at), max(reported_at) FROM "case" WHERE idempotency_key LIKE 'hist-%'""")
+        ).one()
+        synthetic = conn.execute(
+            text(
+                """SELECT count(*) FROM "case" WHERE idempotency_key LIKE 'hist-%' AND description LIKE '%合成数据%'"""
+            )
+        ).scalar_one()
+    assert span[0] >= datetime(*first, 1, tzinfo=CHINA) and span[1] < datetime(now.year, now.month, 1, tzinfo=CHINA)
+    assert synthetic == 100_000
+    this_month = f"{now.year:04d}-{now.month:02d}-01T00:00:00+08:00"
+    start = f"{first[0]:04d}-{first[1]:02d}-01T00:00:00+08:00"
+    with TestClient(create_app(settings)) as c:
+        planner = bearer(api_key(db, "planner"))
+        months = c.get(
+            "/api/v1/analytics/emerging",
+            params={"level": "community", "from": start, "to": this_month},
+            headers=planner,
+        ).json()
+        by = {g["code"]: g for g in months["grids"]}
+        assert by[market]["category"] in ("consecutive_hot", "new_hot"), by[market]
+        assert by[redevelopment]["category"] == "historical_hot", by[redevelopment]
+        summers = c.get(
+            "/api/v1/analytics/emerging",
+            params={"level": "community", "from": start, "to": this_month, "step": "season", "season": "summer"},
+            headers=planner,
+        ).json()
+        assert len(summers["steps"]) >= 2
+        cats = {g["code"]: g["category"] for g in summers["grids"]}
+        assert all(cats[code] == "persistent_hot" for code in river), {code: cats[code] for code in river}
+        year = now.year if now.month > 8 else now.year - 1
+        hot = c.get(
+            "/api/v1/analytics/hotspots",
+            params={"level": "community", "season": "summer", "year": year, "format": "json"},
+            headers=planner,
+        ).json()
+        bins = {g["code"]: g["gi_bin"] for g in hot["grids"]}
+        assert all(bins[code] >= 2 for code in river)
+        winter = c.get(
+            "/api/v1/analytics/hotspots",
+            params={"level": "community", "season": "winter", "year": year, "format": "json"},
+            headers=planner,
+        ).json()
+        assert all(g["gi_bin"] <= 0 for g in winter["grids"] if g["code"] in river)  # summer's, not winter's
+        days = c.get("/api/v1/analytics/profile", params={"by": "weekday", "from": start, "to": this_month},
+                     headers=planner).json()  # fmt: skip
+        hours = c.get("/api/v1/analytics/profile", params={"by": "hour", "from": start, "to": this_month},
+                      headers=planner).json()  # fmt: skip
+    weekday = {d["weekday"]: d["count"] for d in days}
+    hour = {h["hour"]: h["count"] for h in hours}
+    assert min(weekday[d] for d in range(1, 6)) > 1.3 * max(weekday[6], weekday[7])
+    assert hour[10] > 5 * hour[3]
+    again = build_demo(db, history=100_000)
+    assert again["activity"]["history_cases"] == 0  # built once
