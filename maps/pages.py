@@ -222,6 +222,7 @@ def hotspots_page(settings: Settings, bounds: tuple[float, float, float, float],
 <button type="submit">分析</button></form>
 <p id="wg-hot-status" class="wg-muted"></p>
 <p><a id="wg-hot-report" target="_blank" href="#">打印报告（A4）</a></p>
+<p id="wg-hot-export" class="wg-muted"></p>
 <p class="wg-legend" id="wg-hot-legend"></p>
 <p class="wg-muted">Getis-Ord Gi*：与周边网格（共边或共点）一起显著偏高为热点、偏低为冷点；置信度 99/95/90%。点击网格查看逐月数量。</p>
 <h3 id="wg-hot-title"></h3><div id="wg-hot-chart" style="height:260px"></div></aside>"""

@@ -178,6 +178,17 @@ def test_the_hotspots_page_draws_the_bins_in_chromium(settings, hot_corner):
         wait.until(lambda x: x.execute_script("return document.body.getAttribute('data-chart')") == "110108001001001")
         assert "Gi* z" in browser.find_element(By.ID, "wg-hot-title").text
         screenshot(browser, "maps-hotspots")
+        # the same answer as files, downloaded with the session
+        fetch = (
+            "const a = document.querySelector('#wg-hot-export a[data-format=\"' + arguments[0] + '\"]');"
+            "return fetch(a.href).then(r => r.text().then(t => [r.status, r.headers.get('content-type'), a.href, t.slice(0, 80)]))"
+        )
+        status, kind, url, _ = browser.execute_script(fetch, "gpkg")
+        assert status == 200 and kind == "application/geopackage+sqlite3" and "season=summer" in url, (
+            status,
+            kind,
+            url,
+        )
         # the printable A4 report of the same analysis
         href = browser.find_element(By.ID, "wg-hot-report").get_attribute("href")
         assert "season=summer" in href and "year=2024" in href
@@ -196,6 +207,10 @@ def test_the_hotspots_page_draws_the_bins_in_chromium(settings, hot_corner):
         wait.until(lambda x: x.execute_script(hot) >= 2)
         assert browser.execute_script("return wangge.hot.categoryOf('110108001001001')") in CATEGORIES
         assert "36 个时段" in browser.find_element(By.ID, "wg-hot-status").text
+        status, kind, url, head = browser.execute_script(fetch, "csv")
+        assert (
+            status == 200 and "/analytics/emerging?" in url and head.lstrip("\ufeff").startswith("code,name,category")
+        )
         hosts = browser.execute_script(
             "return [...new Set(performance.getEntriesByType('resource').map(e => new URL(e.name).host))]"
         )

@@ -35,6 +35,16 @@
       return q.join("&");
     }
 
+    // the answer as files for GIS staff and spreadsheets (the session's cookie signs the download)
+    function exports(path, q) {
+      var box = document.getElementById("wg-hot-export");
+      box.textContent = "导出：";
+      [["geojson", "GeoJSON"], ["gpkg", "GeoPackage"], ["csv", "CSV"]].forEach(function (f, k) {
+        if (k) box.appendChild(document.createTextNode(" · "));
+        box.appendChild(el("a", {href: "../api/v1/analytics/" + path + "?format=" + f[0] + "&" + q, download: "", "data-format": f[0]}, [f[1]]));
+      });
+    }
+
     function legend() {
       var box = document.getElementById("wg-hot-legend");
       box.textContent = "";
@@ -84,6 +94,7 @@
           box.appendChild(el("span", {"class": "wg-key-item"}, [el("span", {"class": "wg-swatch", style: "background:" + EMERGING[k][1]}), EMERGING[k][0] + " " + answer.categories[k]]));
         });
         state.categoryOf = function (c) { return cats[c]; };
+        exports("emerging", q.join("&"));
         status.textContent = answer.steps.length + " 个时段（" + answer.steps[0] + " 至 " + answer.steps[answer.steps.length - 1] + "）· " + answer.grids.length + " 个网格";
         document.body.setAttribute("data-hot", String((Number(document.body.getAttribute("data-hot")) || 0) + 1));
       });
@@ -125,6 +136,7 @@
         if (f.get("season")) rq.push("season=" + f.get("season"));
         ["class", "region"].forEach(function (k) { if (f.get(k)) rq.push(k + "=" + encodeURIComponent(f.get(k))); });
         link.href = "hotspots/report?" + rq.join("&");
+        exports("hotspots", query());
         document.body.setAttribute("data-hot", String((Number(document.body.getAttribute("data-hot")) || 0) + 1));
       });
     }
