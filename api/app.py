@@ -24,6 +24,7 @@ from api.routes import (
     grids,
     imports,
     lookup,
+    ogc,
     open311,
     registry,
     tiles,
@@ -156,6 +157,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(open311.router, responses=ERRORS)
     app.include_router(tracks.osmand, responses=ERRORS)
     app.include_router(tiles.router, responses=ERRORS)
+    app.include_router(ogc.router)
     app.include_router(pages.router)
     maps.install(app)
     app.openapi = lambda: openapi(app)  # type: ignore[method-assign]

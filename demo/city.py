@@ -25,6 +25,7 @@ import shapely
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
+from demo.sampling import sample_inside as _sample_inside
 from gis.cases.calendar import seed_calendar
 from gis.errors import NotFound
 from gis.progress import Progress, quiet
@@ -55,17 +56,6 @@ def district_outlines(codes: tuple[str, ...] = (), prefix: str | None = None) ->
         if adcode in codes or (prefix and adcode.startswith(prefix)):
             out.append(Node(adcode, f["properties"]["name"], shapely.geometry.shape(f["geometry"])))
     return sorted(out, key=lambda n: n.code)
-
-
-def _sample_inside(geom: shapely.Geometry, n: int, rng: np.random.Generator) -> np.ndarray:
-    minx, miny, maxx, maxy = geom.bounds
-    shapely.prepare(geom)
-    pts = np.empty((0, 2))
-    while len(pts) < n:
-        cand = rng.uniform((minx, miny), (maxx, maxy), size=(max(4 * n, 64), 2))
-        keep = shapely.contains_xy(geom, cand[:, 0], cand[:, 1])
-        pts = np.vstack([pts, cand[keep]])
-    return pts[:n]
 
 
 def partition(geom: shapely.Geometry, n: int, rng: np.random.Generator, plain: bool = False) -> list[shapely.Geometry]:

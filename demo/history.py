@@ -30,6 +30,7 @@ import shapely
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
+from demo.sampling import sample_inside
 from gis.cases.counts import CHINA
 
 #: about 300,000 cases, as the issue asks; tests build fewer with the same shares
@@ -111,9 +112,7 @@ def generate(engine: Engine, total: int, now: datetime, seed: int = 11) -> pd.Da
     d_km = np.hypot((label[:, 0] - CENTRE[0]) * 104.6, (label[:, 1] - CENTRE[1]) * 111.0)
     weight = (1 + 2.0 * np.exp(-d_km / 6.0)) * rng.lognormal(0, 0.3, len(grids))
     per_grid = rng.multinomial(sizes["background"], weight / weight.sum())
-    from demo.city import _sample_inside
-
-    xy = np.vstack([_sample_inside(shapes[k], int(c), rng) for k, c in enumerate(per_grid) if c])
+    xy = np.vstack([sample_inside(shapes[k], int(c), rng) for k, c in enumerate(per_grid) if c])
     growth = np.linspace(1.0, 1.2, MONTHS)
     parts.append(("background", xy, rng.choice(classes, len(xy)), _times(rng, months, growth, len(xy))))
     # the river in summer

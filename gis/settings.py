@@ -56,6 +56,9 @@ class Settings(BaseSettings):
     # An XYZ base map drawn in GCJ-02 (Amap/Gaode, Tencent): every overlay is shifted into it and
     # every click converted back (maps/basemap.py). Tianditu is CGCS2000: no shift.
     basemap_offset: str = Field(default="none", pattern="^(none|gcj02)$")
+    # OGC API – Features (/ogc): the collections anonymous clients may read (comma-separated ids of
+    # grids-district, grids-street, grids-community, grids-unit, components; never cases).
+    ogc_public: str = Field(default="", pattern=r"^((grids-(district|street|community|unit)|components)(,|$))*$")
     login_max_failures: int = Field(default=10, gt=0)
     login_window_s: int = Field(default=900, gt=0)
     # wrong tokens, API keys and device secrets allowed per client address within the window (each

@@ -55,5 +55,13 @@ if [ -n "$missing" ]; then
   $SUDO apt-get update -q
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends $missing >&2
 fi
+# GDAL's command-line tools: the OGC API tests read wangge with the distribution's ogrinfo, as a
+# GIS desk would (pyogrio's own GDAL serves the Python side).
+missing=$(want gdal-bin)
+if [ -n "$missing" ]; then
+  echo "install-system: installing gdal-bin ..." >&2
+  $SUDO apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends gdal-bin >&2
+fi
 # Debian starts a system-wide cluster on 5432; wangge runs its own, so that one is left as it is.
 exit 0

@@ -19,6 +19,7 @@ ALLOWED = {
     "gis.tracks": {"gis", "gis.grids", "gis.tracks", "gis.access"},
     "gis.access": {"gis", "gis.grids", "gis.access"},
     "gis.analytics": {"gis", "gis.grids", "gis.cases", "gis.access", "gis.analytics"},
+    "gis.ogc": {"gis", "gis.grids", "gis.cases", "gis.access", "gis.ogc"},
     "importers": {"gis", "gis.grids", "gis.registry", "gis.cases", "gis.tracks", "gis.access", "importers"},
     "api": {
         "gis",
@@ -28,6 +29,7 @@ ALLOWED = {
         "gis.tracks",
         "gis.access",
         "gis.analytics",
+        "gis.ogc",
         "importers",
         "maps",
         "api",
@@ -48,7 +50,7 @@ ALLOWED = {
         "cli",
     },
 }
-ROOMS = ("gis.grids", "gis.registry", "gis.cases", "gis.tracks", "gis.access", "gis.analytics")
+ROOMS = ("gis.grids", "gis.registry", "gis.cases", "gis.tracks", "gis.access", "gis.analytics", "gis.ogc")
 
 
 def _modules() -> dict[str, Path]:
