@@ -6,7 +6,7 @@ import json
 import platform
 from datetime import UTC, datetime
 
-from bench import bulk_assign, lookup_csv, lookup_single, tiles
+from bench import bulk_assign, emerging, heat, hotspots, lookup_csv, lookup_single, ogc, tiles
 
 
 def main() -> None:
@@ -17,6 +17,10 @@ def main() -> None:
         "bulk_assign": bulk_assign.main(),
         "lookup_csv": lookup_csv.main(),
         "tiles": tiles.main(),
+        "heat": heat.main(),
+        "hotspots": hotspots.main(),
+        "emerging": emerging.main(),
+        "ogc": ogc.main(),
     }
     print(json.dumps(results, indent=2))
 
