@@ -57,11 +57,12 @@ if [ -n "$missing" ]; then
 fi
 # GDAL's command-line tools: the OGC API tests read wangge with the distribution's ogrinfo, as a
 # GIS desk would (pyogrio's own GDAL serves the Python side).
-missing=$(want gdal-bin)
+# And QGIS itself, headless (python3-qgis with its OAPIF provider), loading a collection.
+missing=$(want gdal-bin python3-qgis)
 if [ -n "$missing" ]; then
-  echo "install-system: installing gdal-bin ..." >&2
+  echo "install-system: installing" $missing "..." >&2
   $SUDO apt-get update -q
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends gdal-bin >&2
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends $missing >&2
 fi
 # Debian starts a system-wide cluster on 5432; wangge runs its own, so that one is left as it is.
 exit 0

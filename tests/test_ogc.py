@@ -296,3 +296,38 @@ def test_ogrinfo_from_the_distribution_reads_a_collection(settings, city, tmp_pa
             env={**os.environ, "GDAL_HTTP_HEADER_FILE": str(header)}, capture_output=True, text=True, timeout=120,
         )  # fmt: skip
         assert r.returncode == 0 and r.stdout.count("OGRFeature(grids-unit)") == 1, r.stdout[-2000:]
+
+
+QGIS_SCRIPT = """
+import os, sys
+os.environ["QT_QPA_PLATFORM"] = "offscreen"
+from qgis.core import Qgis, QgsApplication, QgsVectorLayer
+app = QgsApplication([], False)
+app.initQgis()
+out = {"version": Qgis.QGIS_VERSION}
+for name in ("grids-street", "grids-unit"):
+    layer = QgsVectorLayer(f"url='{sys.argv[1]}' typename='{name}'", name, "OAPIF")
+    out[name] = [layer.isValid(), layer.featureCount() if layer.isValid() else None,
+                 sorted(f["code"] for f in layer.getFeatures()) if layer.isValid() else []]
+print(__import__("json").dumps(out))
+app.exitQgis()
+"""
+
+
+def test_qgis_headless_loads_a_public_collection(settings, city):
+    """QGIS itself (Debian's python3-qgis, its OAPIF provider) lists and loads a public collection;
+    a collection not made public stays closed to it."""
+    from tests.browser import live_server
+
+    python = "/usr/bin/python3"
+    probe = subprocess.run([python, "-c", "import qgis.core"], capture_output=True, text=True)
+    assert probe.returncode == 0, "python3-qgis is missing: scripts/install-system.sh installs it"
+    with live_server(settings.model_copy(update={"ogc_public": "grids-street"})) as base:
+        r = subprocess.run(
+            [python, "-c", QGIS_SCRIPT, f"{base}/ogc"], capture_output=True, text=True, timeout=180,
+            env={**os.environ, "XDG_RUNTIME_DIR": "/tmp"},
+        )  # fmt: skip
+    assert r.returncode == 0, r.stderr[-3000:]
+    found = json.loads(r.stdout.strip().splitlines()[-1])
+    assert found["grids-street"] == [True, 2, ["110108001", "110108002"]], found
+    assert found["grids-unit"][0] is False, found  # (401: QGIS reports the layer invalid)
