@@ -19,7 +19,7 @@ ALLOWED = {
     "gis.tracks": {"gis", "gis.grids", "gis.tracks", "gis.access"},
     "gis.access": {"gis", "gis.grids", "gis.access"},
     "gis.analytics": {"gis", "gis.grids", "gis.cases", "gis.access", "gis.analytics"},
-    "gis.ogc": {"gis", "gis.grids", "gis.cases", "gis.access", "gis.ogc"},
+    "gis.ogc": {"gis", "gis.grids", "gis.registry", "gis.cases", "gis.access", "gis.ogc"},
     "importers": {"gis", "gis.grids", "gis.registry", "gis.cases", "gis.tracks", "gis.access", "importers"},
     "api": {
         "gis",

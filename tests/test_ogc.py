@@ -331,3 +331,108 @@ def test_qgis_headless_loads_a_public_collection(settings, city):
     found = json.loads(r.stdout.strip().splitlines()[-1])
     assert found["grids-street"] == [True, 2, ["110108001", "110108002"]], found
     assert found["grids-unit"][0] is False, found  # (401: QGIS reports the layer invalid)
+
+
+def test_a_caller_with_personal_data_in_part_of_their_area_cannot_filter_on_it_elsewhere(settings, city):
+    """A dispatcher of the east street who views the whole district: the callers' names are in
+    the west street's cases, where this user may not read them, so no filter or parameter on them
+    finds (or counts) those cases."""
+    from gis.access import accounts
+
+    with city.begin() as conn:
+        accounts.create_user(conn, "mixed", "混合", password="a long passphrase")
+        accounts.grant(conn, "mixed", "dispatcher", "110108002")
+        accounts.grant(conn, "mixed", "viewer", "110108")
+    with _client(settings) as c:
+        token = c.post("/api/v1/auth/token", data={"username": "mixed", "password": "a long passphrase"}).json()
+        who = {"Authorization": f"Bearer {token['access_token']}"}
+        url = "/ogc/collections/cases/items"
+        assert c.get(url, headers=who).json()["numberMatched"] == 64  # every case of the district
+        for params in ({"filter": "contact_name = '王伟'"}, {"contact_name": "王伟"},
+                       {"filter": "contact_phone LIKE '138%'"}, {"filter": "contact_name IS NOT NULL"}):  # fmt: skip
+            r = c.get(url, params=params, headers=who)
+            assert r.status_code == 200 and r.json()["numberMatched"] == 0, (params, r.text)
+        shown = c.get(url, params={"limit": 100}, headers=who).json()["features"]
+        assert all(f["properties"]["contact_name"] is None for f in shown)
+
+
+def test_hostile_filters_and_parameters_are_400s_naming_the_field(settings, city):
+    deep = " AND ".join(["1 = 1"] * 1000)
+    deep_json = json.dumps({"op": "and", "args": [{"op": "=", "args": [1, 1]}] * 1000})
+    cases = [
+        ({"filter": "name = 5"}, "filter"),
+        ({"filter": "CASEI('x') = 'x' AND name LIKE CASEI('%x%')"}, None),  # (fine: CASEI of a literal)
+        (
+            {"filter": json.dumps({"op": "in", "args": [{"property": "name"}, []]}), "filter-lang": "cql2-json"},
+            "filter",
+        ),
+        ({"filter": deep}, "filter"),
+        ({"filter": deep_json, "filter-lang": "cql2-json"}, "filter"),
+        ({"filter": "level = " + "+".join(["1"] * 1000)}, "filter"),
+        (
+            {
+                "filter": json.dumps(
+                    {"op": "s_intersects", "args": [{"property": "geometry"}, {"type": "Point", "coordinates": [1]}]}
+                ),
+                "filter-lang": "cql2-json",
+            },
+            "filter",
+        ),  # fmt: skip
+        (
+            {"filter": json.dumps({"op": "=", "args": [{"property": "name"}, "a\u0000b"]}), "filter-lang": "cql2-json"},
+            "filter",
+        ),
+        (
+            {
+                "filter": json.dumps(
+                    {"op": "s_intersects", "args": [{"property": "geometry"}, {"bbox": ["a", 1, 2, 3]}]}
+                ),
+                "filter-lang": "cql2-json",
+            },
+            "filter",
+        ),  # fmt: skip
+        ({"bbox": "0,0,1e12,1e12", "bbox-crs": EPSG + "4513"}, "bbox"),
+        ({"filter": "area_m2 / 0 > 1"}, "filter"),
+        ({"limit": "²"}, "limit"),
+        ({"cursor": "²"}, "cursor"),
+        ({"level": "99999999999999999999"}, "level"),
+        ({"datetime": "2024-01-01T00:00:00-23:59"}, "datetime"),
+        ({"valid_from": "2024-01-01T00:00:00-23:59"}, "valid_from"),
+    ]
+    with _client(settings) as c:
+        admin = bearer(api_key(city, "admin"))
+        for params, field in cases:
+            r = c.get("/ogc/collections/grids-unit/items", params=params, headers=admin)
+            if field is None:
+                assert r.status_code == 200, (params, r.text)
+                continue
+            assert r.status_code == 400 and r.json()["field"] == field, (str(params)[:120], r.status_code, r.text[:300])
+
+
+def test_bbox_literals_geometry_members_extent_and_single_cases(settings, city):
+    with _client(settings) as c:
+        admin = bearer(api_key(city, "admin"))
+        box = (X0 + 0.1 * STEP, Y0 + 0.1 * STEP, X0 + 0.9 * STEP, Y0 + 0.9 * STEP)
+        url = "/ogc/collections/cases/items"
+
+        def matched(**params):
+            r = c.get(url, params=params, headers=admin)
+            assert r.status_code == 200, r.text
+            return r.json()["numberMatched"]
+
+        assert matched(bbox=",".join(map(str, box))) == 1
+        assert matched(filter=f"S_INTERSECTS(geometry, BBOX({', '.join(map(str, box))}))") == 1
+        as_json = {"op": "s_intersects", "args": [{"property": "geometry"}, {"bbox": list(box)}]}
+        assert matched(filter=json.dumps(as_json), **{"filter-lang": "cql2-json"}) == 1
+        between = {"op": "between", "args": [{"property": "id"}, 1, 10]}
+        assert matched(filter=json.dumps(between), **{"filter-lang": "cql2-json"}) == 10
+        like = {"op": "like", "args": [{"property": "description"}, "a.b%"]}  # "." is no wildcard in CQL2
+        assert matched(filter=json.dumps(like), **{"filter-lang": "cql2-json"}) == 0
+        page = c.get(url, headers=admin).json()
+        assert all("crs" not in f["geometry"] for f in page["features"])  # RFC 7946: no crs member
+        extent = c.get("/ogc/collections/cases", headers=admin).json()["extent"]["spatial"]["bbox"][0]
+        assert extent == pytest.approx([X0, Y0, X0 + 8 * STEP, Y0 + 8 * STEP], abs=1e-6)
+        first = page["features"][0]["id"]
+        one = c.get(f"{url}/{first}", headers=admin)
+        assert one.status_code == 200 and one.json()["id"] == first
+        assert c.get(f"{url}/x1", headers=admin).status_code == 404

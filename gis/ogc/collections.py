@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from gis.grids.hierarchy import CHAIN_COLUMN
+from gis.registry.components import COMPONENT_SCOPE
 
 
 @dataclass(frozen=True)
@@ -96,7 +97,7 @@ COLLECTIONS["components"] = Collection(
     geometry="c.geom",
     geometry_type="Geometry",
     permission="components:read",
-    scope={6: "c.district_code", 9: "c.street_code", 12: "c.community_code", 15: "c.unit_grid_code"},
+    scope=COMPONENT_SCOPE,  # (the components list's: the grids, and a unit's own components)
     props=(
         Prop("code", "c.code", "string", title="部件编码"),
         Prop("class_code", "c.class_code", "string", title="部件小类"),

@@ -12,6 +12,8 @@ BBOX / ENVELOPE).
 from __future__ import annotations
 
 import json
+import logging
+import math
 from datetime import date, datetime
 from typing import Any
 
@@ -21,6 +23,9 @@ from gis.errors import InvalidInput
 from gis.ogc.collections import Collection
 from gis.ogc.crs import OutputCrs
 from gis.settings import STORAGE_SRID
+
+# (pygeofilter builds its text parser with lark's debug on: a bad filter would log the parser state)
+logging.getLogger("lark").setLevel(logging.WARNING)
 
 LANGUAGES = ("cql2-text", "cql2-json")
 _COMPARE = {
@@ -42,6 +47,40 @@ _SPATIAL = {
     ast.GeometryEquals: "ST_Equals",
 }
 GEOMETRY_NAMES = ("geometry", "geom", "the_geom", "shape")
+#: how deep a filter may nest (a deeper one is refused, never a RecursionError)
+MAX_DEPTH = 60
+
+
+def _box(values_: list[Any]) -> dict[str, Any]:
+    """A CQL2 bbox literal (4 numbers, or 6 with heights) as a GeoJSON Polygon, its axes as given."""
+    try:
+        v = [float(x) for x in values_]
+    except (TypeError, ValueError):
+        v = []
+    if len(v) == 6:
+        v = [v[0], v[1], v[3], v[4]]
+    if len(v) != 4 or not all(math.isfinite(x) for x in v):
+        raise InvalidInput("a bbox literal is four numbers", field="filter", allowed="BBOX(minx, miny, maxx, maxy)")
+    a, b, c, d = v
+    return {"type": "Polygon", "coordinates": [[[a, b], [c, b], [c, d], [a, d], [a, b]]]}
+
+
+def _normalise(node: Any, depth: int = 0) -> Any:
+    """CQL2 JSON as pygeofilter reads it: a ``bbox`` literal as a polygon (pygeofilter would read
+    its four numbers in the wrong order), ``between`` with its two bounds as the standard writes
+    them (``[property, low, high]``)."""
+    if depth > MAX_DEPTH:
+        raise InvalidInput(f"the filter nests deeper than {MAX_DEPTH}", field="filter")
+    if isinstance(node, list):
+        return [_normalise(n, depth + 1) for n in node]
+    if not isinstance(node, dict):
+        return node
+    if set(node) == {"bbox"}:
+        return _box(node["bbox"] if isinstance(node["bbox"], list) else [])
+    out = {k: _normalise(v, depth + 1) for k, v in node.items()}
+    if out.get("op") == "between" and isinstance(out.get("args"), list) and len(out["args"]) == 3:
+        out["args"] = [out["args"][0], [out["args"][1], out["args"][2]]]
+    return out
 
 
 def parse(text: str, language: str | None) -> Any:
@@ -53,12 +92,14 @@ def parse(text: str, language: str | None) -> Any:
         if language == "cql2-json":
             from pygeofilter.parsers.cql2_json import parse as parse_json
 
-            return parse_json(json.loads(text))
+            return parse_json(_normalise(json.loads(text)))
         from pygeofilter.parsers.cql2_text import parse as parse_text
 
         return parse_text(text)
     except InvalidInput:
         raise
+    except RecursionError:
+        raise InvalidInput(f"the filter nests deeper than {MAX_DEPTH}", field="filter") from None
     except Exception as exc:  # (lark's and the JSON parser's errors: the message says where)
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InvalidInput(f"the filter is not valid {language}: {first}", field="filter") from None
@@ -67,18 +108,34 @@ def parse(text: str, language: str | None) -> Any:
 class Translator:
     """One filter's translation: the SQL text and its bound values (named ``f0``, ``f1``, …)."""
 
-    def __init__(self, collection: Collection, filter_crs: OutputCrs, hidden: frozenset[str] = frozenset()):
+    def __init__(
+        self, collection: Collection, filter_crs: OutputCrs, hidden: frozenset[str] = frozenset(),
+        expressions: dict[str, str] | None = None,
+    ):  # fmt: skip
         self.c = collection
         self.crs = filter_crs
         self.hidden = hidden  # queryables the caller may not filter on (personal data)
+        self.expressions = expressions or {}  # queryables read through another expression
         self.params: dict[str, Any] = {}
+        self.depth = 0
 
     def bind(self, value: Any) -> str:
+        if isinstance(value, str) and "\x00" in value:
+            raise InvalidInput("the filter holds a NUL character", field="filter")
         name = f"f{len(self.params)}"
         self.params[name] = value
-        return f":{name}"
+        return f"CAST(:{name} AS {_CAST[type(value)]})" if type(value) in _CAST else f":{name}"
 
     def sql(self, node: Any) -> str:
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise InvalidInput(f"the filter nests deeper than {MAX_DEPTH}", field="filter")
+        try:
+            return self._sql(node)
+        finally:
+            self.depth -= 1
+
+    def _sql(self, node: Any) -> str:
         if isinstance(node, ast.And | ast.Or):
             op = " AND " if isinstance(node, ast.And) else " OR "
             return "(" + self.sql(node.lhs) + op + self.sql(node.rhs) + ")"
@@ -90,16 +147,23 @@ class Translator:
             neg = "NOT " if node.not_ else ""
             return f"({self.value(node.lhs)} {neg}BETWEEN {self.value(node.low)} AND {self.value(node.high)})"
         if isinstance(node, ast.Like):
-            pattern = node.pattern
+            # CQL2's wildcards are SQL's, % and _, with \\ escaping (pygeofilter's JSON reader
+            # reports "." as the single-character wildcard; CQL2 has none such)
+            pattern, nocase = node.pattern, node.nocase
+            if (
+                isinstance(pattern, ast.Function)
+                and pattern.name.lower() in ("lower", "casei")
+                and len(pattern.arguments) == 1
+            ):
+                pattern, nocase = pattern.arguments[0], True
             if not isinstance(pattern, str):
                 raise InvalidInput("LIKE takes a text pattern", field="filter")
-            # CQL2's wildcards are SQL's: % and _ (pygeofilter reports them as given)
-            if node.wildcard != "%" or node.singlechar != "_":
-                pattern = pattern.replace(node.wildcard, "%").replace(node.singlechar, "_")
-            like = "ILIKE" if node.nocase else "LIKE"
+            like = "ILIKE" if nocase else "LIKE"
             neg = "NOT " if node.not_ else ""
-            return f"({self.value(node.lhs)}::text {neg}{like} {self.bind(pattern)})"
+            return f"(CAST({self.value(node.lhs)} AS text) {neg}{like} {self.bind(pattern)})"
         if isinstance(node, ast.In):
+            if not node.sub_nodes:
+                raise InvalidInput("IN needs at least one value", field="filter")
             items = ", ".join(self.value(v) for v in node.sub_nodes)
             return f"({self.value(node.lhs)} {'NOT ' if node.not_ else ''}IN ({items}))"
         if isinstance(node, ast.IsNull):
@@ -120,11 +184,20 @@ class Translator:
         )
 
     def value(self, node: Any) -> str:
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise InvalidInput(f"the filter nests deeper than {MAX_DEPTH}", field="filter")
+        try:
+            return self._value(node)
+        finally:
+            self.depth -= 1
+
+    def _value(self, node: Any) -> str:
         if isinstance(node, ast.Attribute):
             return self.attribute(node.name)
         if isinstance(node, ast.Function):
             if node.name.lower() in ("casei", "lower") and len(node.arguments) == 1:
-                return f"lower({self.value(node.arguments[0])}::text)"
+                return f"lower(CAST({self.value(node.arguments[0])} AS text))"
             if node.name.lower() in ("accenti",) and len(node.arguments) == 1:
                 return self.value(node.arguments[0])
             raise InvalidInput(f"unknown function {node.name!r}", field="filter", allowed=["CASEI"])
@@ -144,16 +217,15 @@ class Translator:
         if prop is None or name in self.hidden:
             allowed = [p.name for p in self.c.props if p.name not in self.hidden] + ["geometry"]
             raise InvalidInput(f"{name!r} is not a queryable of {self.c.id}", field="filter", allowed=allowed)
-        return prop.sql
+        return self.expressions.get(name, prop.sql)
 
     def geometry(self, node: Any) -> str:
         if isinstance(node, ast.Attribute):
             if node.name.lower() not in GEOMETRY_NAMES:
                 raise InvalidInput(f"{node.name!r} is not a geometry", field="filter", allowed=["geometry"])
             return self.c.geometry
-        if isinstance(node, ast.Function) and node.name.lower() in ("bbox", "envelope") and len(node.arguments) == 4:
-            node = values.Envelope(*(float(a) for a in node.arguments[::2]), *(float(a) for a in node.arguments[1::2]))
-            node = values.Envelope(node.x1, node.y1, node.x2, node.y2)
+        if isinstance(node, ast.Function) and node.name.lower() == "bbox":
+            node = values.Geometry(_box(node.arguments))
         if isinstance(node, values.Envelope):
             x1, x2, y1, y2 = node.x1, node.x2, node.y1, node.y2
             if self.crs.swap:  # (an envelope in a latitude-first CRS gives latitude first)
@@ -161,6 +233,15 @@ class Translator:
             box = f"ST_MakeEnvelope({self.bind(float(x1))}, {self.bind(float(y1))}, {self.bind(float(x2))}, {self.bind(float(y2))}, {self.crs.srid})"
             return box if self.crs.srid == STORAGE_SRID else f"ST_Transform({box}, {STORAGE_SRID})"
         if isinstance(node, values.Geometry):
+            try:  # (PostGIS would fail on a malformed one: a 400 here instead)
+                import shapely.geometry
+
+                shapely.geometry.shape(node.geometry)
+                ok = True
+            except Exception:
+                ok = False
+            if not ok or not _finite(node.geometry.get("coordinates")):
+                raise InvalidInput("a geometry literal is not valid GeoJSON or WKT", field="filter")
             geo = self.bind(json.dumps(node.geometry))
             g = f"ST_SetSRID(ST_GeomFromGeoJSON({geo}), {self.crs.srid})"
             if self.crs.swap:
@@ -169,10 +250,29 @@ class Translator:
         raise InvalidInput("a spatial function takes the geometry and a geometry literal", field="filter")
 
 
+_CAST = {str: "text", int: "bigint", float: "double precision", bool: "boolean", datetime: "timestamptz", date: "date"}
+
+
+def _finite(coords: Any) -> bool:
+    if isinstance(coords, list | tuple):
+        return all(_finite(c) for c in coords)
+    return isinstance(coords, int | float) and math.isfinite(coords)
+
+
 def condition(
-    collection: Collection, text: str, language: str | None, filter_crs: OutputCrs, hidden: frozenset[str] = frozenset()
+    collection: Collection,
+    text: str,
+    language: str | None,
+    filter_crs: OutputCrs,
+    hidden: frozenset[str] = frozenset(),
+    expressions: dict[str, str] | None = None,
 ) -> tuple[str, dict[str, Any]]:
-    """The filter as a SQL condition on the collection's rows, and its bound values."""
+    """The filter as a SQL condition on the collection's rows, and its bound values. ``hidden``:
+    queryables the caller may not name; ``expressions``: queryables read through another SQL
+    expression (personal fields: null where the caller may not read them)."""
     tree = parse(text, language)
-    t = Translator(collection, filter_crs, hidden)
-    return t.sql(tree), t.params
+    t = Translator(collection, filter_crs, hidden, expressions)
+    try:
+        return t.sql(tree), t.params
+    except RecursionError:
+        raise InvalidInput(f"the filter nests deeper than {MAX_DEPTH}", field="filter") from None

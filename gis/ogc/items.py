@@ -8,6 +8,7 @@ geometry and properties come out of PostGIS as JSON text and are put into the an
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -15,9 +16,11 @@ from typing import Any
 import orjson
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
 
 from gis.access.principal import Principal, area_condition
 from gis.cases.intake import CASE_SCOPE, case_scope
+from gis.db import sqlstate
 from gis.errors import InvalidInput, NotFound
 from gis.ogc import cql
 from gis.ogc.collections import Collection
@@ -52,7 +55,7 @@ def _geometry(c: Collection, crs: OutputCrs) -> str:
     if crs.swap:
         g = f"ST_FlipCoordinates({g})"
     digits = 9 if crs.srid in _SAME else 4
-    return f"ST_AsGeoJSON({g}, {digits})"
+    return f"ST_AsGeoJSON({g}, {digits}, 0)"  # (0: no "crs" member, which RFC 7946 does not have)
 
 
 def _properties(c: Collection, personal: str) -> str:
@@ -68,9 +71,11 @@ def _properties(c: Collection, personal: str) -> str:
 def _scope(c: Collection, who: Principal | None) -> tuple[str, dict[str, Any], str, dict[str, Any]]:
     """The rows the caller reaches, and the condition under which a row's personal fields show."""
     if c.id == "cases":
-        where, params = case_scope(who)
+        where, params = ("FALSE", {}) if who is None else case_scope(who)
         if who is None:
             return where, params, "TRUE", {}
+        if who is None:  # (an anonymous reader: cases are never public, and never with callers)
+            return where, params, "FALSE", {}
         personal, pp = area_condition(who, "personal:read", CASE_SCOPE, prefix="pp")
         return where, params, personal, pp
     if who is None:  # (an anonymous reader of a public collection)
@@ -126,15 +131,19 @@ def conditions(
         where.append(f"({c.geometry} && {env} AND ST_Intersects({c.geometry}, {env}))")
         params.update({"b_x1": x1, "b_y1": y1, "b_x2": x2, "b_y2": y2})
     hidden_personal = personal == "FALSE"
+    # a personal field reads as null where the caller may not see it: a filter on it cannot find
+    # (nor count) the cases outside the caller's personal-data areas
+    masked = {} if personal == "TRUE" else {n: f"(CASE WHEN {personal} THEN {c.prop(n).sql} END)" for n in c.personal}
     for n, (name, value) in enumerate(q.equal):
         prop = c.prop(name)
         if prop is None or (hidden_personal and name in c.personal):
             raise InvalidInput(f"unknown query parameter {name!r}", field=name)
-        where.append(f"{prop.sql} = CAST(:eq{n} AS {_SQL_TYPE.get(prop.format or prop.type, 'text')})")
+        expr = masked.get(name, prop.sql)
+        where.append(f"{expr} = CAST(:eq{n} AS {_SQL_TYPE.get(prop.format or prop.type, 'text')})")
         params[f"eq{n}"] = _typed(prop.format or prop.type, name, value)
     if q.filter:
         hidden = frozenset(c.personal) if personal == "FALSE" else frozenset()
-        sql, fp = cql.condition(c, q.filter, q.filter_lang, q.filter_crs or _crs84(), hidden)
+        sql, fp = cql.condition(c, q.filter, q.filter_lang, q.filter_crs or _crs84(), hidden, masked)
         where.append(sql)
         params.update(fp)
     return where, params, personal, pp
@@ -145,13 +154,17 @@ _SQL_TYPE = {"integer": "bigint", "number": "double precision", "date-time": "ti
 
 def _typed(kind: str, name: str, value: str) -> Any:
     """A query parameter's value as its queryable's type (a 400 naming it when it is not one)."""
+    if "\x00" in value:
+        raise InvalidInput(f"{name} holds a NUL character", field=name)
     try:
         if kind == "integer":
+            if not re.fullmatch(r"-?[0-9]{1,18}", value):
+                raise ValueError(value)
             return int(value)
         if kind == "number":
             return float(value)
         if kind == "date-time":
-            return datetime.fromisoformat(value)
+            return checked_time(datetime.fromisoformat(value), name)
         if kind == "boolean":
             return {"true": True, "false": False}[value.lower()]
     except (ValueError, KeyError):
@@ -165,14 +178,39 @@ def _crs84() -> OutputCrs:
     return parse(None)
 
 
+def checked_time(t: datetime, field: str) -> datetime:
+    """An instant PostgreSQL can hold: years 1900-2200, offsets up to ±14:00 (the API's rule)."""
+    offset = t.utcoffset()
+    if not 1900 <= t.year <= 2200 or (offset is not None and abs(offset.total_seconds()) > 14 * 3600):
+        raise InvalidInput(f"{field}: years 1900-2200, offsets up to ±14:00", field=field)
+    return t
+
+
 def _key(c: Collection, cursor: str | None) -> Any:
     if cursor is None:
         return None
+    if "\x00" in cursor:
+        raise InvalidInput("cursor: the value of a next link", field="cursor")
     if c.key_type == "bigint":
-        if not cursor.isdigit() or len(cursor) > 18:
+        if not re.fullmatch(r"[0-9]{1,18}", cursor):
             raise InvalidInput("cursor: the value of a next link", field="cursor")
         return int(cursor)
     return cursor
+
+
+def _run(conn: Connection, sql: str, params: dict[str, Any], q: Query) -> Any:
+    """A statement built from the client's filter, bbox and parameters: what PostgreSQL or PostGIS
+    refuses in it (a text compared with a number, a point outside a Gauss-Krüger zone, a division by
+    zero) is a 400 naming the part of the request it came from, never a 500."""
+    try:
+        return conn.execute(text(sql), params)
+    except DBAPIError as exc:
+        state = sqlstate(exc) or ""
+        if not state.startswith(("22", "42", "XX")):
+            raise
+        primary = getattr(getattr(exc.orig, "diag", None), "message_primary", None) or "the query cannot be evaluated"
+        field = "filter" if q.filter else q.equal[0][0] if q.equal else "bbox" if q.bbox else "datetime"
+        raise InvalidInput(f"{field}: {primary}", field=field) from None
 
 
 def items(conn: Connection, c: Collection, q: Query, who: Principal | None) -> dict[str, Any]:
@@ -183,7 +221,7 @@ def items(conn: Connection, c: Collection, q: Query, who: Principal | None) -> d
     now = conn.execute(text("SELECT now()")).scalar_one()
     where, params, personal, pp = conditions(now, c, q, who)
     params.update(pp)
-    matched = conn.execute(text(f"SELECT count(*) FROM {c.source} WHERE {' AND '.join(where)}"), params).scalar_one()
+    matched = _run(conn, f"SELECT count(*) FROM {c.source} WHERE {' AND '.join(where)}", params, q).scalar_one()
     key = _key(c, q.cursor)
     page_where = list(where)
     if key is not None:
@@ -195,7 +233,7 @@ def items(conn: Connection, c: Collection, q: Query, who: Principal | None) -> d
     sql = f"""SELECT {c.key_sql}, {id_sql}, {_geometry(c, q.crs)}, {_properties(c, personal)}
         FROM {c.source} WHERE {" AND ".join(page_where)} ORDER BY {c.key_sql} LIMIT :limit"""
     params["limit"] = q.limit + 1
-    rows = conn.execute(text(sql), params).all()
+    rows = _run(conn, sql, params, q).all()
     more = len(rows) > q.limit
     rows = rows[: q.limit]
     features = [_feature(fid, geom, props) for _, fid, geom, props in rows]
@@ -228,19 +266,35 @@ def item(conn: Connection, c: Collection, feature_id: str, q: Query, who: Princi
         q = Query(crs=q.crs, interval=(None, None))
     where, params, personal, pp = conditions(now, c, Query(crs=q.crs, instant=q.instant, interval=q.interval), who)
     params.update(pp)
-    where.append(f"{c.id_sql} = :fid")
-    params["fid"] = feature_id
+    if c.id_sql == f"{c.key_sql}::text":  # (by the key itself: an index lookup, not a scan of id::text)
+        if not re.fullmatch(r"[0-9]{1,18}", feature_id):
+            raise NotFound(f"no feature {feature_id} in {c.id}", field="featureId")
+        where.append(f"{c.key_sql} = :fid")
+        params["fid"] = int(feature_id)
+    else:
+        where.append(f"{c.id_sql} = :fid")
+        params["fid"] = feature_id
     if version is not None:
         where.append("date_trunc('second', g.valid_from) = :version")
         params["version"] = version
-    row = conn.execute(
-        text(
-            f"""SELECT {c.id_sql}, {_geometry(c, q.crs)}, {_properties(c, personal)} FROM {c.source}
-                WHERE {" AND ".join(where)} ORDER BY {c.key_sql} DESC LIMIT 1"""
-        ),
+    row = _run(
+        conn,
+        f"""SELECT {c.id_sql}, {_geometry(c, q.crs)}, {_properties(c, personal)} FROM {c.source}
+            WHERE {" AND ".join(where)} ORDER BY {c.key_sql} DESC LIMIT 1""",
         params,
+        q,
     ).first()
     if row is None:
         raise NotFound(f"no feature {feature_id} in {c.id}", field="featureId")
     fid = feature_id if version is None else f"{feature_id}@{version:%Y%m%dT%H%M%SZ}"
     return _feature(fid, row[1], row[2])
+
+
+_EXTENT = """SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e)
+FROM (SELECT ST_Extent(geom) AS e FROM grid WHERE level = 1 AND valid_to IS NULL) x"""
+
+
+def extent(conn: Connection) -> list[float] | None:
+    """The city's bounding box (its districts in force), CRS84: every collection lies inside it."""
+    row = conn.execute(text(_EXTENT)).one()
+    return None if row[0] is None else [round(float(v), 6) for v in row]
