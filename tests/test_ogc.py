@@ -22,6 +22,7 @@ from sqlalchemy import text
 from api.app import create_app
 from gis.cases import intake
 from gis.cases.counts import CHINA
+from gis.registry import components, units
 from tests.conftest import api_key, bearer
 from tests.helpers import STEP, X0, Y0, load_city, square_city
 
@@ -41,6 +42,13 @@ def city(db):
                     channel="hotline" if col < 2 else "app", reported_at=datetime(2024, 7, 1 + row, 10, tzinfo=CHINA),
                     contact={"name": "王伟", "phone": "13800000000", "email": None} if col < 2 else None,
                 )  # fmt: skip
+        # a manhole cover in each column's bottom grid; the four in the east maintained by U1
+        units.create_unit(conn, code="U1", name="市政", kind="municipal", area_code="110108")
+        for col in range(8):
+            components.create_component(
+                conn, code=f"11010801010000{col + 1:02d}", owner_unit="U1" if col >= 4 else None,
+                geometry={"type": "Point", "coordinates": [X0 + (col + 0.3) * STEP, Y0 + 0.3 * STEP]},
+            )  # fmt: skip
     return db
 
 
@@ -249,12 +257,14 @@ cg = pyogrio.read_dataframe(url, PREFERRED_CRS="EPSG:4490")
 gk = pyogrio.read_dataframe(url, PREFERRED_CRS="EPSG:4527")
 cases = pyogrio.read_dataframe("OAPIF:{base}/ogc/collections/cases", columns=["id"], PAGE_SIZE=1000)
 west = pyogrio.read_dataframe(url, where="parent_code = '110108001001'")
+counts = {{str(n): len(pyogrio.read_dataframe("OAPIF:{base}/ogc/collections/" + str(n)))
+          for n, _ in pyogrio.list_layers("OAPIF:{base}/ogc")}}
 print(json.dumps({{
     "layers": [str(x[0]) for x in pyogrio.list_layers("OAPIF:{base}/ogc")],
     "plain": {{c: g.wkt for c, g in zip(plain.code, plain.geometry)}}, "plain_crs": plain.crs.to_epsg(),
     "cg": {{c: g.wkt for c, g in zip(cg.code, cg.geometry)}}, "cg_crs": cg.crs.to_epsg(),
     "gk": {{c: g.wkt for c, g in zip(gk.code, gk.geometry)}}, "gk_crs": gk.crs.to_epsg(),
-    "cases": len(cases), "unique": int(cases.id.nunique()), "west": sorted(west.code),
+    "cases": len(cases), "unique": int(cases.id.nunique()), "west": sorted(west.code), "counts": counts,
 }}))""",
             key,
         )
@@ -274,6 +284,9 @@ print(json.dumps({{
             assert shapely.equals_exact(shapely.normalize(got[code]), shapely.normalize(expect), tol), (name, code)
     assert found["cases"] == found["unique"] == cases > 10_000
     assert len(found["west"]) == 16 and all(c.startswith("110108001001") for c in found["west"])
+    # every collection, as many features as the database holds (a city-wide viewer)
+    assert found["counts"] == {"grids-district": 1, "grids-street": 2, "grids-community": 4, "grids-unit": 64,
+                               "components": 8, "cases": cases}  # fmt: skip
 
 
 def test_ogrinfo_from_the_distribution_reads_a_collection(settings, city, tmp_path):
@@ -436,3 +449,12 @@ def test_bbox_literals_geometry_members_extent_and_single_cases(settings, city):
         one = c.get(f"{url}/{first}", headers=admin)
         assert one.status_code == 200 and one.json()["id"] == first
         assert c.get(f"{url}/x1", headers=admin).status_code == 404
+
+
+def test_a_units_staff_read_their_units_components(settings, city):
+    with _client(settings) as c:
+        staff = bearer(api_key(city, "unit_staff", ("110108",), unit="U1"))
+        ogc = c.get("/ogc/collections/components/items", params={"limit": 100}, headers=staff).json()
+        api = c.get("/api/v1/components", params={"limit": 100}, headers=staff).json()
+        assert ogc["numberMatched"] == len(api["features"]) == 4
+        assert sorted(f["id"] for f in ogc["features"]) == sorted(f["id"] for f in api["features"])
