@@ -28,7 +28,10 @@ EXAMPLES = 100
 
 # built when the module is collected (schemathesis makes one test per operation from it); the
 # engines connect on first use, after the session has prepared the database
-schema = schemathesis.openapi.from_asgi("/openapi.json", create_app(Settings(database_url=url_of_test_database())))
+_app = create_app(Settings(database_url=url_of_test_database()))
+schema = schemathesis.openapi.from_asgi("/openapi.json", _app)
+#: the OGC API's own OpenAPI 3.0 definition (issue 16): every collection's items, item and queryables
+ogc_schema = schemathesis.openapi.from_asgi("/ogc/api", _app)
 
 
 @pytest.fixture(scope="module")
@@ -68,3 +71,15 @@ def city(engine):
 )
 def test_no_request_gets_a_server_error(case, city):
     case.call_and_validate(headers=city, checks=[not_a_server_error, response_schema_conformance])
+
+
+@ogc_schema.parametrize()
+@settings(
+    max_examples=EXAMPLES // 2,
+    derandomize=True,
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+    database=None,
+)
+def test_no_ogc_request_gets_a_server_error(case, city):
+    case.call_and_validate(headers=city, checks=[not_a_server_error])
