@@ -108,7 +108,7 @@ def test_three_years_of_demo_cases_hold_the_patterns_a_planner_should_find(setti
             headers=planner,
         ).json()
         by = {g["code"]: g for g in months["grids"]}
-        assert by[market]["category"] in ("consecutive_hot", "new_hot"), by[market]
+        assert by[market]["category"] == "consecutive_hot", by[market]
         assert by[redevelopment]["category"] == "historical_hot", by[redevelopment]
         summers = c.get(
             "/api/v1/analytics/emerging",

@@ -9,7 +9,8 @@ masking or versioned boundaries. The collections (gis/ogc/collections.py), CRS h
 (gis/ogc/crs.py), CQL2 translation (gis/ogc/cql.py, parsed by pygeofilter) and keyset pages
 (gis/ogc/items.py) live in gis; this module is the protocol: links, formats, parameters.
 
-Access: the same accounts (a bearer token or API key; GDAL sends it with ``GDAL_HTTP_HEADERS``,
+Access: the same accounts (a bearer token or API key; GDAL sends it with ``GDAL_HTTP_AUTH=BEARER``
+and ``GDAL_HTTP_BEARER`` or a header file — its OAPIF driver replaces ``GDAL_HTTP_HEADERS`` —,
 QGIS through an authentication configuration); anonymous clients see only the collections
 ``WANGGE_OGC_PUBLIC`` names. A caller sees the collections their roles read, only the rows inside
 their areas; no bbox, filter or parameter widens that.
@@ -507,9 +508,9 @@ def _param(name: str, description: str, schema: dict[str, Any], where: str = "qu
     return p
 
 
-def _openapi(base: str, readable: list[Collection]) -> dict[str, Any]:
-    """The OpenAPI 3.0 definition of the service, one path per readable collection (so clients
-    see each one's queryables as parameters)."""
+def _openapi(base: str, collections: list[Collection]) -> dict[str, Any]:
+    """The OpenAPI 3.0 definition of the service, the paths of each collection (so clients see
+    each one's queryables as parameters)."""
     f = _param("f", "the format", {"type": "string", "enum": ["json", "html"]})
     crs = _param(
         "crs",
@@ -526,7 +527,7 @@ def _openapi(base: str, readable: list[Collection]) -> dict[str, Any]:
         "/collections": {"get": {"summary": "the collections", "operationId": "getCollections", "parameters": [f],
                                  "responses": {"200": {"description": "collections"}}}},
     }  # fmt: skip
-    for c in readable:
+    for c in collections:
         props = [
             _param(
                 p.name,

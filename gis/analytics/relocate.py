@@ -5,7 +5,8 @@ assigned when it was reported; when a grid of the analysed level was redrawn, sp
 retired within the period, its cases may lie outside the grid of that code at the period's end, or
 hold a code no longer in force. So every case of the period that holds the code of a grid with a
 version ending within the period is counted again by location, in the grid (of the lattice's
-boundary version) covering its point; a case that no grid covers any more is reported.
+boundary version) holding its point by the lookup's one rule (``wangge_grid_chain``: interior
+first, the lowest code on a shared edge); a case that no grid holds any more is reported.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ _CHANGED = """SELECT DISTINCT g.code FROM grid g
 WHERE g.level = :level AND g.valid_to > :since AND g.valid_to <= :at
   AND (CAST(:region AS text) IS NULL OR starts_with(g.code, :region))"""
 
+_CHAIN = {1: "district", 2: "street", 3: "community", 4: "unit_grid"}  # wangge_grid_chain's columns
 _MONTH = "((extract(year FROM c.reported_at AT TIME ZONE 'Asia/Shanghai'))::int * 12 + (extract(month FROM c.reported_at AT TIME ZONE 'Asia/Shanghai'))::int - 1)"
 
 
@@ -58,11 +60,12 @@ def relocated(
     where, params = case_filters(who, start=since, end=until, grid_field="region", **filters)
     column = f"c.{CHAIN_COLUMN[CODE_LENGTH[level]]}"
     where.append(f"{column} = ANY(:gone)")
-    key = f"{column}, g.code, {_MONTH}" if by_month else f"{column}, g.code"
+    # (the one point-in-grid rule, as at intake: interior first, then the lowest code on a shared edge)
+    key = f"{column}, ch.{_CHAIN[level]}, {_MONTH}" if by_month else f"{column}, ch.{_CHAIN[level]}"
     sql = f"""SELECT {key}, count(*) FROM "case" c
-        LEFT JOIN grid g ON g.level = :level AND wangge_valid(g.valid_from, g.valid_to, :at) AND ST_Covers(g.geom, c.geom)
+        LEFT JOIN LATERAL wangge_grid_chain(c.geom, :at) ch ON true
         WHERE {" AND ".join(where)} GROUP BY {key}"""
-    params.update({"gone": gone, "level": level, "at": at})
+    params.update({"gone": gone, "at": at})
     for row in conn.execute(text(sql), params).all():
         out["moves"][tuple(row[:-1])] = row[-1]
         out["cases"] += row[-1]

@@ -72,8 +72,6 @@ def _scope(c: Collection, who: Principal | None) -> tuple[str, dict[str, Any], s
     """The rows the caller reaches, and the condition under which a row's personal fields show."""
     if c.id == "cases":
         where, params = ("FALSE", {}) if who is None else case_scope(who)
-        if who is None:
-            return where, params, "TRUE", {}
         if who is None:  # (an anonymous reader: cases are never public, and never with callers)
             return where, params, "FALSE", {}
         personal, pp = area_condition(who, "personal:read", CASE_SCOPE, prefix="pp")
@@ -198,6 +196,12 @@ def _key(c: Collection, cursor: str | None) -> Any:
     return cursor
 
 
+#: what a client's filter can make PostgreSQL refuse besides data exceptions (class 22): an
+#: operator or function for the types compared (42883, 42725), a datatype mismatch (42804), and
+#: PostGIS's errors (XX000: an invalid geometry, a point outside a projection's domain)
+_CLIENT_STATES = frozenset({"42883", "42725", "42804", "XX000"})
+
+
 def _run(conn: Connection, sql: str, params: dict[str, Any], q: Query) -> Any:
     """A statement built from the client's filter, bbox and parameters: what PostgreSQL or PostGIS
     refuses in it (a text compared with a number, a point outside a Gauss-Krüger zone, a division by
@@ -206,8 +210,8 @@ def _run(conn: Connection, sql: str, params: dict[str, Any], q: Query) -> Any:
         return conn.execute(text(sql), params)
     except DBAPIError as exc:
         state = sqlstate(exc) or ""
-        if not state.startswith(("22", "42", "XX")):
-            raise
+        if not (state.startswith("22") or state in _CLIENT_STATES):
+            raise  # (a fault of the statement itself, not of what the client sent: a 500, logged)
         primary = getattr(getattr(exc.orig, "diag", None), "message_primary", None) or "the query cannot be evaluated"
         field = "filter" if q.filter else q.equal[0][0] if q.equal else "bbox" if q.bbox else "datetime"
         raise InvalidInput(f"{field}: {primary}", field=field) from None
