@@ -21,7 +21,7 @@ from __future__ import annotations
 import html
 import math
 import re
-from datetime import UTC, date, datetime, time
+from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -31,6 +31,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from api.access import Caller, Permission, credentials
 from api.deps import AutocommitDep
+from gis.dates import parse_at
 from gis.errors import InvalidInput, NotFound, Unauthorized
 from gis.ogc import crs as ogc_crs
 from gis.ogc import items as ogc_items
@@ -302,14 +303,7 @@ async def queryables(collection_id: str, request: Request, reader: Reader, autoc
 
 
 def _instant(value: str, field: str) -> datetime:
-    try:
-        if len(value) == 10:
-            return datetime.combine(date.fromisoformat(value), time(), tzinfo=UTC)
-        t = datetime.fromisoformat(value)
-    except ValueError:
-        raise InvalidInput(f"{field}: {value!r} is not an RFC 3339 date-time", field=field,
-                           allowed="2024-07-01T00:00:00Z, a date, or an interval a/b with .. for an open end") from None  # fmt: skip
-    return ogc_items.checked_time(t if t.tzinfo else t.replace(tzinfo=UTC), field)
+    return parse_at(value, field)  # (the one parser of users' dates: gis/dates.py)
 
 
 def _datetime(value: str | None) -> tuple[datetime | None, tuple[datetime | None, datetime | None] | None]:
