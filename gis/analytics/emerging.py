@@ -21,7 +21,7 @@ from sqlalchemy.engine import Connection
 from gis.access.principal import Principal
 from gis.analytics.counts import SEASONS, lattice, level_number
 from gis.analytics.hotspots import _PAIRS, bins, p_two_sided
-from gis.analytics.relocate import relocated
+from gis.analytics.relocate import apply, relocated
 from gis.cases.counts import CHINA, month_number
 from gis.cases.query import class_condition
 from gis.errors import InvalidInput
@@ -182,10 +182,11 @@ def emerging(
     )  # fmt: skip
     step_of = {m: s for s, (_, ms) in enumerate(steps) for m in ms}
     col = {g[1]: c for c, g in enumerate(grids)}
-    for (old, new, month), n in moved["moves"].items():  # (taken from the stored grid, given where it lies)
-        for code, sign in ((old, -1), (new, 1)):
-            if code in col and month in step_of:
-                x[step_of[month], col[code]] += sign * n
+    delta: dict = {}
+    apply(delta, moved["moves"])  # (taken from the stored grid, given where it lies)
+    for (code, month), n in delta.items():
+        if code in col and month in step_of:
+            x[step_of[month], col[code]] += n
     z = space_time_gi(x, i, j, k) if len(ids) > 1 else np.zeros_like(x)
     p = p_two_sided(z.ravel()).reshape(z.shape)
     b = bins(z.ravel(), p.ravel(), fdr).reshape(z.shape)
