@@ -128,6 +128,8 @@ def test_items_paging_limits_and_parameters(settings, city):
             len(c.get("/ogc/collections/grids-unit/items", params={"limit": 20000}, headers=admin).json()["features"])
             == 64
         )
+        head = c.head("/ogc/collections/grids-unit/items", headers=admin)  # (clients probe with HEAD)
+        assert head.status_code == 200 and head.headers["content-crs"] == f"<{CRS84}>" and not head.content
         one = c.get("/ogc/collections/grids-unit/items/110108001001001", headers=admin)
         assert one.status_code == 200 and one.json()["properties"]["code"] == "110108001001001"
         assert c.get("/ogc/collections/grids-unit/items/999", headers=admin).status_code == 404

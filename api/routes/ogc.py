@@ -151,7 +151,7 @@ async def _principal(autocommit: Any, reader: Caller | None, permission: str) ->
 # --- landing page, conformance, API description ----------------------------------------------------
 
 
-@router.get("")
+@router.api_route("", methods=["GET", "HEAD"])
 async def landing(request: Request, reader: Reader, autocommit: AutocommitDep) -> Response:
     """The landing page: links to the API description, its documentation, conformance and data."""
     _check_params(request, _COMMON)
@@ -179,7 +179,7 @@ async def landing(request: Request, reader: Reader, autocommit: AutocommitDep) -
     return _json(body)
 
 
-@router.get("/conformance")
+@router.api_route("/conformance", methods=["GET", "HEAD"])
 async def conformance(request: Request, reader: Reader, autocommit: AutocommitDep) -> Response:
     _check_params(request, _COMMON)
     await _principal(autocommit, reader, "account:read")
@@ -188,7 +188,7 @@ async def conformance(request: Request, reader: Reader, autocommit: AutocommitDe
     return _json({"conformsTo": CONFORMANCE})
 
 
-@router.get("/api")
+@router.api_route("/api", methods=["GET", "HEAD"])
 async def service_description(request: Request, reader: Reader, autocommit: AutocommitDep) -> Response:
     """The OpenAPI 3.0 definition of ``/ogc``: every collection's paths (``/collections`` says
     which of them the caller may read)."""
@@ -229,7 +229,7 @@ def _collection_doc(base: str, c: Collection, extent: list[float] | None) -> dic
     }  # fmt: skip
 
 
-@router.get("/collections")
+@router.api_route("/collections", methods=["GET", "HEAD"])
 async def collections(request: Request, reader: Reader, autocommit: AutocommitDep) -> Response:
     _check_params(request, _COMMON)
     who = await _principal(autocommit, reader, "account:read")
@@ -251,7 +251,7 @@ async def collections(request: Request, reader: Reader, autocommit: AutocommitDe
     return _json(body)
 
 
-@router.get("/collections/{collection_id}")
+@router.api_route("/collections/{collection_id}", methods=["GET", "HEAD"])
 async def collection(collection_id: str, request: Request, reader: Reader, autocommit: AutocommitDep) -> Response:
     _check_params(request, _COMMON)
     c = _collection(
@@ -265,7 +265,7 @@ async def collection(collection_id: str, request: Request, reader: Reader, autoc
     return _json(body)
 
 
-@router.get("/collections/{collection_id}/queryables")
+@router.api_route("/collections/{collection_id}/queryables", methods=["GET", "HEAD"])
 async def queryables(collection_id: str, request: Request, reader: Reader, autocommit: AutocommitDep) -> Response:
     """The properties a filter (or a query parameter) may name, as a JSON Schema."""
     _check_params(request, _COMMON)
@@ -367,7 +367,7 @@ def _query(request: Request, c: Collection) -> tuple[ogc_items.Query, str | None
     return query, q.get("datetime")
 
 
-@router.get("/collections/{collection_id}/items")
+@router.api_route("/collections/{collection_id}/items", methods=["GET", "HEAD"])
 async def get_items(collection_id: str, request: Request, reader: Reader, autocommit: AutocommitDep) -> Response:
     """A page of features: GeoJSON (or HTML), with ``numberMatched``, ``numberReturned``,
     ``timeStamp`` and a ``next`` link while more remain."""
@@ -416,7 +416,7 @@ async def get_items(collection_id: str, request: Request, reader: Reader, autoco
     return Response(body, media_type=GEOJSON, headers=headers)
 
 
-@router.get("/collections/{collection_id}/items/{feature_id}")
+@router.api_route("/collections/{collection_id}/items/{feature_id}", methods=["GET", "HEAD"])
 async def get_item(
     collection_id: str, feature_id: str, request: Request, reader: Reader, autocommit: AutocommitDep
 ) -> Response:
