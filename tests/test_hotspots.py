@@ -326,3 +326,40 @@ def test_cases_of_a_grid_split_within_the_period_are_counted_where_they_lie(sett
             len(gpkg) == 65 and gpkg.crs.to_epsg() == 4490 and {"category", "trend_tau", "counts"} <= set(gpkg.columns)
         )
         assert gpkg.set_index("code").loc[new, "counts"] == "0,5,0"
+
+
+def test_stored_neighbours_share_an_edge_without_a_vertex_and_a_time(db):
+    """Queen contiguity as stored (gis/grids/neighbours.py): grids touching along part of an edge
+    with no vertex in common are neighbours, as are grids touching at one corner; grids in force
+    at different times are not, whatever they touch; the pairs are found for an import's grids and
+    their neighbours both ways."""
+    from gis.grids.neighbours import store
+
+    def box(x0, y0, x1, y1):
+        x0, y0, x1, y1 = (X0 + v * STEP for v in (x0, y0, x1, y1))
+        return f"MULTIPOLYGON((({x0} {y0},{x1} {y0},{x1} {y1},{x0} {y1},{x0} {y0})))"
+
+    rows = [  # code, geometry, valid from, valid to
+        ("110108001001001", box(0, 0, 2, 1), "2020-01-01", None),  # A: the long one below
+        ("110108001001002", box(0.5, 1, 1.5, 2), "2020-01-01", None),  # B: on A's edge, no vertex of A
+        ("110108001001003", box(2, 1, 3, 2), "2020-01-01", None),  # C: A's corner only
+        ("110108001001004", box(1.5, 1, 2, 2), "2020-01-01", "2021-01-01"),  # D: retired before E began
+        ("110108001001005", box(1.5, 1, 2, 2), "2021-01-01", None),  # E: D's place, later
+        ("110108001001006", box(5, 5, 6, 6), "2020-01-01", None),  # F: far away
+    ]
+    with db.begin() as conn:
+        ids = {}
+        for code, wkt, start, end in rows:
+            ids[code[-1]] = conn.execute(
+                text(
+                    """INSERT INTO grid (code, level, name, parent_code, geom, area_m2, valid_from, valid_to)
+                       VALUES (:c, 4, :c, '110108001001', ST_GeomFromText(:g, 4490), 1, :s, :e) RETURNING id"""
+                ),
+                {"c": code, "g": wkt, "s": start, "e": end},
+            ).scalar_one()
+        store(conn)
+        pairs = conn.execute(text("SELECT grid_id, neighbour_id FROM grid_neighbour")).all()
+    name = {v: k for k, v in ids.items()}
+    found = {(name[a], name[b]) for a, b in pairs if a in name and b in name}
+    expected = {("1", "2"), ("1", "3"), ("1", "4"), ("1", "5"), ("2", "4"), ("2", "5"), ("3", "4"), ("3", "5")}
+    assert found == expected | {(b, a) for a, b in expected}, sorted(found)
