@@ -118,7 +118,7 @@ def conditions(
                 where.append(f"{c.time_sql} <= :t_end")
                 params["t_end"] = end
     if q.bbox is not None:
-        box_crs = q.bbox_crs or q.crs.__class__(q.crs.uri, 4326, False)
+        box_crs = q.bbox_crs or _crs84()  # (a bbox is CRS84 unless bbox-crs says otherwise)
         x1, y1, x2, y2 = q.bbox
         if box_crs.swap:
             x1, y1, x2, y2 = y1, x1, y2, x2
