@@ -22,10 +22,9 @@ from gis.access.principal import Principal
 from gis.analytics.counts import SEASONS, lattice, level_number
 from gis.analytics.hotspots import _PAIRS, bins, p_two_sided
 from gis.analytics.relocate import apply, relocated
-from gis.cases.counts import CHINA, month_number
-from gis.cases.query import class_condition
+from gis.cases.counts import CHINA, count, month_number, month_start
 from gis.errors import InvalidInput
-from gis.grids.hierarchy import check_area
+from gis.grids.hierarchy import CODE_LENGTH, check_area
 
 STEPS = {"month": 1, "quarter": 3, "year": 12}
 #: a trend is significant below this two-sided Mann-Kendall p-value
@@ -175,7 +174,7 @@ def emerging(
     pairs = conn.execute(text(_PAIRS), {"ids": ids}).all() if ids else []
     i = np.array([index[a] for a, _ in pairs], dtype=int)
     j = np.array([index[b] for _, b in pairs], dtype=int)
-    x = _counts(conn, [g[1] for g in grids], steps, class_code, channel, who)
+    x = _counts(conn, n_level, steps, [g[1] for g in grids], class_code, channel, region, who)
     moved = relocated(
         conn, level=n_level, at=params["at"], since=since, until=until, by_month=True, who=who,
         class_code=class_code, channel=channel, grid=region,
@@ -210,31 +209,19 @@ def emerging(
     }  # fmt: skip
 
 
-def _counts(conn, codes, steps, class_code, channel, who) -> np.ndarray:
-    """Cases per step (rows) and grid (columns), from the kept counts (whole months only)."""
-    from gis.cases.counts import LEVEL_COLUMN, kept_reach
-
-    reach = kept_reach(who)
-    if reach is None:  # (a unit's or a reporter's reach is not an area: no spatial statistic)
-        raise InvalidInput("hot spots are for callers whose reach is an area", field="who")
-    column = LEVEL_COLUMN[len(codes[0])] if codes else "r.unit"
+def _counts(conn, level, steps, codes, class_code, channel, region, who) -> np.ndarray:
+    """Cases per step (rows) and grid (columns): each whole month one period of the kept counts
+    (:func:`gis.cases.counts.count`, one statement for all of them), added into its step."""
     months = sorted({m for _, ms in steps for m in ms})
-    where = [reach[0], f"{column} <> 0", "r.month = ANY(:months)"]
-    params: dict[str, Any] = {**reach[1], "months": months}
-    table = "case_count_total"
-    if class_code or channel:
-        table = "case_count"
-        if class_code:
-            where.append(class_condition("r", class_code))
-            params["cls"] = class_code
-        if channel:
-            where.append("r.channel = :channel")
-            params["channel"] = channel
-    sql = f"SELECT {column}::text, r.month, sum(r.n) FROM {table} r WHERE {' AND '.join(where)} GROUP BY 1, 2"
+    per_month = count(
+        conn, by=str(CODE_LENGTH[level]), periods=[(month_start(m), month_start(m + 1)) for m in months],
+        class_code=class_code, channel=channel, region=region, who=who,
+    )  # fmt: skip
     step_of = {m: s for s, (_, ms) in enumerate(steps) for m in ms}
     col = {code: c for c, code in enumerate(codes)}
     x = np.zeros((len(steps), len(codes)))
-    for code, month, n in conn.execute(text(sql), params).all():
-        if code in col:
-            x[step_of[month], col[code]] += n
+    for month, found in zip(months, per_month, strict=True):
+        for code, n in found.items():
+            if code in col:
+                x[step_of[month], col[code]] += n
     return x
