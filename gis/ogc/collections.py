@@ -48,6 +48,14 @@ class Collection:
 
 
 LEVEL_NAMES = {1: "district", 2: "street", 3: "community", 4: "unit"}
+
+
+def _chain(alias: str) -> tuple[Prop, ...]:
+    """A row's grid chain as properties: ``district_code`` … ``unit_grid_code``."""
+    names = {6: "district", 9: "street", 12: "community", 15: "unit_grid"}
+    return tuple(Prop(f"{n}_code", f"{alias}.{CHAIN_COLUMN[k]}", "string") for k, n in names.items())
+
+
 _LEVEL_TITLES = {1: "区/县", 2: "街道/镇", 3: "社区/村", 4: "单元网格"}
 
 
@@ -106,10 +114,7 @@ COLLECTIONS["components"] = Collection(
         Prop("owner_unit", "c.owner_unit", "string", title="权属单位"),
         Prop("manager_unit", "c.manager_unit", "string", title="主管单位"),
         Prop("maintainer_unit", "c.maintainer_unit", "string", title="养护单位"),
-        *(
-            Prop(f"{n}_code", f"c.{CHAIN_COLUMN[k]}", "string")
-            for k, n in ((6, "district"), (9, "street"), (12, "community"), (15, "unit_grid"))
-        ),
+        *_chain("c"),
         Prop("recorded_at", "c.recorded_at", "string", "date-time", title="登记时间"),
     ),
     temporal="instant",
@@ -141,10 +146,7 @@ COLLECTIONS["cases"] = Collection(
         Prop("deadline", "c.deadline", "string", "date-time", title="处置时限"),
         Prop("resp_unit", "c.resp_unit", "string", title="责任单位"),
         Prop("description", "c.description", "string", title="描述"),
-        *(
-            Prop(f"{n}_code", f"c.{CHAIN_COLUMN[k]}", "string")
-            for k, n in ((6, "district"), (9, "street"), (12, "community"), (15, "unit_grid"))
-        ),
+        *_chain("c"),
         Prop("component_code", "c.component_code", "string", title="部件"),
         Prop("contact_name", "c.contact_name", "string", title="联系人"),
         Prop("contact_phone", "c.contact_phone", "string", title="联系电话"),

@@ -126,14 +126,18 @@ class Translator:
         self.params[name] = value
         return f"CAST(:{name} AS {_CAST[type(value)]})" if type(value) in _CAST else f":{name}"
 
-    def sql(self, node: Any) -> str:
+    def _nested(self, walk: Any, node: Any) -> str:
+        """``walk(node)`` one level deeper; a filter nested deeper than MAX_DEPTH is refused."""
         self.depth += 1
         if self.depth > MAX_DEPTH:
             raise InvalidInput(f"the filter nests deeper than {MAX_DEPTH}", field="filter")
         try:
-            return self._sql(node)
+            return walk(node)
         finally:
             self.depth -= 1
+
+    def sql(self, node: Any) -> str:
+        return self._nested(self._sql, node)
 
     def _sql(self, node: Any) -> str:
         if isinstance(node, ast.And | ast.Or):
@@ -184,13 +188,7 @@ class Translator:
         )
 
     def value(self, node: Any) -> str:
-        self.depth += 1
-        if self.depth > MAX_DEPTH:
-            raise InvalidInput(f"the filter nests deeper than {MAX_DEPTH}", field="filter")
-        try:
-            return self._value(node)
-        finally:
-            self.depth -= 1
+        return self._nested(self._value, node)
 
     def _value(self, node: Any) -> str:
         if isinstance(node, ast.Attribute):
