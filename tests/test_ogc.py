@@ -114,6 +114,9 @@ def test_items_paging_limits_and_parameters(settings, city):
             if pages == 0:  # a case reported while the client pages: no page shifts, nothing twice
                 with city.begin() as conn:
                     intake.intake(conn, lon=X0 + 0.5 * STEP, lat=Y0 + 0.5 * STEP, class_code="0101", channel="app")
+            if pages == 1:  # the HTML alternate of a later page is that page, not the first
+                alternate = [link["href"] for link in page["links"] if link["rel"] == "alternate"][0]
+                assert "cursor=" in alternate and "f=html" in alternate, alternate
             nxt = [link["href"] for link in page["links"] if link["rel"] == "next"]
             url = nxt[0].replace("http://testserver", "") if nxt else None
             pages += 1

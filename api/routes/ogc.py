@@ -140,11 +140,21 @@ def _collection(request: Request, collection_id: str, who: Any) -> Collection:
     return c
 
 
-async def _principal(autocommit: Any, reader: Caller | None, permission: str) -> Any:
-    """The resolved caller (None: anonymous), checked for ``permission`` anywhere."""
+async def _within(autocommit: Any, reader: Caller | None, request: Request, collection_id: str, fn: Any) -> Any:
+    """One hop to the database: the caller resolved, the collection found (404, or 401 for an
+    anonymous client), then ``fn(conn, collection, who)``; returns (collection, who, its answer)."""
+
+    def work(conn: Any, who: Any) -> Any:
+        c = _collection(request, collection_id, who)
+        return c, who, fn(conn, c, who)
+
+    return await autocommit(work, reader)
+
+
+async def _principal(autocommit: Any, reader: Caller | None) -> Any:
+    """The resolved caller (None: anonymous); bad credentials are a 401."""
     if reader is None:
         return None
-    reader.permission = permission
     return await autocommit(lambda conn, who: who, reader)
 
 
@@ -155,7 +165,7 @@ async def _principal(autocommit: Any, reader: Caller | None, permission: str) ->
 async def landing(request: Request, reader: Reader, autocommit: AutocommitDep) -> Response:
     """The landing page: links to the API description, its documentation, conformance and data."""
     _check_params(request, _COMMON)
-    await _principal(autocommit, reader, "account:read")
+    await _principal(autocommit, reader)
     base = _base(request)
     body = {
         "title": "wangge 网格 — OGC API – Features",
@@ -182,7 +192,7 @@ async def landing(request: Request, reader: Reader, autocommit: AutocommitDep) -
 @router.api_route("/conformance", methods=["GET", "HEAD"])
 async def conformance(request: Request, reader: Reader, autocommit: AutocommitDep) -> Response:
     _check_params(request, _COMMON)
-    await _principal(autocommit, reader, "account:read")
+    await _principal(autocommit, reader)
     if _wants_html(request):
         return _page("Conformance", "", [{"href": c, "rel": "conformance", "title": c} for c in CONFORMANCE])
     return _json({"conformsTo": CONFORMANCE})
@@ -193,7 +203,7 @@ async def service_description(request: Request, reader: Reader, autocommit: Auto
     """The OpenAPI 3.0 definition of ``/ogc``: every collection's paths (``/collections`` says
     which of them the caller may read)."""
     _check_params(request, _COMMON)
-    await _principal(autocommit, reader, "account:read")
+    await _principal(autocommit, reader)
     doc = _openapi(_base(request), list(COLLECTIONS.values()))
     if _wants_html(request):
         rows = "".join(
@@ -232,8 +242,7 @@ def _collection_doc(base: str, c: Collection, extent: list[float] | None) -> dic
 @router.api_route("/collections", methods=["GET", "HEAD"])
 async def collections(request: Request, reader: Reader, autocommit: AutocommitDep) -> Response:
     _check_params(request, _COMMON)
-    who = await _principal(autocommit, reader, "account:read")
-    extent = await autocommit(lambda conn: ogc_items.extent(conn))
+    who, extent = await autocommit(lambda conn, who: (who, ogc_items.extent(conn)), reader)
     base = _base(request)
     body = {
         "links": [
@@ -254,12 +263,10 @@ async def collections(request: Request, reader: Reader, autocommit: AutocommitDe
 @router.api_route("/collections/{collection_id}", methods=["GET", "HEAD"])
 async def collection(collection_id: str, request: Request, reader: Reader, autocommit: AutocommitDep) -> Response:
     _check_params(request, _COMMON)
-    c = _collection(
-        request, collection_id, None if reader is None else await _principal(autocommit, reader, "account:read")
+    c, _, extent = await _within(
+        autocommit, reader, request, collection_id, lambda conn, c, who: ogc_items.extent(conn)
     )
-    if reader is not None:
-        await _principal(autocommit, reader, c.permission)
-    body = _collection_doc(_base(request), c, await autocommit(lambda conn: ogc_items.extent(conn)))
+    body = _collection_doc(_base(request), c, extent)
     if _wants_html(request):
         return _page(c.title, c.description, body["links"])
     return _json(body)
@@ -269,8 +276,7 @@ async def collection(collection_id: str, request: Request, reader: Reader, autoc
 async def queryables(collection_id: str, request: Request, reader: Reader, autocommit: AutocommitDep) -> Response:
     """The properties a filter (or a query parameter) may name, as a JSON Schema."""
     _check_params(request, _COMMON)
-    who = None if reader is None else await _principal(autocommit, reader, "account:read")
-    c = _collection(request, collection_id, who)
+    c, who, _ = await _within(autocommit, reader, request, collection_id, lambda conn, c, who: None)
     hidden = set() if who is None or who.can("personal:read") else set(c.personal)
     props: dict[str, Any] = {
         "geometry": {"$ref": "https://geojson.org/schema/Geometry.json", "x-ogc-role": "primary-geometry"}
@@ -371,18 +377,17 @@ def _query(request: Request, c: Collection) -> tuple[ogc_items.Query, str | None
 async def get_items(collection_id: str, request: Request, reader: Reader, autocommit: AutocommitDep) -> Response:
     """A page of features: GeoJSON (or HTML), with ``numberMatched``, ``numberReturned``,
     ``timeStamp`` and a ``next`` link while more remain."""
-    who = None if reader is None else await _principal(autocommit, reader, "account:read")
-    c = _collection(request, collection_id, who)
-    _check_params(request, _ITEMS, c)
-    query, _ = _query(request, c)
-    if reader is not None:
-        who = await _principal(autocommit, reader, c.permission)
-    page = await autocommit(ogc_items.items, c, query, who)
+
+    def read(conn: Any, c: Collection, who: Any) -> Any:
+        _check_params(request, _ITEMS, c)
+        query, _ = _query(request, c)
+        return query, ogc_items.items(conn, c, query, who)
+
+    c, _, (query, page) = await _within(autocommit, reader, request, collection_id, read)
     base = _base(request)
     href = f"{base}/collections/{c.id}/items"
     params = dict(request.query_params)
-    params.pop("cursor", None)
-    self_params = urlencode(dict(request.query_params))
+    self_params = urlencode(params)
     links = [
         {
             "href": f"{href}?{self_params}" if self_params else href,
@@ -399,7 +404,7 @@ async def get_items(collection_id: str, request: Request, reader: Reader, autoco
         {"href": f"{base}/collections/{c.id}", "rel": "collection", "type": JSON, "title": c.title},
     ]
     if page["next"] is not None:
-        nxt = {**params, "cursor": page["next"]}
+        nxt = {**params, "cursor": page["next"]}  # (the same request, the page after this one)
         if page["at"] is not None:  # (pinned: the next pages read the same boundary version)
             nxt["datetime"] = page["at"].astimezone(UTC).isoformat().replace("+00:00", "Z")
         nxt.pop("f", None) if params.get("f") == "html" else None
@@ -422,16 +427,15 @@ async def get_item(
 ) -> Response:
     """One feature: a grid by its code (the version in force now, or at ``datetime``), a component
     by its code, a case by its number."""
-    who = None if reader is None else await _principal(autocommit, reader, "account:read")
-    c = _collection(request, collection_id, who)
     _check_params(request, _ITEM)
     instant, interval = _datetime(request.query_params.get("datetime"))
     if interval is not None:
         raise InvalidInput("datetime: one feature is read at an instant", field="datetime")
     out = ogc_crs.parse(request.query_params.get("crs"), "crs")
-    if reader is not None:
-        who = await _principal(autocommit, reader, c.permission)
-    feature = await autocommit(ogc_items.item, c, feature_id, ogc_items.Query(crs=out, instant=instant), who)
+    query = ogc_items.Query(crs=out, instant=instant)
+    c, _, feature = await _within(
+        autocommit, reader, request, collection_id, lambda conn, c, who: ogc_items.item(conn, c, feature_id, query, who)
+    )
     headers = {"Content-Crs": out.header}
     base = _base(request)
     links = [
