@@ -27,7 +27,7 @@ WHERE g.level = :level AND g.valid_to > :since AND g.valid_to <= :at
   AND (CAST(:region AS text) IS NULL OR starts_with(g.code, :region))"""
 
 _CHAIN = {1: "district", 2: "street", 3: "community", 4: "unit_grid"}  # wangge_grid_chain's columns
-_MONTH = "((extract(year FROM c.reported_at AT TIME ZONE 'Asia/Shanghai'))::int * 12 + (extract(month FROM c.reported_at AT TIME ZONE 'Asia/Shanghai'))::int - 1)"
+_MONTH = "wangge_month(c.reported_at)"  # (the kept counts' month number, migration 0017)
 
 
 def changed_codes(conn: Connection, level: int, since: datetime, at: datetime, region: str | None) -> list[str]:
